@@ -1,0 +1,368 @@
+"""The on-disk bundle: everything needed to serve recommendations, in one directory.
+
+Layout::
+
+    BUNDLE/
+      CURRENT                 name of the live version ("v000001"), swapped atomically
+      versions/v000001/
+        manifest.json         format version, library versions, creation time, counts, sha256
+        config.json           the BuildConfig that made it
+        items.json            ids, image paths, metadata, content hashes (row order = vectors)
+        embeddings.npy        float32 (n, dim)
+        index/                index.faiss + index.json (see lookalike.index)
+        encoder/              encoder.json + weights (see lookalike.encoders)
+        training/             loss history CSV and curves PNG, when the encoder trained
+
+A new version is written to a temporary folder, fsynced, renamed into ``versions/`` and only
+then published by replacing ``CURRENT`` (``os.replace`` is atomic), so a reader sees the old
+bundle or the new one, never a mix, and a killed build leaves the old one intact. Nothing is
+pickled: JSON, ``.npy`` (``allow_pickle=False``), FAISS' own format and safetensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+MANIFEST = "manifest.json"
+CONFIG = "config.json"
+ITEMS = "items.json"
+EMBEDDINGS = "embeddings.npy"
+INDEX_DIR = "index"
+ENCODER_DIR = "encoder"
+TRAINING_DIR = "training"
+KEEP_VERSIONS = 2
+
+
+class BundleError(ValueError):
+    """A bundle is missing, incomplete or fails its integrity checks."""
+
+
+@dataclass
+class ItemTable:
+    """Row-aligned item data: row i describes embeddings[i]."""
+
+    ids: list[str]
+    paths: list[str]
+    metadata: list[dict[str, str]]
+    content_hashes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form (one list per field)."""
+        return {
+            "ids": self.ids,
+            "paths": self.paths,
+            "metadata": self.metadata,
+            "content_hashes": self.content_hashes,
+        }
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> ItemTable:
+        """Inverse of :meth:`to_json`, checking the lists line up."""
+        table = cls(
+            ids=[str(i) for i in payload["ids"]],
+            paths=list(payload["paths"]),
+            metadata=[dict(m) for m in payload["metadata"]],
+            content_hashes=list(payload.get("content_hashes") or []),
+        )
+        n = len(table.ids)
+        if len(table.paths) != n or len(table.metadata) != n:
+            raise BundleError("items.json: ids, paths and metadata differ in length")
+        if table.content_hashes and len(table.content_hashes) != n:
+            raise BundleError("items.json: content_hashes differ in length from ids")
+        return table
+
+    def select(self, rows: np.ndarray | list[int]) -> ItemTable:
+        """A new table with only ``rows``, in that order."""
+        rows = list(map(int, rows))
+        return ItemTable(
+            ids=[self.ids[r] for r in rows],
+            paths=[self.paths[r] for r in rows],
+            metadata=[self.metadata[r] for r in rows],
+            content_hashes=[self.content_hashes[r] for r in rows] if self.content_hashes else [],
+        )
+
+    def extend(self, other: ItemTable) -> ItemTable:
+        """A new table with ``other``'s rows appended."""
+        hashes = (
+            self.content_hashes + other.content_hashes
+            if self.content_hashes and other.content_hashes
+            else []
+        )
+        return ItemTable(
+            self.ids + other.ids, self.paths + other.paths, self.metadata + other.metadata, hashes
+        )
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a bundle's contents."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for name in ("lookalike", "torch", "numpy", "faiss-cpu", "onnxruntime", "pillow"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return versions
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def current_version_dir(bundle_dir: str | Path) -> Path:
+    """The folder of the live version of ``bundle_dir``.
+
+    Raises:
+        BundleError: no bundle there.
+    """
+    bundle_dir = Path(bundle_dir)
+    pointer = bundle_dir / CURRENT
+    if not pointer.is_file():
+        raise BundleError(
+            f"no lookalike bundle at {bundle_dir} (missing {CURRENT}); "
+            "build one with `lookalike build CATALOG --out DIR`"
+        )
+    name = pointer.read_text().strip()
+    version_dir = bundle_dir / VERSIONS / name
+    if not name or "/" in name or not version_dir.is_dir():
+        raise BundleError(f"bundle {bundle_dir}: {CURRENT} names a missing version {name!r}")
+    return version_dir
+
+
+class BundleWriter:
+    """Stage a new bundle version in a temp folder; ``commit`` publishes it atomically.
+
+    Use as a context manager: leaving the block without ``commit`` (an error, Ctrl-C) deletes
+    the staging folder and leaves the live version untouched.
+    """
+
+    def __init__(self, bundle_dir: str | Path):
+        """Args:
+        bundle_dir: the bundle folder (created if missing).
+        """
+        self.bundle_dir = Path(bundle_dir)
+        (self.bundle_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.bundle_dir / VERSIONS))
+        self.committed = False
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.committed:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the staging folder (parent folders created)."""
+        target = self.staging.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write_json(self, name: str, payload: Any) -> None:
+        """Write ``payload`` as JSON to ``name`` in the staging folder."""
+        self.path(name).write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+
+    def write_items(self, items: ItemTable, embeddings: np.ndarray) -> None:
+        """Write the row-aligned item table and embeddings."""
+        if len(items) != len(embeddings):
+            raise BundleError(f"{len(items)} items but {len(embeddings)} embeddings")
+        self.write_json(ITEMS, items.to_json())
+        np.save(self.path(EMBEDDINGS), np.ascontiguousarray(embeddings, dtype=np.float32))
+
+    def link_from(self, source_dir: Path, names: list[str]) -> None:
+        """Reuse unchanged files/folders of another version (hard links, copy as fallback)."""
+        for name in names:
+            source = source_dir / name
+            if source.is_dir():
+                shutil.copytree(source, self.path(name), copy_function=_link_or_copy)
+            elif source.exists():
+                _link_or_copy(source, self.path(name))
+
+    def commit(self, extra_manifest: dict[str, Any] | None = None) -> Path:
+        """Write the manifest (checksums of every file), publish, prune old versions."""
+        files = {
+            str(p.relative_to(self.staging)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(self.staging.rglob("*"))
+            if p.is_file()
+        }
+        items = json.loads((self.staging / ITEMS).read_text())
+        embeddings = np.load(self.staging / EMBEDDINGS, mmap_mode="r", allow_pickle=False)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "library_versions": library_versions(),
+            "counts": {"items": len(items["ids"]), "embeddings": int(embeddings.shape[0])},
+            "embedding_dim": int(embeddings.shape[1]),
+            "files": files,
+            **(extra_manifest or {}),
+        }
+        del embeddings
+        self.write_json(MANIFEST, manifest)
+        _fsync_tree(self.staging)
+        name = _next_version_name(self.bundle_dir)
+        final = self.bundle_dir / VERSIONS / name
+        os.replace(self.staging, final)
+        _fsync_dir(final.parent)
+        pointer_tmp = self.bundle_dir / f".{CURRENT}.{os.getpid()}.tmp"
+        pointer_tmp.write_text(name + "\n")
+        with open(pointer_tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, self.bundle_dir / CURRENT)
+        _fsync_dir(self.bundle_dir)
+        self.committed = True
+        prune_versions(self.bundle_dir)
+        return final
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _next_version_name(bundle_dir: Path) -> str:
+    numbers = [
+        int(p.name[1:])
+        for p in (bundle_dir / VERSIONS).glob("v*")
+        if p.is_dir() and p.name[1:].isdigit()
+    ]
+    return f"v{max(numbers, default=0) + 1:06d}"
+
+
+def prune_versions(bundle_dir: Path, keep: int = KEEP_VERSIONS) -> None:
+    """Delete all but the newest ``keep`` versions (never the live one) and stale staging."""
+    live = (bundle_dir / CURRENT).read_text().strip()
+    versions = sorted(
+        (p for p in (bundle_dir / VERSIONS).glob("v*") if p.is_dir()), key=lambda p: p.name
+    )
+    for old in versions[:-keep]:
+        if old.name != live:
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in (bundle_dir / VERSIONS).glob(".staging-*"):
+        # A staging folder older than an hour belongs to a killed writer.
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+@dataclass
+class BundleData:
+    """A loaded bundle version: its files parsed, the encoder and index not yet built."""
+
+    bundle_dir: Path
+    version_dir: Path
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    items: ItemTable
+    embeddings: np.ndarray
+
+    @property
+    def encoder_dir(self) -> Path:
+        return self.version_dir / ENCODER_DIR
+
+    @property
+    def index_dir(self) -> Path:
+        return self.version_dir / INDEX_DIR
+
+
+def read_bundle(bundle_dir: str | Path) -> BundleData:
+    """Read the live version's manifest, config, items and embeddings (no checksum pass).
+
+    Raises:
+        BundleError: missing files, a newer format, or counts that disagree.
+    """
+    version_dir = current_version_dir(bundle_dir)
+    try:
+        manifest = json.loads((version_dir / MANIFEST).read_text())
+        config = json.loads((version_dir / CONFIG).read_text())
+        items = ItemTable.from_json(json.loads((version_dir / ITEMS).read_text()))
+        embeddings = np.load(version_dir / EMBEDDINGS, allow_pickle=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BundleError(f"bundle {bundle_dir} is incomplete or damaged: {exc}") from exc
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise BundleError(
+            f"bundle format {manifest['format_version']} is newer than this lookalike "
+            f"understands ({FORMAT_VERSION}); upgrade lookalike"
+        )
+    if len(items) != len(embeddings):
+        raise BundleError(f"bundle {bundle_dir}: {len(items)} items but {len(embeddings)} vectors")
+    return BundleData(Path(bundle_dir), version_dir, manifest, config, items, embeddings)
+
+
+def check_bundle(bundle_dir: str | Path) -> list[str]:
+    """Full integrity check of the live version; returns problems (empty = healthy).
+
+    Verifies every file's sha256 against the manifest, that ids are unique, that ids,
+    embeddings and index agree in count, and that the index loads.
+    """
+    problems: list[str] = []
+    try:
+        data = read_bundle(bundle_dir)
+    except BundleError as exc:
+        return [str(exc)]
+    for rel, expected in data.manifest.get("files", {}).items():
+        path = data.version_dir / rel
+        if not path.is_file():
+            problems.append(f"missing file {rel}")
+        elif sha256_file(path) != expected["sha256"]:
+            problems.append(f"checksum mismatch: {rel}")
+    if len(set(data.items.ids)) != len(data.items.ids):
+        problems.append("duplicate item ids")
+    if not np.isfinite(data.embeddings).all():
+        problems.append("non-finite values in embeddings")
+    try:
+        from lookalike.index import load_index
+
+        index = load_index(data.index_dir)
+        if index.ntotal != len(data.items):
+            problems.append(f"index holds {index.ntotal} vectors for {len(data.items)} items")
+    except Exception as exc:  # noqa: BLE001 - any failure to load is a finding
+        problems.append(f"index does not load: {exc}")
+    counts = data.manifest.get("counts", {})
+    if counts.get("items") != len(data.items):
+        problems.append(f"manifest counts {counts.get('items')} items, found {len(data.items)}")
+    return problems

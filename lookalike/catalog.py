@@ -1,0 +1,242 @@
+"""Read a catalog of product images into items (id, image path, metadata).
+
+Two layouts are understood:
+
+* the Kaggle "E-commerce Product Images" layout: a folder with ``fashion.csv`` (columns
+  ``ProductId`` and ``Image``) and images anywhere below it, named ``<ProductId>.jpg``;
+* any folder tree of images (jpg, jpeg, png, webp), optionally with a CSV that maps an image
+  file name (or stem, or id) to metadata columns.
+
+Reading never decodes images; problems (bad CSV rows, duplicate ids, rows without an image,
+images without a row) are collected as human-readable strings, never raised, so one bad row
+never stops a build.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CATALOG_IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+KAGGLE_CSV = "fashion.csv"
+# Column names tried, in order, when the caller does not say which column holds the id / file.
+ID_COLUMN_CANDIDATES = ("ProductId", "product_id", "id", "item_id", "sku")
+IMAGE_COLUMN_CANDIDATES = ("Image", "image", "filename", "file", "path", "image_path")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalog item: a stable id, its image file and its metadata columns."""
+
+    id: str
+    path: Path
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Catalog:
+    """Items in a stable order (sorted by id) plus the problems met while reading."""
+
+    root: Path
+    items: list[Item]
+    problems: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def metadata_columns(self) -> list[str]:
+        """Metadata column names present on at least one item, in first-seen order."""
+        seen: dict[str, None] = {}
+        for item in self.items:
+            seen.update(dict.fromkeys(item.metadata))
+        return list(seen)
+
+
+class CatalogError(ValueError):
+    """The catalog as a whole cannot be read (missing folder, unreadable CSV, no images)."""
+
+
+def read_csv_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """Read a CSV into dict rows, tolerating non-UTF-8 bytes and ragged rows.
+
+    Args:
+        path: CSV file with a header row.
+
+    Returns:
+        (rows, problems): rows with whitespace-stripped string values; problems name the line of
+        every row that had too many or too few fields (such rows are kept with what they have).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(f"cannot read metadata CSV {path}: {exc.strerror or exc}") from exc
+    problems: list[str] = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Shop exports are often cp1252/latin-1; keep the rows and say so instead of failing.
+        text = raw.decode("latin-1")
+        problems.append(f"{path.name}: not valid UTF-8, read as Latin-1")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise CatalogError(f"metadata CSV {path} has no header row")
+    rows = []
+    for line_no, row in enumerate(reader, start=2):
+        extra = row.pop(None, None)  # type: ignore[call-overload]
+        if extra:
+            problems.append(f"{path.name} line {line_no}: {len(extra)} extra field(s) ignored")
+        if any(value is None for value in row.values()):
+            problems.append(f"{path.name} line {line_no}: missing fields")
+        rows.append({k.strip(): (v or "").strip() for k, v in row.items() if k is not None})
+    return rows, problems
+
+
+def _pick_column(
+    fieldnames: list[str], wanted: str | None, candidates: tuple[str, ...]
+) -> str | None:
+    if wanted is not None:
+        return wanted if wanted in fieldnames else None
+    lowered = {name.lower(): name for name in fieldnames}
+    for candidate in candidates:
+        if candidate.lower() in lowered:
+            return lowered[candidate.lower()]
+    return None
+
+
+def find_images(root: Path) -> list[Path]:
+    """All catalog image files below ``root`` (hidden folders skipped), sorted for stability."""
+    found = []
+    for path in root.rglob("*"):
+        if path.suffix.lower() not in CATALOG_IMAGE_EXTENSIONS or not path.is_file():
+            continue
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        found.append(path)
+    return sorted(found)
+
+
+def read_catalog(
+    root: str | Path,
+    metadata_csv: str | Path | None = None,
+    *,
+    id_column: str | None = None,
+    image_column: str | None = None,
+) -> Catalog:
+    """Read a catalog folder (Kaggle layout or any image tree) with optional metadata.
+
+    Args:
+        root: folder holding the images (searched recursively).
+        metadata_csv: CSV of metadata; defaults to ``root/fashion.csv`` when it exists.
+        id_column: CSV column with the item id (default: first of ProductId, id, item_id, sku).
+        image_column: CSV column with the image file name (default: Image, filename, ...);
+            without one, rows are matched to images by id == file stem.
+
+    Returns:
+        A :class:`Catalog` sorted by id. Items whose image has no CSV row keep the file stem as
+        id and empty metadata; rows without an image, and duplicate ids, are skipped and named in
+        ``problems``.
+
+    Raises:
+        CatalogError: the folder is missing or holds no images.
+    """
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise CatalogError(f"catalog folder not found: {root}")
+    images = find_images(root)
+    if not images:
+        raise CatalogError(f"no images (.jpg, .jpeg, .png, .webp) found under {root}")
+    if metadata_csv is None and (root / KAGGLE_CSV).is_file():
+        metadata_csv = root / KAGGLE_CSV
+    problems: list[str] = []
+    rows: list[dict[str, str]] = []
+    if metadata_csv is not None:
+        rows, problems = read_csv_rows(Path(metadata_csv))
+    return _match_rows_to_images(root, images, rows, problems, id_column, image_column)
+
+
+def _match_rows_to_images(
+    root: Path,
+    images: list[Path],
+    rows: list[dict[str, str]],
+    problems: list[str],
+    id_column: str | None,
+    image_column: str | None,
+) -> Catalog:
+    by_name: dict[str, Path] = {}
+    by_stem: dict[str, Path] = {}
+    for path in images:
+        # First path wins for a repeated file name; the repeat is reported as a duplicate id below.
+        by_name.setdefault(path.name, path)
+        by_stem.setdefault(path.stem, path)
+
+    fieldnames = list(rows[0]) if rows else []
+    id_col = _pick_column(fieldnames, id_column, ID_COLUMN_CANDIDATES) if rows else None
+    image_col = _pick_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES) if rows else None
+    if rows and id_col is None and image_col is None:
+        problems.append(
+            "metadata CSV has neither an id nor an image column "
+            f"(looked for {', '.join(ID_COLUMN_CANDIDATES + IMAGE_COLUMN_CANDIDATES)}); ignored"
+        )
+        rows = []
+
+    items: dict[str, Item] = {}
+    used_paths: set[Path] = set()
+    for line_no, row in enumerate(rows, start=2):
+        item_id = row.get(id_col, "") if id_col else ""
+        file_name = Path(row.get(image_col, "")).name if image_col else ""
+        path = by_name.get(file_name) if file_name else None
+        if path is None and item_id:
+            path = by_stem.get(item_id)
+        if not item_id and path is not None:
+            item_id = path.stem
+        if not item_id:
+            problems.append(f"metadata line {line_no}: no id and no matching image; skipped")
+            continue
+        if path is None:
+            problems.append(f"metadata line {line_no}: item {item_id!r} has no image file; skipped")
+            continue
+        if item_id in items:
+            problems.append(f"metadata line {line_no}: duplicate id {item_id!r}; first row kept")
+            continue
+        if path in used_paths:
+            problems.append(
+                f"metadata line {line_no}: image {path.name} already used by another id; skipped"
+            )
+            continue
+        metadata = {k: v for k, v in row.items() if k not in (id_col, image_col)}
+        items[item_id] = Item(item_id, path, metadata)
+        used_paths.add(path)
+
+    orphans = 0
+    for path in images:
+        if path in used_paths:
+            continue
+        item_id = path.stem
+        if item_id in items:
+            problems.append(f"{path.relative_to(root)}: id {item_id!r} already taken; skipped")
+            continue
+        items[item_id] = Item(item_id, path, {})
+        orphans += 1
+    if rows and orphans:
+        problems.append(f"{orphans} image(s) have no metadata row; kept with empty metadata")
+    ordered = sorted(items.values(), key=item_sort_key)
+    return Catalog(root=root, items=ordered, problems=problems)
+
+
+def item_sort_key(item: Item) -> tuple[int, int, str]:
+    """Numeric ids in numeric order first, then the rest alphabetically."""
+    return (0, len(item.id), item.id) if item.id.isdigit() else (1, 0, item.id)
+
+
+def read_split(path: str | Path, id_column: str = "ProductId") -> dict[str, str]:
+    """Read a ``split.csv`` (id -> 'train'/'test'); unknown ids are the caller's to ignore."""
+    rows, _ = read_csv_rows(Path(path))
+    return {row[id_column]: row.get("split", "") for row in rows if row.get(id_column)}
+
+
+def read_duplicate_groups(path: str | Path, id_column: str = "ProductId") -> dict[str, str]:
+    """Read a ``duplicates.csv`` (id -> duplicate_group)."""
+    rows, _ = read_csv_rows(Path(path))
+    return {row[id_column]: row.get("duplicate_group", "") for row in rows if row.get(id_column)}

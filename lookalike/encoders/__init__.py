@@ -1,0 +1,23 @@
+"""Encoders behind one protocol, chosen by name: ``cae``, ``efficientnet-lite0``, ``hybrid``."""
+
+from lookalike.encoders.base import (
+    ENCODERS,
+    Encoder,
+    TrainingData,
+    encoder_class,
+    fit_encoder,
+    load_encoder,
+    make_config,
+    register_encoder,
+)
+
+__all__ = [
+    "ENCODERS",
+    "Encoder",
+    "TrainingData",
+    "encoder_class",
+    "fit_encoder",
+    "load_encoder",
+    "make_config",
+    "register_encoder",
+]

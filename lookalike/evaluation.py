@@ -1,0 +1,240 @@
+"""Retrieval metrics as pure functions, and the catalog evaluation protocol.
+
+Protocol (``../shared/fashion-images/README.md``): the ``test`` items of split.csv are the
+queries; the gallery is the whole catalog minus the query itself and minus every item whose
+image is identical to the query's (its duplicate group), so an identical copy is no free hit.
+A result is relevant when it shares the query's label in a column (ProductType by default).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_PRIMARY = "ProductType"
+DEFAULT_COLUMNS = ("SubCategory", "Colour", "Gender")
+COMBINED = "ProductType+Colour"
+
+
+def precision_at_k(relevant: np.ndarray, k: int) -> float:
+    """Mean over queries of the share of the first ``k`` results that are relevant.
+
+    Args:
+        relevant: bool (q, >=k), relevant[i, j] = result j of query i is relevant.
+        k: cut-off.
+    """
+    if relevant.shape[0] == 0:
+        return float("nan")
+    return float(relevant[:, :k].mean(axis=1).mean())
+
+
+def average_precision_at_k(relevant: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """mAP@k: per query, sum of precision@i at each relevant rank i <= k, divided by
+    min(k, number of relevant items in the gallery); queries with none relevant count 0.
+
+    Args:
+        relevant: bool (q, >=k).
+        n_relevant: int (q,), relevant items in each query's gallery.
+        k: cut-off.
+    """
+    if relevant.shape[0] == 0:
+        return float("nan")
+    rel = relevant[:, :k].astype(np.float64)
+    precision_at_i = np.cumsum(rel, axis=1) / np.arange(1, rel.shape[1] + 1)
+    denominators = np.minimum(n_relevant, k).astype(np.float64)
+    ap = np.divide(
+        (precision_at_i * rel).sum(axis=1),
+        denominators,
+        out=np.zeros(len(rel)),
+        where=denominators > 0,
+    )
+    return float(ap.mean())
+
+
+def ndcg_at_k(relevant: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """Mean nDCG@k with binary gains (ideal = min(k, n_relevant) hits at the top)."""
+    if relevant.shape[0] == 0:
+        return float("nan")
+    rel = relevant[:, :k].astype(np.float64)
+    discounts = 1.0 / np.log2(np.arange(2, rel.shape[1] + 2))
+    dcg = (rel * discounts).sum(axis=1)
+    ideal_hits = np.minimum(n_relevant, k)
+    ideal = np.array([discounts[:h].sum() for h in ideal_hits])
+    return float(np.divide(dcg, ideal, out=np.zeros(len(dcg)), where=ideal > 0).mean())
+
+
+def hit_rate_at_k(relevant: np.ndarray, k: int) -> float:
+    """Share of queries with at least one relevant result in the first ``k``."""
+    if relevant.shape[0] == 0:
+        return float("nan")
+    return float(relevant[:, :k].any(axis=1).mean())
+
+
+def recall_of_target(result_rows: np.ndarray, targets: np.ndarray, k: int) -> float:
+    """Share of queries whose target row appears in the first ``k`` results."""
+    if len(targets) == 0:
+        return float("nan")
+    return float((result_rows[:, :k] == targets[:, None]).any(axis=1).mean())
+
+
+def label_relevance(
+    labels: np.ndarray, query_rows: np.ndarray, result_rows: np.ndarray
+) -> np.ndarray:
+    """bool (q, k): result has the query's label (empty labels never match; -1 rows miss)."""
+    query_labels = labels[query_rows][:, None]
+    result_labels = labels[np.where(result_rows >= 0, result_rows, 0)]
+    return (result_labels == query_labels) & (result_rows >= 0) & (query_labels != "")
+
+
+def gallery_exclusions(group_keys: Sequence[str], query_rows: np.ndarray) -> list[np.ndarray]:
+    """Per query, the rows sharing its duplicate-group key (itself included)."""
+    by_key: dict[str, list[int]] = {}
+    for row, key in enumerate(group_keys):
+        by_key.setdefault(key, []).append(row)
+    return [np.array(by_key[group_keys[r]], dtype=np.int64) for r in query_rows]
+
+
+def protocol_search(
+    embeddings: np.ndarray, query_rows: np.ndarray, exclusions: list[np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Euclidean top-k of each query row over all rows minus its exclusions.
+
+    Returns:
+        (distances float32 (q, k), rows int64 (q, k)). Memory: one (q, n) distance matrix in
+        float32 per 1,024 queries.
+    """
+    from lookalike.index import exact_search
+
+    extra = max((len(e) for e in exclusions), default=1)
+    distances, rows = exact_search(embeddings, embeddings[query_rows], k + extra)
+    out_d = np.full((len(query_rows), k), np.inf, np.float32)
+    out_r = np.full((len(query_rows), k), -1, np.int64)
+    for i, excluded in enumerate(exclusions):
+        keep = ~np.isin(rows[i], excluded)
+        kept_rows, kept_d = rows[i][keep][:k], distances[i][keep][:k]
+        out_r[i, : len(kept_rows)] = kept_rows
+        out_d[i, : len(kept_d)] = kept_d
+    return out_d, out_r
+
+
+@dataclass
+class Evaluation:
+    """Protocol results for one set of embeddings."""
+
+    name: str
+    n_queries: int
+    metrics: dict[str, float]
+    result_rows: np.ndarray = field(repr=False)
+
+
+def evaluate_embeddings(
+    embeddings: np.ndarray,
+    metadata: Sequence[dict[str, str]],
+    query_rows: np.ndarray,
+    group_keys: Sequence[str],
+    *,
+    primary: str = DEFAULT_PRIMARY,
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    name: str = "",
+) -> Evaluation:
+    """P@1/5/10 and mAP@10 on ``primary``; P@10 on each of ``columns`` and on primary AND
+    Colour (when a Colour column exists).
+
+    Args:
+        embeddings: float32 (n, d), row-aligned with ``metadata``.
+        metadata: per row, column -> label.
+        query_rows: rows used as queries.
+        group_keys: per row, a duplicate-group key (content hash); same key = same image.
+        primary: the label column for P@k and mAP.
+        columns: more label columns reported at P@10.
+        name: a label for the report table.
+    """
+    k = 10
+    exclusions = gallery_exclusions(group_keys, query_rows)
+    _, rows = protocol_search(embeddings, query_rows, exclusions, k)
+    metrics: dict[str, float] = {}
+
+    def labels_of(column: str) -> np.ndarray:
+        return np.array([m.get(column, "") for m in metadata], dtype=object)
+
+    primary_labels = labels_of(primary)
+    relevant = label_relevance(primary_labels, query_rows, rows)
+    counts: dict[str, int] = {}
+    for label in primary_labels:
+        counts[label] = counts.get(label, 0) + 1
+    n_relevant = np.array(
+        [
+            counts.get(primary_labels[q], 0)
+            - int((primary_labels[excluded] == primary_labels[q]).sum())
+            for q, excluded in zip(query_rows, exclusions, strict=True)
+        ]
+    )
+    for cut in (1, 5, 10):
+        metrics[f"P@{cut} {primary}"] = precision_at_k(relevant, cut)
+    metrics[f"mAP@10 {primary}"] = average_precision_at_k(relevant, n_relevant, k)
+    if any("Colour" in m for m in metadata):
+        colour = label_relevance(labels_of("Colour"), query_rows, rows)
+        metrics[f"P@10 {primary}+Colour"] = precision_at_k(relevant & colour, k)
+    for column in columns:
+        if any(column in m for m in metadata):
+            metrics[f"P@10 {column}"] = precision_at_k(
+                label_relevance(labels_of(column), query_rows, rows), k
+            )
+    return Evaluation(name, len(query_rows), metrics, rows)
+
+
+def test_query_rows(ids: Sequence[str], split: dict[str, str]) -> np.ndarray:
+    """Rows whose id is in the ``test`` split (all rows when no split is known)."""
+    if not split:
+        return np.arange(len(ids), dtype=np.int64)
+    return np.array([row for row, i in enumerate(ids) if split.get(i) == "test"], dtype=np.int64)
+
+
+def format_table(evaluations: Sequence[Evaluation], digits: int = 3) -> str:
+    """A Markdown table: one row per evaluation, one column per metric."""
+    if not evaluations:
+        return ""
+    keys = list(evaluations[0].metrics)
+    for evaluation in evaluations[1:]:
+        keys += [key for key in evaluation.metrics if key not in keys]
+    lines = [
+        "| features | " + " | ".join(keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for evaluation in evaluations:
+        cells = [
+            f"{evaluation.metrics[key]:.{digits}f}" if key in evaluation.metrics else ""
+            for key in keys
+        ]
+        lines.append(f"| {evaluation.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(
+    out_dir: Path,
+    evaluations: Sequence[Evaluation],
+    context: dict[str, Any],
+    extra_markdown: str = "",
+) -> tuple[Path, Path]:
+    """``report.md`` + ``report.json`` in ``out_dir`` (written atomically)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {
+        **context,
+        "results": [
+            {"name": e.name, "queries": e.n_queries, "metrics": e.metrics} for e in evaluations
+        ],
+    }
+    lines = ["# lookalike evaluation", ""]
+    lines += [f"- {key}: {value}" for key, value in context.items()]
+    lines += ["", format_table(evaluations), "", extra_markdown]
+    md_path, json_path = out_dir / "report.md", out_dir / "report.json"
+    for path, text in ((md_path, "\n".join(lines)), (json_path, json.dumps(payload, indent=2))):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return md_path, json_path

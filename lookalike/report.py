@@ -1,0 +1,245 @@
+"""`lookalike evaluate`: run the protocol on a bundle, baselines and other bundles; write the
+report (Markdown + JSON) and result grids. The metrics themselves live in
+:mod:`lookalike.evaluation`; this module only gathers the pieces and files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lookalike.catalog import read_duplicate_groups, read_split
+from lookalike.degrade import DEGRADATIONS, degrade_batch
+from lookalike.evaluation import (
+    DEFAULT_COLUMNS,
+    DEFAULT_PRIMARY,
+    Evaluation,
+    evaluate_embeddings,
+    format_table,
+    recall_of_target,
+    test_query_rows,
+    write_report,
+)
+
+ROBUSTNESS_QUERIES = 200
+
+
+def group_keys_for(recommender, catalog: Path | None) -> list[str]:
+    """Per row, its duplicate-group key: duplicates.csv group where given, else content hash."""
+    groups = {}
+    if catalog is not None and (catalog / "duplicates.csv").is_file():
+        groups = read_duplicate_groups(catalog / "duplicates.csv")
+    hashes = recommender.items.content_hashes or recommender.items.ids
+    return [
+        f"group:{groups[i]}" if i in groups else f"hash:{h}"
+        for i, h in zip(recommender.items.ids, hashes, strict=True)
+    ]
+
+
+def raw_pixel_embeddings(paths: Sequence[str], size: int = 32) -> np.ndarray:
+    """The raw-pixel baseline: letterboxed size x size RGB, flattened, in [0, 1]."""
+    from lookalike.imaging import load_images
+
+    batch = load_images(list(paths), size)
+    out = np.zeros((len(paths), size * size * 3), np.float32)
+    out[batch.ok] = batch.images.reshape(len(batch.ok), -1) / 255.0
+    return out
+
+
+def aligned_embeddings(other_bundle: Path, ids: Sequence[str]) -> tuple[str, np.ndarray]:
+    """Another bundle's embeddings reordered to ``ids`` (it must hold the same items)."""
+    from lookalike.bundle import read_bundle
+
+    data = read_bundle(other_bundle)
+    row_of = {item_id: row for row, item_id in enumerate(data.items.ids)}
+    missing = [i for i in ids if i not in row_of]
+    if missing:
+        raise ValueError(f"bundle {other_bundle} lacks {len(missing)} items, e.g. {missing[:3]}")
+    name = data.manifest.get("encoder", {}).get("name", other_bundle.name)
+    return name, data.embeddings[[row_of[i] for i in ids]]
+
+
+def degraded_copy_recall(
+    recommender,
+    query_rows: np.ndarray,
+    group_keys: list[str],
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, dict[str, float]]:
+    """Recall@1/@10 of the original item when querying with degraded copies of it.
+
+    A hit is the item or any item with an identical image (its duplicate group).
+    """
+    from lookalike.imaging import load_images
+
+    rng = np.random.default_rng(seed)
+    rows = np.sort(
+        rng.choice(query_rows, size=min(ROBUSTNESS_QUERIES, len(query_rows)), replace=False)
+    )
+    originals = load_images(
+        [recommender.items.paths[r] for r in rows], recommender.encoder.input_size
+    )
+    rows = rows[originals.ok]
+    keys = np.array(group_keys, dtype=object)
+    out = {}
+    for name in DEGRADATIONS:
+        images = degrade_batch(originals.images, name, seed)
+        vectors = recommender.encoder.encode(images)
+        _, found = recommender.index.search(vectors, 10)
+        hit = keys[np.where(found >= 0, found, 0)] == keys[rows][:, None]
+        # recall_of_target works on row equality; map hits to a sentinel row per query.
+        pseudo = np.where(hit, 0, 1)
+        out[name] = {
+            "recall@1": recall_of_target(pseudo, np.zeros(len(rows), np.int64), 1),
+            "recall@10": recall_of_target(pseudo, np.zeros(len(rows), np.int64), 10),
+        }
+        if progress:
+            print(
+                f"  degraded '{name}': recall@1 {out[name]['recall@1']:.3f} "
+                f"recall@10 {out[name]['recall@10']:.3f}"
+            )
+    out["mean"] = {
+        key: float(np.mean([v[key] for v in out.values()])) for key in ("recall@1", "recall@10")
+    }
+    return out
+
+
+def result_grids(
+    recommender,
+    evaluation: Evaluation,
+    query_rows: np.ndarray,
+    primary: str,
+    out_dir: Path,
+    n_grids: int = 3,
+    per_grid: int = 6,
+    k: int = 5,
+) -> list[Path]:
+    """PNG grids of test queries with their top-k, hits framed green and misses red."""
+    from lookalike.grid import GridRow, draw_grid, load_tile_image
+
+    rng = np.random.default_rng(0)
+    picks = rng.choice(
+        len(query_rows), size=min(len(query_rows), n_grids * per_grid), replace=False
+    )
+    labels = [m.get(primary, "") for m in recommender.items.metadata]
+    paths = []
+    for g in range(n_grids):
+        rows = []
+        for i in picks[g * per_grid : (g + 1) * per_grid]:
+            q = int(query_rows[i])
+            found = [int(r) for r in evaluation.result_rows[i][:k] if r >= 0]
+            rows.append(
+                GridRow(
+                    query=load_tile_image(recommender.items.paths[q]),
+                    query_caption=f"{recommender.items.ids[q]}\n{labels[q]}",
+                    results=[load_tile_image(recommender.items.paths[r]) for r in found],
+                    captions=[f"{recommender.items.ids[r]}\n{labels[r]}" for r in found],
+                    hits=[labels[r] == labels[q] for r in found],
+                )
+            )
+        if rows:
+            paths.append(
+                draw_grid(
+                    rows,
+                    out_dir / f"grid_{g + 1}.png",
+                    title=f"{evaluation.name}: query | top-{k} (green = same {primary})",
+                )
+            )
+    return paths
+
+
+def evaluate_bundle(
+    bundle: Path,
+    *,
+    out_dir: Path | None = None,
+    catalog: Path | None = None,
+    split_csv: Path | None = None,
+    primary: str = DEFAULT_PRIMARY,
+    columns: Sequence[str] | None = None,
+    baselines: bool = True,
+    compare_bundles: Sequence[Path] = (),
+    robustness: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``bundle`` on the protocol; write report.md/json and grids to ``out_dir``.
+
+    Returns:
+        The report's JSON payload.
+    """
+    from lookalike.recommend import Recommender
+
+    started = time.perf_counter()
+    say = print if progress else (lambda *a, **k: None)
+    recommender = Recommender.from_bundle(bundle)
+    catalog = Path(catalog) if catalog else Path(recommender.data.config["catalog"])
+    split_path = split_csv or (catalog / "split.csv")
+    split = read_split(split_path) if Path(split_path).is_file() else {}
+    if not split:
+        say(f"no split file at {split_path}: every item is a query")
+    query_rows = test_query_rows(recommender.items.ids, split)
+    keys = group_keys_for(recommender, catalog)
+    columns = list(columns) if columns else list(DEFAULT_COLUMNS)
+    metadata = recommender.items.metadata
+    encoder_name = recommender.data.manifest.get("encoder", {}).get("name", "bundle")
+
+    def run(name: str, embeddings: np.ndarray) -> Evaluation:
+        evaluation = evaluate_embeddings(
+            embeddings, metadata, query_rows, keys, primary=primary, columns=columns, name=name
+        )
+        say(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in evaluation.metrics.items()))
+        return evaluation
+
+    say(f"evaluating {bundle} on {len(query_rows)} queries against {len(metadata)} items")
+    evaluations = [run(f"{encoder_name} (this bundle)", recommender.embeddings)]
+    for other in compare_bundles:
+        name, embeddings = aligned_embeddings(Path(other), recommender.items.ids)
+        evaluations.append(run(name, embeddings))
+    if baselines:
+        evaluations.append(run("raw 32x32 pixels", raw_pixel_embeddings(recommender.items.paths)))
+        chance = np.random.default_rng(0).normal(size=(len(metadata), 8)).astype(np.float32)
+        evaluations.append(run("chance (random vectors)", chance))
+
+    out_dir = Path(out_dir) if out_dir else Path(bundle) / "report"
+    extra = []
+    robust = None
+    if robustness:
+        say("robustness: degraded copies of test items must find the original")
+        robust = degraded_copy_recall(recommender, query_rows, keys, progress=progress)
+        extra += [
+            "## Degraded-copy queries (recall of the original item)",
+            "",
+            "| degradation | recall@1 | recall@10 |",
+            "|---|---|---|",
+        ]
+        extra += [
+            f"| {name} | {v['recall@1']:.3f} | {v['recall@10']:.3f} |" for name, v in robust.items()
+        ]
+    grids = result_grids(recommender, evaluations[0], query_rows, primary, out_dir)
+    extra += ["", "## Result grids", ""] + [f"![grid]({p.name})" for p in grids]
+    report_info = recommender.data.version_dir / "build_report.json"
+    hidden = (
+        json.loads(report_info.read_text()).get("hidden_label_items")
+        if report_info.exists()
+        else None
+    )
+    context = {
+        "bundle": str(Path(bundle).resolve()),
+        "queries": int(len(query_rows)),
+        "gallery": "whole catalog minus the query and its duplicate group",
+        "primary_label": primary,
+        "test_labels_hidden_in_training": hidden,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    md, js = write_report(out_dir, evaluations, context, "\n".join(extra))
+    payload = json.loads(js.read_text())
+    if robust is not None:
+        payload["robustness"] = robust
+        js.write_text(json.dumps(payload, indent=2))
+    say("\n" + format_table(evaluations))
+    say(f"\nreport: {md}")
+    return payload
