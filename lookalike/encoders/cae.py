@@ -196,7 +196,7 @@ def _run_epoch(
                 loss.backward()
                 optimizer.step()
             n = len(batch_idx)
-            total_loss += float(loss) * n
+            total_loss += loss.item() * n
             total_acc += pixel_accuracy(recon.detach(), target) * n
             seen += n
             if bar is not None and training:
@@ -219,8 +219,9 @@ def mean_image_loss(images: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarr
     return err / max(len(val_idx) * mean.size, 1)
 
 
-def write_history(history: list[dict], workdir: Path) -> None:
-    """Per-epoch history to ``history.csv`` and ``loss_curves.png`` (paper Figure 3 style)."""
+def write_history(history: list[dict], workdir: Path, plot: bool = True) -> None:
+    """Per-epoch history to ``history.csv`` and, with ``plot``, ``loss_curves.png`` (paper
+    Figure 3 style; drawing takes about a second, so training plots every 5 epochs)."""
     if not history:
         return
     fields = list(history[0])
@@ -230,7 +231,8 @@ def write_history(history: list[dict], workdir: Path) -> None:
         writer.writeheader()
         writer.writerows(history)
     tmp.replace(workdir / HISTORY_CSV)
-    plot_history(history, workdir / CURVES_PNG)
+    if plot:
+        plot_history(history, workdir / CURVES_PNG)
 
 
 def plot_history(history: list[dict], out: Path) -> None:
@@ -367,8 +369,10 @@ def train_cae(
             workdir / f".{CHECKPOINT}.tmp",
         )
         (workdir / f".{CHECKPOINT}.tmp").replace(checkpoint_path)
-        write_history(history, workdir)
-        if config.patience and stale >= config.patience:
+        stop = bool(config.patience and stale >= config.patience)
+        last = stop or epoch + 1 == config.epochs
+        write_history(history, workdir, plot=last or (epoch + 1) % 5 == 0)
+        if stop:
             if progress:
                 print(f"early stopping: no validation improvement for {stale} epochs")
             break

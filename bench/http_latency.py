@@ -1,0 +1,231 @@
+"""End-to-end HTTP latency of ``POST /api/recommend``: upload -> decode -> encode -> search -> JSON.
+
+Starts ``lookalike serve`` on a free loopback port (a separate process, as in production),
+sends one 400 px JPEG N times over a keep-alive connection and reports client-side latency
+percentiles plus the server's own ``took_ms`` (model + search, without HTTP and upload).
+
+Usage:
+
+    python bench/http_latency.py --bundle bundles/demo-hybrid              # 200 requests
+    python bench/http_latency.py --bundle /tmp/tiny -n 20                  # smoke run
+    python bench/http_latency.py --bundle B --concurrency 4 --filter Gender=Women
+    python bench/http_latency.py --url http://127.0.0.1:8000 --bundle B    # running server
+
+The query image is the first catalog item's photo scaled to 400 px on its long side
+(``--image`` to choose one; a synthetic photo if the catalog is not readable). Results are
+printed and written as JSON to ``bench/results/http_latency.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image, ImageDraw
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "http_latency.json"
+SIDE = 400
+
+
+def query_jpeg(bundle: Path, image: Path | None) -> tuple[bytes, str]:
+    """A 400 px JPEG to upload and a description of where it came from."""
+    from lookalike.bundle import read_bundle
+
+    source = image
+    if source is None:
+        try:
+            source = Path(read_bundle(bundle).items.paths[0])
+        except (ValueError, IndexError, OSError):
+            source = None
+    try:
+        if source is None:
+            raise OSError("no catalog image")
+        photo = Image.open(source).convert("RGB")
+        origin = str(source)
+    except OSError:
+        photo = Image.new("RGB", (SIDE, SIDE), "white")
+        ImageDraw.Draw(photo).ellipse([60, 60, SIDE - 60, SIDE - 60], fill=(200, 40, 40))
+        origin = "synthetic"
+    # Long side exactly 400 px: small catalog images are scaled up so decoding costs what a
+    # typical phone-photo thumbnail would.
+    scale = SIDE / max(photo.size)
+    photo = photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))))
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue(), f"{origin} ({photo.width}x{photo.height})"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(bundle: Path, workdir: Path, timeout: float) -> tuple[subprocess.Popen, str]:
+    """``lookalike serve`` on a free port; returns (process, base URL) once /healthz answers."""
+    port = free_port()
+    # Through lookalike.cli.main (not `python -m lookalike.cli`, whose __main__ copy of the
+    # module would miss the serve subcommand that lookalike.server.cli registers).
+    code = "import sys; from lookalike.cli import main; sys.exit(main())"
+    command = [
+        sys.executable, "-c", code, "serve", "--bundle", str(bundle), "--port", str(port),
+        "--thumbnail-dir", str(workdir / "thumbnails"), "--log-level", "warning",
+    ]
+    log = open(workdir / "server.log", "wb")  # the server's output, for errors
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.close()
+            tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
+            raise SystemExit(f"server exited with status {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    process.terminate()
+    raise SystemExit(f"server did not answer /healthz within {timeout:.0f}s")
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99/mean/min/max of ``values`` in ms, rounded."""
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "p50": round(float(np.percentile(array, 50)), 2),
+        "p95": round(float(np.percentile(array, 95)), 2),
+        "p99": round(float(np.percentile(array, 99)), 2),
+        "mean": round(float(array.mean()), 2),
+        "min": round(float(array.min()), 2),
+        "max": round(float(array.max()), 2),
+    }
+
+
+def run(url: str, jpeg: bytes, n: int, k: int, params: list[tuple[str, str]], concurrency: int,
+        warmup: int) -> tuple[list[float], list[float], float]:
+    """Send the requests; returns (client ms per request, server took_ms, wall seconds)."""
+    query = [("k", str(k)), *params]
+
+    def one(client: httpx.Client) -> tuple[float, float]:
+        started = time.perf_counter()
+        response = client.post(
+            f"{url}/api/recommend", params=query,
+            files={"image": ("query.jpg", jpeg, "image/jpeg")},
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"request failed: {response.status_code} {response.text[:300]}")
+        return elapsed, float(response.json()["took_ms"])
+
+    clients = [httpx.Client(timeout=120) for _ in range(concurrency)]
+    try:
+        for _ in range(warmup):  # first calls pay for lazy init (threads, caches)
+            one(clients[0])
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(lambda i: one(clients[i % concurrency]), range(n)))
+        wall = time.perf_counter() - started
+    finally:
+        for client in clients:
+            client.close()
+    return [r[0] for r in results], [r[1] for r in results], wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the benchmark, print and save the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, required=True, help="bundle folder to serve")
+    parser.add_argument("-n", "--requests", type=int, default=200, help="timed requests")
+    parser.add_argument("-k", type=int, default=10, help="results per request")
+    parser.add_argument("--concurrency", type=int, default=1, help="parallel clients")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests first")
+    parser.add_argument("--image", type=Path, help="query photo (default: first catalog item)")
+    parser.add_argument(
+        "--filter", action="append", default=[], metavar="COLUMN=VALUE",
+        help="metadata filter sent with every request (repeatable)",
+    )
+    parser.add_argument("--url", help="benchmark this running server instead of starting one")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
+    parser.add_argument("--startup-timeout", type=float, default=300, help="seconds")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
+        parser.error("--requests and --concurrency must be >= 1, --warmup >= 0")
+    params = []
+    for pair in args.filter:
+        column, sep, value = pair.partition("=")
+        if not sep:
+            parser.error(f"--filter must look like COLUMN=VALUE, got {pair!r}")
+        params.append((column, value))
+
+    jpeg, origin = query_jpeg(args.bundle, args.image)
+    with tempfile.TemporaryDirectory(prefix="lookalike-bench-") as tmp:
+        process = None
+        started = time.perf_counter()
+        if args.url:
+            url = args.url.rstrip("/")
+        else:
+            process, url = start_server(args.bundle, Path(tmp), args.startup_timeout)
+        startup_s = time.perf_counter() - started
+        try:
+            health = httpx.get(f"{url}/healthz", timeout=10).json()
+            client_ms, server_ms, wall = run(
+                url, jpeg, args.requests, args.k, params, args.concurrency, args.warmup
+            )
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+    summary = {
+        "benchmark": "http_latency",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "bundle": str(args.bundle),
+        "bundle_version": health.get("bundle_version"),
+        "items": health.get("items"),
+        "encoder": health.get("encoder"),
+        "requests": args.requests,
+        "warmup": args.warmup,
+        "concurrency": args.concurrency,
+        "k": args.k,
+        "filters": args.filter,
+        "image": origin,
+        "image_bytes": len(jpeg),
+        "server_started_by_bench": process is not None,
+        "startup_s": round(startup_s, 2) if process is not None else None,
+        "client_ms": percentiles(client_ms),
+        "server_took_ms": percentiles(server_ms),
+        "throughput_rps": round(args.requests / wall, 2),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    c, s = summary["client_ms"], summary["server_took_ms"]
+    print(f"{summary['items']} items, encoder {summary['encoder']}, {args.requests} requests, "
+          f"concurrency {args.concurrency}, k={args.k}, image {origin}, {len(jpeg)} bytes")
+    print(f"client latency  p50 {c['p50']:.1f} ms  p95 {c['p95']:.1f} ms  p99 {c['p99']:.1f} ms")
+    print(f"server took_ms  p50 {s['p50']:.1f} ms  p95 {s['p95']:.1f} ms")
+    print(f"throughput {summary['throughput_rps']:.1f} req/s; written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""``lookalike serve``: the HTTP API and web page over a bundle (uvicorn).
+
+Imported by ``lookalike.cli`` when present; registering adds the subcommand. User errors (no
+bundle, a bad port) raise ``ValueError``/``BundleError`` so ``lookalike.cli.main`` prints one
+line and exits 2, like every other subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lookalike.cli import EXTENSIONS
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Load the bundle and serve it until interrupted."""
+    import logging
+
+    import uvicorn
+
+    from lookalike.server.app import create_app
+
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.max_upload_mb <= 0:
+        raise ValueError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    # The app logs under "lookalike.server" (bundle loaded, unreadable images, 500s).
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
+    )
+    app = create_app(
+        args.bundle,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        cors_origins=args.cors_origins or (),
+        thumbnail_dir=args.thumbnail_dir,
+    )
+    print(f"lookalike: serving {args.bundle} on http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def add_serve(sub: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` subcommand to the ``lookalike`` parser."""
+    p = sub.add_parser("serve", help="serve the HTTP API and web page for a bundle")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument(
+        "--max-upload-mb", type=float, default=10, help="largest photo upload in MB (default 10)"
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="allow browser calls from ORIGIN, e.g. https://shop.example (repeatable; "
+        "default: none)",
+    )
+    p.add_argument(
+        "--thumbnail-dir", type=Path, help="thumbnail cache folder (default: BUNDLE/thumbnails)"
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (default info)",
+    )
+    p.set_defaults(func=cmd_serve)
+
+
+if add_serve not in EXTENSIONS:
+    EXTENSIONS.append(add_serve)

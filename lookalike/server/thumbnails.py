@@ -1,0 +1,106 @@
+"""Small square JPEG thumbnails of catalog images, made once and cached on disk.
+
+A thumbnail's cache key (and HTTP ETag) is a hash of the source file's path, size and
+modification time plus the thumbnail settings, so a changed source image gets a new
+thumbnail while an unchanged one is never decoded twice. Files are written to a temporary
+name and renamed into place, so a concurrent reader never sees half a JPEG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from PIL import Image
+
+from lookalike.imaging import letterbox, open_rgb
+
+log = logging.getLogger("lookalike.server")
+
+#: Bump when the thumbnail rendering changes, so old cached files are not reused.
+THUMBNAIL_VERSION = 1
+_LOCK_STRIPES = 64
+
+
+class ThumbnailCache:
+    """Letterboxed JPEG thumbnails of image files, cached under ``directory``."""
+
+    def __init__(self, directory: str | Path, size: int = 192, quality: int = 85):
+        """Args:
+        directory: cache folder (created on first write).
+        size: thumbnail side in pixels.
+        quality: JPEG quality.
+        """
+        self.directory = Path(directory)
+        self.size = size
+        self.quality = quality
+        self.generated = 0  # thumbnails rendered by this process (for tests and stats)
+        # Striped locks: two requests for the same new thumbnail render it once, while
+        # different thumbnails render in parallel; memory stays bounded.
+        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        self._warned_readonly = False
+
+    def key(self, source: str | Path) -> str:
+        """Cache key of ``source``'s thumbnail; raises OSError if the file is missing."""
+        stat = os.stat(source)
+        text = f"{THUMBNAIL_VERSION}|{self.size}|{self.quality}|{source}|{stat.st_size}|"
+        text += str(stat.st_mtime_ns)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+    def path_for(self, key: str) -> Path:
+        """Where the thumbnail with ``key`` is cached (sharded by its first two hex digits)."""
+        return self.directory / key[:2] / f"{key}.jpg"
+
+    def get(self, source: str | Path, key: str | None = None) -> Path | bytes:
+        """The thumbnail of ``source``: the cached file, or the JPEG bytes when the cache
+        folder is not writable.
+
+        Raises:
+            OSError: the source is missing.
+            ImageDecodeError: the source is not a readable image.
+        """
+        key = key or self.key(source)
+        target = self.path_for(key)
+        if target.is_file():
+            return target
+        with self._locks[int(key[:8], 16) % _LOCK_STRIPES]:
+            if target.is_file():  # another thread made it while we waited
+                return target
+            data = self.render(source)
+            self.generated += 1
+            try:
+                _atomic_write(target, data)
+            except OSError as exc:
+                if not self._warned_readonly:
+                    log.warning("cannot cache thumbnails in %s (%s)", self.directory, exc)
+                    self._warned_readonly = True
+                return data
+            return target
+
+    def render(self, source: str | Path) -> bytes:
+        """JPEG bytes of the letterboxed thumbnail of ``source``."""
+        pixels = letterbox(open_rgb(source, draft_size=self.size), self.size)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=self.quality, optimize=True)
+        return buffer.getvalue()
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; let other readers (a proxy) see it
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+

@@ -1,0 +1,126 @@
+"""Reading one image upload from a multipart request, with the size limit enforced while
+streaming.
+
+FastAPI's ``UploadFile`` parameters parse (and spool) the whole body before the endpoint
+runs, so a 2 GB upload would be read in full just to be refused. Here the declared
+``Content-Length`` is checked first and the body is then counted chunk by chunk as the
+multipart parser consumes it; the request is refused with 413 as soon as it passes the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from lookalike.server.errors import ApiError
+
+#: Room for the multipart framing (boundaries, part headers, small fields) on top of the
+#: file itself when bounding the whole body.
+MULTIPART_OVERHEAD = 64 * 1024
+
+#: Part content types accepted as "maybe an image"; the decoder has the final word.
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+
+
+@dataclass
+class Upload:
+    """An uploaded file held in memory."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def too_large(max_bytes: int) -> ApiError:
+    """The 413 error for an upload over ``max_bytes``."""
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"the upload is larger than the {_human(max_bytes)} limit; send a smaller photo",
+    )
+
+
+def _human(n: int) -> str:
+    if n >= 2**20 and n % 2**20 == 0:
+        return f"{n // 2**20} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} bytes"
+
+
+async def limited(stream: AsyncIterator[bytes], limit: int, max_bytes: int) -> AsyncIterator[bytes]:
+    """Pass ``stream`` through, raising 413 once more than ``limit`` bytes went by.
+
+    Args:
+        stream: the request body chunks.
+        limit: bytes allowed in the whole body.
+        max_bytes: the file limit named in the error message.
+    """
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise too_large(max_bytes)
+        yield chunk
+
+
+def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return  # chunked transfer: only the streaming count applies
+    try:
+        length = int(declared)
+    except ValueError:
+        raise ApiError(400, "bad_request", "invalid Content-Length header") from None
+    if length > limit:
+        raise too_large(max_bytes)
+
+
+async def read_image_upload(request: Request, max_bytes: int, field: str = "image") -> Upload:
+    """The file in multipart field ``field`` of ``request``, at most ``max_bytes`` long.
+
+    Raises:
+        ApiError: 415 when the body is not multipart or the part is declared as a non-image
+            type, 413 when too large, 422 when the body is malformed or has no such file.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "multipart/form-data":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send the photo as multipart/form-data with a file field named {field!r}",
+        )
+    limit = max_bytes + MULTIPART_OVERHEAD
+    _check_declared_length(request, limit, max_bytes)
+    parser = MultiPartParser(
+        request.headers, limited(request.stream(), limit, max_bytes), max_files=1, max_fields=16
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        detail = f"malformed multipart body: {exc.message}"
+        raise ApiError(422, "invalid_multipart", detail) from exc
+    try:
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile):
+            raise ApiError(
+                422, "missing_image", f"no file in multipart field {field!r}; attach a photo"
+            )
+        if (upload.size or 0) > max_bytes:
+            raise too_large(max_bytes)
+        filename = (upload.filename or "upload")[:200]
+        part_type = (upload.content_type or "").split(";")[0].strip().lower()
+        if part_type not in _GENERIC_TYPES and not part_type.startswith("image/"):
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                f"{filename!r} is {part_type}, not an image; upload a JPEG, PNG, WebP, GIF "
+                "or BMP photo",
+            )
+        return Upload(filename, part_type, await upload.read())
+    finally:
+        await form.close()
