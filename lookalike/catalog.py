@@ -174,6 +174,11 @@ def _match_rows_to_images(
     fieldnames = list(rows[0]) if rows else []
     id_col = _pick_column(fieldnames, id_column, ID_COLUMN_CANDIDATES) if rows else None
     image_col = _pick_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES) if rows else None
+    for what, wanted, found in (("id", id_column, id_col), ("image", image_column, image_col)):
+        if rows and wanted is not None and found is None:
+            problems.append(
+                f"metadata CSV has no {what} column {wanted!r} (columns: {', '.join(fieldnames)})"
+            )
     if rows and id_col is None and image_col is None:
         problems.append(
             "metadata CSV has neither an id nor an image column "
@@ -225,9 +230,13 @@ def _match_rows_to_images(
     return Catalog(root=root, items=ordered, problems=problems)
 
 
-def item_sort_key(item: Item) -> tuple[int, int, str]:
+def item_sort_key(item: Item) -> tuple[int, int, str, str]:
     """Numeric ids in numeric order first, then the rest alphabetically."""
-    return (0, len(item.id), item.id) if item.id.isdigit() else (1, 0, item.id)
+    if item.id.isascii() and item.id.isdigit():
+        # Compare by magnitude without int(): leading zeros must not make "007" sort after "10".
+        digits = item.id.lstrip("0")
+        return (0, len(digits), digits, item.id)
+    return (1, 0, item.id, item.id)
 
 
 def read_split(path: str | Path, id_column: str = "ProductId") -> dict[str, str]:

@@ -468,4 +468,7 @@ def _load_extensions() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module so extensions register on the same EXTENSIONS list.
+    from lookalike.cli import main as _main
+
+    sys.exit(_main())

@@ -188,7 +188,7 @@ def evaluate_embeddings(
     return Evaluation(name, len(query_rows), metrics, rows)
 
 
-def test_query_rows(ids: Sequence[str], split: dict[str, str]) -> np.ndarray:
+def query_rows_for_split(ids: Sequence[str], split: dict[str, str]) -> np.ndarray:
     """Rows whose id is in the ``test`` split (all rows when no split is known)."""
     if not split:
         return np.arange(len(ids), dtype=np.int64)

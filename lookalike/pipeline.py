@@ -7,6 +7,7 @@ the Python API both call :func:`build_bundle`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -84,18 +85,26 @@ def hidden_label_ids(config: BuildConfig) -> set[str]:
 
 
 def choose_label_columns(metadata: list[dict[str, str]], wanted: list[str] | None) -> list[str]:
-    """Metadata columns usable as class labels: given, or those with 2..200 distinct values."""
+    """Metadata columns usable as class labels: given, or those with 2..200 distinct values
+    where a value repeats on average (at most half as many values as labelled rows), which
+    leaves out one-of-a-kind columns such as titles even on small catalogs."""
     columns: dict[str, set[str]] = {}
+    filled: dict[str, int] = {}
     for row in metadata:
         for key, value in row.items():
             if value:
                 columns.setdefault(key, set()).add(value)
+                filled[key] = filled.get(key, 0) + 1
     if wanted is not None:
         missing = [c for c in wanted if c not in columns]
         if missing:
             raise ValueError(f"label column(s) {missing} not in the metadata ({sorted(columns)})")
         return list(wanted)
-    return [c for c, values in columns.items() if 2 <= len(values) <= MAX_LABEL_CLASSES]
+    return [
+        c
+        for c, values in columns.items()
+        if 2 <= len(values) <= MAX_LABEL_CLASSES and len(values) <= filled[c] / 2
+    ]
 
 
 def training_labels(items: ItemTable, columns: list[str], hidden: set[str]) -> dict[str, list[str]]:
@@ -161,14 +170,24 @@ def fingerprint_path(trained_dir: Path) -> Path:
     return trained_dir / "trained_with.json"
 
 
-def load_trained(trained_dir: Path, encoder_config: Any):
-    """The encoder saved in ``trained_dir`` if it was trained with ``encoder_config``."""
+def training_fingerprint(encoder_config: Any, labels: dict[str, list[str]]) -> dict[str, Any]:
+    """What a trained encoder depends on: its config and the labels it saw (test ones blank)."""
+    digest = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()
+    return {
+        "config": json.loads(json.dumps(dataclasses.asdict(encoder_config))),
+        "labels_sha256": digest,
+    }
+
+
+def load_trained(trained_dir: Path, encoder_config: Any, labels: dict[str, list[str]]):
+    """The encoder saved in ``trained_dir`` if it was trained with ``encoder_config`` on
+    ``labels`` (so a changed split never reuses an encoder that saw now-hidden labels)."""
     from lookalike.encoders.base import load_encoder
 
     marker = fingerprint_path(trained_dir)
     if not marker.is_file():
         return None
-    if json.loads(marker.read_text()) != json.loads(json.dumps(dataclasses.asdict(encoder_config))):
+    if json.loads(marker.read_text()) != training_fingerprint(encoder_config, labels):
         return None
     return load_encoder(trained_dir)
 
@@ -201,14 +220,14 @@ def build_bundle(
     started = time.perf_counter()
     out = Path(out)
     workdir = Path(config.workdir) if config.workdir else out / "work"
-    workdir.mkdir(parents=True, exist_ok=True)
     say = print if progress else (lambda *a, **k: None)
 
     catalog = load_catalog(config)
+    encoder_cls = encoder_class(config.encoder)
+    workdir.mkdir(parents=True, exist_ok=True)
     say(f"catalog: {len(catalog)} items from {catalog.root}")
     for problem in catalog.problems[:20]:
         say(f"  warning: {problem}")
-    encoder_cls = encoder_class(config.encoder)
     encoder_config = make_config(config.encoder, config.encoder_options)
     items, images, decode_problems = decode_catalog(
         catalog, encoder_config.input_size, workdir, progress
@@ -228,13 +247,15 @@ def build_bundle(
     )
     train_started = time.perf_counter()
     trained_dir = workdir / "trained" / config.encoder
-    encoder = load_trained(trained_dir, encoder_config) if reuse_trained else None
+    encoder = load_trained(trained_dir, encoder_config, labels) if reuse_trained else None
     if encoder is None:
         if reuse_trained == "required":
             raise ValueError(f"no trained {config.encoder} encoder in {trained_dir}; run `train`")
+        # Fingerprint the config as asked for: fit may return a tuned copy of it.
+        fingerprint = json.dumps(training_fingerprint(encoder_config, labels))
         encoder = encoder_cls.fit(TrainingData(images, labels, workdir, progress), encoder_config)
         encoder.save(trained_dir)
-        fingerprint_path(trained_dir).write_text(json.dumps(dataclasses.asdict(encoder_config)))
+        fingerprint_path(trained_dir).write_text(fingerprint)
     else:
         say(f"reusing the trained encoder in {trained_dir}")
     train_seconds = time.perf_counter() - train_started

@@ -147,6 +147,8 @@ class Recommender:
         mask = np.ones(len(self.items), dtype=bool)
         known = set(self.metadata_columns)
         for name, values in filters.items():
+            if isinstance(values, str):
+                values = [values]
             if name not in known:
                 raise FilterError(
                     f"unknown filter column {name!r}; columns: {', '.join(sorted(known))}"
@@ -283,7 +285,10 @@ class Recommender:
             self.embeddings[rows],
             k,
             filters=filters,
-            exclude_rows=[[row] for row in rows],
+            # The item and its byte-identical copies, even when duplicates are not collapsed.
+            exclude_rows=[
+                np.flatnonzero(self.duplicate_group == self.duplicate_group[row]) for row in rows
+            ],
             collapse_duplicates=collapse_duplicates,
         )
         return [

@@ -21,8 +21,8 @@ from lookalike.evaluation import (
     Evaluation,
     evaluate_embeddings,
     format_table,
+    query_rows_for_split,
     recall_of_target,
-    test_query_rows,
     write_report,
 )
 
@@ -91,7 +91,7 @@ def degraded_copy_recall(
         images = degrade_batch(originals.images, name, seed)
         vectors = recommender.encoder.encode(images)
         _, found = recommender.index.search(vectors, 10)
-        hit = keys[np.where(found >= 0, found, 0)] == keys[rows][:, None]
+        hit = (keys[np.where(found >= 0, found, 0)] == keys[rows][:, None]) & (found >= 0)
         # recall_of_target works on row equality; map hits to a sentinel row per query.
         pseudo = np.where(hit, 0, 1)
         out[name] = {
@@ -177,11 +177,13 @@ def evaluate_bundle(
     say = print if progress else (lambda *a, **k: None)
     recommender = Recommender.from_bundle(bundle)
     catalog = Path(catalog) if catalog else Path(recommender.data.config["catalog"])
+    if split_csv is not None and not Path(split_csv).is_file():
+        raise FileNotFoundError(f"split file not found: {split_csv}")
     split_path = split_csv or (catalog / "split.csv")
     split = read_split(split_path) if Path(split_path).is_file() else {}
     if not split:
         say(f"no split file at {split_path}: every item is a query")
-    query_rows = test_query_rows(recommender.items.ids, split)
+    query_rows = query_rows_for_split(recommender.items.ids, split)
     keys = group_keys_for(recommender, catalog)
     columns = list(columns) if columns else list(DEFAULT_COLUMNS)
     metadata = recommender.items.metadata

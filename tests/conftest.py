@@ -12,10 +12,17 @@ from PIL import Image, ImageDraw
 
 SHARED_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "fashion-images"
 SHAPES = ("circle", "square", "triangle")
-COLOURS = {"Red": (220, 30, 30), "Green": (30, 170, 60), "Blue": (40, 60, 220), "Black": (20, 20, 20)}
+COLOURS = {
+    "Red": (220, 30, 30),
+    "Green": (30, 170, 60),
+    "Blue": (40, 60, 220),
+    "Black": (20, 20, 20),
+}
 
 
-def draw_item(shape: str, colour: tuple[int, int, int], variant: int, size: int = 96) -> Image.Image:
+def draw_item(
+    shape: str, colour: tuple[int, int, int], variant: int, size: int = 96
+) -> Image.Image:
     """A product-like photo: one coloured shape on a white background."""
     image = Image.new("RGB", (size, size + 16 * (variant % 2)), "white")
     draw = ImageDraw.Draw(image)
@@ -42,14 +49,16 @@ def make_catalog(root: Path, variants: int = 2) -> Path:
                 folder = root / ("Footwear" if shape == "triangle" else "Apparel")
                 folder.mkdir(exist_ok=True)
                 draw_item(shape, rgb, variant).save(folder / f"{item_id}.jpg", quality=92)
-                rows.append({
-                    "ProductId": str(item_id),
-                    "Gender": "Women" if item_id % 2 else "Men",
-                    "ProductType": shape.title(),
-                    "Colour": colour_name,
-                    "ProductTitle": f"{colour_name} {shape} {variant}",
-                    "Image": f"{item_id}.jpg",
-                })
+                rows.append(
+                    {
+                        "ProductId": str(item_id),
+                        "Gender": "Women" if item_id % 2 else "Men",
+                        "ProductType": shape.title(),
+                        "Colour": colour_name,
+                        "ProductTitle": f"{colour_name} {shape} {variant}",
+                        "Image": f"{item_id}.jpg",
+                    }
+                )
     with open(root / "fashion.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -57,8 +66,13 @@ def make_catalog(root: Path, variants: int = 2) -> Path:
     return root
 
 
-TINY_CAE = {"input_size": 64, "epochs": 2, "channels": [8, 16, 16, 16, 16],
-            "bottleneck_channels": 8, "batch_size": 8}
+TINY_CAE = {
+    "input_size": 64,
+    "epochs": 2,
+    "channels": [8, 16, 16, 16, 16],
+    "bottleneck_channels": 8,
+    "batch_size": 8,
+}
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +89,8 @@ def tiny_bundle(tiny_catalog, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "tiny"
     build_bundle(
         BuildConfig(catalog=str(tiny_catalog), encoder="cae", encoder_options=dict(TINY_CAE)),
-        out, progress=False,
+        out,
+        progress=False,
     )
     return out
 

@@ -404,8 +404,9 @@ def create_app(
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
-    @app.get("/api/items/{item_id}/similar", response_model=Recommendations,
-             responses=ERROR_RESPONSES)
+    @app.get(
+        "/api/items/{item_id}/similar", response_model=Recommendations, responses=ERROR_RESPONSES
+    )
     async def similar(
         item_id: str, request: Request, k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K)
     ) -> dict[str, Any]:
@@ -416,7 +417,10 @@ def create_app(
         [result] = await catalog.run(recommender.recommend_items, [item_id], k, filters=filters)
         return {
             "query": {
-                "type": "item", "item": item_json(request, query_item), "k": k, "filters": filters
+                "type": "item",
+                "item": item_json(request, query_item),
+                "k": k,
+                "filters": filters,
             },
             "results": [result_json(request, r) for r in result.results],
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -453,8 +457,7 @@ def create_app(
         """One catalog item."""
         return item_json(request, recommender.item(catalog.row(item_id)))
 
-    @app.get("/api/items/{item_id}/image", responses=ERROR_RESPONSES,
-             response_class=FileResponse)
+    @app.get("/api/items/{item_id}/image", responses=ERROR_RESPONSES, response_class=FileResponse)
     def get_image(item_id: str, request: Request) -> Response:
         """The catalog image file of an item."""
         path = catalog.source_path(item_id)
@@ -470,8 +473,9 @@ def create_app(
             path, stat_result=stat, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL}
         )
 
-    @app.get("/api/items/{item_id}/thumbnail", responses=ERROR_RESPONSES,
-             response_class=FileResponse)
+    @app.get(
+        "/api/items/{item_id}/thumbnail", responses=ERROR_RESPONSES, response_class=FileResponse
+    )
     def get_thumbnail(item_id: str, request: Request) -> Response:
         """A small letterboxed JPEG of the item's image, made once and cached."""
         path = catalog.source_path(item_id)
@@ -522,6 +526,9 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     log.info(
         "loaded bundle %s (%s): %d items, encoder %s",
-        bundle_dir, version, len(recommender), getattr(recommender.encoder, "name", "?"),
+        bundle_dir,
+        version,
+        len(recommender),
+        getattr(recommender.encoder, "name", "?"),
     )
     return app

@@ -81,8 +81,19 @@ def start_server(
     # second copy that lookalike.server.cli does not register into.
     code = "import sys; from lookalike.cli import main; sys.exit(main())"
     command = [
-        sys.executable, "-c", code, "serve", "--bundle", str(bundle), "--port", str(port),
-        "--thumbnail-dir", str(thumbnails), "--log-level", "warning", *extra_args,
+        sys.executable,
+        "-c",
+        code,
+        "serve",
+        "--bundle",
+        str(bundle),
+        "--port",
+        str(port),
+        "--thumbnail-dir",
+        str(thumbnails),
+        "--log-level",
+        "warning",
+        *extra_args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the test machine is shared; stay small
     log = open(log_path, "wb")  # closed by stop_server

@@ -71,7 +71,11 @@ def test_recommend_photo(client, red_circle):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["query"] == {
-        "type": "image", "filename": "photo.jpg", "item": None, "k": 5, "filters": {}
+        "type": "image",
+        "filename": "photo.jpg",
+        "item": None,
+        "k": 5,
+        "filters": {},
     }
     results = body["results"]
     assert [r["rank"] for r in results] == [1, 2, 3, 4, 5]
@@ -115,7 +119,10 @@ def test_recommend_several_values_and_columns(client, red_circle):
 def test_recommend_text_file_is_415(client):
     body = assert_error(
         upload(client, b"just some notes\n", name="notes.txt", ctype="text/plain"),
-        415, "unsupported_media_type", "notes.txt", "not an image",
+        415,
+        "unsupported_media_type",
+        "notes.txt",
+        "not an image",
     )
     assert "text/plain" in body["detail"]
 
@@ -123,14 +130,20 @@ def test_recommend_text_file_is_415(client):
 def test_recommend_text_named_jpeg_is_422(client):
     assert_error(
         upload(client, b"<html><body>404</body></html>", name="fake.jpg"),
-        422, "invalid_image", "fake.jpg", "html",
+        422,
+        "invalid_image",
+        "fake.jpg",
+        "html",
     )
 
 
 def test_recommend_truncated_jpeg_is_422(client, red_circle):
     assert_error(
         upload(client, red_circle[: len(red_circle) // 2], name="cut.jpg"),
-        422, "invalid_image", "cut.jpg", "truncated",
+        422,
+        "invalid_image",
+        "cut.jpg",
+        "truncated",
     )
 
 
@@ -140,16 +153,21 @@ def test_recommend_empty_file_is_422(client):
 
 def test_recommend_needs_multipart_image_field(client, red_circle):
     assert_error(
-        client.post("/api/recommend", json={"image": "x"}), 415, "unsupported_media_type",
+        client.post("/api/recommend", json={"image": "x"}),
+        415,
+        "unsupported_media_type",
         "multipart",
     )
     assert_error(
         client.post("/api/recommend", files={"photo": ("a.jpg", red_circle, "image/jpeg")}),
-        422, "missing_image", "image",
+        422,
+        "missing_image",
+        "image",
     )
     assert_error(
         client.post("/api/recommend", data={"image": "not a file"}, files={"x": ("", b"")}),
-        422, "missing_image",
+        422,
+        "missing_image",
     )
 
 
@@ -283,8 +301,12 @@ def test_item(client):
 
 
 def test_unknown_item_is_404(client):
-    for path in ("/api/items/999", "/api/items/999/similar", "/api/items/999/image",
-                 "/api/items/999/thumbnail"):
+    for path in (
+        "/api/items/999",
+        "/api/items/999/similar",
+        "/api/items/999/image",
+        "/api/items/999/thumbnail",
+    ):
         assert_error(client.get(path), 404, "unknown_item", "999")
 
 
@@ -372,9 +394,9 @@ def test_thumbnail(client):
     image = Image.open(io.BytesIO(response.content))
     assert image.format == "JPEG" and image.size == (192, 192)
     etag = response.headers["etag"]
-    assert client.get(
-        "/api/items/117/thumbnail", headers={"If-None-Match": etag}
-    ).status_code == 304
+    assert (
+        client.get("/api/items/117/thumbnail", headers={"If-None-Match": etag}).status_code == 304
+    )
 
 
 def test_thumbnail_cached_once_in_bundle_dir(app_factory, tmp_path):

@@ -1,0 +1,489 @@
+"""The default encoder: ImageNet features + a head learned from the retailer's labels + colour.
+
+    image -> EfficientNet-Lite0 (frozen, ONNX) -> pooled 1280-d  --+--> head MLP -> 256-d z
+          -> foreground colour histogram (Hellinger)  -------------+
+    z -> cosine classifiers -> per-column class probabilities p
+    embedding = [w_head * z, w_colour * colour, w_backbone * backbone, w_class * sqrt(p)]
+                (each part unit length; the weights tuned on held-out labelled items)
+
+Training touches only the small head, on backbone features cached for the clean image and a
+few augmented views (crops, rotations, lighting, JPEG, cluttered backgrounds: the
+degradations real shopper photos have), so it takes seconds on a CPU once the views are
+encoded. Losses:
+
+* ``supervised`` mode (the catalog has label columns): a cosine classifier per label column
+  (cross-entropy over the items whose label is known, i.e. never the evaluation's test
+  items) plus an instance-contrastive term that pulls the views of one image together;
+* ``self-supervised`` mode (no labels): the instance-contrastive term alone.
+
+The fusion weights are tuned on a validation part of the labelled items (their labels
+are held out of that head's training), then the head is retrained on every labelled item.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lookalike.encoders.base import (
+    WEIGHTS_FILE,
+    TrainingData,
+    l2_normalize,
+    read_encoder_json,
+    register_encoder,
+    write_encoder_json,
+)
+from lookalike.encoders.pretrained import BACKBONE_ONNX, BackboneRunner
+
+WHITE = 235
+
+
+@dataclass
+class HybridConfig:
+    """Options of the hybrid encoder.
+
+    Attributes:
+        input_size: backbone input side.
+        views: augmented views per image encoded for head training (plus the clean one and
+            its mirror); each costs one backbone pass over the catalog.
+        hidden_dim, head_dim: widths of the head MLP.
+        epochs, lr, weight_decay, batch_size: head training (Adam).
+        temperature: of the instance-contrastive loss and scale of the cosine classifiers.
+        contrastive_weight: weight of the instance-contrastive loss next to classification.
+        colour_bins: bins per RGB channel of the foreground colour histogram.
+        weights: fusion weights (head, colour, backbone, class probabilities); tuned when
+            ``tune`` is on.
+        tune: tune the fusion weights on a validation split of the labelled items.
+        primary_label: the label column tuning optimises (with Colour when present).
+        seed: fixes views, splits and initialisation.
+        onnx, threads: backbone inference through ONNX Runtime, with this many threads.
+    """
+
+    input_size: int = 224
+    views: int = 3
+    hidden_dim: int = 512
+    head_dim: int = 256
+    epochs: int = 40
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    temperature: float = 0.1
+    contrastive_weight: float = 0.1
+    colour_bins: int = 8
+    weights: tuple[float, float, float, float] = (1.0, 0.0, 0.25, 0.0)
+    tune: bool = True
+    primary_label: str = "ProductType"
+    seed: int = 0
+    onnx: bool = True
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        self.weights = tuple(float(w) for w in self.weights)
+
+
+def colour_histogram(images: np.ndarray, bins: int = 8, white: int = WHITE) -> np.ndarray:
+    """Joint RGB histogram of the non-white (foreground) pixels, Hellinger-mapped.
+
+    Args:
+        images: uint8 (n, h, w, 3); downsampled to at most 64 px internally for speed.
+        bins: bins per channel (output dim bins**3).
+        white: pixels with all channels >= this are background.
+
+    Returns:
+        float32 (n, bins**3), unit length (sqrt of the normalised histogram).
+    """
+    step = max(1, images.shape[1] // 64)
+    small = images[:, ::step, ::step].reshape(len(images), -1, 3)
+    quantised = (small.astype(np.int32) * bins) // 256
+    codes = (quantised[..., 0] * bins + quantised[..., 1]) * bins + quantised[..., 2]
+    foreground = (small < white).any(axis=2)
+    out = np.zeros((len(images), bins**3), np.float32)
+    for i in range(len(images)):
+        chosen = codes[i][foreground[i]] if foreground[i].any() else codes[i]
+        out[i] = np.bincount(chosen, minlength=bins**3)
+    out /= np.maximum(out.sum(axis=1, keepdims=True), 1)
+    return np.sqrt(out).astype(np.float32)
+
+
+class Head(nn.Module):
+    """MLP from [backbone, colour] features to a unit-length embedding."""
+
+    def __init__(self, in_dim: int, hidden: int, out: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(hidden, out),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.net(x), dim=1)
+
+
+def head_to_numpy(head: Head) -> dict[str, np.ndarray]:
+    """Fold BatchNorm into the first linear layer: inference is two matmuls in numpy.
+    The per-column class prototypes (unit rows) come along as ``class.<column>``."""
+    lin1, bn, _, _, lin2 = head.net
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+    w1 = (lin1.weight.detach() * scale[:, None]).numpy()
+    b1 = ((lin1.bias.detach() - bn.running_mean) * scale + bn.bias.detach()).numpy()
+    return {
+        "w1": w1.astype(np.float32),
+        "b1": b1.astype(np.float32),
+        "w2": lin2.weight.detach().numpy().astype(np.float32),
+        "b2": lin2.bias.detach().numpy().astype(np.float32),
+        **{f"class.{c}": w.astype(np.float32) for c, w in getattr(head, "classifiers", {}).items()},
+    }
+
+
+def head_forward(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Inference of the folded head: float32 (n, in) -> unit-length (n, head_dim)."""
+    hidden = np.maximum(x @ params["w1"].T + params["b1"], 0)
+    return l2_normalize(hidden @ params["w2"].T + params["b2"])
+
+
+def class_probabilities(
+    params: dict[str, np.ndarray], z: np.ndarray, temperature: float
+) -> np.ndarray:
+    """Per label column, sqrt of the softmax over its class prototypes, concatenated and scaled
+    to unit length overall: items predicted into the same classes end up close."""
+    parts = []
+    for key in sorted(k for k in params if k.startswith("class.")):
+        logits = z @ params[key].T / temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        parts.append(np.sqrt(probs))
+    if not parts:
+        return np.zeros((len(z), 0), np.float32)
+    return l2_normalize(np.concatenate(parts, axis=1))
+
+
+def encode_label_columns(labels: dict[str, list[str]]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """column -> (class index per row, -1 for unknown; class names). Skips 1-class columns."""
+    out = {}
+    for column, values in labels.items():
+        classes = sorted({v for v in values if v})
+        if len(classes) < 2:
+            continue
+        lookup = {c: i for i, c in enumerate(classes)}
+        out[column] = (np.array([lookup.get(v, -1) for v in values], np.int64), classes)
+    return out
+
+
+def train_head(
+    features: np.ndarray,
+    targets: dict[str, np.ndarray],
+    config: HybridConfig,
+    progress: bool = False,
+) -> Head:
+    """Train the head on cached view features.
+
+    Args:
+        features: float32 (n, views, in_dim), the head's inputs for each view of each image.
+        targets: column -> class index per image (-1 = unknown, not trained on).
+        config: schedule and loss weights.
+        progress: print the loss every few epochs.
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    n, n_views, in_dim = features.shape
+    head = Head(in_dim, config.hidden_dim, config.head_dim)
+    classifiers = nn.ModuleDict(
+        {c: nn.Linear(config.head_dim, int(t.max()) + 1, bias=False) for c, t in targets.items()}
+    )
+    params = list(head.parameters()) + list(classifiers.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = max(1, n // config.batch_size) * config.epochs
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
+    feats = torch.from_numpy(features)
+    target_t = {c: torch.from_numpy(t) for c, t in targets.items()}
+    scale = 1.0 / config.temperature
+    bar = tqdm(total=steps, desc="training hybrid head", unit="step", disable=not progress)
+    for _ in range(steps):
+        idx = torch.from_numpy(rng.choice(n, size=min(config.batch_size, n), replace=False))
+        v1 = torch.from_numpy(rng.integers(0, n_views, size=len(idx)))
+        v2 = torch.from_numpy(rng.integers(0, n_views, size=len(idx)))
+        z1, z2 = head(feats[idx, v1]), head(feats[idx, v2])
+        loss = torch.zeros(())
+        if config.contrastive_weight > 0 or not targets:
+            logits = z1 @ z2.T * scale
+            labels = torch.arange(len(idx))
+            contrastive = (
+                nn.functional.cross_entropy(logits, labels)
+                + nn.functional.cross_entropy(logits.T, labels)
+            ) / 2
+            loss = loss + (config.contrastive_weight if targets else 1.0) * contrastive
+        for column, classifier in classifiers.items():
+            y = target_t[column][idx]
+            known = y >= 0
+            if known.sum() < 2:
+                continue
+            weight = nn.functional.normalize(classifier.weight, dim=1)
+            for z in (z1, z2):
+                loss = (
+                    loss + nn.functional.cross_entropy((z[known] @ weight.T) * scale, y[known]) / 2
+                )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    head.eval()
+    head.classifiers = {
+        c: nn.functional.normalize(m.weight, dim=1).detach().numpy() for c, m in classifiers.items()
+    }
+    return head
+
+
+def fuse(parts: list[np.ndarray], weights: tuple[float, ...]) -> np.ndarray:
+    """Concatenate unit-length parts scaled by ``weights`` (zero-weight parts dropped)."""
+    chosen = [w * p for w, p in zip(weights, parts, strict=True) if w > 0]
+    return np.concatenate(chosen, axis=1).astype(np.float32)
+
+
+def validation_score(
+    embeddings: np.ndarray,
+    query_rows: np.ndarray,
+    gallery_rows: np.ndarray,
+    labels: list[np.ndarray],
+    k: int = 10,
+) -> float:
+    """Mean over label arrays of P@k for ``query_rows`` searched among ``gallery_rows``
+    (the query itself excluded); with two arrays the second counts only jointly with the first."""
+    from lookalike.index import exact_search
+
+    _, found = exact_search(embeddings[gallery_rows], embeddings[query_rows], k + 1)
+    found = gallery_rows[found]
+    found = np.array(
+        [[r for r in row if r != q][:k] for row, q in zip(found, query_rows, strict=True)]
+    )
+    score, joint = 0.0, np.ones(found.shape, bool)
+    for label in labels:
+        joint &= label[found] == label[query_rows][:, None]
+        score += float(joint.mean())
+    return score / len(labels)
+
+
+@register_encoder("hybrid")
+class HybridEncoder:
+    """Frozen EfficientNet-Lite0 + learned head + colour histogram, fused."""
+
+    name = "hybrid"
+    Config = HybridConfig
+
+    def __init__(
+        self,
+        config: HybridConfig,
+        head: dict[str, np.ndarray] | None,
+        directory: Path | None,
+        mode: str,
+    ):
+        """Args:
+        config: options (with the tuned weights).
+        head: folded head parameters (``head_to_numpy``), or None when the head weight is 0.
+        directory: folder holding the ONNX backbone export.
+        mode: ``supervised`` or ``self-supervised``.
+        """
+        self.cfg = config
+        self.head = head
+        self.mode = mode
+        self.input_size = config.input_size
+        onnx_path = directory / BACKBONE_ONNX if (directory and config.onnx) else None
+        self.directory = directory
+        self.backbone = BackboneRunner(onnx_path, config.threads)
+        self.dim = 0
+        if head is not None or config.weights[0] == 0:
+            probe = np.full((1, 1280), 1 / np.sqrt(1280), np.float32)
+            colour = np.full(
+                (1, config.colour_bins**3), 1 / np.sqrt(config.colour_bins**3), np.float32
+            )
+            self.dim = self.embed_parts(probe, colour).shape[1]
+
+    # --- inference ------------------------------------------------------------------------
+    def parts(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(unit backbone features, colour histograms) of uint8 images."""
+        backbone = np.concatenate(
+            [self.backbone(images[s : s + 32]) for s in range(0, len(images), 32)]
+        )
+        return l2_normalize(backbone), colour_histogram(images, self.cfg.colour_bins)
+
+    def embed_parts(self, backbone: np.ndarray, colour: np.ndarray) -> np.ndarray:
+        """Fused embedding from precomputed parts."""
+        if self.head is None:
+            head = np.zeros((len(backbone), 0), np.float32)
+            probs = head
+        else:
+            head = head_forward(self.head, np.concatenate([backbone, colour], axis=1))
+            probs = class_probabilities(self.head, head, self.cfg.temperature)
+        return fuse([head, colour, backbone, probs], self.cfg.weights)
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (n, 224, 224, 3) -> float32 (n, dim)."""
+        if len(images) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self.embed_parts(*self.parts(images))
+
+    # --- training -------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, data: TrainingData, config: HybridConfig) -> HybridEncoder:
+        """Encode views, tune fusion weights on held-out labelled items, train the head."""
+        workdir = data.workdir / "hybrid"
+        workdir.mkdir(parents=True, exist_ok=True)
+        encoder = cls(config, None, workdir, "pending")
+        images = data.images
+        view_feats = cls._cached_views(encoder, images, config, workdir, data.progress)
+        encoded = encode_label_columns(data.labels)
+        targets = {c: t for c, (t, _) in encoded.items()}
+        mode = "supervised" if targets else "self-supervised"
+        tuning = {}
+        if config.tune and targets:
+            best, tuning = cls._tune(view_feats, targets, config, data.progress)
+            config = dataclasses.replace(config, weights=best)
+        head = train_head(view_feats, targets, config, progress=data.progress)
+        encoder = cls(config, head_to_numpy(head), workdir, mode)
+        (workdir / "tuning.json").write_text(json.dumps({"mode": mode, **tuning}, indent=1))
+        return encoder
+
+    @staticmethod
+    def _cached_views(
+        encoder: HybridEncoder,
+        images: np.ndarray,
+        config: HybridConfig,
+        workdir: Path,
+        progress: bool,
+    ) -> np.ndarray:
+        """Backbone + colour features of the clean image, its mirror and ``views`` augmented
+        copies: float32 (n, views + 2, 1280 + bins**3). Cached in ``workdir`` by a digest of the
+        images and the view settings, so retraining the head never re-runs the backbone."""
+        import hashlib
+
+        from tqdm.auto import tqdm
+
+        from lookalike.degrade import random_augment
+
+        digest = hashlib.sha256()
+        digest.update(
+            json.dumps(
+                [images.shape, config.views, config.seed, config.colour_bins, config.input_size]
+            ).encode()
+        )
+        for row in range(0, len(images), max(1, len(images) // 64)):
+            digest.update(np.ascontiguousarray(images[row]).tobytes())
+        cache = workdir / f"views-{digest.hexdigest()[:16]}.npy"
+        if cache.exists():
+            return np.load(cache, allow_pickle=False)
+        rng = np.random.default_rng(config.seed)
+        n = len(images)
+        view_feats = np.zeros((n, config.views + 2, 1280 + config.colour_bins**3), np.float32)
+        batch = 64
+        with tqdm(
+            total=n * (config.views + 2),
+            desc="backbone features (views)",
+            unit="img",
+            disable=not progress,
+        ) as bar:
+            for start in range(0, n, batch):
+                chunk = np.asarray(images[start : start + batch])
+                views = [chunk, np.ascontiguousarray(chunk[:, :, ::-1])]
+                views += [
+                    np.stack([random_augment(im, rng) for im in chunk]) for _ in range(config.views)
+                ]
+                for v, view in enumerate(views):
+                    backbone, colour = encoder.parts(view)
+                    view_feats[start : start + len(chunk), v] = np.concatenate(
+                        [backbone, colour], axis=1
+                    )
+                    bar.update(len(chunk))
+        tmp = cache.with_name(f".{cache.name}.tmp.npy")
+        np.save(tmp, view_feats)
+        tmp.replace(cache)
+        return view_feats
+
+    @staticmethod
+    def _tune(
+        view_feats: np.ndarray, targets: dict[str, np.ndarray], config: HybridConfig, progress: bool
+    ) -> tuple[tuple[float, ...], dict]:
+        """Grid-search the fusion weights on 20% of the labelled items, whose labels the
+        head trained for this search never sees."""
+        primary = targets.get(config.primary_label)
+        if primary is None:
+            primary = next(iter(targets.values()))
+        labelled = np.flatnonzero(primary >= 0)
+        rng = np.random.default_rng(config.seed + 1)
+        val = np.sort(rng.choice(labelled, size=max(1, len(labelled) // 5), replace=False))
+        masked = {c: t.copy() for c, t in targets.items()}
+        for t in masked.values():
+            t[val] = -1
+        head = train_head(view_feats, masked, config)
+        params = head_to_numpy(head)
+        backbone, colour = view_feats[:, 0, :1280], view_feats[:, 0, 1280:]
+        head_z = head_forward(params, view_feats[:, 0])
+        probs = class_probabilities(params, head_z, config.temperature)
+        gallery = np.arange(len(view_feats))
+        label_sets = [primary]
+        if "Colour" in targets:
+            label_sets.append(targets["Colour"])
+        steps = (0.0, 0.25, 0.5, 1.0)
+        grid = list(itertools.product((1.0,), steps, steps, (0.0, 0.5, 1.0, 2.0)))
+        scores = {}
+        for weights in grid:
+            embeddings = fuse([head_z, colour, backbone, probs], weights)
+            scores[weights] = validation_score(embeddings, val, gallery, label_sets)
+        best = max(scores, key=scores.get)
+        if progress:
+            print(
+                f"fusion weights (head, colour, backbone, classes) tuned on {len(val)} "
+                f"validation items: {best} (score {scores[best]:.3f}; head only "
+                f"{scores[(1.0, 0.0, 0.0, 0.0)]:.3f})"
+            )
+        return best, {
+            "validation_items": int(len(val)),
+            "scores": {str(k): round(v, 4) for k, v in scores.items()},
+            "best": list(best),
+        }
+
+    # --- persistence ----------------------------------------------------------------------
+    def config(self) -> dict:
+        """Options (with the tuned weights) as a dict."""
+        return asdict(self.cfg)
+
+    def save(self, directory: Path) -> None:
+        """``encoder.json``, the head as safetensors, and the ONNX backbone."""
+        import shutil
+
+        from safetensors.numpy import save_file
+
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.head is not None:
+            tmp = directory / f".{WEIGHTS_FILE}.tmp"
+            save_file(self.head, str(tmp))
+            tmp.replace(directory / WEIGHTS_FILE)
+        source = self.directory / BACKBONE_ONNX if self.directory else None
+        target = directory / BACKBONE_ONNX
+        if source is not None and source.exists() and source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+        write_encoder_json(directory, self.name, self.cfg, {"dim": self.dim, "mode": self.mode})
+
+    @classmethod
+    def load(cls, directory: Path) -> HybridEncoder:
+        """Rebuild from ``encoder.json``, the head weights and the ONNX export."""
+        from safetensors.numpy import load_file
+
+        config, payload = read_encoder_json(directory, HybridConfig)
+        weights_file = Path(directory) / WEIGHTS_FILE
+        head = load_file(str(weights_file)) if weights_file.exists() else None
+        return cls(config, head, Path(directory), payload.get("mode", "supervised"))

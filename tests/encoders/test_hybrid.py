@@ -1,0 +1,104 @@
+"""The hybrid encoder: colour features, head training in both modes, fusion, persistence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lookalike.encoders.base import TrainingData, load_encoder
+from lookalike.encoders.hybrid import (
+    HybridConfig,
+    HybridEncoder,
+    class_probabilities,
+    colour_histogram,
+    encode_label_columns,
+    fuse,
+)
+
+FAST = dict(views=1, epochs=3, batch_size=16, hidden_dim=32, head_dim=16)
+
+
+def solid(colour, size=32):
+    image = np.full((size, size, 3), 255, np.uint8)
+    image[8:24, 8:24] = colour
+    return image
+
+
+def test_colour_histogram_ignores_white_background_and_separates_colours():
+    red, red_big, blue = (
+        solid((200, 20, 20)),
+        np.full((32, 32, 3), (200, 20, 20), np.uint8),
+        solid((20, 20, 200)),
+    )
+    hist = colour_histogram(np.stack([red, red_big, blue]), bins=4)
+    assert hist.shape == (3, 64)
+    np.testing.assert_allclose(np.linalg.norm(hist, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(hist[0], hist[1], atol=1e-6)  # background is not counted
+    assert float(hist[0] @ hist[2]) < 0.01
+
+
+def test_encode_label_columns_marks_unknown_and_skips_single_class_columns():
+    encoded = encode_label_columns({"Type": ["a", "b", "", "a"], "Only": ["x", "x", "x", "x"]})
+    assert list(encoded) == ["Type"]
+    targets, classes = encoded["Type"]
+    assert classes == ["a", "b"] and targets.tolist() == [0, 1, -1, 0]
+
+
+def test_fuse_scales_and_drops_zero_weight_parts():
+    a, b = np.ones((2, 3), np.float32), np.ones((2, 2), np.float32)
+    fused = fuse([a, b], (2.0, 0.0))
+    assert fused.shape == (2, 3) and float(fused[0, 0]) == 2.0
+
+
+def test_class_probabilities_are_unit_length_per_row():
+    params = {"class.Type": np.eye(4, dtype=np.float32)[:3], "w1": np.zeros((1, 1))}
+    probs = class_probabilities(params, np.eye(4, dtype=np.float32)[:2], 0.1)
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(np.linalg.norm(probs, axis=1), 1.0, atol=1e-6)
+    assert probs[0].argmax() == 0 and probs[1].argmax() == 1
+
+
+@pytest.fixture(scope="module")
+def tiny_images(tiny_catalog):
+    from lookalike.catalog import read_catalog
+    from lookalike.imaging import load_images
+
+    catalog = read_catalog(tiny_catalog)
+    batch = load_images([item.path for item in catalog.items], 224)
+    return catalog, batch.images
+
+
+def test_supervised_fit_learns_labels_and_round_trips(tmp_path, tiny_images):
+    catalog, images = tiny_images
+    labels = {
+        "ProductType": [item.metadata["ProductType"] for item in catalog.items],
+        "Colour": [item.metadata["Colour"] for item in catalog.items],
+    }
+    encoder = HybridEncoder.fit(
+        TrainingData(images, labels, tmp_path, progress=False), HybridConfig(**FAST)
+    )
+    assert encoder.mode == "supervised"
+    tuning = json.loads((tmp_path / "hybrid" / "tuning.json").read_text())
+    assert tuning["mode"] == "supervised" and len(tuning["best"]) == 4
+    vectors = encoder.encode(images)
+    assert vectors.shape == (len(images), encoder.dim) and np.isfinite(vectors).all()
+    encoder.save(tmp_path / "saved")
+    loaded = load_encoder(tmp_path / "saved")
+    assert loaded.mode == "supervised" and loaded.dim == encoder.dim
+    np.testing.assert_allclose(loaded.encode(images), vectors, atol=1e-4)
+    # The views are cached: a second fit reuses them (no new cache file appears).
+    caches = sorted((tmp_path / "hybrid").glob("views-*.npy"))
+    HybridEncoder.fit(TrainingData(images, labels, tmp_path, progress=False), HybridConfig(**FAST))
+    assert sorted((tmp_path / "hybrid").glob("views-*.npy")) == caches
+
+
+def test_without_labels_falls_back_to_self_supervised(tmp_path, tiny_images):
+    _, images = tiny_images
+    encoder = HybridEncoder.fit(
+        TrainingData(images, {}, tmp_path, progress=False), HybridConfig(**FAST)
+    )
+    assert encoder.mode == "self-supervised"
+    vectors = encoder.encode(images[:4])
+    assert vectors.shape == (4, encoder.dim)

@@ -1,0 +1,285 @@
+"""lookalike.pipeline: label choice, hidden test labels, build reports and encoder reuse.
+
+Builds here reuse the tiny CAE that the session's ``tiny_bundle`` trained (copied into a
+private work folder, or handed out by a patched ``fit``), so they take a fraction of a second
+instead of training again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lookalike.bundle import ItemTable, read_bundle
+from lookalike.encoders.cae import CAEEncoder
+from lookalike.pipeline import (
+    BuildConfig,
+    build_bundle,
+    choose_label_columns,
+    duplicate_groups,
+    hidden_label_ids,
+    near_duplicate_pairs,
+    read_build_report,
+    training_labels,
+)
+from tests.conftest import TINY_CAE, make_catalog
+
+
+def pretrained_workdir(tiny_bundle: Path, target: Path) -> Path:
+    """A work folder holding the encoder that ``tiny_bundle`` trained with TINY_CAE."""
+    shutil.copytree(tiny_bundle / "work" / "trained", target / "trained")
+    return target
+
+
+def tiny_config(catalog: Path, workdir: Path | None = None, **kwargs) -> BuildConfig:
+    return BuildConfig(
+        catalog=str(catalog),
+        encoder="cae",
+        encoder_options=dict(TINY_CAE),
+        workdir=str(workdir) if workdir else None,
+        **kwargs,
+    )
+
+
+class FitCalled(Exception):
+    """Raised by a patched ``fit`` to prove training was (or was not) attempted."""
+
+
+@pytest.fixture
+def forbid_training(monkeypatch):
+    def fit(cls, data, config, resume=True):
+        raise FitCalled
+
+    monkeypatch.setattr(CAEEncoder, "fit", classmethod(fit))
+
+
+@pytest.fixture
+def pretrained_fit(tiny_bundle, monkeypatch) -> dict:
+    """``fit`` hands out the tiny bundle's trained CAE and records what it was given."""
+    seen: dict = {}
+    trained = CAEEncoder.load(tiny_bundle / "work" / "trained" / "cae")
+
+    def fit(cls, data, config, resume=True):
+        seen["labels"] = data.labels
+        seen["calls"] = seen.get("calls", 0) + 1
+        return trained
+
+    monkeypatch.setattr(CAEEncoder, "fit", classmethod(fit))
+    return seen
+
+
+# --- label columns ----------------------------------------------------------------------------
+def test_choose_label_columns_skips_constant_and_one_of_a_kind_columns():
+    metadata = [
+        {
+            "Brand": "Acme",
+            "ProductType": ("Shirt", "Shoe", "Hat")[i % 3],
+            "ProductTitle": f"Title number {i}",
+            "Season": "" if i % 2 else "Summer",
+        }
+        for i in range(201)
+    ]
+    metadata[5]["Season"] = "Winter"
+
+    assert choose_label_columns(metadata, None) == ["ProductType", "Season"]
+
+
+def test_choose_label_columns_allows_exactly_200_classes():
+    metadata = [{"Code": str(i % 200)} for i in range(400)]
+
+    assert choose_label_columns(metadata, None) == ["Code"]
+
+
+def test_choose_label_columns_skips_one_of_a_kind_columns_on_small_catalogs():
+    # 24 titles for 24 items: a title is no class label, however few items there are.
+    metadata = [{"Title": f"item {i}", "Type": "ab"[i % 2]} for i in range(24)]
+
+    assert choose_label_columns(metadata, None) == ["Type"]
+
+
+def test_choose_label_columns_validates_an_explicit_list():
+    metadata = [{"Brand": "Acme", "Colour": "Red"}, {"Brand": "Acme", "Colour": "Blue"}]
+
+    # An explicit choice is honoured even for a column the default would skip.
+    assert choose_label_columns(metadata, ["Brand"]) == ["Brand"]
+    with pytest.raises(ValueError, match="Material"):
+        choose_label_columns(metadata, ["Colour", "Material"])
+
+
+def test_training_labels_blank_hidden_items_and_unknown_values():
+    items = ItemTable(
+        ids=["1", "2", "3"],
+        paths=["a", "b", "c"],
+        metadata=[{"Colour": "Red"}, {"Colour": "Blue"}, {}],
+    )
+
+    labels = training_labels(items, ["Colour"], hidden={"2"})
+
+    assert labels == {"Colour": ["Red", "", ""]}
+
+
+# --- hidden (test) labels ---------------------------------------------------------------------
+def test_hidden_label_ids_default_to_the_catalog_split_file(tmp_path):
+    (tmp_path / "split.csv").write_text("ProductId,split\n1,train\n2,test\n3,test\n")
+    other = tmp_path / "other.csv"
+    other.write_text("ProductId,split\n4,test\n")
+
+    assert hidden_label_ids(BuildConfig(catalog=str(tmp_path))) == {"2", "3"}
+    assert hidden_label_ids(BuildConfig(catalog=str(tmp_path), split_csv=str(other))) == {"4"}
+    assert hidden_label_ids(BuildConfig(catalog=str(tmp_path), split_csv="")) == set()
+
+
+def test_hidden_label_ids_without_a_split_file_is_empty(tmp_path):
+    assert hidden_label_ids(BuildConfig(catalog=str(tmp_path))) == set()
+
+
+def test_build_never_trains_on_test_labels(tmp_path, pretrained_fit):
+    catalog = make_catalog(tmp_path / "cat")
+    (catalog / "split.csv").write_text("ProductId,split\n101,test\n102,train\n124,test\n")
+
+    version = build_bundle(tiny_config(catalog), tmp_path / "b", progress=False)
+
+    seen = pretrained_fit
+    types = seen["labels"]["ProductType"]
+    assert len(types) == 24
+    assert types[0] == "" and types[23] == ""  # 101 and 124
+    assert types[1] == "Circle"  # 102 (train) keeps its label
+    assert sum(t == "" for t in types) == 2
+    assert all(labels[0] == "" for labels in seen["labels"].values())
+    assert read_build_report(version)["hidden_label_items"] == 2
+
+
+# --- duplicates -------------------------------------------------------------------------------
+def test_duplicate_groups_lists_only_groups_of_two_or_more():
+    groups = duplicate_groups(["h1", "h2", "h1", "h3", "h1", "h3"], ["a", "b", "c", "d", "e", "f"])
+
+    assert sorted(groups) == [["a", "c", "e"], ["d", "f"]]
+
+
+def test_near_duplicate_pairs_skips_identical_files_and_far_items():
+    embeddings = np.array([[0, 0], [0, 0.05], [5, 5], [5, 5.01]], np.float32)
+
+    pairs = near_duplicate_pairs(embeddings, ["a", "b", "c", "d"], ["h1", "h2", "h3", "h3"], 0.1)
+
+    assert [(a, b) for a, b, _ in pairs] == [("a", "b")]
+    assert pairs[0][2] == pytest.approx(0.05, abs=1e-4)
+
+
+# --- build ------------------------------------------------------------------------------------
+def test_build_reports_exact_duplicates_and_skips_unreadable_images(tmp_path, pretrained_fit):
+    catalog = make_catalog(tmp_path / "cat")
+    shutil.copyfile(catalog / "Apparel" / "101.jpg", catalog / "Apparel" / "900.jpg")
+    (catalog / "empty.jpg").write_bytes(b"")
+    (catalog / "noise.jpg").write_bytes(np.random.default_rng(0).bytes(2000))
+
+    version = build_bundle(tiny_config(catalog), tmp_path / "b", progress=False)
+
+    report = read_build_report(version)
+    assert report["exact_duplicate_groups"] == [["101", "900"]]
+    assert len(report["decode_problems"]) == 2
+    assert any("empty.jpg" in p for p in report["decode_problems"])
+    assert any("noise.jpg" in p for p in report["decode_problems"])
+    assert any("3 image(s) have no metadata row" in p for p in report["catalog_problems"])
+    assert report["label_columns"][:3] == ["Gender", "ProductType", "Colour"]
+    data = read_bundle(tmp_path / "b")
+    assert len(data.items) == 25
+    assert "empty" not in data.items.ids and "noise" not in data.items.ids
+    assert data.items.content_hashes[0] == data.items.content_hashes[data.items.ids.index("900")]
+    assert data.config["catalog"] == str(catalog)
+    assert len(pretrained_fit["labels"]["Colour"]) == 25  # the unreadable ones never reach fit
+
+
+def test_second_build_with_the_same_config_reuses_the_trained_encoder(
+    tiny_bundle, tmp_path, forbid_training, capsys
+):
+    catalog = Path(read_bundle(tiny_bundle).config["catalog"])
+    workdir = pretrained_workdir(tiny_bundle, tmp_path / "work")
+
+    build_bundle(tiny_config(catalog, workdir), tmp_path / "b", progress=True)
+
+    assert "reusing the trained encoder" in capsys.readouterr().out
+    # Same encoder, same images: the same vectors as the bundle that trained it.
+    np.testing.assert_allclose(
+        read_bundle(tmp_path / "b").embeddings, read_bundle(tiny_bundle).embeddings, atol=1e-5
+    )
+
+
+def test_a_changed_encoder_config_trains_again(tiny_bundle, tmp_path, forbid_training):
+    catalog = Path(read_bundle(tiny_bundle).config["catalog"])
+    workdir = pretrained_workdir(tiny_bundle, tmp_path / "work")
+    config = tiny_config(catalog, workdir)
+    config.encoder_options["epochs"] = 3
+
+    with pytest.raises(FitCalled):
+        build_bundle(config, tmp_path / "b", progress=False)
+    assert not (tmp_path / "b" / "CURRENT").exists()
+
+
+def test_hiding_more_labels_trains_again(tiny_bundle, tmp_path, forbid_training):
+    # The saved encoder saw every label; reusing it after 101 became a test item would leak
+    # 101's labels into the evaluation.
+    catalog = Path(read_bundle(tiny_bundle).config["catalog"])
+    workdir = pretrained_workdir(tiny_bundle, tmp_path / "work")
+    split = tmp_path / "split.csv"
+    split.write_text("ProductId,split\n101,test\n")
+
+    with pytest.raises(FitCalled):
+        build_bundle(
+            tiny_config(catalog, workdir, split_csv=str(split)), tmp_path / "b", progress=False
+        )
+
+
+def test_build_trains_saves_and_fingerprints_the_encoder(tiny_bundle):
+    marker = tiny_bundle / "work" / "trained" / "cae" / "trained_with.json"
+
+    fingerprint = json.loads(marker.read_text())
+
+    assert fingerprint["config"]["epochs"] == TINY_CAE["epochs"]
+    assert fingerprint["config"]["channels"] == TINY_CAE["channels"]
+    assert len(fingerprint["labels_sha256"]) == 64
+    assert (marker.parent / "encoder.json").is_file()
+
+
+def test_index_step_requires_a_trained_encoder(tiny_bundle, tmp_path):
+    catalog = Path(read_bundle(tiny_bundle).config["catalog"])
+
+    with pytest.raises(ValueError, match="run `train`"):
+        build_bundle(
+            tiny_config(catalog, tmp_path / "empty-work"),
+            tmp_path / "b",
+            progress=False,
+            reuse_trained="required",
+        )
+
+
+def test_train_only_returns_the_trained_folder_and_writes_no_bundle(
+    tiny_bundle, tmp_path, forbid_training
+):
+    catalog = Path(read_bundle(tiny_bundle).config["catalog"])
+    workdir = pretrained_workdir(tiny_bundle, tmp_path / "work")
+
+    result = build_bundle(
+        tiny_config(catalog, workdir), tmp_path / "b", progress=False, train_only=True
+    )
+
+    assert result == workdir / "trained" / "cae"
+    assert not (tmp_path / "b" / "CURRENT").exists()
+
+
+def test_a_catalog_of_only_unreadable_images_fails_the_build(tmp_path, forbid_training):
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "broken.jpg").write_bytes(b"not a jpeg")
+
+    with pytest.raises(ValueError, match="no readable images"):
+        build_bundle(tiny_config(tmp_path / "cat"), tmp_path / "b", progress=False)
+
+
+def test_unknown_encoder_is_a_value_error(tiny_bundle, tmp_path):
+    catalog = Path(read_bundle(tiny_bundle).config["catalog"])
+
+    with pytest.raises(ValueError, match="unknown encoder 'nope'"):
+        build_bundle(BuildConfig(catalog=str(catalog), encoder="nope"), tmp_path / "b")
