@@ -21,18 +21,20 @@ pickled: JSON, ``.npy`` (``allow_pickle=False``), FAISS' own format and safetens
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lookalike.files import sha256_file
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -123,15 +125,6 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def sha256_file(path: Path) -> str:
-    """sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fsync_tree(root: Path) -> None:
     for path in sorted(root.rglob("*")):
         if path.is_file():
@@ -188,6 +181,9 @@ class BundleWriter:
         (self.bundle_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.bundle_dir / VERSIONS))
         self.committed = False
+        # Test hook: called with "staged", "renamed" and "published" as commit passes each
+        # step, so crash tests can kill a writer between them (lookalike.updates sets it).
+        self.on_step: Callable[[str], None] | None = None
 
     def __enter__(self) -> BundleWriter:
         return self
@@ -243,10 +239,12 @@ class BundleWriter:
         del embeddings
         self.write_json(MANIFEST, manifest)
         _fsync_tree(self.staging)
+        self._step("staged")
         name = _next_version_name(self.bundle_dir)
         final = self.bundle_dir / VERSIONS / name
         os.replace(self.staging, final)
         _fsync_dir(final.parent)
+        self._step("renamed")
         pointer_tmp = self.bundle_dir / f".{CURRENT}.{os.getpid()}.tmp"
         pointer_tmp.write_text(name + "\n")
         with open(pointer_tmp, "rb") as handle:
@@ -254,8 +252,13 @@ class BundleWriter:
         os.replace(pointer_tmp, self.bundle_dir / CURRENT)
         _fsync_dir(self.bundle_dir)
         self.committed = True
+        self._step("published")
         prune_versions(self.bundle_dir)
         return final
+
+    def _step(self, name: str) -> None:
+        if self.on_step is not None:
+            self.on_step(name)
 
 
 def _link_or_copy(source: str | Path, target: str | Path) -> None:

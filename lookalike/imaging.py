@@ -26,6 +26,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from lookalike.files import sha256_file
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
@@ -608,8 +610,7 @@ def image_content_hash(path: str | os.PathLike) -> str:
     Returns:
         64-character lower-case hex string.
     """
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    return sha256_file(path)
 
 
 def average_hash(image: np.ndarray, hash_size: int = 8) -> int:

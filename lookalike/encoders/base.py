@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from lookalike.files import atomic_write_text
 
 ENCODER_JSON = "encoder.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -144,21 +144,6 @@ def read_encoder_json(directory: Path, config_cls: type) -> tuple[Any, dict]:
     """Read ``encoder.json`` back into (config dataclass, whole payload)."""
     payload = json.loads((Path(directory) / ENCODER_JSON).read_text())
     return config_cls(**payload["config"]), payload
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_in_batches(

@@ -31,7 +31,6 @@ from torch import nn
 from lookalike.encoders.base import (
     WEIGHTS_FILE,
     TrainingData,
-    atomic_write_text,
     encode_in_batches,
     read_encoder_json,
     register_encoder,
@@ -460,5 +459,4 @@ __all__ = [
     "train_cae",
     "pixel_accuracy",
     "mean_image_loss",
-    "atomic_write_text",
 ]

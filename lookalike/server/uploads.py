@@ -10,7 +10,7 @@ multipart parser consumes it; the request is refused with 413 as soon as it pass
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -28,11 +28,12 @@ _GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream
 
 @dataclass
 class Upload:
-    """An uploaded file held in memory."""
+    """An uploaded file held in memory, plus the form's text fields (last value wins)."""
 
     filename: str
     content_type: str
     data: bytes
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def too_large(max_bytes: int) -> ApiError:
@@ -80,8 +81,12 @@ def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None
         raise too_large(max_bytes)
 
 
-async def read_image_upload(request: Request, max_bytes: int, field: str = "image") -> Upload:
+async def read_image_upload(
+    request: Request, max_bytes: int, field: str = "image", max_fields: int = 16
+) -> Upload:
     """The file in multipart field ``field`` of ``request``, at most ``max_bytes`` long.
+
+    Text fields (at most ``max_fields``) come back in ``Upload.fields``.
 
     Raises:
         ApiError: 415 when the body is not multipart or the part is declared as a non-image
@@ -97,7 +102,10 @@ async def read_image_upload(request: Request, max_bytes: int, field: str = "imag
     limit = max_bytes + MULTIPART_OVERHEAD
     _check_declared_length(request, limit, max_bytes)
     parser = MultiPartParser(
-        request.headers, limited(request.stream(), limit, max_bytes), max_files=1, max_fields=16
+        request.headers,
+        limited(request.stream(), limit, max_bytes),
+        max_files=1,
+        max_fields=max_fields,
     )
     try:
         form = await parser.parse()
@@ -121,6 +129,7 @@ async def read_image_upload(request: Request, max_bytes: int, field: str = "imag
                 f"{filename!r} is {part_type}, not an image; upload a JPEG, PNG, WebP, GIF "
                 "or BMP photo",
             )
-        return Upload(filename, part_type, await upload.read())
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        return Upload(filename, part_type, await upload.read(), fields)
     finally:
         await form.close()

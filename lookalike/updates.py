@@ -1,0 +1,855 @@
+"""Living catalogs: add items to, or remove items from, a built bundle without rebuilding it.
+
+An update never touches the live version. It reads the live version, encodes new images with
+that version's own encoder, and writes a complete new version with
+:class:`lookalike.bundle.BundleWriter` (unchanged files such as ``encoder/`` are hard-linked,
+not copied) which ``commit`` publishes by swapping ``CURRENT`` atomically. A reader (or a
+server following ``CURRENT``) therefore sees the old catalog or the new one, never a mix,
+and a writer killed at any point leaves the old one intact (plus, at worst, a stale
+``versions/.staging-*`` folder or an unpublished version folder, both ignored and pruned
+later).
+
+Writers take an exclusive ``fcntl.flock`` on ``BUNDLE/.lock`` around read-modify-write, so two
+updates (CLI, server, or both) never interleave and none is lost; the kernel drops the lock
+when a writer dies, so a killed writer never leaves the bundle locked.
+
+Duplicates are *reported*, never refused: an added image byte-identical to an existing one
+(same sha256) is an ``exact`` duplicate - recommendations already show one item per distinct
+image file - and one closer in embedding space than ``near_threshold`` to one of its nearest
+catalog neighbours, or within :data:`NEAR_HAMMING` bits of its aHash and closer than
+:data:`AHASH_FACTOR` times that threshold, is a ``near`` duplicate. (aHash alone would pair
+different products with the same silhouette on the white backgrounds catalogs use.)
+
+Test hook: with ``LOOKALIKE_TEST_SLOW_UPDATE=SECONDS`` in the environment, every stage of an
+update prints ``lookalike-update-stage: NAME`` on stderr and then sleeps that long, so the
+crash tests can SIGKILL a writer at a known point. Unset (always, in production), it costs
+one environment lookup per stage.
+
+CLI (registered on ``lookalike.cli.EXTENSIONS``)::
+
+    lookalike add --bundle DIR IMAGES... [--metadata rows.csv] [--replace]
+    lookalike remove --bundle DIR IDS...
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lookalike.bundle import (
+    CONFIG,
+    ENCODER_DIR,
+    INDEX_DIR,
+    TRAINING_DIR,
+    BundleData,
+    BundleError,
+    BundleWriter,
+    ItemTable,
+    read_bundle,
+)
+from lookalike.cli import EXTENSIONS
+
+LOCK_FILE = ".lock"
+#: Where images uploaded through the API are kept (outside versions/, which get pruned).
+IMAGES_DIR = "images"
+UPDATE_REPORT = "update_report.json"
+BUILD_REPORT = "build_report.json"  # same name as lookalike.pipeline.BUILD_REPORT
+SLOW_ENV = "LOOKALIKE_TEST_SLOW_UPDATE"
+#: aHash (64 bits) distance at or below which two images count as near duplicates:
+#: re-encodes and small resizes flip a few bits, different products about half of them.
+NEAR_HAMMING = 4
+#: An aHash match also needs the embeddings within this many times ``near_threshold``.
+AHASH_FACTOR = 5.0
+#: Catalog neighbours (by embedding) checked per added image for near duplicates.
+NEAR_NEIGHBOURS = 5
+#: Default embedding near-duplicate threshold, as a fraction of the catalog's median
+#: distance from an item to its nearest other item (scale-free across encoders).
+NEAR_FRACTION = 0.1
+#: Items sampled to estimate that median distance.
+NEIGHBOUR_SAMPLE = 2000
+MAX_ID_LENGTH = 200
+#: Seconds a writer waits for another writer's lock before giving up.
+LOCK_TIMEOUT = 600.0
+# Pillow format name -> file extension for stored uploads (the image endpoint serves files
+# with a type guessed from the extension).
+_FORMAT_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+
+
+class UpdateError(ValueError):
+    """An update that cannot be done as asked (the bundle is left unchanged)."""
+
+
+class BundleBusyError(UpdateError):
+    """Another writer held the bundle's lock for longer than the timeout."""
+
+
+# --- reports --------------------------------------------------------------------------------------
+@dataclass
+class NewItem:
+    """One item to add.
+
+    Attributes:
+        id: the item id (unique in the bundle).
+        source: the image file, or its encoded bytes (needs ``store_images``).
+        metadata: metadata columns.
+        name: how messages name the image (a path or an upload's file name).
+    """
+
+    id: str
+    source: Path | bytes
+    metadata: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass
+class Skipped:
+    """An input that was not added, and why.
+
+    ``code`` is one of ``not_found``, ``invalid_id``, ``repeated_id``, ``id_exists``,
+    ``invalid_image`` and ``non_finite``, for callers (the API) that branch on it.
+    """
+
+    name: str
+    id: str | None
+    reason: str
+    code: str = "skipped"
+
+
+@dataclass
+class Duplicate:
+    """An added item that duplicates ``of`` (an existing or another added item).
+
+    ``kind`` is ``exact`` (byte-identical files) or ``near`` (aHash within NEAR_HAMMING
+    bits or embedding distance under the threshold; both measures are given when known).
+    """
+
+    id: str
+    of: str
+    kind: str
+    hamming: int | None = None
+    distance: float | None = None
+
+
+@dataclass
+class UpdateReport:
+    """What an add or remove did. ``version`` is None when nothing changed."""
+
+    action: str
+    previous_version: str
+    version: str | None = None
+    items: int = 0
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unknown_ids: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """Whether a new version was published."""
+        return self.version is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one finding per line."""
+        out = [f"skipped {s.name}: {s.reason}" for s in self.skipped]
+        out += [f"unknown id {i!r}: not in the bundle" for i in self.unknown_ids]
+        out += [f"warning: {p}" for p in self.problems]
+        for d in self.duplicates:
+            if d.kind == "exact":
+                out.append(f"duplicate: {d.id!r} is a byte-identical copy of {d.of!r}")
+            else:
+                how = []
+                if d.hamming is not None:
+                    how.append(f"aHash {d.hamming} bits apart")
+                if d.distance is not None:
+                    how.append(f"embedding distance {d.distance:.4f}")
+                out.append(f"near duplicate: {d.id!r} looks like {d.of!r} ({', '.join(how)})")
+        verb = {"add": "added", "remove": "removed"}.get(self.action, self.action)
+        count = len(self.added) if self.action == "add" else len(self.removed)
+        extra = f", {len(self.replaced)} replaced" if self.replaced else ""
+        if self.version:
+            out.append(
+                f"{verb} {count} item(s){extra}: bundle version {self.version} now holds "
+                f"{self.items} items ({self.seconds:.1f}s)"
+            )
+        else:
+            out.append(f"nothing {verb}; bundle unchanged at {self.previous_version}")
+        return out
+
+
+# --- locking and the test hook --------------------------------------------------------------------
+def _stage(name: str) -> None:
+    """Test hook (see the module docstring): announce stage ``name`` and pause there."""
+    raw = os.environ.get(SLOW_ENV)
+    if not raw:
+        return
+    try:
+        delay = float(raw)
+    except ValueError:
+        return
+    print(f"lookalike-update-stage: {name}", file=sys.stderr, flush=True)
+    time.sleep(max(0.0, delay))
+
+
+@contextlib.contextmanager
+def bundle_lock(bundle_dir: str | Path, timeout: float | None = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the bundle's exclusive writer lock (``BUNDLE/.lock``) for the ``with`` block.
+
+    Args:
+        bundle_dir: the bundle folder (must exist).
+        timeout: seconds to wait for another writer; None waits forever.
+
+    Raises:
+        BundleError: no such folder.
+        BundleBusyError: still locked after ``timeout`` seconds.
+    """
+    bundle_dir = Path(bundle_dir)
+    if not bundle_dir.is_dir():
+        raise BundleError(f"no lookalike bundle at {bundle_dir}")
+    fd = os.open(bundle_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise BundleBusyError(
+                        f"bundle {bundle_dir} is being updated by another writer; try again"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# --- validation -----------------------------------------------------------------------------------
+def check_item_id(item_id: Any) -> str | None:
+    """Why ``item_id`` is not acceptable as a new id, or None if it is.
+
+    Ids appear in URLs and file names elsewhere, so path separators, control characters
+    (including NUL), ``.``/``..`` and surrounding whitespace are refused.
+    """
+    if not isinstance(item_id, str) or not item_id:
+        return "the id is empty"
+    if len(item_id) > MAX_ID_LENGTH:
+        return f"the id is longer than {MAX_ID_LENGTH} characters"
+    if item_id != item_id.strip():
+        return "the id has leading or trailing whitespace"
+    if item_id in (".", "..") or "/" in item_id or "\\" in item_id:
+        return "the id may not be '.', '..' or contain '/' or '\\'"
+    if any(ord(c) < 32 or ord(c) == 127 for c in item_id):
+        return "the id contains control characters"
+    return None
+
+
+# --- add ------------------------------------------------------------------------------------------
+def add_items(
+    bundle_dir: str | Path,
+    images: Sequence[str | Path],
+    metadata_csv: str | Path | None = None,
+    ids: Sequence[str] | None = None,
+    progress: bool = False,
+    *,
+    replace: bool = False,
+    id_column: str | None = None,
+    image_column: str | None = None,
+    near_threshold: float | None = None,
+    lock_timeout: float | None = LOCK_TIMEOUT,
+) -> UpdateReport:
+    """Add image files to the bundle as a new version.
+
+    Args:
+        bundle_dir: a built bundle.
+        images: image files; folders are searched like a catalog folder.
+        metadata_csv: optional CSV; rows match images by the image column's file name or by
+            id == file stem, with the same column names a catalog CSV uses.
+        ids: ids for ``images`` (files, not folders), overriding the CSV and the file stem.
+        progress: print a line per step.
+        replace: replace items whose id is already in the bundle (default: skip them).
+        id_column, image_column: CSV columns (default: as for a catalog).
+        near_threshold: embedding distance for near duplicates (default: NEAR_FRACTION of the
+            catalog's median nearest-neighbour distance).
+        lock_timeout: seconds to wait for another writer.
+
+    Returns:
+        The report; unreadable images, invalid or taken ids are skipped and named there.
+    """
+    paths = _expand_images([Path(p) for p in images])
+    if ids is not None and len(ids) != len(paths):
+        raise UpdateError(f"got {len(ids)} ids for {len(paths)} images")
+    rows, problems = _metadata_rows(metadata_csv, id_column, image_column, paths)
+    new: list[NewItem] = []
+    skipped: list[Skipped] = []
+    for position, path in enumerate(paths):
+        if not path.is_file():
+            skipped.append(Skipped(str(path), None, "file not found", "not_found"))
+            continue
+        row_id, metadata = rows.get(path.name) or rows.get(path.stem) or (None, {})
+        item_id = ids[position] if ids is not None else (row_id or path.stem)
+        new.append(NewItem(str(item_id), path, metadata, name=str(path)))
+    return add_new_items(
+        bundle_dir,
+        new,
+        replace=replace,
+        near_threshold=near_threshold,
+        progress=progress,
+        lock_timeout=lock_timeout,
+        skipped=skipped,
+        problems=problems,
+    )
+
+
+def add_new_items(
+    bundle_dir: str | Path,
+    new: Sequence[NewItem],
+    *,
+    replace: bool = False,
+    store_images: bool = False,
+    near_threshold: float | None = None,
+    progress: bool = False,
+    lock_timeout: float | None = LOCK_TIMEOUT,
+    skipped: list[Skipped] | None = None,
+    problems: list[str] | None = None,
+) -> UpdateReport:
+    """Add prepared items (file paths or image bytes) to the bundle as a new version.
+
+    Args:
+        bundle_dir: a built bundle.
+        new: the items; invalid or repeated ids and unreadable images are skipped.
+        replace: replace items whose id is already in the bundle (default: skip them).
+        store_images: copy each added image into ``BUNDLE/images/`` (named by its sha256) and
+            point the item there; needed for bytes sources (uploads).
+        near_threshold, progress, lock_timeout: as for :func:`add_items`.
+        skipped, problems: findings of the caller's own, carried into the report.
+
+    Returns:
+        The report (``version`` None when nothing was added).
+    """
+    started = time.perf_counter()
+    say = print if progress else (lambda *a, **k: None)
+    skipped = list(skipped or [])
+    candidates: list[NewItem] = []
+    seen: set[str] = set()
+    for item in new:
+        reason, code = check_item_id(item.id), "invalid_id"
+        if reason is None and item.id in seen:
+            reason, code = f"id {item.id!r} given twice; the first one is kept", "repeated_id"
+        if reason is not None:
+            skipped.append(Skipped(item.name or item.id, item.id, reason, code))
+            continue
+        if isinstance(item.source, bytes | bytearray) and not store_images:
+            raise ValueError("image bytes can only be added with store_images=True")
+        seen.add(item.id)
+        candidates.append(item)
+
+    bundle_dir = Path(bundle_dir)
+    with bundle_lock(bundle_dir, lock_timeout):
+        _stage("locked")
+        data = read_bundle(bundle_dir)
+        report = UpdateReport(
+            "add",
+            data.version_dir.name,
+            items=len(data.items),
+            skipped=skipped,
+            problems=list(problems or []),
+        )
+        _stage("read")
+        existing = set(data.items.ids)
+        if not replace:
+            taken = [item for item in candidates if item.id in existing]
+            report.skipped += [
+                Skipped(
+                    item.name or item.id,
+                    item.id,
+                    f"id {item.id!r} is already in the bundle (remove it first, or use --replace)",
+                    "id_exists",
+                )
+                for item in taken
+            ]
+            candidates = [item for item in candidates if item.id not in existing]
+        if not candidates:
+            report.seconds = time.perf_counter() - started
+            return report
+
+        from lookalike.encoders.base import encode_in_batches, load_encoder
+        from lookalike.imaging import load_images
+
+        encoder = load_encoder(data.encoder_dir)
+        say(f"decoding {len(candidates)} image(s) at {encoder.input_size}px")
+        batch = load_images([item.source for item in candidates], encoder.input_size)
+        for position, message in batch.errors:
+            item = candidates[position]
+            name = item.name or item.id
+            report.skipped.append(
+                Skipped(name, item.id, message.replace("<bytes>", repr(name)), "invalid_image")
+            )
+        decoded = [candidates[position] for position in batch.ok]
+        _stage("decoded")
+        if not decoded:
+            report.seconds = time.perf_counter() - started
+            return report
+        vectors = encode_in_batches(encoder.encode, batch.images, batch_size=64)
+        finite = np.isfinite(vectors).all(axis=1)
+        for position in np.flatnonzero(~finite):
+            item = decoded[position]
+            report.skipped.append(
+                Skipped(
+                    item.name or item.id,
+                    item.id,
+                    "the encoder gave non-finite values",
+                    "non_finite",
+                )
+            )
+        keep = np.flatnonzero(finite)
+        accepted = [decoded[p] for p in keep]
+        vectors, images = vectors[keep], batch.images[keep]
+        _stage("encoded")
+        if not accepted:
+            report.seconds = time.perf_counter() - started
+            return report
+
+        hashes = [_content_hash(item.source) for item in accepted]
+        index = _load_index(data)
+        report.duplicates = find_duplicates(
+            data, index, accepted, hashes, vectors, images, encoder.input_size, near_threshold
+        )
+        paths = (
+            [
+                _store_image(bundle_dir, item.source, digest)
+                for item, digest in zip(accepted, hashes, strict=True)
+            ]
+            if store_images
+            else [str(Path(item.source).resolve()) for item in accepted]  # type: ignore[arg-type]
+        )
+        added = ItemTable(
+            ids=[item.id for item in accepted],
+            paths=paths,
+            metadata=[dict(item.metadata) for item in accepted],
+            content_hashes=hashes,
+        )
+        replaced_rows = [r for r, i in enumerate(data.items.ids) if i in set(added.ids)]
+        report.replaced = [data.items.ids[r] for r in replaced_rows]
+        report.added = added.ids
+        if replaced_rows:
+            kept = np.setdiff1d(np.arange(len(data.items)), replaced_rows)
+            items = _with_hashes(data.items).select(kept).extend(added)
+            embeddings = np.concatenate([data.embeddings[kept], vectors])
+            index, note = _rebuild_index(data, embeddings)
+            report.problems += [note] if note else []
+        else:
+            items = _with_hashes(data.items).extend(added)
+            embeddings = np.concatenate([data.embeddings, vectors])
+            # Appended rows keep ids == row numbers: the old rows are unchanged.
+            index.add(vectors, np.arange(len(data.items), len(items), dtype=np.int64))
+        _stage("indexed")
+        report.items = len(items)
+        report.seconds = time.perf_counter() - started
+        report.version = _write_version(bundle_dir, data, items, embeddings, index, report)
+    say(f"bundle {bundle_dir}: version {report.version}, {report.items} items")
+    return report
+
+
+def _expand_images(paths: list[Path]) -> list[Path]:
+    """Files as given; folders replaced by the catalog images below them."""
+    from lookalike.catalog import find_images
+
+    out: list[Path] = []
+    for path in paths:
+        out += find_images(path) if path.is_dir() else [path]
+    return out
+
+
+def _find_column(fieldnames: list[str], wanted: str | None, candidates: Sequence[str]):
+    if wanted is not None:
+        return wanted if wanted in fieldnames else None
+    lowered = {name.lower(): name for name in fieldnames}
+    return next((lowered[c.lower()] for c in candidates if c.lower() in lowered), None)
+
+
+def _metadata_rows(
+    csv_path: str | Path | None,
+    id_column: str | None,
+    image_column: str | None,
+    images: list[Path],
+) -> tuple[dict[str, tuple[str | None, dict[str, str]]], list[str]]:
+    """CSV rows keyed by image file name and by id: key -> (id, metadata); plus problems."""
+    if csv_path is None:
+        return {}, []
+    from lookalike.catalog import (
+        ID_COLUMN_CANDIDATES,
+        IMAGE_COLUMN_CANDIDATES,
+        read_csv_rows,
+    )
+
+    rows, problems = read_csv_rows(Path(csv_path))
+    fieldnames = list(rows[0]) if rows else []
+    id_col = _find_column(fieldnames, id_column, ID_COLUMN_CANDIDATES)
+    image_col = _find_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES)
+    if rows and id_col is None and image_col is None:
+        problems.append(
+            f"{Path(csv_path).name} has neither an id nor an image column; ids are file names"
+        )
+        return {}, problems
+    names = {p.name for p in images} | {p.stem for p in images}
+    keyed: dict[str, tuple[str | None, dict[str, str]]] = {}
+    for line_no, row in enumerate(rows, start=2):
+        item_id = row.get(id_col, "") if id_col else ""
+        file_name = Path(row.get(image_col, "")).name if image_col else ""
+        key = file_name if file_name in names else item_id if item_id in names else None
+        if key is None:
+            problems.append(
+                f"{Path(csv_path).name} line {line_no}: no image among the inputs matches "
+                f"{(file_name or item_id)!r}; row ignored"
+            )
+            continue
+        if key in keyed:
+            problems.append(f"{Path(csv_path).name} line {line_no}: {key!r} repeated; first kept")
+            continue
+        metadata = {k: v for k, v in row.items() if k not in (id_col, image_col)}
+        keyed[key] = (item_id or None, metadata)
+    return keyed, problems
+
+
+def _content_hash(source: Path | bytes) -> str:
+    if isinstance(source, bytes | bytearray):
+        return hashlib.sha256(source).hexdigest()
+    from lookalike.imaging import image_content_hash
+
+    return image_content_hash(source)
+
+
+def _with_hashes(items: ItemTable) -> ItemTable:
+    """``items`` with content hashes (old bundles may lack them: rows then count as unique)."""
+    if items.content_hashes or not len(items):
+        return items
+    return ItemTable(
+        items.ids, items.paths, items.metadata, [f"row-{r}" for r in range(len(items))]
+    )
+
+
+def _store_image(bundle_dir: Path, source: Path | bytes, digest: str) -> str:
+    """Keep an added image in ``BUNDLE/images/<sha256><ext>`` (written once, atomically)."""
+    import io
+
+    from PIL import Image
+
+    data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            suffix = _FORMAT_EXTENSIONS.get(image.format or "", ".img")
+    except Exception:  # noqa: BLE001 - it decoded a moment ago; the name is cosmetic
+        suffix = ".img"
+    folder = bundle_dir / IMAGES_DIR
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{digest}{suffix}"
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return str(target.resolve())
+
+
+# --- duplicates -----------------------------------------------------------------------------------
+def typical_neighbour_distance(embeddings: np.ndarray, index) -> float:
+    """Median distance from an item to its nearest *other* item (a sample of items).
+
+    Byte-identical copies (distance 0) are left out so they do not drag the median to 0.
+    """
+    n = len(embeddings)
+    if n < 2:
+        return 0.0
+    rows = np.random.default_rng(0).choice(n, size=min(n, NEIGHBOUR_SAMPLE), replace=False)
+    distances, found = index.search(embeddings[rows], 2)
+    other = np.where(found[:, 0] == rows, distances[:, 1], distances[:, 0])
+    other = other[(other > 0) & np.isfinite(other)]
+    return float(np.median(other)) if len(other) else 0.0
+
+
+def find_duplicates(
+    data: BundleData,
+    index,
+    new: Sequence[NewItem],
+    hashes: Sequence[str],
+    vectors: np.ndarray,
+    images: np.ndarray,
+    size: int,
+    near_threshold: float | None = None,
+) -> list[Duplicate]:
+    """Exact and near duplicates of the new items among the bundle's items and each other.
+
+    Exact: equal sha256. Near: among each new item's NEAR_NEIGHBOURS nearest (embedding)
+    existing items and new items, those closer than ``near_threshold``, or within
+    NEAR_HAMMING aHash bits and AHASH_FACTOR * ``near_threshold``; only those candidates are
+    decoded for their aHash, so the cost stays a few decodes per added item.
+    ``index`` is the live version's index (searched, not changed).
+    """
+    from lookalike.imaging import average_hash, hamming, load_image
+
+    ids = [item.id for item in new]
+    found: dict[tuple[str, str], Duplicate] = {}
+    first_of: dict[str, str] = {}
+    for item_id, digest in zip(data.items.ids, data.items.content_hashes or [], strict=False):
+        first_of.setdefault(digest, item_id)
+    exact: set[int] = set()
+    for position, (item_id, digest) in enumerate(zip(ids, hashes, strict=True)):
+        other = first_of.setdefault(digest, item_id)
+        if other != item_id:  # (an item replacing itself with the same file is no duplicate)
+            found[(item_id, other)] = Duplicate(item_id, other, "exact", 0, 0.0)
+            exact.add(position)  # its near duplicates are those of the original
+
+    threshold = (
+        NEAR_FRACTION * typical_neighbour_distance(data.embeddings, index)
+        if near_threshold is None
+        else near_threshold
+    )
+    new_hash = [average_hash(image) for image in images]
+    old_hash: dict[int, int | None] = {}
+
+    def existing_hash(row: int) -> int | None:
+        if row not in old_hash:
+            try:
+                old_hash[row] = average_hash(load_image(data.items.paths[row], size))
+            except Exception:  # noqa: BLE001 - a missing/unreadable catalog file: no aHash
+                old_hash[row] = None
+        return old_hash[row]
+
+    def consider(position: int, other: str, distance: float, their_hash) -> None:
+        key = (ids[position], other)
+        if position in exact or other == ids[position] or distance >= AHASH_FACTOR * threshold:
+            return
+        if key in found or (other, ids[position]) in found:
+            return
+        theirs = their_hash()
+        bits = None if theirs is None else hamming(new_hash[position], theirs)
+        if distance < threshold or (bits is not None and bits <= NEAR_HAMMING):
+            found[key] = Duplicate(ids[position], other, "near", bits, round(distance, 5))
+
+    if len(data.items):
+        k = min(NEAR_NEIGHBOURS, len(data.items))
+        distances, rows = index.search(vectors, k)
+        for position in range(len(ids)):
+            for distance, row in zip(distances[position], rows[position], strict=True):
+                if row >= 0:
+                    row = int(row)
+                    other = data.items.ids[row]
+                    consider(position, other, float(distance), lambda r=row: existing_hash(r))
+    if len(ids) > 1:
+        from lookalike.index import exact_search
+
+        k = min(NEAR_NEIGHBOURS + 1, len(ids))
+        distances, rows = exact_search(vectors, vectors, k)
+        for position in range(len(ids)):
+            for distance, row in zip(distances[position], rows[position], strict=True):
+                if 0 <= row < position:  # each pair once, the later item as the duplicate
+                    row = int(row)
+                    consider(position, ids[row], float(distance), lambda r=row: new_hash[r])
+    return list(found.values())
+
+
+# --- remove ---------------------------------------------------------------------------------------
+def remove_items(
+    bundle_dir: str | Path,
+    ids: Sequence[str],
+    progress: bool = False,
+    *,
+    lock_timeout: float | None = LOCK_TIMEOUT,
+) -> UpdateReport:
+    """Remove items by id, as a new version; unknown ids are reported, not fatal.
+
+    Rows are renumbered (an item's id in the index must equal its row), so the index is
+    rebuilt from the remaining embeddings with the same kind and parameters. At the sizes a
+    live catalog is edited at this is cheap (a flat index below 200k items is a copy of the
+    vectors: milliseconds); approximate kinds are retrained, which also keeps their recall
+    after large deletions. Image files are left in place (older versions may use them).
+
+    Raises:
+        UpdateError: the removal would leave the bundle empty.
+    """
+    started = time.perf_counter()
+    wanted = list(dict.fromkeys(str(i) for i in ids))
+    bundle_dir = Path(bundle_dir)
+    with bundle_lock(bundle_dir, lock_timeout):
+        _stage("locked")
+        data = read_bundle(bundle_dir)
+        report = UpdateReport("remove", data.version_dir.name, items=len(data.items))
+        _stage("read")
+        row_of = {item_id: row for row, item_id in enumerate(data.items.ids)}
+        report.unknown_ids = [i for i in wanted if i not in row_of]
+        drop = sorted(row_of[i] for i in wanted if i in row_of)
+        if not drop:
+            report.seconds = time.perf_counter() - started
+            return report
+        kept = np.setdiff1d(np.arange(len(data.items)), drop)
+        if not len(kept):
+            raise UpdateError(
+                f"refusing to remove all {len(data.items)} items: a bundle needs at least one; "
+                "build a new bundle instead"
+            )
+        items = data.items.select(kept)
+        embeddings = data.embeddings[kept]
+        index, note = _rebuild_index(data, embeddings)
+        report.problems += [note] if note else []
+        _stage("indexed")
+        report.removed = [data.items.ids[r] for r in drop]
+        report.items = len(items)
+        report.seconds = time.perf_counter() - started
+        report.version = _write_version(bundle_dir, data, items, embeddings, index, report)
+    if progress:
+        print(f"bundle {bundle_dir}: version {report.version}, {report.items} items")
+    return report
+
+
+# --- shared steps ---------------------------------------------------------------------------------
+def _load_index(data: BundleData):
+    from lookalike.index import load_index
+
+    return load_index(data.index_dir)
+
+
+def _rebuild_index(data: BundleData, embeddings: np.ndarray) -> tuple[Any, str | None]:
+    """A new index over ``embeddings`` (ids = rows) of the live index's kind and params."""
+    from lookalike.index import CONFIG_FILE, build_index
+
+    config = json.loads((data.index_dir / CONFIG_FILE).read_text())
+    kind, params = config["kind"], dict(config.get("params") or {})
+    try:
+        return build_index(embeddings, kind=kind, **params), None
+    except ValueError as exc:
+        # e.g. an ivfpq index with more lists than the remaining items can train.
+        index = build_index(embeddings, kind="auto")
+        return index, f"could not rebuild the {kind} index ({exc}); using {index.kind}"
+
+
+def _write_version(
+    bundle_dir: Path,
+    data: BundleData,
+    items: ItemTable,
+    embeddings: np.ndarray,
+    index,
+    report: UpdateReport,
+) -> str:
+    """Stage and publish a version: new items/embeddings/index, the rest linked from the
+    live version. Returns the new version's name."""
+    with BundleWriter(bundle_dir) as writer:
+        # Only when the test hook is on, so production commits stay hook-free.
+        if os.environ.get(SLOW_ENV):
+            writer.on_step = _stage
+        writer.link_from(data.version_dir, [CONFIG, ENCODER_DIR, TRAINING_DIR, BUILD_REPORT])
+        writer.write_items(items, embeddings)
+        index.save(writer.path(INDEX_DIR, "x").parent)
+        writer.write_json(
+            UPDATE_REPORT, {k: v for k, v in report.to_dict().items() if k != "version"}
+        )
+        _stage("written")
+        extra = {key: data.manifest[key] for key in ("encoder",) if key in data.manifest}
+        extra["index"] = {"kind": index.kind, **index.params()}
+        extra["update"] = {
+            "action": report.action,
+            "based_on": data.version_dir.name,
+            "added": len(report.added),
+            "removed": len(report.removed) + len(report.replaced),
+        }
+        version = writer.commit(extra)
+    _stage("done")
+    return version.name
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+def cmd_add(args: argparse.Namespace) -> int:
+    """``lookalike add``: print the report; status 1 when some inputs were skipped."""
+    report = add_items(
+        args.bundle,
+        args.images,
+        args.metadata,
+        progress=not args.quiet and not args.json,
+        replace=args.replace,
+        id_column=args.id_column,
+        image_column=args.image_column,
+    )
+    _print_report(report, args.json)
+    return 1 if report.skipped else 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """``lookalike remove``: print the report; status 1 when some ids were unknown."""
+    report = remove_items(args.bundle, args.ids)
+    _print_report(report, args.json)
+    return 1 if report.unknown_ids else 0
+
+
+def _print_report(report: UpdateReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    for line in report.lines():
+        print(line)
+
+
+def add_update_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the ``add`` and ``remove`` subcommands to the ``lookalike`` parser."""
+    p = sub.add_parser("add", help="add images to a bundle (a new version; no rebuild)")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    p.add_argument("images", nargs="+", type=Path, help="image files or folders")
+    p.add_argument("--metadata", type=Path, help="CSV with id/image columns and metadata")
+    p.add_argument("--id-column", help="CSV column holding the item id")
+    p.add_argument("--image-column", help="CSV column holding the image file name")
+    p.add_argument(
+        "--replace", action="store_true", help="replace items whose id exists (default: skip)"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="remove items from a bundle by id (a new version)")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    p.add_argument("ids", nargs="+", help="item ids to remove")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_remove)
+
+
+if add_update_commands not in EXTENSIONS:
+    EXTENSIONS.append(add_update_commands)
+
+__all__ = [
+    "BundleBusyError",
+    "Duplicate",
+    "NewItem",
+    "Skipped",
+    "UpdateError",
+    "UpdateReport",
+    "add_items",
+    "add_new_items",
+    "bundle_lock",
+    "check_item_id",
+    "find_duplicates",
+    "remove_items",
+]
