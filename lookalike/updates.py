@@ -20,10 +20,12 @@ catalog neighbours, or within :data:`NEAR_HAMMING` bits of its aHash and closer 
 :data:`AHASH_FACTOR` times that threshold, is a ``near`` duplicate. (aHash alone would pair
 different products with the same silhouette on the white backgrounds catalogs use.)
 
-Test hook: with ``LOOKALIKE_TEST_SLOW_UPDATE=SECONDS`` in the environment, every stage of an
-update prints ``lookalike-update-stage: NAME`` on stderr and then sleeps that long, so the
-crash tests can SIGKILL a writer at a known point. Unset (always, in production), it costs
-one environment lookup per stage.
+Test hook: with ``LOOKALIKE_TEST_SLOW_UPDATE`` in the environment, every stage of an update
+(``locked``, ``read``, ``decoded``, ``encoded``, ``indexed``, ``written``, then the commit's
+``staged``, ``renamed``, ``published``, and ``done``) prints ``lookalike-update-stage: NAME``
+on stderr and pauses: ``SECONDS`` pauses that long at every stage, ``NAME=SECONDS`` only at
+stage NAME (so a crash test can SIGKILL a writer held exactly there). Unset (always, in
+production), it costs one environment lookup per stage.
 
 CLI (registered on ``lookalike.cli.EXTENSIONS``)::
 
@@ -42,7 +44,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,11 +205,14 @@ def _stage(name: str) -> None:
     raw = os.environ.get(SLOW_ENV)
     if not raw:
         return
+    where, _, seconds = raw.rpartition("=")
     try:
-        delay = float(raw)
+        delay = float(seconds) if not where or where == name else 0.0
     except ValueError:
         return
-    print(f"lookalike-update-stage: {name}", file=sys.stderr, flush=True)
+    # One write of a whole line: the marker must not interleave with other output.
+    sys.stderr.write(f"lookalike-update-stage: {name}\n")
+    sys.stderr.flush()
     time.sleep(max(0.0, delay))
 
 
@@ -332,6 +337,7 @@ def add_new_items(
     lock_timeout: float | None = LOCK_TIMEOUT,
     skipped: list[Skipped] | None = None,
     problems: list[str] | None = None,
+    encoder_loader: Callable[[BundleData], Any] | None = None,
 ) -> UpdateReport:
     """Add prepared items (file paths or image bytes) to the bundle as a new version.
 
@@ -343,6 +349,8 @@ def add_new_items(
             point the item there; needed for bytes sources (uploads).
         near_threshold, progress, lock_timeout: as for :func:`add_items`.
         skipped, problems: findings of the caller's own, carried into the report.
+        encoder_loader: returns the encoder of the version it is given (default: load it
+            from the version's ``encoder/``); the server passes one that reuses its own.
 
     Returns:
         The report (``version`` None when nothing was added).
@@ -393,43 +401,15 @@ def add_new_items(
             report.seconds = time.perf_counter() - started
             return report
 
-        from lookalike.encoders.base import encode_in_batches, load_encoder
-        from lookalike.imaging import load_images
+        from lookalike.encoders.base import load_encoder
 
-        encoder = load_encoder(data.encoder_dir)
+        encoder = encoder_loader(data) if encoder_loader else load_encoder(data.encoder_dir)
         say(f"decoding {len(candidates)} image(s) at {encoder.input_size}px")
-        batch = load_images([item.source for item in candidates], encoder.input_size)
-        for position, message in batch.errors:
-            item = candidates[position]
-            name = item.name or item.id
-            report.skipped.append(
-                Skipped(name, item.id, message.replace("<bytes>", repr(name)), "invalid_image")
-            )
-        decoded = [candidates[position] for position in batch.ok]
-        _stage("decoded")
-        if not decoded:
-            report.seconds = time.perf_counter() - started
-            return report
-        vectors = encode_in_batches(encoder.encode, batch.images, batch_size=64)
-        finite = np.isfinite(vectors).all(axis=1)
-        for position in np.flatnonzero(~finite):
-            item = decoded[position]
-            report.skipped.append(
-                Skipped(
-                    item.name or item.id,
-                    item.id,
-                    "the encoder gave non-finite values",
-                    "non_finite",
-                )
-            )
-        keep = np.flatnonzero(finite)
-        accepted = [decoded[p] for p in keep]
-        vectors, images = vectors[keep], batch.images[keep]
-        _stage("encoded")
+        accepted, vectors, images, failed = _encode_new(candidates, encoder)
+        report.skipped += failed
         if not accepted:
             report.seconds = time.perf_counter() - started
             return report
-
         hashes = [_content_hash(item.source) for item in accepted]
         index = _load_index(data)
         report.duplicates = find_duplicates(
@@ -449,8 +429,9 @@ def add_new_items(
             metadata=[dict(item.metadata) for item in accepted],
             content_hashes=hashes,
         )
-        replaced_rows = [r for r, i in enumerate(data.items.ids) if i in set(added.ids)]
-        report.replaced = [data.items.ids[r] for r in replaced_rows]
+        new_ids = set(added.ids)
+        replaced_rows = [row for row, item_id in enumerate(data.items.ids) if item_id in new_ids]
+        report.replaced = [data.items.ids[row] for row in replaced_rows]
         report.added = added.ids
         if replaced_rows:
             kept = np.setdiff1d(np.arange(len(data.items)), replaced_rows)
@@ -469,6 +450,37 @@ def add_new_items(
         report.version = _write_version(bundle_dir, data, items, embeddings, index, report)
     say(f"bundle {bundle_dir}: version {report.version}, {report.items} items")
     return report
+
+
+def _encode_new(
+    candidates: list[NewItem], encoder: Any
+) -> tuple[list[NewItem], np.ndarray, np.ndarray, list[Skipped]]:
+    """Decode and encode ``candidates``: (the usable ones, their vectors, their decoded
+    images, the skipped ones with the decoder's message)."""
+    from lookalike.encoders.base import encode_in_batches
+    from lookalike.imaging import load_images
+
+    skipped = []
+    batch = load_images([item.source for item in candidates], encoder.input_size)
+    for position, message in batch.errors:
+        item = candidates[position]
+        name = item.name or item.id
+        # The decoder names in-memory sources "<bytes>"; name the upload instead.
+        message = message.replace("<bytes>", repr(name))
+        skipped.append(Skipped(name, item.id, message, "invalid_image"))
+    decoded = [candidates[position] for position in batch.ok]
+    _stage("decoded")
+    if not decoded:
+        return [], np.zeros((0, encoder.dim), np.float32), batch.images, skipped
+    vectors = encode_in_batches(encoder.encode, batch.images, batch_size=64)
+    finite = np.isfinite(vectors).all(axis=1)
+    for position in np.flatnonzero(~finite):
+        item = decoded[position]
+        reason = "the encoder gave non-finite values"
+        skipped.append(Skipped(item.name or item.id, item.id, reason, "non_finite"))
+    keep = np.flatnonzero(finite)
+    _stage("encoded")
+    return [decoded[p] for p in keep], vectors[keep], batch.images[keep], skipped
 
 
 def _expand_images(paths: list[Path]) -> list[Path]:

@@ -283,7 +283,7 @@ def test_recommend_with_an_unknown_filter_column(tiny_bundle, capsys):
 def test_recommend_without_a_query(tiny_bundle, capsys):
     code, _, err = run(capsys, "recommend", "--bundle", tiny_bundle)
 
-    assert_user_error(code, err, "recommend", "IMAGE or --item")
+    assert_user_error(code, err, "recommend", "--item ID or --like")
 
 
 def test_recommend_with_k_zero(tiny_bundle, capsys):

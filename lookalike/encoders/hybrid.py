@@ -50,7 +50,8 @@ class HybridConfig:
     """Options of the hybrid encoder.
 
     Attributes:
-        input_size: backbone input side.
+        input_size: backbone input side. 320 measured best on validation (score 0.590 vs
+            0.580 at 288 and 0.569 at 224) and keeps a query near 10 ms on 2 cores.
         views: augmented views per image encoded for head training (plus the clean one and
             its mirror); each costs one backbone pass over the catalog.
         hidden_dim, head_dim: widths of the head MLP.
@@ -69,7 +70,7 @@ class HybridConfig:
         onnx, threads: backbone inference through ONNX Runtime, with this many threads.
     """
 
-    input_size: int = 224
+    input_size: int = 320
     views: int = 3
     hidden_dim: int = 512
     head_dim: int = 256
@@ -263,6 +264,19 @@ def fuse(parts: list[np.ndarray], weights: tuple[float, ...]) -> np.ndarray:
     return np.concatenate(chosen, axis=1).astype(np.float32)
 
 
+INSTANCE_WEIGHT = 0.5
+
+
+def instance_recall(
+    queries: np.ndarray, gallery: np.ndarray, targets: np.ndarray, k: int = 10
+) -> float:
+    """Share of ``queries`` whose target row of ``gallery`` is among their ``k`` nearest."""
+    from lookalike.index import exact_search
+
+    _, found = exact_search(gallery, queries, k)
+    return float((found == targets[:, None]).any(axis=1).mean())
+
+
 def validation_score(
     embeddings: np.ndarray,
     query_rows: np.ndarray,
@@ -447,20 +461,38 @@ class HybridEncoder:
             label_sets.append(targets["Colour"])
         steps = (0.0, 0.25, 0.5, 1.0)
         grid = list(itertools.product((1.0,), steps, steps, (0.0, 0.5, 1.0, 2.0)))
-        scores = {}
+        # Degraded copies of the validation items (one augmented view each) must still find
+        # their item: without this term the tuning drops the instance-level parts and the
+        # embedding stops telling apart two items of the same type and colour.
+        degraded_view = 2 + np.arange(len(val)) % max(1, view_feats.shape[1] - 2)
+        degraded = view_feats[val, np.minimum(degraded_view, view_feats.shape[1] - 1)]
+        degraded_z = head_forward(params, degraded)
+        degraded_parts = [
+            degraded_z,
+            degraded[:, 1280:],
+            degraded[:, :1280],
+            class_probabilities(params, degraded_z, config.temperature),
+        ]
+        scores, details = {}, {}
         for weights in grid:
             embeddings = fuse([head_z, colour, backbone, probs], weights)
-            scores[weights] = validation_score(embeddings, val, gallery, label_sets)
+            class_score = validation_score(embeddings, val, gallery, label_sets)
+            recall = instance_recall(fuse(degraded_parts, weights), embeddings, val)
+            scores[weights] = class_score + INSTANCE_WEIGHT * recall
+            details[weights] = (class_score, recall)
         best = max(scores, key=scores.get)
         if progress:
             print(
                 f"fusion weights (head, colour, backbone, classes) tuned on {len(val)} "
-                f"validation items: {best} (score {scores[best]:.3f}; head only "
-                f"{scores[(1.0, 0.0, 0.0, 0.0)]:.3f})"
+                f"validation items: {best} (label P@10 {details[best][0]:.3f}, degraded-copy "
+                "recall@10 {:.3f}; head only: {:.3f}, {:.3f})".format(
+                    details[best][1], *details[(1.0, 0.0, 0.0, 0.0)]
+                )
             )
         return best, {
             "validation_items": int(len(val)),
-            "scores": {str(k): round(v, 4) for k, v in scores.items()},
+            "score": f"label P@10 + {INSTANCE_WEIGHT} x degraded-copy recall@10",
+            "scores": {str(k): [round(v, 4) for v in details[k]] for k in scores},
             "best": list(best),
         }
 

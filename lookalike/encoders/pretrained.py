@@ -130,7 +130,13 @@ def _onnx_session(path: Path, threads: int, input_size: int = 224):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    if session.get_inputs()[0].shape[2] != input_size:
+        # An export for another input size (an older build in the same work folder): redo it.
+        if not export_onnx(path, input_size):
+            return None
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session
 
 
 @dataclass

@@ -15,16 +15,30 @@ Endpoints (all errors are ``{"error": CODE, "detail": TEXT}``, see ``errors.py``
     GET  /api/facets                    ?<filters>; values + counts of low-cardinality columns
     GET  /healthz                       bundle loaded, item count, encoder, version
     GET  /                              the web page (static/)
+    POST /api/items                     add an item (API key): multipart "image" + "id" +
+                                        metadata as form fields or a JSON "metadata" field
+    DELETE /api/items/{id}              remove an item (API key)
 
 Filters are query parameters named after metadata columns; repeat a parameter for several
 values (``Colour=Red&Colour=Blue`` matches either; different columns must all match).
+
+Living catalog: the app serves whatever version the bundle's ``CURRENT`` names. Each request
+``stat``s that file (microseconds); when it changed - an update through this API, another
+server process or ``lookalike add`` - the new version is loaded once (reusing the encoder when
+its files are unchanged) and the served catalog object is swapped in one assignment, so
+requests already running finish on the old one. Updates need an API key (``api_key`` or the
+``LOOKALIKE_API_KEY`` environment variable), sent as ``X-API-Key`` or ``Authorization:
+Bearer``; without a configured key they answer 403, with a missing or wrong one 401.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -45,8 +59,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import lookalike
+from lookalike.bundle import CURRENT, ENCODER_DIR, read_bundle
 from lookalike.imaging import ImageDecodeError
-from lookalike.recommend import FilterError, Recommendation, Recommender
+from lookalike.recommend import FilterError, Recommendation, Recommender, UnknownItemError
 from lookalike.server.errors import ApiError, install_error_handlers
 from lookalike.server.thumbnails import ThumbnailCache
 from lookalike.server.uploads import read_image_upload
@@ -58,8 +73,21 @@ API_MAX_K = 100
 DEFAULT_K = 10
 DEFAULT_LIMIT = 24
 MAX_LIMIT = 200
+# Past any real catalog (10M items is the largest index sized), and inside int32.
+MAX_OFFSET = 2**31 - 1
 MAX_FACET_VALUES = 50
 CACHE_CONTROL = "public, max-age=86400"
+API_KEY_ENV = "LOOKALIKE_API_KEY"
+MAX_METADATA_FIELDS = 64
+MAX_COLUMN_LENGTH = 100
+MAX_VALUE_LENGTH = 2000
+# Query parameters of the endpoints: a metadata column with one of these names could never
+# be filtered on, so uploads may not create one.
+RESERVED_COLUMNS = frozenset({"k", "offset", "limit", "random"})
+# An update waits this long for another writer's lock before answering 503.
+UPDATE_LOCK_TIMEOUT = 30.0
+# After a failed reload, requests keep the old catalog and retry at most this often.
+RELOAD_RETRY_S = 1.0
 # The page loads only its own script, styles and images (plus previews of local files).
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
@@ -149,6 +177,33 @@ class ErrorBody(BaseModel):
     detail: Any
 
 
+class DuplicateInfo(BaseModel):
+    """An existing item the added one duplicates (``exact``: same file bytes)."""
+
+    id: str
+    of: str
+    kind: str
+    hamming: int | None = None
+    distance: float | None = None
+
+
+class Added(BaseModel):
+    """The item added, the version that now holds it and duplicates found."""
+
+    item: Item
+    version: str
+    items: int
+    duplicates: list[DuplicateInfo]
+
+
+class Removed(BaseModel):
+    """The item removed and the version without it."""
+
+    id: str
+    version: str
+    items: int
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "unknown item"},
     422: {"model": ErrorBody, "description": "bad parameter or filter"},
@@ -159,11 +214,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class Catalog:
     """The loaded recommender plus what the endpoints derive from it once."""
 
-    def __init__(self, recommender: Recommender, thumbnails: ThumbnailCache, max_queries: int):
+    def __init__(
+        self,
+        recommender: Recommender,
+        thumbnails: ThumbnailCache,
+        max_queries: int,
+        limiter: RunVar[anyio.CapacityLimiter] | None = None,
+    ):
         """Args:
         recommender: the loaded bundle.
         thumbnails: the thumbnail cache.
         max_queries: how many searches may run at once (each already uses every core).
+        limiter: the query limiter to share with the catalog this one replaces (so a
+            reload never lets more than ``max_queries`` searches run at once).
         """
         self.recommender = recommender
         self.thumbnails = thumbnails
@@ -172,7 +235,16 @@ class Catalog:
         self.columns = list(recommender.metadata_columns)
         self._column_set = frozenset(self.columns)
         # One limiter per event loop (anyio's own pattern for its default thread limiter).
-        self._limiter: RunVar[anyio.CapacityLimiter] = RunVar("lookalike_query_limiter")
+        self._limiter: RunVar[anyio.CapacityLimiter] = limiter or RunVar("lookalike_query_limiter")
+
+    @property
+    def version(self) -> str:
+        """Name of the bundle version this catalog was loaded from."""
+        return self.recommender.data.version_dir.name
+
+    def replaced_by(self, recommender: Recommender) -> Catalog:
+        """A catalog over ``recommender`` sharing this one's thumbnails and query limiter."""
+        return Catalog(recommender, self.thumbnails, self.max_queries, self._limiter)
 
     @cached_property
     def facets(self) -> list[Facet]:
@@ -242,6 +314,217 @@ class Catalog:
     def source_path(self, item_id: str) -> Path:
         """The catalog image file of ``item_id``, from the bundle (never from the request)."""
         return Path(self.recommender.items.paths[self.row(item_id)])
+
+
+def load_version(bundle_dir: Path, previous: Recommender | None = None) -> Recommender:
+    """Load the live version of ``bundle_dir``, reusing ``previous``'s encoder when the
+    encoder files are byte-identical (updates hard-link them), so a reload costs only the
+    items, embeddings and index."""
+    from lookalike.encoders.base import load_encoder
+    from lookalike.index import load_index
+
+    data = read_bundle(bundle_dir)
+    reuse = previous is not None and same_encoder(data.manifest, previous.data.manifest)
+    encoder = previous.encoder if reuse else load_encoder(data.encoder_dir)
+    return Recommender(data, encoder, load_index(data.index_dir))
+
+
+def same_encoder(manifest: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two versions' manifests list byte-identical encoder files (by sha256)."""
+
+    def encoder_files(manifest: dict[str, Any]) -> dict[str, Any]:
+        files = manifest.get("files", {})
+        return {k: v for k, v in files.items() if k.startswith(ENCODER_DIR + "/")}
+
+    mine = encoder_files(manifest)
+    return bool(mine) and mine == encoder_files(other)
+
+
+class LiveCatalog:
+    """The catalog being served; follows the bundle's ``CURRENT`` pointer.
+
+    ``current()`` costs one ``stat`` when nothing changed. When the pointer changed, one
+    caller loads the new version while the others keep answering from the old catalog;
+    the swap is a single attribute assignment, so every request sees one whole catalog.
+    """
+
+    def __init__(
+        self,
+        bundle_dir: Path,
+        catalog: Catalog,
+        on_swap: Callable[[Catalog], None] | None = None,
+    ):
+        """Args:
+        bundle_dir: the bundle folder.
+        catalog: the catalog loaded at startup.
+        on_swap: called with each newly loaded catalog.
+        """
+        self.bundle_dir = Path(bundle_dir)
+        self._pointer = self.bundle_dir / CURRENT
+        self._catalog = catalog
+        self._on_swap = on_swap
+        self._seen = self._pointer_state()
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
+        self.reloads = 0  # versions loaded after startup (for tests and logs)
+
+    def _pointer_state(self) -> tuple[int, int, int] | None:
+        # os.replace gives CURRENT a new inode on every publish, so this changes even when
+        # two versions are published within the filesystem's timestamp granularity.
+        try:
+            st = os.stat(self._pointer)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog being served right now (no freshness check)."""
+        return self._catalog
+
+    def current(self) -> Catalog:
+        """The catalog to answer a request with, reloaded first if ``CURRENT`` moved.
+        Blocking: call from a worker thread (sync endpoints run in one)."""
+        if self._pointer_state() != self._seen and time.monotonic() >= self._retry_at:
+            self.refresh(wait=False)
+        return self._catalog
+
+    async def acurrent(self) -> Catalog:
+        """:meth:`current` for async endpoints (the reload runs in a worker thread)."""
+        if self._pointer_state() != self._seen and time.monotonic() >= self._retry_at:
+            await anyio.to_thread.run_sync(self.refresh)
+        return self._catalog
+
+    def refresh(self, wait: bool = False) -> bool:
+        """Load the version ``CURRENT`` names if it is not the one served.
+
+        Args:
+            wait: wait for a reload already running elsewhere (after this app's own
+                updates); otherwise return at once and keep serving the old catalog.
+
+        Returns:
+            Whether a new catalog was swapped in.
+        """
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
+            state = self._pointer_state()
+            if state == self._seen:
+                return False
+            old = self._catalog
+            try:
+                name = self._pointer.read_text().strip()
+                if name == old.version:
+                    self._seen = state
+                    return False
+                recommender = load_version(self.bundle_dir, old.recommender)
+            except Exception:  # noqa: BLE001 - keep serving the old version, retry later
+                log.exception("could not load the new version of %s", self.bundle_dir)
+                self._retry_at = time.monotonic() + RELOAD_RETRY_S
+                return False
+            self._catalog = old.replaced_by(recommender)
+            self._seen = state
+            self.reloads += 1
+            if self._on_swap is not None:
+                self._on_swap(self._catalog)
+            log.info(
+                "now serving %s (%s): %d items",
+                self.bundle_dir,
+                self._catalog.version,
+                len(recommender),
+            )
+            return True
+        finally:
+            self._lock.release()
+
+
+def configured_api_key(api_key: str | None, env: str | None = API_KEY_ENV) -> str | None:
+    """The API key: ``api_key`` if given, else the environment variable ``env`` (blank
+    values count as unset)."""
+    key = api_key if api_key is not None else (os.environ.get(env) if env else None)
+    return key if key and key.strip() else None
+
+
+def check_api_key(request: Request, api_key: str | None) -> None:
+    """Refuse a catalog update without the right key (before any of its body is read).
+
+    Raises:
+        ApiError: 403 when no key is configured (updates disabled), 401 when the request's
+            ``X-API-Key`` / ``Authorization: Bearer`` key is missing or wrong.
+    """
+    if api_key is None:
+        raise ApiError(
+            403,
+            "updates_disabled",
+            "catalog updates are disabled on this server; start it with an API key "
+            f"(environment variable {API_KEY_ENV} or `lookalike serve --api-key-env NAME`)",
+        )
+    supplied = request.headers.get("x-api-key")
+    if supplied is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        supplied = token.strip() if scheme.lower() == "bearer" else None
+    # Constant-time comparison of bytes (header text may be any Latin-1, not just ASCII).
+    if not supplied or not hmac.compare_digest(supplied.encode(), api_key.encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a valid API key is required: send it as an X-API-Key header or "
+            "Authorization: Bearer KEY",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def item_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The optional ``id`` and the metadata of an upload's form fields.
+
+    Metadata comes from a JSON object in the ``metadata`` field and/or from every other
+    text field (form fields win). Values become strings.
+
+    Raises:
+        ApiError: 422 for malformed JSON, nested values, or too many / too long columns.
+    """
+    fields = dict(fields)
+    item_id = fields.pop("id", None)
+    metadata: dict[str, str] = {}
+    raw = fields.pop("metadata", None)
+    if raw is not None and raw.strip():
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ApiError(
+                422, "invalid_metadata", 'metadata must be a JSON object like {"Colour": "Red"}'
+            )
+        for key, value in parsed.items():
+            if isinstance(value, dict | list) or value is None:
+                raise ApiError(
+                    422, "invalid_metadata", f"metadata {key!r} must be a string or a number"
+                )
+            metadata[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    metadata.update(fields)
+    if len(metadata) > MAX_METADATA_FIELDS:
+        raise ApiError(
+            422, "invalid_metadata", f"at most {MAX_METADATA_FIELDS} metadata columns per item"
+        )
+    for key, value in metadata.items():
+        if not key.strip() or len(key) > MAX_COLUMN_LENGTH or not key.isprintable():
+            raise ApiError(
+                422,
+                "invalid_metadata",
+                f"metadata column names must be 1..{MAX_COLUMN_LENGTH} printable characters",
+            )
+        if key in RESERVED_COLUMNS:
+            raise ApiError(
+                422, "invalid_metadata", f"metadata column {key!r} clashes with a query parameter"
+            )
+        if len(value) > MAX_VALUE_LENGTH or "\x00" in value:
+            raise ApiError(
+                422,
+                "invalid_metadata",
+                f"metadata {key!r} must be at most {MAX_VALUE_LENGTH} characters, without NUL",
+            )
+    return item_id, {k.strip(): v.strip() for k, v in metadata.items()}
 
 
 def _urls(request: Request, item_id: str) -> dict[str, str]:
@@ -314,8 +597,12 @@ def create_app(
     cors_origins: Sequence[str] = (),
     thumbnail_dir: str | Path | None = None,
     max_concurrent_queries: int = 2,
+    api_key: str | None = None,
+    api_key_env: str | None = API_KEY_ENV,
 ) -> FastAPI:
-    """The lookalike API and web page over the bundle in ``bundle_dir`` (loaded once, here).
+    """The lookalike API and web page over the bundle in ``bundle_dir``.
+
+    The live version is loaded here, and again whenever the bundle's ``CURRENT`` changes.
 
     Args:
         bundle_dir: a bundle written by ``lookalike build``.
@@ -323,6 +610,9 @@ def create_app(
         cors_origins: origins allowed to call the API from a browser; none by default.
         thumbnail_dir: thumbnail cache folder (default: ``BUNDLE/thumbnails``).
         max_concurrent_queries: searches run at once; more wait their turn.
+        api_key: the key that enables ``POST /api/items`` and ``DELETE /api/items/{id}``.
+        api_key_env: environment variable read for the key when ``api_key`` is None
+            (None: do not look). Without a key, updates answer 403.
 
     Raises:
         BundleError: no readable bundle in ``bundle_dir``.
@@ -332,10 +622,11 @@ def create_app(
         raise ValueError(f"max_upload_bytes must be positive, got {max_upload_bytes}")
     if max_concurrent_queries < 1:
         raise ValueError(f"max_concurrent_queries must be >= 1, got {max_concurrent_queries}")
+    bundle_dir = Path(bundle_dir)
+    key = configured_api_key(api_key, api_key_env)
     recommender = lookalike.load(bundle_dir)
-    thumbs = ThumbnailCache(thumbnail_dir or Path(bundle_dir) / "thumbnails")
+    thumbs = ThumbnailCache(thumbnail_dir or bundle_dir / "thumbnails")
     catalog = Catalog(recommender, thumbs, max_concurrent_queries)
-    version = recommender.data.version_dir.name
 
     app = FastAPI(
         title="lookalike",
@@ -345,12 +636,31 @@ def create_app(
         "(repeat one for several values).",
     )
     app.state.catalog = catalog
+
+    def swapped(new: Catalog) -> None:
+        app.state.catalog = new
+
+    live = LiveCatalog(bundle_dir, catalog, on_swap=swapped)
+    app.state.live = live
+    app.state.updates_enabled = key is not None
+    # Updates queue here (one at a time per event loop) rather than each holding a worker
+    # thread while it waits for the bundle's file lock.
+    update_limiter: RunVar[anyio.CapacityLimiter] = RunVar("lookalike_update_limiter")
+
+    async def run_update(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            limiter = update_limiter.get()
+        except LookupError:
+            limiter = anyio.CapacityLimiter(1)
+            update_limiter.set(limiter)
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=limiter)
+
     install_error_handlers(app)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["*"],
         )
 
@@ -384,11 +694,12 @@ def create_app(
         request: Request, k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K)
     ) -> dict[str, Any]:
         """Lookalikes of an uploaded photo (multipart field ``image``)."""
-        filters = catalog.filters(request, reserved={"k"})
+        cat = await live.acurrent()
+        filters = cat.filters(request, reserved={"k"})
         upload = await read_image_upload(request, max_upload_bytes)
         started = time.perf_counter()
-        [result] = await catalog.run(
-            recommender.recommend_images,
+        [result] = await cat.run(
+            cat.recommender.recommend_images,
             [upload.data],
             k,
             filters=filters,
@@ -411,10 +722,12 @@ def create_app(
         item_id: str, request: Request, k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K)
     ) -> dict[str, Any]:
         """Lookalikes of a catalog item (never the item itself or identical copies of it)."""
-        filters = catalog.filters(request, reserved={"k"})
-        query_item = recommender.item(catalog.row(item_id))
+        cat = await live.acurrent()
+        rec = cat.recommender
+        filters = cat.filters(request, reserved={"k"})
+        query_item = rec.item(cat.row(item_id))
         started = time.perf_counter()
-        [result] = await catalog.run(recommender.recommend_items, [item_id], k, filters=filters)
+        [result] = await cat.run(rec.recommend_items, [item_id], k, filters=filters)
         return {
             "query": {
                 "type": "item",
@@ -426,21 +739,28 @@ def create_app(
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
 
+    # Personalised recommendations (POST /api/recommend/profile): see profile_api.py.
+    from lookalike.server.profile_api import add_profile_routes
+
+    add_profile_routes(app, live, max_upload_bytes=max_upload_bytes)
+
     # --- browsing -------------------------------------------------------------------------
     @app.get("/api/items", response_model=ItemsPage, responses=ERROR_RESPONSES)
     def list_items(
         request: Request,
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
         limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         random: int | None = Query(
             None, ge=0, le=2**32 - 1, description="seed: a deterministic random sample"
         ),
     ) -> dict[str, Any]:
         """Browse the catalog, optionally filtered; ``random`` shuffles with that seed."""
-        filters = catalog.filters(request, reserved={"offset", "limit", "random"})
-        rows = recommender.allowed_rows(filters)
+        cat = live.current()
+        rec = cat.recommender
+        filters = cat.filters(request, reserved={"offset", "limit", "random"})
+        rows = rec.allowed_rows(filters)
         if rows is None:
-            rows = np.arange(len(recommender))
+            rows = np.arange(len(rec))
         if random is not None:
             rows = np.random.default_rng(random).permutation(rows)
         page = rows[offset : offset + limit]
@@ -449,18 +769,19 @@ def create_app(
             "offset": offset,
             "limit": limit,
             "random": random,
-            "items": [item_json(request, recommender.item(int(r))) for r in page],
+            "items": [item_json(request, rec.item(int(r))) for r in page],
         }
 
     @app.get("/api/items/{item_id}", response_model=Item, responses=ERROR_RESPONSES)
     def get_item(item_id: str, request: Request) -> dict[str, Any]:
         """One catalog item."""
-        return item_json(request, recommender.item(catalog.row(item_id)))
+        cat = live.current()
+        return item_json(request, cat.recommender.item(cat.row(item_id)))
 
     @app.get("/api/items/{item_id}/image", responses=ERROR_RESPONSES, response_class=FileResponse)
     def get_image(item_id: str, request: Request) -> Response:
         """The catalog image file of an item."""
-        path = catalog.source_path(item_id)
+        path = live.current().source_path(item_id)
         try:
             stat = os.stat(path)
         except OSError:
@@ -478,7 +799,7 @@ def create_app(
     )
     def get_thumbnail(item_id: str, request: Request) -> Response:
         """A small letterboxed JPEG of the item's image, made once and cached."""
-        path = catalog.source_path(item_id)
+        path = live.current().source_path(item_id)
         try:
             key = thumbs.key(path)
             etag = f'"{key[:32]}"'
@@ -497,20 +818,149 @@ def create_app(
     def facets(request: Request) -> dict[str, Any]:
         """Filterable columns and their values, for filter chips. With filters, ``total``
         counts the matching items and each column's counts apply the other columns' filters."""
-        filters = catalog.filters(request, reserved=())
-        rows = recommender.allowed_rows(filters)
-        total = len(recommender) if rows is None else len(rows)
-        return {"total": total, "facets": catalog.facet_counts(filters)}
+        cat = live.current()
+        filters = cat.filters(request, reserved=())
+        rows = cat.recommender.allowed_rows(filters)
+        total = len(cat.recommender) if rows is None else len(rows)
+        return {"total": total, "facets": cat.facet_counts(filters)}
+
+    # --- catalog updates (API key) ----------------------------------------------------------
+    @app.post(
+        "/api/items",
+        status_code=201,
+        response_model=Added,
+        responses={
+            401: {"model": ErrorBody, "description": "missing or wrong API key"},
+            403: {"model": ErrorBody, "description": "updates disabled (no API key configured)"},
+            409: {"model": ErrorBody, "description": "the id is already in the catalog"},
+            413: {"model": ErrorBody, "description": "upload too large"},
+            415: {"model": ErrorBody, "description": "not an image upload"},
+            422: {"model": ErrorBody, "description": "unreadable image, bad id or metadata"},
+            503: {"model": ErrorBody, "description": "another update holds the bundle"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["image"],
+                            "properties": {
+                                "image": {"type": "string", "format": "binary"},
+                                "id": {"type": "string"},
+                                "metadata": {
+                                    "type": "string",
+                                    "description": "JSON object of column: value",
+                                },
+                            },
+                            "additionalProperties": {"type": "string"},
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def add_item(request: Request) -> dict[str, Any]:
+        """Add a photo to the catalog as a new bundle version (needs the API key).
+
+        Multipart: ``image`` (the file), optional ``id`` (default: derived from the image's
+        sha256), metadata as extra text fields and/or a JSON object in ``metadata``.
+        """
+        from lookalike.updates import BundleBusyError, NewItem, add_new_items, check_item_id
+
+        check_api_key(request, key)
+        upload = await read_image_upload(
+            request, max_upload_bytes, max_fields=MAX_METADATA_FIELDS + 2
+        )
+        item_id, metadata = item_fields(upload.fields)
+        if item_id is None or not item_id.strip():
+            item_id = "u" + hashlib.sha256(upload.data).hexdigest()[:15]
+        if (reason := check_item_id(item_id)) is not None:
+            raise ApiError(422, "invalid_id", f"invalid id {item_id[:200]!r}: {reason}")
+        new = NewItem(item_id, upload.data, metadata, name=upload.filename)
+
+        def encoder_for(data: Any) -> Any:
+            # The served encoder when the live version's is the same files (updates link
+            # them): saves loading a model per upload.
+            served = live.catalog.recommender
+            if same_encoder(data.manifest, served.data.manifest):
+                return served.encoder
+            from lookalike.encoders.base import load_encoder
+
+            return load_encoder(data.encoder_dir)
+
+        try:
+            report = await run_update(
+                add_new_items,
+                bundle_dir,
+                [new],
+                store_images=True,
+                lock_timeout=UPDATE_LOCK_TIMEOUT,
+                encoder_loader=encoder_for,
+            )
+        except BundleBusyError as exc:
+            raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
+        if report.skipped:
+            skip = report.skipped[0]
+            status = 409 if skip.code == "id_exists" else 422
+            raise ApiError(status, skip.code, skip.reason)
+        cat = live.catalog
+        if report.version is not None:
+            await anyio.to_thread.run_sync(live.refresh, True)
+            cat = live.catalog
+        # The item from the catalog now served (a later update may already have replaced it).
+        try:
+            item = item_json(request, cat.recommender.item(cat.row(item_id)))
+        except UnknownItemError:
+            item = {"id": item_id, "metadata": metadata, **_urls(request, item_id)}
+        return {
+            "item": item,
+            "version": report.version,
+            "items": report.items,
+            "duplicates": [vars(d) for d in report.duplicates],
+        }
+
+    @app.delete(
+        "/api/items/{item_id}",
+        response_model=Removed,
+        responses={
+            **ERROR_RESPONSES,
+            401: {"model": ErrorBody, "description": "missing or wrong API key"},
+            403: {"model": ErrorBody, "description": "updates disabled (no API key configured)"},
+            409: {"model": ErrorBody, "description": "the last item cannot be removed"},
+            503: {"model": ErrorBody, "description": "another update holds the bundle"},
+        },
+    )
+    async def remove_item(item_id: str, request: Request) -> dict[str, Any]:
+        """Remove an item from the catalog as a new bundle version (needs the API key)."""
+        from lookalike.updates import BundleBusyError, UpdateError, remove_items
+
+        check_api_key(request, key)
+        try:
+            report = await run_update(
+                remove_items, bundle_dir, [item_id], lock_timeout=UPDATE_LOCK_TIMEOUT
+            )
+        except BundleBusyError as exc:
+            raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
+        except UpdateError as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+        if report.unknown_ids:
+            raise UnknownItemError(item_id)
+        await anyio.to_thread.run_sync(live.refresh, True)
+        return {"id": item_id, "version": report.version, "items": report.items}
 
     @app.get("/healthz", response_model=Health)
     def healthz() -> dict[str, Any]:
         """Liveness + what is loaded."""
+        cat = live.current()
+        rec = cat.recommender
         return {
             "status": "ok",
-            "items": len(recommender),
-            "encoder": str(getattr(recommender.encoder, "name", "unknown")),
-            "bundle_version": version,
-            "created": recommender.data.manifest.get("created"),
+            "items": len(rec),
+            "encoder": str(getattr(rec.encoder, "name", "unknown")),
+            "bundle_version": cat.version,
+            "created": rec.data.manifest.get("created"),
             # The page checks photo sizes before uploading them.
             "max_upload_bytes": max_upload_bytes,
         }
@@ -525,10 +975,11 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     log.info(
-        "loaded bundle %s (%s): %d items, encoder %s",
+        "loaded bundle %s (%s): %d items, encoder %s; catalog updates %s",
         bundle_dir,
-        version,
+        catalog.version,
         len(recommender),
         getattr(recommender.encoder, "name", "?"),
+        "enabled (API key set)" if key else "disabled (no API key)",
     )
     return app

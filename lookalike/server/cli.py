@@ -19,7 +19,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from lookalike.server.app import create_app
+    from lookalike.server.app import API_KEY_ENV, configured_api_key, create_app
 
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
@@ -29,12 +29,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
     )
+    # The key itself never goes on the command line, where `ps` would show it.
+    env = args.api_key_env or API_KEY_ENV
+    api_key = configured_api_key(None, env)
+    if args.api_key_env and api_key is None:
+        raise ValueError(f"--api-key-env {env}: that environment variable is not set or empty")
     app = create_app(
         args.bundle,
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         cors_origins=args.cors_origins or (),
         thumbnail_dir=args.thumbnail_dir,
+        api_key=api_key,
+        api_key_env=None,
     )
+    if args.interactions:
+        from lookalike.server.profile_api import use_interactions
+
+        if not args.interactions.is_file():
+            raise FileNotFoundError(f"interaction log not found: {args.interactions}")
+        use_interactions(app, args.interactions)
+    updates = f"enabled (API key from ${env})" if api_key else "disabled (no API key)"
+    print(f"lookalike: catalog updates {updates}", flush=True)
     print(f"lookalike: serving {args.bundle} on http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
@@ -59,6 +74,18 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--thumbnail-dir", type=Path, help="thumbnail cache folder (default: BUNDLE/thumbnails)"
+    )
+    p.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="environment variable holding the API key that enables POST/DELETE /api/items "
+        "(default: LOOKALIKE_API_KEY; updates are disabled when it is unset)",
+    )
+    p.add_argument(
+        "--interactions",
+        type=Path,
+        metavar="CSV",
+        help="user_id,item_id,event log blended into /api/recommend/profile (collaborative KNN)",
     )
     p.add_argument(
         "--log-level",

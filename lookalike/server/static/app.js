@@ -3,6 +3,8 @@
  * Plain JavaScript, no build step. All data comes from the JSON API next to this page
  * (see /docs). State lives in `state`; every render function rebuilds its part of the DOM.
  * Item queries are mirrored in the URL hash (#item=ID) so Back and shared links work.
+ * Likes and dislikes form the shopper's profile, kept in localStorage; the "For you" section
+ * shows POST /api/recommend/profile's picks for it and follows every change.
  */
 (function () {
   "use strict";
@@ -12,6 +14,9 @@
   const PREFERRED_FACETS = ["Gender", "Category", "SubCategory", "ProductType", "Colour", "Usage"];
   const CHIPS_COLLAPSED = 12; // values shown before "Show all" in a long facet
   const SAMPLE_COUNT = 12;
+  const FOR_YOU_COUNT = 10;
+  const PROFILE_KEY = "lookalike.profile.v1"; // localStorage: {liked: [...], disliked: [...]}
+  const PROFILE_MAX = 200; // per list; the oldest feedback goes first
 
   const state = {
     k: 10,
@@ -24,6 +29,9 @@
     samplesSeq: 0,
     maxUploadBytes: null, // from /healthz; larger photos are refused before uploading
     controller: null, // AbortController of the query in flight
+    profile: loadProfile(), // {liked: [{id, title}], disliked: [{id, title}]}, newest last
+    forYouSeq: 0,
+    forYouController: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -45,6 +53,12 @@
     samples: $("samples"),
     shuffle: $("shuffle"),
     catalogInfo: $("catalog-info"),
+    forYou: $("for-you"),
+    forYouHeading: $("for-you-heading"),
+    forYouStatus: $("for-you-status"),
+    forYouResults: $("for-you-results"),
+    profileChips: $("profile-chips"),
+    clearProfile: $("clear-profile"),
   };
 
   function initialSeed() {
@@ -162,16 +176,256 @@
     }
     li.append(button);
 
-    // Reserved for per-item actions (e.g. like / dislike feedback); empty for now.
+    // Per-item actions: like / dislike toggles that feed the "For you" picks.
     const actions = document.createElement("div");
     actions.className = "card-actions";
     actions.dataset.slot = "actions";
+    actions.append(feedbackButton(item, "like"), feedbackButton(item, "dislike"));
     li.append(actions);
+    syncCard(li);
     return li;
+  }
+
+  /** A like or dislike toggle (aria-pressed) for one item. */
+  function feedbackButton(item, action) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `feedback feedback-${action}`;
+    button.dataset.action = action;
+    const name = title(item);
+    const label = action === "like" ? `Like ${name}` : `Not for me: ${name}`;
+    button.setAttribute("aria-label", label);
+    button.title = action === "like" ? "Like: more like this" : "Not for me: fewer like this";
+    button.textContent = action === "like" ? "\u2665" : "\u2715";
+    button.setAttribute("aria-pressed", "false");
+    button.addEventListener("click", () => toggleFeedback(item, action));
+    return button;
   }
 
   function renderGrid(list, items, tag) {
     list.replaceChildren(...items.map((item) => card(item, tag)));
+  }
+
+  // --- profile (likes / dislikes) --------------------------------------------------------
+  /** The saved profile, or an empty one (storage blocked, absent or garbled). */
+  function loadProfile() {
+    const empty = { liked: [], disliked: [] };
+    let saved = null;
+    try {
+      saved = JSON.parse(localStorage.getItem(PROFILE_KEY) || "null");
+    } catch (_) {
+      return empty;
+    }
+    if (!saved || typeof saved !== "object") return empty;
+    const entries = (list) =>
+      (Array.isArray(list) ? list : [])
+        .filter((e) => e && typeof e.id === "string" && e.id)
+        .map((e) => ({ id: e.id, title: typeof e.title === "string" ? e.title : `Item ${e.id}` }))
+        .slice(-PROFILE_MAX);
+    const liked = entries(saved.liked);
+    const likedIds = new Set(liked.map((e) => e.id));
+    return { liked, disliked: entries(saved.disliked).filter((e) => !likedIds.has(e.id)) };
+  }
+
+  function saveProfile() {
+    try {
+      if (state.profile.liked.length || state.profile.disliked.length) {
+        localStorage.setItem(PROFILE_KEY, JSON.stringify(state.profile));
+      } else {
+        localStorage.removeItem(PROFILE_KEY);
+      }
+    } catch (_) {
+      // Private mode or a full quota: the profile lasts for this page only.
+    }
+  }
+
+  function feedbackOf(id) {
+    if (state.profile.liked.some((e) => e.id === id)) return "like";
+    if (state.profile.disliked.some((e) => e.id === id)) return "dislike";
+    return null;
+  }
+
+  /** Like or dislike an item; doing it again takes the feedback back. */
+  function toggleFeedback(item, action) {
+    const current = feedbackOf(item.id);
+    const drop = (list) => list.filter((e) => e.id !== item.id);
+    state.profile = { liked: drop(state.profile.liked), disliked: drop(state.profile.disliked) };
+    if (current !== action) {
+      const list = action === "like" ? state.profile.liked : state.profile.disliked;
+      list.push({ id: item.id, title: title(item) });
+      if (list.length > PROFILE_MAX) list.shift();
+    }
+    profileChanged();
+  }
+
+  function removeFeedback(id) {
+    const drop = (list) => list.filter((e) => e.id !== id);
+    state.profile = { liked: drop(state.profile.liked), disliked: drop(state.profile.disliked) };
+    profileChanged();
+  }
+
+  function profileChanged() {
+    saveProfile();
+    syncCards();
+    renderProfile();
+    refreshForYou();
+  }
+
+  /** Pressed states of one card's like / dislike buttons from the profile. */
+  function syncCard(li) {
+    const feedback = feedbackOf(li.dataset.itemId);
+    for (const button of li.querySelectorAll(".feedback")) {
+      button.setAttribute("aria-pressed", String(button.dataset.action === feedback));
+    }
+    li.classList.toggle("is-liked", feedback === "like");
+    li.classList.toggle("is-disliked", feedback === "dislike");
+  }
+
+  function syncCards() {
+    for (const li of document.querySelectorAll(".card[data-item-id]")) syncCard(li);
+  }
+
+  /** The "For you" section's chips: liked items first, then dislikes. */
+  function renderProfile() {
+    const { liked, disliked } = state.profile;
+    els.forYou.hidden = liked.length + disliked.length === 0;
+    const chips = [
+      ...liked.map((e) => profileChip(e, "like")),
+      ...disliked.map((e) => profileChip(e, "dislike")),
+    ];
+    els.profileChips.replaceChildren(...chips);
+  }
+
+  function profileChip(entry, feedback) {
+    const li = document.createElement("li");
+    li.className = `profile-chip profile-chip-${feedback}`;
+    li.dataset.profileId = entry.id;
+    li.dataset.feedback = feedback;
+
+    const show = document.createElement("button");
+    show.type = "button";
+    show.className = "profile-chip-main";
+    show.setAttribute(
+      "aria-label",
+      `${feedback === "like" ? "Liked" : "Not for me"}: ${entry.title}. Show its lookalikes`
+    );
+    show.addEventListener("click", () => selectItem(entry.id));
+    const img = document.createElement("img");
+    img.src = `api/items/${encodeURIComponent(entry.id)}/thumbnail`;
+    img.alt = "";
+    img.width = 24;
+    img.height = 24;
+    const mark = document.createElement("span");
+    mark.className = "profile-chip-mark";
+    mark.setAttribute("aria-hidden", "true");
+    mark.textContent = feedback === "like" ? "\u2665" : "\u2715";
+    const name = document.createElement("span");
+    name.className = "profile-chip-title";
+    name.textContent = entry.title;
+    show.append(img, mark, name);
+
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "profile-chip-remove";
+    remove.setAttribute(
+      "aria-label",
+      `Remove ${entry.title} from your ${feedback === "like" ? "likes" : "dislikes"}`
+    );
+    remove.textContent = "\u00d7";
+    remove.addEventListener("click", () => {
+      const next = li.nextElementSibling || li.previousElementSibling;
+      removeFeedback(entry.id);
+      // Keep keyboard focus in the chip row (or on the heading when it empties).
+      const target = next && els.profileChips.querySelector(
+        `[data-profile-id="${CSS.escape(next.dataset.profileId)}"] .profile-chip-remove`
+      );
+      (target || els.forYouHeading).focus();
+    });
+    li.append(show, remove);
+    return li;
+  }
+
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  /** Ask the server for picks for the current profile and filters; newest answer wins. */
+  async function refreshForYou() {
+    if (state.forYouController) state.forYouController.abort();
+    state.forYouController = null;
+    const seq = ++state.forYouSeq;
+    const { liked, disliked } = state.profile;
+    if (!liked.length) {
+      els.forYouResults.replaceChildren();
+      els.forYouStatus.classList.remove("loading");
+      els.forYouStatus.textContent = disliked.length
+        ? "Like an item (\u2665) to get picks for you."
+        : "";
+      return;
+    }
+    const controller = new AbortController();
+    state.forYouController = controller;
+    els.forYouStatus.textContent = "Finding picks for you\u2026";
+    els.forYouStatus.classList.add("loading");
+    els.forYouResults.setAttribute("aria-busy", "true");
+    els.forYouResults.classList.add("is-loading");
+    try {
+      const data = await api("api/recommend/profile", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          liked: liked.map((e) => e.id),
+          disliked: disliked.map((e) => e.id),
+          k: FOR_YOU_COUNT,
+          filters: state.filters,
+          ignore_unknown: true, // items removed from the catalog since they were liked
+        }),
+        signal: controller.signal,
+      });
+      if (seq !== state.forYouSeq) return;
+      if (data.ignored_ids && data.ignored_ids.length) {
+        const gone = new Set(data.ignored_ids);
+        const keep = (list) => list.filter((e) => !gone.has(e.id));
+        state.profile = { liked: keep(state.profile.liked), disliked: keep(state.profile.disliked) };
+        saveProfile();
+        renderProfile();
+      }
+      renderForYou(data.results);
+      const n = data.results.length;
+      const basis = [plural(data.query.liked.length, "like")];
+      if (data.query.disliked.length) basis.push(plural(data.query.disliked.length, "dislike"));
+      els.forYouStatus.textContent = n
+        ? `${plural(n, "pick")}${filterSummary()} from your ${basis.join(" and ")}.`
+        : `No more items${filterSummary()} to suggest. Try removing a filter.`;
+    } catch (err) {
+      if (err.name === "AbortError" || seq !== state.forYouSeq) return;
+      els.forYouResults.replaceChildren();
+      els.forYouStatus.textContent = `Could not get picks for you: ${err.message}`;
+    } finally {
+      if (seq === state.forYouSeq) {
+        state.forYouController = null;
+        els.forYouStatus.classList.remove("loading");
+        els.forYouResults.setAttribute("aria-busy", "false");
+        els.forYouResults.classList.remove("is-loading");
+      }
+    }
+  }
+
+  /** Render the picks, keeping keyboard focus on the same item's button when it stays. */
+  function renderForYou(items) {
+    const focused = document.activeElement;
+    const inside = els.forYouResults.contains(focused);
+    const card = inside ? focused.closest(".card") : null;
+    const action = inside && focused.dataset ? focused.dataset.action : null;
+    renderGrid(els.forYouResults, items, "li");
+    if (!inside) return;
+    const again =
+      card &&
+      els.forYouResults.querySelector(
+        `.card[data-item-id="${CSS.escape(card.dataset.itemId)}"] ` +
+          (action ? `[data-action="${action}"]` : ".card-main")
+      );
+    (again || els.forYouHeading).focus();
   }
 
   // --- queries ---------------------------------------------------------------------------
@@ -404,6 +658,7 @@
     loadFacets();
     loadSamples();
     runQuery();
+    refreshForYou();
   }
 
   async function loadFacets() {
@@ -486,6 +741,20 @@
       loadSamples();
     });
     window.addEventListener("hashchange", onHashChange);
+    els.clearProfile.addEventListener("click", () => {
+      state.profile = { liked: [], disliked: [] };
+      profileChanged();
+      setStatus("Your likes and dislikes are cleared.");
+      els.uploadButton.focus();
+    });
+    // Another tab changed the profile: follow it.
+    window.addEventListener("storage", (e) => {
+      if (e.key !== PROFILE_KEY && e.key !== null) return;
+      state.profile = loadProfile();
+      syncCards();
+      renderProfile();
+      refreshForYou();
+    });
   }
 
   wire();
@@ -493,5 +762,7 @@
   loadCatalogInfo();
   loadFacets();
   loadSamples();
+  renderProfile();
+  refreshForYou();
   onHashChange();
 })();

@@ -1,0 +1,246 @@
+"""In-process latency of one image query: read JPEG -> decode + letterbox -> encode -> search.
+
+Usage:
+
+    .venv/bin/python bench/latency.py --bundle bundles/demo-hybrid             # full run
+    .venv/bin/python bench/latency.py --bundle /tmp/b-eff --queries 10 --runs 2  # smoke run
+
+Each query is a different catalog photo (400 px JPEG, distinct image files spread over the
+catalog), timed stage by stage with ``time.perf_counter``:
+
+* read    - the file's bytes from disk (page cache after the first run),
+* decode  - ``lookalike.imaging.load_image`` (JPEG draft decode + letterbox to the input size),
+* encode  - ``encoder.encode`` on a batch of one,
+* search  - ``Recommender.search`` with k=10 (index search + duplicate collapse + result
+  objects), as ``recommend_images`` does; ``index.search`` alone is timed separately.
+
+For every thread count (default 1 and 2) the bundle is reloaded with that many threads for
+PyTorch, faiss and the ONNX Runtime session, a few untimed warm-up queries run, then
+``--runs`` passes over the queries. The table shows the median over runs of each run's
+p50/p95 (min..max across runs in the JSON) and the per-stage medians: the profile that shows
+where the time goes. Results go to ``bench/results/latency.json``. No HTTP: see
+bench/http_latency.py for the served path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    RESULTS_DIR,
+    format_table,
+    load_recommender,
+    load_warning,
+    machine_info,
+    median_of,
+    percentiles,
+    spread,
+    write_json,
+)
+
+TARGET_P50_MS = 15.0
+TARGET_THREADS = 2
+STAGES = ("read", "decode", "encode", "search")
+
+
+def query_once(recommender: Any, path: str, k: int) -> tuple[dict[str, float], list[str]]:
+    """One query through every stage; returns (ms per stage + total, result ids)."""
+    from lookalike.imaging import load_image
+
+    t0 = time.perf_counter()
+    data = Path(path).read_bytes()
+    t1 = time.perf_counter()
+    image = load_image(data, recommender.encoder.input_size)
+    t2 = time.perf_counter()
+    vector = recommender.encoder.encode(image[None])
+    t3 = time.perf_counter()
+    found = recommender.search(vector, k)
+    t4 = time.perf_counter()
+    ms = {
+        "read": (t1 - t0) * 1e3,
+        "decode": (t2 - t1) * 1e3,
+        "encode": (t3 - t2) * 1e3,
+        "search": (t4 - t3) * 1e3,
+        "total": (t4 - t0) * 1e3,
+    }
+    return ms, [r.id for r in found[0]]
+
+
+def index_search_ms(recommender: Any, vectors: np.ndarray, k: int) -> list[float]:
+    """ms of ``index.search`` alone (one query per call) for each vector."""
+    out = []
+    for vector in vectors:
+        started = time.perf_counter()
+        recommender.index.search(vector[None], k)
+        out.append((time.perf_counter() - started) * 1e3)
+    return out
+
+
+def check_matches_api(recommender: Any, path: str, k: int, ids: list[str]) -> bool:
+    """True when ``recommend_images`` returns the same ids as the staged pipeline."""
+    result = recommender.recommend_images([Path(path).read_bytes()], k)[0]
+    return [r.id for r in result.results] == ids
+
+
+def bench_threads(
+    bundle: Path, threads: int, paths: list[str], k: int, runs: int, warmup: int
+) -> dict[str, Any]:
+    """All runs for one thread count: per-run percentiles, stage medians and a sanity check."""
+    started = time.perf_counter()
+    recommender, runtime = load_recommender(bundle, threads)
+    load_s = time.perf_counter() - started
+    for path in paths[:warmup]:
+        query_once(recommender, path, k)
+    run_totals, run_p95, stage_runs = [], [], {s: [] for s in (*STAGES, "index.search")}
+    all_totals: list[float] = []
+    for _ in range(runs):
+        timings = [query_once(recommender, p, k)[0] for p in paths]
+        totals = [t["total"] for t in timings]
+        all_totals += totals
+        run_totals.append(float(np.percentile(totals, 50)))
+        run_p95.append(float(np.percentile(totals, 95)))
+        for stage in STAGES:
+            stage_runs[stage].append(median_of([t[stage] for t in timings]))
+    vectors = recommender.encoder.encode(
+        np.stack([recommender_image(recommender, p) for p in paths[: min(len(paths), 50)]])
+    )
+    for _ in range(runs):
+        stage_runs["index.search"].append(median_of(index_search_ms(recommender, vectors, k)))
+    _, ids = query_once(recommender, paths[0], k)
+    return {
+        "threads": threads,
+        "runtime": runtime,
+        "encoder": recommender.encoder.name,
+        "input_size": recommender.encoder.input_size,
+        "dim": int(recommender.encoder.dim),
+        "index": getattr(recommender.index, "kind", type(recommender.index).__name__),
+        "items": len(recommender),
+        "load_seconds": round(load_s, 2),
+        "p50_ms": spread(run_totals),
+        "p95_ms": spread(run_p95),
+        "all_queries_ms": percentiles(all_totals),
+        "stage_median_ms": {s: spread(v) for s, v in stage_runs.items()},
+        "matches_recommend_images": check_matches_api(recommender, paths[0], k, ids),
+    }
+
+
+def recommender_image(recommender: Any, path: str) -> np.ndarray:
+    """The letterboxed input image of ``path`` for this recommender's encoder."""
+    from lookalike.imaging import load_image
+
+    return load_image(path, recommender.encoder.input_size)
+
+
+def query_paths(bundle: Path, count: int) -> tuple[list[str], str]:
+    """``count`` distinct catalog photos of the bundle and a note on their pixel sizes."""
+    from collections import Counter
+
+    from common import distinct_image_rows
+    from PIL import Image
+
+    from lookalike.bundle import read_bundle
+
+    data = read_bundle(bundle)
+    rows = distinct_image_rows(data, count)
+    paths = [data.items.paths[r] for r in rows]
+    sizes = Counter()
+    for path in paths:
+        with Image.open(path) as image:
+            sizes[f"{image.width}x{image.height} {image.format}"] += 1
+    note = ", ".join(f"{n} x {size}" for size, n in sizes.most_common(3))
+    return paths, note
+
+
+def print_report(results: list[dict[str, Any]], note: str, n_queries: int, runs: int) -> None:
+    """The latency table, the stage profile and the target line."""
+    print(f"\nqueries: {n_queries} distinct catalog photos ({note}); {runs} run(s) each; "
+          "median over runs (min..max)")
+    rows = []
+    for r in results:
+        rows.append([
+            r["threads"], r["runtime"],
+            r["p50_ms"]["median"], f"{r['p50_ms']['min']:.2f}..{r['p50_ms']['max']:.2f}",
+            r["p95_ms"]["median"], r["all_queries_ms"]["max"],
+        ])
+    print(format_table(
+        ["threads", "encoder runtime", "p50 ms", "p50 range", "p95 ms", "max ms"], rows))
+    print("\nwhere the time goes (median ms per query stage):")
+    stage_names = (*STAGES, "index.search")
+    rows = []
+    for r in results:
+        medians = [r["stage_median_ms"][s]["median"] for s in stage_names]
+        total = sum(medians[: len(STAGES)])
+        rows.append([r["threads"], *medians, *[f"{100 * m / total:.0f}%" for m in medians[1:4]]])
+    print(format_table(
+        ["threads", *[f"{s} ms" for s in stage_names], "decode %", "encode %", "search %"], rows))
+    for r in results:
+        if r["threads"] == TARGET_THREADS:
+            p50 = r["p50_ms"]["median"]
+            verdict = "met" if p50 <= TARGET_P50_MS else "NOT met"
+            print(f"\ntarget p50 <= {TARGET_P50_MS:.0f} ms at {TARGET_THREADS} threads: "
+                  f"{verdict} ({p50:.2f} ms)")
+        if not r["matches_recommend_images"]:
+            print(f"WARNING: staged pipeline and recommend_images disagree at {r['threads']} "
+                  "threads")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run every thread count, print and save the results."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    parser.add_argument("--queries", type=int, default=200, help="distinct query photos")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts to compare (torch, faiss and ONNX Runtime)")
+    parser.add_argument("--runs", type=int, default=3, help="timed passes over the queries")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed queries first")
+    parser.add_argument("-k", type=int, default=10, help="results per query")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latency.json",
+                        help="JSON output file")
+    args = parser.parse_args(argv)
+    if args.queries < 1 or args.runs < 1 or args.warmup < 0 or min(args.threads) < 1:
+        parser.error("--queries, --runs and --threads must be >= 1, --warmup >= 0")
+
+    info = machine_info()
+    if warning := load_warning(info):
+        print(warning)
+    paths, note = query_paths(args.bundle, args.queries)
+    results = []
+    for threads in args.threads:
+        print(f"threads={threads}: {len(paths)} queries x {args.runs} run(s) ...", flush=True)
+        results.append(bench_threads(args.bundle, threads, paths, args.k, args.runs, args.warmup))
+    print_report(results, note, len(paths), args.runs)
+    target = next((r for r in results if r["threads"] == TARGET_THREADS), None)
+    payload = {
+        "benchmark": "latency",
+        "bundle": str(args.bundle.resolve()),
+        "queries": len(paths),
+        "query_images": note,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "k": args.k,
+        "target": {
+            "p50_ms_max": TARGET_P50_MS,
+            "threads": TARGET_THREADS,
+            "met": None if target is None else target["p50_ms"]["median"] <= TARGET_P50_MS,
+        },
+        "results": results,
+        "machine": info,
+        "machine_after": {"load_average_1_5_15": machine_info()["load_average_1_5_15"]},
+    }
+    print(f"results: {write_json(payload, 'latency', args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

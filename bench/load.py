@@ -1,0 +1,443 @@
+"""Bounded load test of ``lookalike serve`` on loopback: many concurrent clients, mixed traffic.
+
+Starts the server as a separate process (as in production), then 16 asyncio clients (one
+``httpx.AsyncClient`` connection each) send a fixed, seeded plan of requests as fast as the
+server answers: photo uploads (``POST /api/recommend``), item lookalikes, browsing pages,
+single items, facets and thumbnails, plus - when updates are on - a few catalog adds
+(``POST /api/items``) and removes of those added items (``DELETE``). Reported: throughput,
+p50/p95/p99 latency (overall and per kind), 5xx and failed requests (transport errors,
+timeouts and any unexpected status; the target is zero of both) and the server's resident
+memory before and after the run (``VmRSS``/``VmHWM`` from ``/proc/<pid>/status``).
+
+With updates (the default when the bench starts the server) the server runs on a scratch
+copy of the bundle's live version (hard links, so it costs no disk) with a random API key:
+the bundle given is never modified.
+
+Usage:
+
+    python bench/load.py --bundle bundles/demo-hybrid              # 5,000 requests, 16 clients
+    python bench/load.py --bundle /tmp/tiny -n 300                 # smoke run
+    python bench/load.py --bundle B --no-updates                   # read-only traffic
+    python bench/load.py --url http://127.0.0.1:8000 --bundle B --pid 1234 \\
+        [--api-key-env LOOKALIKE_API_KEY]                          # a running server
+
+Results are printed and written as JSON to ``bench/results/load.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_OUT = BENCH_DIR / "results" / "load.json"
+#: Share of each request kind in the plan (adds/removes only with updates on).
+MIX = {
+    "similar": 0.30,
+    "upload": 0.20,
+    "browse": 0.20,
+    "item": 0.10,
+    "facets": 0.05,
+    "thumbnail": 0.11,
+    "add": 0.02,
+    "remove": 0.02,
+}
+EXPECTED_STATUS = {"add": 201}  # every other kind: 200
+UPLOAD_POOL = 16
+
+
+@dataclass
+class Sample:
+    """One request's outcome."""
+
+    kind: str
+    status: int  # 0 when no response came back
+    ms: float
+    error: str | None = None
+
+
+# --- the server ---------------------------------------------------------------------------------
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(
+    bundle: Path, workdir: Path, api_key: str | None, timeout: float
+) -> tuple[subprocess.Popen, str]:
+    """``lookalike serve`` on a free port (key in the environment, never on the command
+    line); returns (process, base URL) once ``/healthz`` answers."""
+    port = free_port()
+    # Through lookalike.cli.main: `python -m lookalike.cli` would miss the serve subcommand.
+    code = "import sys; from lookalike.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", code, "serve", "--bundle", str(bundle),
+               "--port", str(port), "--thumbnail-dir", str(workdir / "thumbnails"),
+               "--log-level", "warning"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "LOOKALIKE_API_KEY"}
+    if api_key:
+        env["LOOKALIKE_API_KEY"] = api_key
+    log = open(workdir / "server.log", "wb")  # closed when the process exits
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.close()
+            tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
+            raise SystemExit(f"server exited with status {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    process.terminate()
+    raise SystemExit(f"server did not answer /healthz within {timeout:.0f}s")
+
+
+def scratch_bundle(bundle: Path, target: Path) -> Path:
+    """A private bundle holding only ``bundle``'s live version, as hard links (a copy where
+    links are impossible); updates then never touch the original's files."""
+    from lookalike.bundle import CURRENT, VERSIONS, current_version_dir
+
+    live = current_version_dir(bundle)
+
+    def link(source: str, dest: str) -> None:
+        try:
+            os.link(source, dest)
+        except OSError:
+            shutil.copy2(source, dest)
+
+    shutil.copytree(live, target / VERSIONS / live.name, copy_function=link)
+    (target / CURRENT).write_text(live.name + "\n")
+    return target
+
+
+def memory_kb(pid: int | None) -> dict[str, int | None]:
+    """VmRSS (resident now) and VmHWM (peak resident) of ``pid`` in kB, from /proc."""
+    out: dict[str, int | None] = {"VmRSS": None, "VmHWM": None}
+    if pid is None:
+        return out
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in out:
+                out[key] = int(value.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+# --- the clients --------------------------------------------------------------------------------
+def plan(n: int, seed: int, updates: bool) -> list[str]:
+    """The request kinds, in order, drawn from MIX with ``seed``."""
+    kinds = [k for k in MIX if updates or k not in ("add", "remove")]
+    weights = np.array([MIX[k] for k in kinds])
+    rng = np.random.default_rng(seed)
+    return [str(k) for k in rng.choice(kinds, size=n, p=weights / weights.sum())]
+
+
+def upload_pool(paths: list[str], count: int = UPLOAD_POOL) -> list[bytes]:
+    """Photos to upload: catalog images re-encoded as JPEG (synthetic ones if unreadable)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    photos = []
+    for path in paths[:: max(1, len(paths) // count)][:count]:
+        try:
+            with Image.open(path) as image:
+                buffer = io.BytesIO()
+                image.convert("RGB").save(buffer, "JPEG", quality=90)
+                photos.append(buffer.getvalue())
+        except OSError:
+            continue
+    while len(photos) < 2:
+        image = Image.new("RGB", (200, 240), "white")
+        ImageDraw.Draw(image).ellipse([40, 40, 160, 200], fill=(30 * len(photos), 80, 160))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        photos.append(buffer.getvalue())
+    return photos
+
+
+async def run_load(
+    url: str,
+    kinds: list[str],
+    ids: list[str],
+    photos: list[bytes],
+    *,
+    concurrency: int = 16,
+    api_key: str | None = None,
+    timeout: float = 60.0,
+    seed: int = 0,
+) -> tuple[list[Sample], float]:
+    """Send ``kinds`` from ``concurrency`` clients; returns (samples, wall seconds).
+
+    Lookalike and item requests only use ``ids`` (catalog items that are never removed);
+    removes only delete items this run added, so every request has one right answer.
+    """
+    rng = np.random.default_rng(seed + 1)
+    picks = rng.integers(0, 2**31, size=len(kinds))
+    queue = iter(enumerate(kinds))
+    added: list[str] = []
+    samples: list[Sample] = []
+    headers = {"X-API-Key": api_key} if api_key else {}
+
+    async def send(client: httpx.AsyncClient, n: int, kind: str) -> Sample:
+        pick = int(picks[n])
+        item = ids[pick % len(ids)]
+        photo = photos[pick % len(photos)]
+        if kind == "remove" and not added:
+            kind = "browse"  # nothing of ours to remove yet
+        started = time.perf_counter()
+        try:
+            if kind == "similar":
+                response = await client.get(f"/api/items/{item}/similar", params={"k": 10})
+            elif kind == "upload":
+                files = {"image": ("query.jpg", photo, "image/jpeg")}
+                response = await client.post("/api/recommend?k=10", files=files)
+            elif kind == "browse":
+                params = {"offset": pick % max(1, len(ids)), "limit": 24, "random": pick % 1000}
+                response = await client.get("/api/items", params=params)
+            elif kind == "item":
+                response = await client.get(f"/api/items/{item}")
+            elif kind == "facets":
+                response = await client.get("/api/facets")
+            elif kind == "thumbnail":
+                response = await client.get(f"/api/items/{item}/thumbnail")
+            elif kind == "add":
+                new_id = f"load-{seed}-{n}"
+                files = {"image": (f"{new_id}.jpg", photo, "image/jpeg")}
+                data = {"id": new_id, "Source": "load-test"}
+                response = await client.post("/api/items", files=files, data=data, headers=headers)
+                if response.status_code == 201:
+                    added.append(new_id)
+            else:  # remove one of ours
+                victim = added.pop(pick % len(added))
+                response = await client.delete(f"/api/items/{victim}", headers=headers)
+            await response.aread()
+            ms = (time.perf_counter() - started) * 1000
+            return Sample(kind, response.status_code, ms)
+        except httpx.HTTPError as exc:
+            ms = (time.perf_counter() - started) * 1000
+            return Sample(kind, 0, ms, f"{type(exc).__name__}: {exc}"[:200])
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for n, kind in queue:  # shared iterator: each request goes to one free client
+            samples.append(await send(client, n, kind))
+
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [
+        httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) for _ in range(concurrency)
+    ]
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(client) for client in clients))
+    finally:
+        for client in clients:
+            await client.aclose()
+    return samples, time.perf_counter() - started
+
+
+def latency(values: list[float]) -> dict[str, float | None]:
+    """p50/p95/p99/max in ms."""
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    array = np.asarray(values)
+    return {
+        "p50": round(float(np.percentile(array, 50)), 2),
+        "p95": round(float(np.percentile(array, 95)), 2),
+        "p99": round(float(np.percentile(array, 99)), 2),
+        "max": round(float(array.max()), 2),
+    }
+
+
+def summarize(samples: list[Sample], wall: float) -> dict[str, Any]:
+    """Counts, throughput, latency and errors of a run."""
+
+    def unexpected(s: Sample) -> bool:
+        return s.status != EXPECTED_STATUS.get(s.kind, 200)
+
+    per_kind = {}
+    for kind in sorted({s.kind for s in samples}):
+        mine = [s for s in samples if s.kind == kind]
+        per_kind[kind] = {
+            "requests": len(mine),
+            "unexpected": sum(map(unexpected, mine)),
+            **latency([s.ms for s in mine]),
+        }
+    statuses: dict[str, int] = {}
+    for s in samples:
+        statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
+    failures = [s for s in samples if unexpected(s)]
+    return {
+        "requests": len(samples),
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(len(samples) / wall, 1) if wall else None,
+        "latency_ms": latency([s.ms for s in samples]),
+        "status_counts": statuses,
+        "server_errors_5xx": sum(1 for s in samples if s.status >= 500),
+        "failed_requests": len(failures),
+        "failure_examples": [f"{s.kind}: {s.status} {s.error or ''}".strip() for s in failures][
+            :10
+        ],
+        "per_kind": per_kind,
+    }
+
+
+def measure(
+    url: str,
+    bundle: Path,
+    *,
+    requests: int,
+    concurrency: int,
+    pid: int | None,
+    api_key: str | None,
+    seed: int = 0,
+    warmup: int = 20,
+) -> dict[str, Any]:
+    """Warm up, then run the plan against ``url``; the summary includes server memory."""
+    from lookalike.bundle import read_bundle
+
+    items = read_bundle(bundle).items
+    ids = list(items.ids)
+    photos = upload_pool(list(items.paths))
+    updates = api_key is not None
+    warm = plan(warmup, seed + 7, updates=False)
+    asyncio.run(run_load(url, warm, ids, photos, concurrency=min(4, concurrency), seed=seed))
+    before = memory_kb(pid)
+    samples, wall = asyncio.run(
+        run_load(
+            url,
+            plan(requests, seed, updates),
+            ids,
+            photos,
+            concurrency=concurrency,
+            api_key=api_key,
+            seed=seed,
+        )
+    )
+    after = memory_kb(pid)
+    health = httpx.get(f"{url}/healthz", timeout=10).json()
+    summary = summarize(samples, wall)
+    summary.update(
+        {
+            "concurrency": concurrency,
+            "updates": updates,
+            "items_before": len(ids),
+            "items_after": health.get("items"),
+            "bundle_version_after": health.get("bundle_version"),
+            "server_rss_mb": {
+                "before": _mb(before["VmRSS"]),
+                "after": _mb(after["VmRSS"]),
+                "peak": _mb(after["VmHWM"]),
+                "growth": _mb(after["VmRSS"] - before["VmRSS"])
+                if after["VmRSS"] and before["VmRSS"]
+                else None,
+            },
+        }
+    )
+    return summary
+
+
+def _mb(kb: int | None) -> float | None:
+    return None if kb is None else round(kb / 1024, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the load test, print and save the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, required=True, help="bundle folder to serve")
+    parser.add_argument("-n", "--requests", type=int, default=5000, help="timed requests")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the request plan")
+    parser.add_argument(
+        "--no-updates", dest="updates", action="store_false", help="no adds/removes"
+    )
+    parser.add_argument("--url", help="load this running server instead of starting one")
+    parser.add_argument("--pid", type=int, help="with --url: the server's pid, for memory")
+    parser.add_argument(
+        "--api-key-env", help="with --url: environment variable holding the server's API key"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
+    parser.add_argument("--startup-timeout", type=float, default=300, help="seconds")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1:
+        parser.error("--requests and --concurrency must be >= 1")
+
+    sys.path.insert(0, str(BENCH_DIR))
+    from common import format_table, load_warning, machine_info, write_json
+
+    with tempfile.TemporaryDirectory(prefix="lookalike-load-") as tmp:
+        workdir = Path(tmp)
+        process = None
+        if args.url:
+            url, pid = args.url.rstrip("/"), args.pid
+            api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+            bundle = args.bundle
+        else:
+            api_key = secrets.token_urlsafe(24) if args.updates else None
+            bundle = scratch_bundle(args.bundle, workdir / "bundle") if api_key else args.bundle
+            process, url = start_server(bundle, workdir, api_key, args.startup_timeout)
+            pid = process.pid
+        try:
+            summary = measure(
+                url,
+                bundle,
+                requests=args.requests,
+                concurrency=args.concurrency,
+                pid=pid,
+                api_key=api_key,
+                seed=args.seed,
+            )
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+    info = machine_info()
+    summary = {"benchmark": "load", "bundle": str(args.bundle), **summary, "machine": info}
+    path = write_json(summary, "load", args.out)
+    rows = [
+        [kind, s["requests"], s["unexpected"], s["p50"], s["p95"], s["p99"], s["max"]]
+        for kind, s in summary["per_kind"].items()
+    ]
+    lat = summary["latency_ms"]
+    rows.append(["all", summary["requests"], summary["failed_requests"], lat["p50"], lat["p95"],
+                 lat["p99"], lat["max"]])  # fmt: skip
+    print(
+        format_table(["kind", "requests", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows)
+    )
+    rss = summary["server_rss_mb"]
+    print(
+        f"{summary['requests']} requests from {args.concurrency} clients in {summary['wall_s']}s: "
+        f"{summary['throughput_rps']} req/s; 5xx {summary['server_errors_5xx']}, failed "
+        f"{summary['failed_requests']}; items {summary['items_before']} -> "
+        f"{summary['items_after']}; server RSS {rss['before']} -> {rss['after']} MB "
+        f"(peak {rss['peak']} MB)"
+    )
+    if warning := load_warning(info):
+        print(warning)
+    print(f"written to {path}")
+    return 0 if summary["failed_requests"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
