@@ -19,7 +19,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CATALOG_IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+CATALOG_IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 KAGGLE_CSV = "fashion.csv"
 # Column names tried, in order, when the caller does not say which column holds the id / file.
 ID_COLUMN_CANDIDATES = ("ProductId", "product_id", "id", "item_id", "sku")
@@ -146,7 +146,9 @@ def read_catalog(
         raise CatalogError(f"catalog folder not found: {root}")
     images = find_images(root)
     if not images:
-        raise CatalogError(f"no images (.jpg, .jpeg, .png, .webp) found under {root}")
+        raise CatalogError(
+            f"no images ({', '.join(sorted(CATALOG_IMAGE_EXTENSIONS))}) found under {root}"
+        )
     if metadata_csv is None and (root / KAGGLE_CSV).is_file():
         metadata_csv = root / KAGGLE_CSV
     problems: list[str] = []

@@ -273,7 +273,11 @@ def build_bundle(
     index = build_index(embeddings, np.arange(len(items), dtype=np.int64), kind=config.index)
     exact_groups = duplicate_groups(items.content_hashes, items.ids)
 
-    with BundleWriter(out) as writer:
+    from lookalike.updates import bundle_lock
+
+    out.mkdir(parents=True, exist_ok=True)
+    # The same writer lock as `lookalike add/remove`: a build never interleaves with an update.
+    with bundle_lock(out, timeout=None), BundleWriter(out) as writer:
         writer.write_json(CONFIG, dataclasses.asdict(config))
         writer.write_items(items, embeddings)
         encoder.save(writer.path(ENCODER_DIR, "x").parent)

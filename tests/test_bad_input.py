@@ -85,7 +85,7 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str]] = {
     "grayscale.jpg": (lambda: _encode(_photo(seed=8).convert("L"), "JPEG"), "ok"),
     "one-pixel.png": (lambda: _encode(Image.new("RGB", (1, 1), (200, 0, 0)), "PNG"), "ok"),
     "bomb.png": (_bomb_png, "bad"),
-    "animated.gif": (_animated_gif, "ignored"),
+    "animated.gif": (_animated_gif, "ok"),  # first frame
     "exif-rotated.jpg": (_exif_rotated, "ok"),
     "random-bytes.jpg": (lambda: np.random.default_rng(0).bytes(3000), "bad"),
     "html.png": (lambda: b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "bad"),
