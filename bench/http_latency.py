@@ -23,8 +23,6 @@ import io
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +32,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import start_server, stop_server  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "http_latency.json"
 SIDE = 400
@@ -65,42 +67,6 @@ def query_jpeg(bundle: Path, image: Path | None) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     photo.save(buffer, "JPEG", quality=90)
     return buffer.getvalue(), f"{origin} ({photo.width}x{photo.height})"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(bundle: Path, workdir: Path, timeout: float) -> tuple[subprocess.Popen, str]:
-    """``lookalike serve`` on a free port; returns (process, base URL) once /healthz answers."""
-    port = free_port()
-    # Through lookalike.cli.main (not `python -m lookalike.cli`, whose __main__ copy of the
-    # module would miss the serve subcommand that lookalike.server.cli registers).
-    code = "import sys; from lookalike.cli import main; sys.exit(main())"
-    command = [
-        sys.executable, "-c", code, "serve", "--bundle", str(bundle), "--port", str(port),
-        "--thumbnail-dir", str(workdir / "thumbnails"), "--log-level", "warning",
-    ]
-    log = open(workdir / "server.log", "wb")  # the server's output, for errors
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.close()
-            tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
-            raise SystemExit(f"server exited with status {process.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    process.terminate()
-    raise SystemExit(f"server did not answer /healthz within {timeout:.0f}s")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -187,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 url, jpeg, args.requests, args.k, params, args.concurrency, args.warmup
             )
         finally:
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+            stop_server(process)
 
     summary = {
         "benchmark": "http_latency",

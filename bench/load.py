@@ -31,8 +31,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,46 +69,6 @@ class Sample:
 
 
 # --- the server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(
-    bundle: Path, workdir: Path, api_key: str | None, timeout: float
-) -> tuple[subprocess.Popen, str]:
-    """``lookalike serve`` on a free port (key in the environment, never on the command
-    line); returns (process, base URL) once ``/healthz`` answers."""
-    port = free_port()
-    # Through lookalike.cli.main: `python -m lookalike.cli` would miss the serve subcommand.
-    code = "import sys; from lookalike.cli import main; sys.exit(main())"
-    command = [sys.executable, "-c", code, "serve", "--bundle", str(bundle),
-               "--port", str(port), "--thumbnail-dir", str(workdir / "thumbnails"),
-               "--log-level", "warning"]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "LOOKALIKE_API_KEY"}
-    if api_key:
-        env["LOOKALIKE_API_KEY"] = api_key
-    log = open(workdir / "server.log", "wb")  # closed when the process exits
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.close()
-            tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
-            raise SystemExit(f"server exited with status {process.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    process.terminate()
-    raise SystemExit(f"server did not answer /healthz within {timeout:.0f}s")
-
-
 def scratch_bundle(bundle: Path, target: Path) -> Path:
     """A private bundle holding only ``bundle``'s live version, as hard links (a copy where
     links are impossible); updates then never touch the original's files."""
@@ -383,7 +341,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests and --concurrency must be >= 1")
 
     sys.path.insert(0, str(BENCH_DIR))
-    from common import format_table, load_warning, machine_info, write_json
+    from common import (
+        format_table,
+        load_warning,
+        machine_info,
+        start_server,
+        stop_server,
+        write_json,
+    )
 
     with tempfile.TemporaryDirectory(prefix="lookalike-load-") as tmp:
         workdir = Path(tmp)
@@ -395,7 +360,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             api_key = secrets.token_urlsafe(24) if args.updates else None
             bundle = scratch_bundle(args.bundle, workdir / "bundle") if api_key else args.bundle
-            process, url = start_server(bundle, workdir, api_key, args.startup_timeout)
+            # The key goes in the environment, never on the command line.
+            env = {k: v for k, v in os.environ.items() if k != "LOOKALIKE_API_KEY"}
+            if api_key:
+                env["LOOKALIKE_API_KEY"] = api_key
+            process, url = start_server(bundle, workdir, args.startup_timeout, env)
             pid = process.pid
         try:
             summary = measure(
@@ -408,9 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
             )
         finally:
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+            stop_server(process)
 
     info = machine_info()
     summary = {"benchmark": "load", "bundle": str(args.bundle), **summary, "machine": info}

@@ -17,11 +17,20 @@ def sha256_file(path: str | os.PathLike) -> str:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text to ``path`` via a temp file in the same folder, fsync and ``os.replace``,
     so a reader sees the old file or the new one, never a torn one."""
+    _atomic_write(path, text, "w")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` atomically, as :func:`atomic_write_text` writes text."""
+    _atomic_write(path, data, "wb")
+
+
+def _atomic_write(path: Path, content: str | bytes, mode: str) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, mode) as handle:
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -63,6 +62,7 @@ from lookalike.bundle import (
     read_bundle,
 )
 from lookalike.cli import EXTENSIONS
+from lookalike.files import atomic_write_bytes
 
 LOCK_FILE = ".lock"
 #: Where images uploaded through the API are kept (outside versions/, which get pruned).
@@ -577,16 +577,7 @@ def _store_image(bundle_dir: Path, source: Path | bytes, digest: str) -> str:
     folder.mkdir(exist_ok=True)
     target = folder / f"{digest}{suffix}"
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        atomic_write_bytes(target, data)
     return str(target.resolve())
 
 

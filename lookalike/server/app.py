@@ -33,6 +33,7 @@ Bearer``; without a configured key they answer 403, with a missing or wrong one 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -204,10 +205,44 @@ class Removed(BaseModel):
     items: int
 
 
+def error_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry: a typed JSON error (:class:`ErrorBody`)."""
+    return {"model": ErrorBody, "description": description}
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "unknown item"},
-    422: {"model": ErrorBody, "description": "bad parameter or filter"},
+    404: error_doc("unknown item"),
+    422: error_doc("bad parameter or filter"),
 }
+UPLOAD_ERRORS = {413: error_doc("upload too large"), 415: error_doc("not an image upload")}
+KEY_ERRORS = {
+    401: error_doc("missing or wrong API key"),
+    403: error_doc("updates disabled (no API key configured)"),
+}
+BUSY_ERROR = {503: error_doc("another update holds the bundle")}
+#: The OpenAPI schema of an uploaded file.
+BINARY = {"type": "string", "format": "binary"}
+
+
+def request_body(
+    form: dict[str, Any],
+    *,
+    required: Sequence[str] = (),
+    json_schema: dict[str, Any] | None = None,
+    **form_extra: Any,
+) -> dict[str, Any]:
+    """``openapi_extra`` documenting a required request body: a multipart/form-data form of
+    the fields in ``form`` (``required`` ones named), and ``json_schema`` as
+    application/json when given; ``form_extra`` adds keys to the form's schema."""
+    schema: dict[str, Any] = {"type": "object"}
+    if required:
+        schema["required"] = list(required)
+    content: dict[str, Any] = {}
+    if json_schema is not None:
+        content["application/json"] = {"schema": json_schema}
+    content["multipart/form-data"] = {"schema": {**schema, "properties": form, **form_extra}}
+    # A copy: the shared pieces (BINARY) must not be tied into every app's OpenAPI document.
+    return copy.deepcopy({"requestBody": {"required": True, "content": content}})
 
 
 # --- state --------------------------------------------------------------------------------
@@ -548,6 +583,17 @@ def result_json(request: Request, item: Recommendation) -> dict[str, Any]:
     }
 
 
+def results_json(
+    request: Request, results: Iterable[Recommendation], started: float
+) -> dict[str, Any]:
+    """The ``results`` and ``took_ms`` (since ``started``, a ``time.perf_counter()``) of a
+    recommendation response."""
+    return {
+        "results": [result_json(request, r) for r in results],
+        "took_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+
+
 def _etag_matches(header: str | None, etag: str) -> bool:
     """Whether an If-None-Match header (a list, weak tags or ``*``) names ``etag``."""
     if not header:
@@ -670,25 +716,8 @@ def create_app(
     @app.post(
         "/api/recommend",
         response_model=Recommendations,
-        responses={
-            **ERROR_RESPONSES,
-            413: {"model": ErrorBody, "description": "upload too large"},
-            415: {"model": ErrorBody, "description": "not an image upload"},
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {"image": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
-            }
-        },
+        responses={**ERROR_RESPONSES, **UPLOAD_ERRORS},
+        openapi_extra=request_body({"image": BINARY}, required=["image"]),
     )
     async def recommend(
         request: Request, k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K)
@@ -711,8 +740,7 @@ def create_app(
             raise ApiError(422, "invalid_image", detail)
         return {
             "query": {"type": "image", "filename": upload.filename, "k": k, "filters": filters},
-            "results": [result_json(request, r) for r in result.results],
-            "took_ms": round((time.perf_counter() - started) * 1000, 2),
+            **results_json(request, result.results, started),
         }
 
     @app.get(
@@ -735,8 +763,7 @@ def create_app(
                 "k": k,
                 "filters": filters,
             },
-            "results": [result_json(request, r) for r in result.results],
-            "took_ms": round((time.perf_counter() - started) * 1000, 2),
+            **results_json(request, result.results, started),
         }
 
     # Personalised recommendations (POST /api/recommend/profile): see profile_api.py.
@@ -830,36 +857,21 @@ def create_app(
         status_code=201,
         response_model=Added,
         responses={
-            401: {"model": ErrorBody, "description": "missing or wrong API key"},
-            403: {"model": ErrorBody, "description": "updates disabled (no API key configured)"},
-            409: {"model": ErrorBody, "description": "the id is already in the catalog"},
-            413: {"model": ErrorBody, "description": "upload too large"},
-            415: {"model": ErrorBody, "description": "not an image upload"},
-            422: {"model": ErrorBody, "description": "unreadable image, bad id or metadata"},
-            503: {"model": ErrorBody, "description": "another update holds the bundle"},
+            **KEY_ERRORS,
+            409: error_doc("the id is already in the catalog"),
+            **UPLOAD_ERRORS,
+            422: error_doc("unreadable image, bad id or metadata"),
+            **BUSY_ERROR,
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {
-                                "image": {"type": "string", "format": "binary"},
-                                "id": {"type": "string"},
-                                "metadata": {
-                                    "type": "string",
-                                    "description": "JSON object of column: value",
-                                },
-                            },
-                            "additionalProperties": {"type": "string"},
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra=request_body(
+            {
+                "image": BINARY,
+                "id": {"type": "string"},
+                "metadata": {"type": "string", "description": "JSON object of column: value"},
+            },
+            required=["image"],
+            additionalProperties={"type": "string"},
+        ),
     )
     async def add_item(request: Request) -> dict[str, Any]:
         """Add a photo to the catalog as a new bundle version (needs the API key).
@@ -926,10 +938,9 @@ def create_app(
         response_model=Removed,
         responses={
             **ERROR_RESPONSES,
-            401: {"model": ErrorBody, "description": "missing or wrong API key"},
-            403: {"model": ErrorBody, "description": "updates disabled (no API key configured)"},
-            409: {"model": ErrorBody, "description": "the last item cannot be removed"},
-            503: {"model": ErrorBody, "description": "another update holds the bundle"},
+            **KEY_ERRORS,
+            409: error_doc("the last item cannot be removed"),
+            **BUSY_ERROR,
         },
     )
     async def remove_item(item_id: str, request: Request) -> dict[str, Any]:

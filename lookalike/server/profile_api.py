@@ -42,27 +42,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from lookalike.personal import InteractionLog, Profile, read_interactions, recommend_profile
 from lookalike.recommend import FilterError, Recommender, UnknownItemError
 from lookalike.server.app import (
     API_MAX_K,
+    BINARY,
     DEFAULT_K,
     ERROR_RESPONSES,
     Catalog,
-    ErrorBody,
     LiveCatalog,
     Result,
-    result_json,
+    error_doc,
+    request_body,
+    results_json,
 )
 from lookalike.server.errors import ApiError, error_response
 from lookalike.server.uploads import (
-    _GENERIC_TYPES,
     MULTIPART_OVERHEAD,
-    _check_declared_length,
-    limited,
-    too_large,
+    check_image_part,
+    media_type,
+    parse_multipart,
 )
 
 log = logging.getLogger("lookalike.server")
@@ -210,10 +210,6 @@ def use_interactions(app: FastAPI, path: str | Path | None) -> None:
 
 
 # --- request parsing --------------------------------------------------------------------------
-def _content_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
 def _validate(data: dict[str, Any]) -> ProfileRequest:
     """The request parameters, or the app's usual 422 listing each bad field."""
     try:
@@ -252,23 +248,6 @@ async def read_json_request(request: Request, max_bytes: int = MAX_JSON_BYTES) -
     return ParsedRequest(_validate(data))
 
 
-def _check_photo(upload: UploadFile, max_bytes: int) -> str:
-    """Size and declared type checks of one uploaded photo (the decoder has the final word);
-    returns its file name."""
-    filename = (upload.filename or "photo")[:200]
-    if (upload.size or 0) > max_bytes:
-        raise too_large(max_bytes)
-    part_type = (upload.content_type or "").split(";")[0].strip().lower()
-    if part_type not in _GENERIC_TYPES and not part_type.startswith("image/"):
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"{filename!r} is {part_type}, not an image; upload a JPEG, PNG, WebP, GIF or BMP "
-            "photo",
-        )
-    return filename
-
-
 async def read_multipart_request(request: Request, max_photo_bytes: int) -> ParsedRequest:
     """A multipart profile request: text fields plus up to :data:`MAX_PHOTOS` liked photos
     (field ``photos``), each at most ``max_photo_bytes``; the body is bounded while streaming.
@@ -277,19 +256,13 @@ async def read_multipart_request(request: Request, max_photo_bytes: int) -> Pars
         ApiError: 413 too large, 415 a non-image file, 422 a malformed body or stray file.
         RequestValidationError: a parameter out of range or of the wrong type.
     """
-    limit = max_photo_bytes * MAX_PHOTOS + MULTIPART_OVERHEAD
-    _check_declared_length(request, limit, max_photo_bytes)
-    parser = MultiPartParser(
-        request.headers,
-        limited(request.stream(), limit, max_photo_bytes),
+    form = await parse_multipart(
+        request,
+        max_photo_bytes * MAX_PHOTOS + MULTIPART_OVERHEAD,
+        max_photo_bytes,
         max_files=MAX_PHOTOS,
         max_fields=2 * MAX_PROFILE_ITEMS + 16,
     )
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        detail = f"malformed multipart body: {exc.message}"
-        raise ApiError(422, "invalid_multipart", detail) from exc
     try:
         data: dict[str, Any] = {}
         photos: list[Photo] = []
@@ -299,7 +272,7 @@ async def read_multipart_request(request: Request, max_photo_bytes: int) -> Pars
                     raise ApiError(
                         422, "invalid_multipart", f"unexpected file field {key!r}; use 'photos'"
                     )
-                name = _check_photo(value, max_photo_bytes)
+                name, _ = check_image_part(value, max_photo_bytes, "photo")
                 photos.append(Photo(name, await value.read()))
             elif key in ("liked", "disliked"):
                 ids = data.setdefault(key, [])
@@ -325,7 +298,7 @@ def _json_field(name: str, value: str) -> Any:
 
 async def read_profile_request(request: Request, max_photo_bytes: int) -> ParsedRequest:
     """Parse a JSON or multipart profile request (415 for anything else)."""
-    content_type = _content_type(request)
+    content_type = media_type(request.headers.get("content-type"))
     if content_type == "application/json":
         return await read_json_request(request)
     if content_type == "multipart/form-data":
@@ -432,38 +405,25 @@ def add_profile_routes(app: FastAPI, live: LiveCatalog, *, max_upload_bytes: int
         response_model=ProfileRecommendations,
         responses={
             **ERROR_RESPONSES,
-            404: {"model": ErrorBody, "description": "unknown item id (see unknown_ids)"},
-            413: {"model": ErrorBody, "description": "body or photo too large"},
-            415: {"model": ErrorBody, "description": "not JSON / multipart, or not an image"},
-            422: {"model": ErrorBody, "description": "no likes, bad parameter, filter or photo"},
+            404: error_doc("unknown item id (see unknown_ids)"),
+            413: error_doc("body or photo too large"),
+            415: error_doc("not JSON / multipart, or not an image"),
+            422: error_doc("no likes, bad parameter, filter or photo"),
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": ProfileRequest.model_json_schema()},
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "liked": {"type": "array", "items": {"type": "string"}},
-                                "disliked": {"type": "array", "items": {"type": "string"}},
-                                "photos": {
-                                    "type": "array",
-                                    "items": {"type": "string", "format": "binary"},
-                                },
-                                "k": {"type": "integer"},
-                                "method": {"type": "string", "enum": ["fusion", "mean"]},
-                                "diversity": {"type": "number"},
-                                "filters": {"type": "string", "description": "JSON object"},
-                                "user": {"type": "string"},
-                                "ignore_unknown": {"type": "boolean"},
-                            },
-                        }
-                    },
-                },
-            }
-        },
+        openapi_extra=request_body(
+            {
+                "liked": {"type": "array", "items": {"type": "string"}},
+                "disliked": {"type": "array", "items": {"type": "string"}},
+                "photos": {"type": "array", "items": BINARY},
+                "k": {"type": "integer"},
+                "method": {"type": "string", "enum": ["fusion", "mean"]},
+                "diversity": {"type": "number"},
+                "filters": {"type": "string", "description": "JSON object"},
+                "user": {"type": "string"},
+                "ignore_unknown": {"type": "boolean"},
+            },
+            json_schema=ProfileRequest.model_json_schema(),
+        ),
     )
     async def recommend_for_profile(request: Request) -> Any:
         """Items for a shopper's likes (ids and/or photos) and dislikes, never one of them.
@@ -527,8 +487,7 @@ def add_profile_routes(app: FastAPI, live: LiveCatalog, *, max_upload_bytes: int
                 "filters": filters,
                 "collaborative": interactions is not None,
             },
-            "results": [result_json(request, r) for r in results],
-            "took_ms": round((time.perf_counter() - started) * 1000, 2),
+            **results_json(request, results, started),
             "ignored_ids": ignored,
         }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
@@ -69,6 +69,11 @@ async def limited(stream: AsyncIterator[bytes], limit: int, max_bytes: int) -> A
         yield chunk
 
 
+def media_type(value: str | None) -> str:
+    """The bare, lower-case media type of a Content-Type value (``""`` when absent)."""
+    return (value or "").split(";")[0].strip().lower()
+
+
 def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None:
     declared = request.headers.get("content-length")
     if declared is None:
@@ -79,6 +84,56 @@ def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None
         raise ApiError(400, "bad_request", "invalid Content-Length header") from None
     if length > limit:
         raise too_large(max_bytes)
+
+
+async def parse_multipart(
+    request: Request, limit: int, max_bytes: int, *, max_files: int, max_fields: int
+) -> FormData:
+    """The multipart form of ``request``, its body bounded to ``limit`` bytes (declared and
+    while streaming). The caller closes the form.
+
+    Args:
+        request: a multipart/form-data request.
+        limit: bytes allowed in the whole body.
+        max_bytes: the file limit named in the 413 message.
+        max_files, max_fields: the most file and text parts accepted.
+
+    Raises:
+        ApiError: 400 for an invalid Content-Length, 413 when too large, 422 when malformed.
+    """
+    _check_declared_length(request, limit, max_bytes)
+    parser = MultiPartParser(
+        request.headers,
+        limited(request.stream(), limit, max_bytes),
+        max_files=max_files,
+        max_fields=max_fields,
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        detail = f"malformed multipart body: {exc.message}"
+        raise ApiError(422, "invalid_multipart", detail) from exc
+
+
+def check_image_part(upload: UploadFile, max_bytes: int, default_name: str) -> tuple[str, str]:
+    """Size and declared type checks of one uploaded file part (the decoder has the final
+    word); returns its file name (``default_name`` when it has none) and media type.
+
+    Raises:
+        ApiError: 413 over ``max_bytes``, 415 when declared as a non-image type.
+    """
+    if (upload.size or 0) > max_bytes:
+        raise too_large(max_bytes)
+    filename = (upload.filename or default_name)[:200]
+    part_type = media_type(upload.content_type)
+    if part_type not in _GENERIC_TYPES and not part_type.startswith("image/"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"{filename!r} is {part_type}, not an image; upload a JPEG, PNG, WebP, GIF "
+            "or BMP photo",
+        )
+    return filename, part_type
 
 
 async def read_image_upload(
@@ -92,43 +147,22 @@ async def read_image_upload(
         ApiError: 415 when the body is not multipart or the part is declared as a non-image
             type, 413 when too large, 422 when the body is malformed or has no such file.
     """
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "multipart/form-data":
+    if media_type(request.headers.get("content-type")) != "multipart/form-data":
         raise ApiError(
             415,
             "unsupported_media_type",
             f"send the photo as multipart/form-data with a file field named {field!r}",
         )
-    limit = max_bytes + MULTIPART_OVERHEAD
-    _check_declared_length(request, limit, max_bytes)
-    parser = MultiPartParser(
-        request.headers,
-        limited(request.stream(), limit, max_bytes),
-        max_files=1,
-        max_fields=max_fields,
+    form = await parse_multipart(
+        request, max_bytes + MULTIPART_OVERHEAD, max_bytes, max_files=1, max_fields=max_fields
     )
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        detail = f"malformed multipart body: {exc.message}"
-        raise ApiError(422, "invalid_multipart", detail) from exc
     try:
         upload = form.get(field)
         if not isinstance(upload, UploadFile):
             raise ApiError(
                 422, "missing_image", f"no file in multipart field {field!r}; attach a photo"
             )
-        if (upload.size or 0) > max_bytes:
-            raise too_large(max_bytes)
-        filename = (upload.filename or "upload")[:200]
-        part_type = (upload.content_type or "").split(";")[0].strip().lower()
-        if part_type not in _GENERIC_TYPES and not part_type.startswith("image/"):
-            raise ApiError(
-                415,
-                "unsupported_media_type",
-                f"{filename!r} is {part_type}, not an image; upload a JPEG, PNG, WebP, GIF "
-                "or BMP photo",
-            )
+        filename, part_type = check_image_part(upload, max_bytes, "upload")
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         return Upload(filename, part_type, await upload.read(), fields)
     finally:

@@ -1,4 +1,5 @@
-"""Fixtures for the server tests: the tiny bundle loaded once, apps over it, a live server."""
+"""Fixtures for the server tests: the tiny bundle loaded once, apps over it, a live server,
+headless Chromium for the browser tests, and helpers shared by the API tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,22 @@ import pytest
 import lookalike
 
 UPLOAD_LIMIT = 64 * 1024  # small, so 413 is cheap to provoke
+RESULT_FIELDS = {"id", "distance", "rank", "metadata", "image_url", "thumbnail_url"}
+
+# Browser tests: Debian's Chromium (never Playwright's own download); screenshots go here.
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="session")
@@ -117,3 +135,79 @@ def stop_server(process: subprocess.Popen) -> None:
         process.kill()
         process.wait()
     process.log_file.close()  # type: ignore[attr-defined]
+
+
+@contextmanager
+def running_server(bundle: Path, work: Path, *extra_args: str) -> Iterator[str]:
+    """:func:`start_server` with thumbnails and log in ``work``; yields the base URL."""
+    process, url = start_server(bundle, work / "thumbnails", work / "server.log", *extra_args)
+    try:
+        yield url
+    finally:
+        stop_server(process)
+
+
+# --- API tests --------------------------------------------------------------------------------
+def meta(client, item_id: str) -> dict[str, str]:
+    return client.get(f"/api/items/{item_id}").json()["metadata"]
+
+
+def assert_error(response, status: int, error: str, *words: str) -> dict:
+    """A typed JSON error with ``status``/``error`` whose detail mentions ``words``."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == error, body
+    for word in words:
+        assert word.lower() in str(body["detail"]).lower(), body
+    assert "Traceback" not in response.text
+    return body
+
+
+# --- browser tests ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright (skips when either is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is absent; install it with "
+            "`apt-get update && apt-get install -y chromium chromium-driver`"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@contextmanager
+def open_page(browser, url: str, *ready_selectors: str) -> Iterator:
+    """A page in a fresh 1280x900 context at ``url``, once each of ``ready_selectors`` is
+    there; afterwards the context is closed and no JavaScript error may have happened."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    for selector in ready_selectors:
+        page.wait_for_selector(selector)
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def phone_context(browser):
+    """A 375x740 touch-screen phone context (close it when done)."""
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)

@@ -11,9 +11,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from lookalike.server.uploads import limited
-from tests.server.conftest import UPLOAD_LIMIT
+from tests.server.conftest import RESULT_FIELDS, UPLOAD_LIMIT, assert_error
 
-RESULT_FIELDS = {"id", "distance", "rank", "metadata", "image_url", "thumbnail_url"}
 ITEM_FIELDS = {"id", "metadata", "image_url", "thumbnail_url"}
 
 
@@ -25,21 +24,6 @@ def red_circle(tiny_catalog) -> bytes:
 
 def upload(client, data: bytes, name="photo.jpg", ctype="image/jpeg", query=""):
     return client.post(f"/api/recommend{query}", files={"image": (name, data, ctype)})
-
-
-def meta(client, item_id: str) -> dict[str, str]:
-    return client.get(f"/api/items/{item_id}").json()["metadata"]
-
-
-def assert_error(response, status: int, error: str, *words: str) -> dict:
-    """A typed JSON error with ``status``/``error`` whose detail mentions ``words``."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == error, body
-    for word in words:
-        assert word.lower() in str(body["detail"]).lower(), body
-    assert "Traceback" not in response.text
-    return body
 
 
 # --- health, docs, page -------------------------------------------------------------------------

@@ -16,64 +16,33 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.conftest import start_server, stop_server
+from tests.server.conftest import (
+    ROOT,
+    open_page,
+    phone_context,
+    running_server,
+    screenshot,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium driven by Playwright (skips when either is missing)."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "/usr/bin/chromium is absent; install it with "
-            "`apt-get update && apt-get install -y chromium chromium-driver`"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory):
     """``lookalike serve`` over the tiny bundle; yields its base URL."""
     work = tmp_path_factory.mktemp("server")
-    process, url = start_server(
-        tiny_bundle, work / "thumbnails", work / "server.log", "--max-upload-mb", "2"
-    )
-    yield url
-    stop_server(process)
+    with running_server(tiny_bundle, work, "--max-upload-mb", "2") as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/?seed=1")
-    page.wait_for_selector("#samples [data-item-id]")
-    page.wait_for_selector("#facets .chip")
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with open_page(
+        browser, f"{server}/?seed=1", "#samples [data-item-id]", "#facets .chip"
+    ) as page:
+        yield page
 
 
 def result_ids(page) -> list[str]:
@@ -91,11 +60,6 @@ def wait_for_results(page, status_text: str) -> None:
         }""",
         arg=status_text,
     )
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 def test_upload_click_and_filter(page, server, tiny_catalog):
@@ -177,13 +141,7 @@ def test_keyboard_only(page):
 
 
 def test_phone_width(browser, server, tiny_catalog):
-    context = browser.new_context(
-        viewport={"width": 375, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
+    context = phone_context(browser)
     page = context.new_page()
     try:
         page.goto(f"{server}/?seed=2")

@@ -9,9 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lookalike.server.profile_api import MAX_PHOTOS, PROFILE_PATH, use_interactions
-from tests.server.conftest import UPLOAD_LIMIT
+from tests.server.conftest import RESULT_FIELDS, UPLOAD_LIMIT, assert_error, meta
 
-RESULT_FIELDS = {"id", "distance", "rank", "metadata", "image_url", "thumbnail_url"}
 ALL_IDS = [str(i) for i in range(101, 125)]
 
 
@@ -34,21 +33,6 @@ def text_multipart(client, fields: list[tuple[str, str]]):
     body = ("".join(parts) + f"--{boundary}--\r\n").encode()
     headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
     return client.post(PROFILE_PATH, content=body, headers=headers)
-
-
-def meta(client, item_id: str) -> dict[str, str]:
-    return client.get(f"/api/items/{item_id}").json()["metadata"]
-
-
-def assert_error(response, status: int, error: str, *words: str) -> dict:
-    """A typed JSON error with ``status``/``error`` whose detail mentions ``words``."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == error, body
-    for word in words:
-        assert word.lower() in str(body["detail"]).lower(), body
-    assert "Traceback" not in response.text
-    return body
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.conftest import start_server, stop_server
-from tests.server.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, screenshot
+from tests.server.conftest import ARTIFACTS, open_page, phone_context, running_server, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -17,39 +16,19 @@ PROFILE_KEY = "lookalike.profile.v1"
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    """Headless Debian Chromium driven by Playwright (skips when either is missing)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent; install Debian's chromium package")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory):
     """``lookalike serve`` over the tiny bundle; yields its base URL."""
-    work = tmp_path_factory.mktemp("profile-server")
-    process, url = start_server(tiny_bundle, work / "thumbnails", work / "server.log")
-    yield url
-    stop_server(process)
+    with running_server(tiny_bundle, tmp_path_factory.mktemp("profile-server")) as url:
+        yield url
 
 
 @pytest.fixture
-def page(chromium, server):
+def page(browser, server):
     """A fresh browser context (empty localStorage) on the landing page."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server}/?seed=1")
-    page.wait_for_selector("#samples [data-item-id] [data-action='like']")
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with open_page(
+        browser, f"{server}/?seed=1", "#samples [data-item-id] [data-action='like']"
+    ) as page:
+        yield page
 
 
 def for_you_ids(page) -> list[str]:
@@ -156,14 +135,8 @@ def test_for_you_follows_filters(page):
         assert colour == "Blue"
 
 
-def test_for_you_at_phone_width(chromium, server):
-    context = chromium.new_context(
-        viewport={"width": 375, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
+def test_for_you_at_phone_width(browser, server):
+    context = phone_context(browser)
     page = context.new_page()
     try:
         page.goto(f"{server}/?seed=2")
