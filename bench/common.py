@@ -131,7 +131,8 @@ def set_encoder_threads(encoder: Any, n: int) -> str:
     onnx_path = Path(directory) / BACKBONE_ONNX if directory is not None else None
     use_onnx = bool(getattr(encoder.cfg, "onnx", True)) and onnx_path is not None
     # Never export into the bundle: a missing ONNX file means PyTorch, as loading found it.
-    runner = BackboneRunner(onnx_path if use_onnx and onnx_path.exists() else None, n)
+    runner = BackboneRunner(onnx_path if use_onnx and onnx_path.exists() else None, n,
+                            encoder.input_size)
     encoder.backbone = runner
     if runner.session is not None:
         threads = runner.session.get_session_options().intra_op_num_threads

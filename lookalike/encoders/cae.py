@@ -42,6 +42,18 @@ ACCURACY_TOLERANCE = 0.1
 HISTORY_CSV = "history.csv"
 CURVES_PNG = "loss_curves.png"
 CHECKPOINT = "checkpoint.pt"
+PCA_FILE = "pca.safetensors"
+
+
+def fit_pca(vectors: np.ndarray, dim: int) -> dict[str, np.ndarray]:
+    """Mean and top ``dim`` principal directions of ``vectors`` (at most min(n, d) of them).
+
+    Memory: one SVD of the centred (n, d) matrix (2,906 x 2,048 floats: a second or two).
+    """
+    mean = vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(vectors - mean, full_matrices=False)
+    dim = min(dim, len(vt))
+    return {"mean": mean.astype(np.float32), "components": vt[:dim].astype(np.float32)}
 
 
 @dataclass
@@ -54,6 +66,10 @@ class CAEConfig:
         bottleneck_channels: channels of the 8x8 (for 256 px) bottleneck.
         embedding_pool: average-pool the bottleneck by this factor before flattening
             (1 keeps all 8*8*bottleneck_channels values; 2 gives a quarter).
+        pca_dim: project the flattened bottleneck on its top principal components (fit on
+            the catalog; 0 keeps it whole). Measured on the reference catalog
+            (bench/embedding_size.py): 2,048 -> 128 dims keeps P@10 ProductType (0.608 vs
+            0.606) and cuts search time 17x and memory 16x; pooling instead loses 4-23 points.
         epochs, lr, batch_size: Adam training schedule (paper: 30, 1e-3).
         val_fraction: share of images held out for validation loss.
         seed: fixes the split, initialisation and batch order.
@@ -66,6 +82,7 @@ class CAEConfig:
     channels: tuple[int, ...] = (16, 32, 64, 128, 128)
     bottleneck_channels: int = 32
     embedding_pool: int = 1
+    pca_dim: int = 128
     epochs: int = 30
     lr: float = 1e-3
     batch_size: int = 32
@@ -261,6 +278,16 @@ def plot_history(history: list[dict], out: Path) -> None:
     tmp.replace(out)
 
 
+# Options that only shape the embedding after training; changing them never retrains.
+EMBEDDING_ONLY_FIELDS = ("embedding_pool", "pca_dim", "threads")
+
+
+def training_fingerprint(config: CAEConfig) -> str:
+    """The config fields that decide the trained weights, as canonical JSON."""
+    fields = {k: v for k, v in asdict(config).items() if k not in EMBEDDING_ONLY_FIELDS}
+    return json.dumps(fields, sort_keys=True)
+
+
 def train_cae(
     images: np.ndarray,
     config: CAEConfig,
@@ -306,7 +333,7 @@ def train_cae(
     checkpoint_path = workdir / CHECKPOINT
     if resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, weights_only=True)
-        if state["config"] == json.dumps(asdict(config), sort_keys=True):
+        if state["config"] == training_fingerprint(config):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             generator.set_state(state["generator"])
@@ -357,7 +384,7 @@ def train_cae(
             stale += 1
         torch.save(
             {
-                "config": json.dumps(asdict(config), sort_keys=True),
+                "config": training_fingerprint(config),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "generator": generator.get_state(),
@@ -387,27 +414,37 @@ class CAEEncoder:
     name = "cae"
     Config = CAEConfig
 
-    def __init__(self, model: ConvAutoEncoder, config: CAEConfig):
+    def __init__(
+        self, model: ConvAutoEncoder, config: CAEConfig, pca: dict[str, np.ndarray] | None = None
+    ):
         """Args:
         model: a trained auto-encoder (only its encoder half is used).
         config: the config it was trained with.
+        pca: ``mean`` (raw_dim,) and ``components`` (pca_dim, raw_dim), or None.
         """
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.cfg = config
+        self.pca = pca
         self.input_size = config.input_size
         side = config.input_size // 2 ** len(config.channels) // config.embedding_pool
-        self.dim = config.bottleneck_channels * side * side
+        self.raw_dim = config.bottleneck_channels * side * side
+        self.dim = len(pca["components"]) if pca is not None else self.raw_dim
 
     @classmethod
     def fit(cls, data: TrainingData, config: CAEConfig, resume: bool = True) -> CAEEncoder:
-        """Train on ``data.images`` (labels unused: the CAE is unsupervised)."""
+        """Train on ``data.images`` (labels unused: the CAE is unsupervised), then fit the
+        PCA projection on the catalog's bottlenecks when ``pca_dim`` asks for one."""
         model, _ = train_cae(
             data.images, config, data.workdir / "cae", resume=resume, progress=data.progress
         )
-        return cls(model, config)
+        encoder = cls(model, config)
+        if config.pca_dim:
+            encoder.pca = fit_pca(encoder.encode(data.images), config.pca_dim)
+            encoder.dim = len(encoder.pca["components"])
+        return encoder
 
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        """uint8 (n, s, s, 3) -> float32 (n, dim): bottleneck activations, flattened."""
+    def bottlenecks(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (n, s, s, 3) -> float32 (n, raw_dim): (pooled) bottleneck, flattened."""
 
         def one_batch(batch: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
@@ -418,8 +455,15 @@ class CAEEncoder:
                 return z.flatten(1).numpy().astype(np.float32)
 
         if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
+            return np.zeros((0, self.raw_dim), np.float32)
         return encode_in_batches(one_batch, images, batch_size=64)
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (n, s, s, 3) -> float32 (n, dim): the bottleneck, PCA-projected if fitted."""
+        raw = self.bottlenecks(images)
+        if self.pca is None:
+            return raw
+        return ((raw - self.pca["mean"]) @ self.pca["components"].T).astype(np.float32)
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """uint8 images -> uint8 reconstructions (for looking at what the CAE learned)."""
@@ -439,6 +483,12 @@ class CAEEncoder:
         tmp = directory / f".{WEIGHTS_FILE}.tmp"
         save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(tmp))
         tmp.replace(directory / WEIGHTS_FILE)
+        if self.pca is not None:
+            from safetensors.numpy import save_file as save_numpy
+
+            tmp = directory / f".{PCA_FILE}.tmp"
+            save_numpy(self.pca, str(tmp))
+            tmp.replace(directory / PCA_FILE)
         write_encoder_json(directory, self.name, self.cfg, {"dim": self.dim})
 
     @classmethod
@@ -449,7 +499,13 @@ class CAEEncoder:
         config, _ = read_encoder_json(directory, CAEConfig)
         model = ConvAutoEncoder(config.channels, config.bottleneck_channels)
         model.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))
-        return cls(model, config)
+        pca_path = Path(directory) / PCA_FILE
+        pca = None
+        if pca_path.exists():
+            from safetensors.numpy import load_file as load_numpy
+
+            pca = load_numpy(str(pca_path))
+        return cls(model, config, pca)
 
 
 __all__ = [

@@ -313,12 +313,14 @@ class HybridEncoder:
         head: dict[str, np.ndarray] | None,
         directory: Path | None,
         mode: str,
+        writable: bool = False,
     ):
         """Args:
         config: options (with the tuned weights).
         head: folded head parameters (``head_to_numpy``), or None when the head weight is 0.
         directory: folder holding the ONNX backbone export.
         mode: ``supervised`` or ``self-supervised``.
+        writable: ``directory`` is a work folder where the ONNX graph may be exported.
         """
         self.cfg = config
         self.head = head
@@ -326,7 +328,9 @@ class HybridEncoder:
         self.input_size = config.input_size
         onnx_path = directory / BACKBONE_ONNX if (directory and config.onnx) else None
         self.directory = directory
-        self.backbone = BackboneRunner(onnx_path, config.threads, config.input_size)
+        self.backbone = BackboneRunner(
+            onnx_path, config.threads, config.input_size, writable=writable
+        )
         self.dim = 0
         if head is not None or config.weights[0] == 0:
             probe = np.full((1, 1280), 1 / np.sqrt(1280), np.float32)
@@ -365,7 +369,7 @@ class HybridEncoder:
         """Encode views, tune fusion weights on held-out labelled items, train the head."""
         workdir = data.workdir / "hybrid"
         workdir.mkdir(parents=True, exist_ok=True)
-        encoder = cls(config, None, workdir, "pending")
+        encoder = cls(config, None, workdir, "pending", writable=True)
         images = data.images
         view_feats = cls._cached_views(encoder, images, config, workdir, data.progress)
         encoded = encode_label_columns(data.labels)
@@ -376,7 +380,7 @@ class HybridEncoder:
             best, tuning = cls._tune(view_feats, targets, config, data.progress)
             config = dataclasses.replace(config, weights=best)
         head = train_head(view_feats, targets, config, progress=data.progress)
-        encoder = cls(config, head_to_numpy(head), workdir, mode)
+        encoder = cls(config, head_to_numpy(head), workdir, mode, writable=True)
         (workdir / "tuning.json").write_text(json.dumps({"mode": mode, **tuning}, indent=1))
         return encoder
 

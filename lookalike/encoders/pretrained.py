@@ -70,17 +70,25 @@ def scale_input(images: np.ndarray) -> np.ndarray:
 class BackboneRunner:
     """Runs the pooled backbone through ONNX Runtime (exported on first use) or PyTorch."""
 
-    def __init__(self, onnx_path: Path | None = None, threads: int = 0, input_size: int = 224):
+    def __init__(
+        self,
+        onnx_path: Path | None = None,
+        threads: int = 0,
+        input_size: int = 224,
+        writable: bool = False,
+    ):
         """Args:
         onnx_path: where the exported ONNX graph lives (or will be written); None = PyTorch.
         threads: intra-op threads (0 = all cores).
         input_size: the square input side the ONNX graph is exported for.
+        writable: may (re-)export the graph at ``onnx_path``. Only work folders are; a
+            bundle's files are never rewritten (their checksums are in its manifest).
         """
         self.threads = threads or os.cpu_count() or 1
         self.session = None
         self.torch_model: PooledBackbone | None = None
         if onnx_path is not None:
-            self.session = _onnx_session(onnx_path, self.threads, input_size)
+            self.session = _onnx_session(onnx_path, self.threads, input_size, writable)
         if self.session is None:
             torch.set_num_threads(self.threads)
             self.torch_model = PooledBackbone().eval()
@@ -119,12 +127,12 @@ def export_onnx(path: Path, input_size: int = 224) -> bool:
         return False
 
 
-def _onnx_session(path: Path, threads: int, input_size: int = 224):
+def _onnx_session(path: Path, threads: int, input_size: int = 224, writable: bool = False):
     try:
         import onnxruntime as ort
     except ImportError:
         return None
-    if not path.exists() and not export_onnx(path, input_size):
+    if not path.exists() and not (writable and export_onnx(path, input_size)):
         return None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -132,6 +140,10 @@ def _onnx_session(path: Path, threads: int, input_size: int = 224):
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     if session.get_inputs()[0].shape[2] != input_size:
+        if not writable:
+            raise ValueError(
+                f"{path} expects {session.get_inputs()[0].shape[2]} px input, not {input_size}"
+            )
         # An export for another input size (an older build in the same work folder): redo it.
         if not export_onnx(path, input_size):
             return None
@@ -162,23 +174,28 @@ class PretrainedEncoder:
     Config = PretrainedConfig
     dim = FEATURE_DIM
 
-    def __init__(self, config: PretrainedConfig, directory: Path | None = None):
+    def __init__(
+        self, config: PretrainedConfig, directory: Path | None = None, writable: bool = False
+    ):
         """Args:
         config: options.
-        directory: the encoder's bundle folder (holds the ONNX export); None = PyTorch only.
+        directory: the encoder's folder (holds the ONNX export); None = PyTorch only.
+        writable: ``directory`` is a work folder where the ONNX graph may be exported.
         """
         self.cfg = config
         self.input_size = config.input_size
         onnx_path = directory / BACKBONE_ONNX if (directory and config.onnx) else None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-        self.backbone = BackboneRunner(onnx_path, config.threads, config.input_size)
+        self.backbone = BackboneRunner(
+            onnx_path, config.threads, config.input_size, writable=writable
+        )
         self.directory = directory
 
     @classmethod
     def fit(cls, data: TrainingData, config: PretrainedConfig) -> PretrainedEncoder:
         """Nothing to learn: prepare the (ONNX) backbone in the work folder."""
-        return cls(config, data.workdir / "efficientnet-lite0")
+        return cls(config, data.workdir / "efficientnet-lite0", writable=True)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, 224, 224, 3) -> float32 (n, 1280), unit length."""

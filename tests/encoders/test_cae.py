@@ -130,3 +130,21 @@ def test_encoder_save_load_round_trip(tmp_path):
 def test_training_rejects_wrong_image_size(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         train_cae(shape_images(4, size=32), CAEConfig(**SMALL), tmp_path, progress=False)
+
+
+def test_pca_projection_round_trips_and_never_retrains(tmp_path):
+    images = shape_images(24)
+    config = CAEConfig(**SMALL, epochs=1, pca_dim=4)
+    encoder = CAEEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), config)
+    vectors = encoder.encode(images)
+    assert encoder.raw_dim == 8 * 2 * 2 and vectors.shape == (24, 4) and encoder.dim == 4
+    # Centred projections: the catalog's mean embedding sits at the origin.
+    np.testing.assert_allclose(vectors.mean(axis=0), 0.0, atol=1e-4)
+    encoder.save(tmp_path / "saved")
+    np.testing.assert_allclose(load_encoder(tmp_path / "saved").encode(images), vectors, atol=1e-5)
+    # A different projection size reuses the trained weights (no second epoch is run).
+    checkpoint = (tmp_path / "cae" / "checkpoint.pt").stat().st_mtime_ns
+    wider = CAEEncoder.fit(
+        TrainingData(images, {}, tmp_path, progress=False), CAEConfig(**SMALL, epochs=1, pca_dim=6)
+    )
+    assert wider.dim == 6 and (tmp_path / "cae" / "checkpoint.pt").stat().st_mtime_ns == checkpoint
