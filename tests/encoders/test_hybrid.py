@@ -17,7 +17,7 @@ from lookalike.encoders.hybrid import (
     fuse,
 )
 
-FAST = dict(views=1, epochs=3, batch_size=16, hidden_dim=32, head_dim=16)
+FAST = dict(input_size=224, views=1, epochs=3, batch_size=16, hidden_dim=32, head_dim=16)
 
 
 def solid(colour, size=32):

@@ -37,7 +37,7 @@ def images():
 
 
 def test_onnx_and_torch_backbones_agree(tmp_path, images):
-    onnx = BackboneRunner(tmp_path / "backbone.onnx")
+    onnx = BackboneRunner(tmp_path / "backbone.onnx", writable=True)
     eager = BackboneRunner(None)
     assert onnx.session is not None, "ONNX Runtime export/inference should be available"
     np.testing.assert_allclose(onnx(images), eager(images), rtol=1e-3, atol=1e-3)
@@ -55,3 +55,13 @@ def test_encoder_outputs_unit_vectors_and_round_trips(tmp_path, images):
     loaded = load_encoder(tmp_path / "saved")
     np.testing.assert_allclose(loaded.encode(images), vectors, atol=1e-4)
     assert encoder.encode(images[:0]).shape == (0, FEATURE_DIM)
+
+
+def test_a_read_only_onnx_file_is_never_re_exported(tmp_path):
+    path = tmp_path / "backbone.onnx"
+    BackboneRunner(path, writable=True)  # exports at 224 px
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="224 px"):
+        BackboneRunner(path, input_size=256)  # a bundle's file: refuse, don't rewrite
+    assert path.read_bytes() == before
+    assert BackboneRunner(tmp_path / "missing.onnx").session is None  # no export either
