@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -176,9 +176,3 @@ def to_tensor_batch(images: np.ndarray) -> Any:
 
     array = np.ascontiguousarray(images)
     return torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)
-
-
-def iter_chunks(n: int, size: int) -> Iterable[slice]:
-    """Slices covering range(n) in chunks of ``size``."""
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
