@@ -140,10 +140,19 @@ def write_encoder_json(directory: Path, name: str, config: Any, extra: dict | No
     atomic_write_text(directory / ENCODER_JSON, json.dumps(payload, indent=2))
 
 
-def read_encoder_json(directory: Path, config_cls: type) -> tuple[Any, dict]:
-    """Read ``encoder.json`` back into (config dataclass, whole payload)."""
+def read_encoder_json(
+    directory: Path, config_cls: type, legacy: dict[str, Any] | None = None
+) -> tuple[Any, dict]:
+    """Read ``encoder.json`` back into (config dataclass, whole payload).
+
+    Args:
+        directory: the encoder's folder.
+        config_cls: its config dataclass.
+        legacy: values for options that bundles written before the option existed lack
+            (they were built with the old behaviour, not with today's default).
+    """
     payload = json.loads((Path(directory) / ENCODER_JSON).read_text())
-    return config_cls(**payload["config"]), payload
+    return config_cls(**{**(legacy or {}), **payload["config"]}), payload
 
 
 def encode_in_batches(

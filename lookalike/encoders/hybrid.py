@@ -40,7 +40,12 @@ from lookalike.encoders.base import (
     register_encoder,
     write_encoder_json,
 )
-from lookalike.encoders.pretrained import BACKBONE_ONNX, BackboneRunner
+from lookalike.encoders.pretrained import (
+    LEGACY_OPTIONS,
+    calibration_sample,
+    copy_backbone,
+    make_backbone_runner,
+)
 
 WHITE = 235
 
@@ -68,6 +73,9 @@ class HybridConfig:
         primary_label: the label column tuning optimises (with Colour when present).
         seed: fixes views, splits and initialisation.
         onnx, threads: backbone inference through ONNX Runtime, with this many threads.
+        precision: of the backbone graph: ``int8`` (static quantisation calibrated on 128
+            catalog images; halves the backbone's time, 8 vs 16 ms per 320 px image) or
+            ``fp32``.
     """
 
     input_size: int = 320
@@ -88,6 +96,7 @@ class HybridConfig:
     seed: int = 0
     onnx: bool = True
     threads: int = 0
+    precision: str = "int8"
 
     def __post_init__(self) -> None:
         weights = [float(w) for w in self.weights]
@@ -314,6 +323,7 @@ class HybridEncoder:
         directory: Path | None,
         mode: str,
         writable: bool = False,
+        calibration: np.ndarray | None = None,
     ):
         """Args:
         config: options (with the tuned weights).
@@ -321,16 +331,14 @@ class HybridEncoder:
         directory: folder holding the ONNX backbone export.
         mode: ``supervised`` or ``self-supervised``.
         writable: ``directory`` is a work folder where the ONNX graph may be exported.
+        calibration: images an int8 export is calibrated on (see ``BackboneRunner``).
         """
         self.cfg = config
         self.head = head
         self.mode = mode
         self.input_size = config.input_size
-        onnx_path = directory / BACKBONE_ONNX if (directory and config.onnx) else None
         self.directory = directory
-        self.backbone = BackboneRunner(
-            onnx_path, config.threads, config.input_size, writable=writable
-        )
+        self.backbone = make_backbone_runner(config, directory, writable, calibration)
         self.dim = 0
         if head is not None or config.weights[0] == 0:
             probe = np.full((1, 1280), 1 / np.sqrt(1280), np.float32)
@@ -369,8 +377,11 @@ class HybridEncoder:
         """Encode views, tune fusion weights on held-out labelled items, train the head."""
         workdir = data.workdir / "hybrid"
         workdir.mkdir(parents=True, exist_ok=True)
-        encoder = cls(config, None, workdir, "pending", writable=True)
         images = data.images
+        calibration = (
+            calibration_sample(images, config.seed) if config.precision == "int8" else None
+        )
+        encoder = cls(config, None, workdir, "pending", True, calibration)
         view_feats = cls._cached_views(encoder, images, config, workdir, data.progress)
         encoded = encode_label_columns(data.labels)
         targets = {c: t for c, (t, _) in encoded.items()}
@@ -404,7 +415,14 @@ class HybridEncoder:
         digest = hashlib.sha256()
         digest.update(
             json.dumps(
-                [images.shape, config.views, config.seed, config.colour_bins, config.input_size]
+                [
+                    images.shape,
+                    config.views,
+                    config.seed,
+                    config.colour_bins,
+                    config.input_size,
+                    config.precision,
+                ]
             ).encode()
         )
         for row in range(0, len(images), max(1, len(images) // 64)):
@@ -507,8 +525,6 @@ class HybridEncoder:
 
     def save(self, directory: Path) -> None:
         """``encoder.json``, the head as safetensors, and the ONNX backbone."""
-        import shutil
-
         from safetensors.numpy import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
@@ -516,10 +532,7 @@ class HybridEncoder:
             tmp = directory / f".{WEIGHTS_FILE}.tmp"
             save_file(self.head, str(tmp))
             tmp.replace(directory / WEIGHTS_FILE)
-        source = self.directory / BACKBONE_ONNX if self.directory else None
-        target = directory / BACKBONE_ONNX
-        if source is not None and source.exists() and source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
+        copy_backbone(self.cfg, self.directory, directory)
         write_encoder_json(directory, self.name, self.cfg, {"dim": self.dim, "mode": self.mode})
 
     @classmethod
@@ -527,7 +540,7 @@ class HybridEncoder:
         """Rebuild from ``encoder.json``, the head weights and the ONNX export."""
         from safetensors.numpy import load_file
 
-        config, payload = read_encoder_json(directory, HybridConfig)
+        config, payload = read_encoder_json(directory, HybridConfig, LEGACY_OPTIONS)
         weights_file = Path(directory) / WEIGHTS_FILE
         head = load_file(str(weights_file)) if weights_file.exists() else None
         return cls(config, head, Path(directory), payload.get("mode", "supervised"))

@@ -65,3 +65,49 @@ def test_a_read_only_onnx_file_is_never_re_exported(tmp_path):
         BackboneRunner(path, input_size=256)  # a bundle's file: refuse, don't rewrite
     assert path.read_bytes() == before
     assert BackboneRunner(tmp_path / "missing.onnx").session is None  # no export either
+
+
+def test_int8_backbone_tracks_fp32_and_is_calibrated_deterministically(tmp_path, images):
+    from lookalike.encoders.base import l2_normalize
+
+    fp32 = BackboneRunner(tmp_path / "backbone.onnx", writable=True)
+    calibration = np.concatenate([images] * 4)
+    int8 = BackboneRunner(tmp_path / "a-int8.onnx", writable=True, calibration=calibration)
+    again = BackboneRunner(tmp_path / "b-int8.onnx", writable=True, calibration=calibration)
+    assert any(node.op_type == "QuantizeLinear" for node in _graph_nodes(tmp_path / "a-int8.onnx"))
+    assert (tmp_path / "a-int8.onnx").read_bytes() == (tmp_path / "b-int8.onnx").read_bytes()
+    cosine = (l2_normalize(int8(images)) * l2_normalize(fp32(images))).sum(axis=1)
+    assert cosine.min() > 0.9, cosine
+    np.testing.assert_allclose(int8(images), again(images))
+
+
+def _graph_nodes(path):
+    import onnx
+
+    return onnx.load(str(path)).graph.node
+
+
+def test_int8_encoder_round_trips_and_old_bundles_stay_fp32(tmp_path, images):
+    import json
+
+    data = TrainingData(np.concatenate([images] * 3), {}, tmp_path, progress=False)
+    encoder = PretrainedEncoder.fit(data, PretrainedConfig(precision="int8"))
+    encoder.save(tmp_path / "saved")
+    assert (tmp_path / "saved" / "backbone-int8.onnx").is_file()
+    assert not (tmp_path / "saved" / "backbone.onnx").exists()
+    np.testing.assert_allclose(
+        load_encoder(tmp_path / "saved").encode(images), encoder.encode(images), atol=1e-5
+    )
+    # An encoder.json without the option (written before it existed) means fp32 ...
+    fp32 = PretrainedEncoder.fit(
+        TrainingData(images, {}, tmp_path / "w2", progress=False), PretrainedConfig()
+    )
+    fp32.save(tmp_path / "old")
+    payload = json.loads((tmp_path / "old" / "encoder.json").read_text())
+    del payload["config"]["precision"]
+    (tmp_path / "old" / "encoder.json").write_text(json.dumps(payload))
+    assert load_encoder(tmp_path / "old").cfg.precision == "fp32"
+    # ... and a bundle whose int8 graph went missing is an error, not a silent fp32 run.
+    (tmp_path / "saved" / "backbone-int8.onnx").unlink()
+    with pytest.raises(FileNotFoundError, match="int8"):
+        load_encoder(tmp_path / "saved")
