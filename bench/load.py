@@ -15,7 +15,7 @@ the bundle given is never modified.
 
 Usage:
 
-    python bench/load.py --bundle bundles/demo-hybrid              # 5,000 requests, 16 clients
+    python bench/load.py --bundle bundles/demo-hybrid              # 2 x 5,000 requests, 16 clients
     python bench/load.py --bundle /tmp/tiny -n 300                 # smoke run
     python bench/load.py --bundle B --no-updates                   # read-only traffic
     python bench/load.py --url http://127.0.0.1:8000 --bundle B --pid 1234 \\
@@ -270,8 +270,15 @@ def measure(
     api_key: str | None,
     seed: int = 0,
     warmup: int = 20,
+    rounds: int = 1,
 ) -> dict[str, Any]:
-    """Warm up, then run the plan against ``url``; the summary includes server memory."""
+    """Warm up, then run the plan ``rounds`` times against ``url``; the summary includes
+    server memory after each round.
+
+    Memory that only fills caches and allocator pools grows in the first round and then
+    levels off; a leak grows by about the same amount every round, so the growth of the
+    last round (``server_rss_mb.last_round_growth``) is the number to watch.
+    """
     from lookalike.bundle import read_bundle
 
     items = read_bundle(bundle).items
@@ -281,23 +288,33 @@ def measure(
     warm = plan(warmup, seed + 7, updates=False)
     asyncio.run(run_load(url, warm, ids, photos, concurrency=min(4, concurrency), seed=seed))
     before = memory_kb(pid)
-    samples, wall = asyncio.run(
-        run_load(
-            url,
-            plan(requests, seed, updates),
-            ids,
-            photos,
-            concurrency=concurrency,
-            api_key=api_key,
-            seed=seed,
+    samples, wall, after_rounds = [], 0.0, []
+    for round_ in range(rounds):
+        # Each round adds items under its own ids: a later round never re-adds an id an
+        # earlier one left in the catalog.
+        round_seed = seed + 1000 * round_
+        got, took = asyncio.run(
+            run_load(
+                url,
+                plan(requests, round_seed, updates),
+                ids,
+                photos,
+                concurrency=concurrency,
+                api_key=api_key,
+                seed=round_seed,
+            )
         )
-    )
-    after = memory_kb(pid)
+        samples += got
+        wall += took
+        after_rounds.append(memory_kb(pid))
+    after = after_rounds[-1]
     health = httpx.get(f"{url}/healthz", timeout=10).json()
     summary = summarize(samples, wall)
+    rss = [before["VmRSS"]] + [m["VmRSS"] for m in after_rounds]
     summary.update(
         {
             "concurrency": concurrency,
+            "rounds": rounds,
             "updates": updates,
             "items_before": len(ids),
             "items_after": health.get("items"),
@@ -305,10 +322,10 @@ def measure(
             "server_rss_mb": {
                 "before": _mb(before["VmRSS"]),
                 "after": _mb(after["VmRSS"]),
+                "after_each_round": [_mb(m["VmRSS"]) for m in after_rounds],
                 "peak": _mb(after["VmHWM"]),
-                "growth": _mb(after["VmRSS"] - before["VmRSS"])
-                if after["VmRSS"] and before["VmRSS"]
-                else None,
+                "growth": _mb(rss[-1] - rss[0]) if None not in rss else None,
+                "last_round_growth": _mb(rss[-1] - rss[-2]) if None not in rss else None,
             },
         }
     )
@@ -323,7 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the load test, print and save the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, required=True, help="bundle folder to serve")
-    parser.add_argument("-n", "--requests", type=int, default=5000, help="timed requests")
+    parser.add_argument("-n", "--requests", type=int, default=5000, help="timed requests per round")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="rounds of --requests each; server memory is read after every round",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
     parser.add_argument("--seed", type=int, default=0, help="seed of the request plan")
     parser.add_argument(
@@ -337,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
     parser.add_argument("--startup-timeout", type=float, default=300, help="seconds")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1:
-        parser.error("--requests and --concurrency must be >= 1")
+    if min(args.requests, args.concurrency, args.rounds) < 1:
+        parser.error("--requests, --concurrency and --rounds must be >= 1")
 
     sys.path.insert(0, str(BENCH_DIR))
     from common import (
@@ -375,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                 pid=pid,
                 api_key=api_key,
                 seed=args.seed,
+                rounds=args.rounds,
             )
         finally:
             stop_server(process)
@@ -397,8 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['requests']} requests from {args.concurrency} clients in {summary['wall_s']}s: "
         f"{summary['throughput_rps']} req/s; 5xx {summary['server_errors_5xx']}, failed "
         f"{summary['failed_requests']}; items {summary['items_before']} -> "
-        f"{summary['items_after']}; server RSS {rss['before']} -> {rss['after']} MB "
-        f"(peak {rss['peak']} MB)"
+        f"{summary['items_after']}; server RSS {rss['before']} -> "
+        f"{' -> '.join(str(m) for m in rss['after_each_round'])} MB after each of "
+        f"{summary['rounds']} round(s) (peak {rss['peak']} MB; last round "
+        f"{rss['last_round_growth']} MB)"
     )
     if warning := load_warning(info):
         print(warning)

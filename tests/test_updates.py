@@ -526,3 +526,35 @@ def test_serve_api_key_env_must_name_a_set_variable(bundle_copy, capsys, monkeyp
         ["serve", "--bundle", str(bundle_copy), "--api-key-env", "LOOKALIKE_TEST_UNSET_KEY"]
     )
     assert status == 2 and "LOOKALIKE_TEST_UNSET_KEY" in capsys.readouterr().err
+
+
+def test_replaced_versions_are_freed_after_reloads(bundle_copy, new_photos):
+    """The served catalog holds only the live version: after many updates the old
+    recommenders (items, embeddings, index) are garbage, not kept by caches or closures."""
+    import gc
+    import weakref
+
+    from lookalike.recommend import Recommender
+
+    app = create_app(bundle_copy, api_key=API_KEY)
+    client = TestClient(app, raise_server_exceptions=False)
+    key = {"X-API-Key": API_KEY}
+    photo = new_photos["purple-circle"].read_bytes()
+    seen = []
+    for n in range(4):
+        seen.append(weakref.ref(app.state.live.catalog.recommender))
+        added = client.post("/api/items", files={"image": ("p.jpg", photo, "image/jpeg")},
+                            data={"id": f"gc-{n}"}, headers=key)  # fmt: skip
+        assert added.status_code == 201
+        assert client.get(f"/api/items/gc-{n}/similar?k=2").status_code == 200
+        assert client.get("/api/facets").status_code == 200
+        assert client.delete(f"/api/items/gc-{n}", headers=key).status_code == 200
+    gc.collect()
+    assert app.state.live.reloads == 8
+    assert [ref() is None for ref in seen] == [True] * 4
+    alive = [
+        o
+        for o in gc.get_objects()
+        if type(o) is Recommender and Path(o.data.bundle_dir) == bundle_copy
+    ]
+    assert alive == [app.state.live.catalog.recommender]
