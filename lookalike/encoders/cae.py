@@ -31,9 +31,13 @@ from torch import nn
 from lookalike.encoders.base import (
     WEIGHTS_FILE,
     TrainingData,
+    apply_pca,
     encode_in_batches,
+    fit_pca,
+    load_pca,
     read_encoder_json,
     register_encoder,
+    save_pca,
     to_tensor_batch,
     write_encoder_json,
 )
@@ -42,18 +46,6 @@ ACCURACY_TOLERANCE = 0.1
 HISTORY_CSV = "history.csv"
 CURVES_PNG = "loss_curves.png"
 CHECKPOINT = "checkpoint.pt"
-PCA_FILE = "pca.safetensors"
-
-
-def fit_pca(vectors: np.ndarray, dim: int) -> dict[str, np.ndarray]:
-    """Mean and top ``dim`` principal directions of ``vectors`` (at most min(n, d) of them).
-
-    Memory: one SVD of the centred (n, d) matrix (2,906 x 2,048 floats: a second or two).
-    """
-    mean = vectors.mean(axis=0)
-    _, _, vt = np.linalg.svd(vectors - mean, full_matrices=False)
-    dim = min(dim, len(vt))
-    return {"mean": mean.astype(np.float32), "components": vt[:dim].astype(np.float32)}
 
 
 @dataclass
@@ -460,10 +452,7 @@ class CAEEncoder:
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, s, s, 3) -> float32 (n, dim): the bottleneck, PCA-projected if fitted."""
-        raw = self.bottlenecks(images)
-        if self.pca is None:
-            return raw
-        return ((raw - self.pca["mean"]) @ self.pca["components"].T).astype(np.float32)
+        return apply_pca(self.bottlenecks(images), self.pca)
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """uint8 images -> uint8 reconstructions (for looking at what the CAE learned)."""
@@ -483,12 +472,7 @@ class CAEEncoder:
         tmp = directory / f".{WEIGHTS_FILE}.tmp"
         save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(tmp))
         tmp.replace(directory / WEIGHTS_FILE)
-        if self.pca is not None:
-            from safetensors.numpy import save_file as save_numpy
-
-            tmp = directory / f".{PCA_FILE}.tmp"
-            save_numpy(self.pca, str(tmp))
-            tmp.replace(directory / PCA_FILE)
+        save_pca(directory, self.pca)
         write_encoder_json(directory, self.name, self.cfg, {"dim": self.dim})
 
     @classmethod
@@ -499,13 +483,7 @@ class CAEEncoder:
         config, _ = read_encoder_json(directory, CAEConfig)
         model = ConvAutoEncoder(config.channels, config.bottleneck_channels)
         model.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))
-        pca_path = Path(directory) / PCA_FILE
-        pca = None
-        if pca_path.exists():
-            from safetensors.numpy import load_file as load_numpy
-
-            pca = load_numpy(str(pca_path))
-        return cls(model, config, pca)
+        return cls(model, config, load_pca(directory))
 
 
 __all__ = [

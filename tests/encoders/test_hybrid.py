@@ -102,3 +102,30 @@ def test_without_labels_falls_back_to_self_supervised(tmp_path, tiny_images):
     assert encoder.mode == "self-supervised"
     vectors = encoder.encode(images[:4])
     assert vectors.shape == (4, encoder.dim)
+
+
+def test_pca_projects_big_enough_catalogs_and_round_trips(tmp_path, tiny_images):
+    _, images = tiny_images
+    n = len(images)
+    small = HybridConfig(**{**FAST, "pca_dim": n // 4})  # n >= 4 x dims: projected
+    encoder = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), small)
+    vectors = encoder.encode(images)
+    assert encoder.dim == n // 4 and vectors.shape == (n, n // 4)
+    # The projection keeps who is near whom: each image's nearest neighbour by the full
+    # fused embedding is mostly still among its 3 nearest after projecting.
+    full = encoder.fused(*encoder.parts(images))
+
+    def nearest(x):
+        d = ((x[:, None] - x[None]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        return np.argsort(d, axis=1)
+
+    kept = np.mean([a[0] in b[:3] for a, b in zip(nearest(full), nearest(vectors), strict=True)])
+    assert kept >= 0.8, kept
+    encoder.save(tmp_path / "saved")
+    assert (tmp_path / "saved" / "pca.safetensors").is_file()
+    np.testing.assert_allclose(load_encoder(tmp_path / "saved").encode(images), vectors, atol=1e-4)
+    # Too few items for the dims asked: every dimension is kept, no projection saved.
+    big = HybridConfig(**{**FAST, "pca_dim": n // 2})
+    unprojected = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), big)
+    assert unprojected.pca is None and unprojected.dim == full.shape[1]
