@@ -740,6 +740,13 @@ _REFINE_STORES: dict[str, Callable[[int], faiss.Index]] = {
 _TRAIN_POINTS_PER_LIST = 64
 # PQ k-means (256 centroids per sub-quantizer) subsamples to 256 points per centroid.
 _PQ_TRAIN_POINTS = 65_536
+# Share of the scanned PQ codes re-ranked exactly: PQ's ranking error grows with the number
+# of codes compared, so the pool must too (at 1M items: 320 of ~4,000 scanned -> 0.96).
+RERANK_SHARE = 0.08
+MIN_K_FACTOR = 32
+# Coarse k-means and assignment cost grows with nlist x n: capped so that 10M items train
+# and add in minutes on a 2-core CPU; longer lists are then scanned with more re-ranking.
+MAX_NLIST = 4096
 
 
 class IVFPQIndex(_IndexBase):
@@ -750,7 +757,11 @@ class IVFPQIndex(_IndexBase):
         m (None -> largest divisor of dim <= dim/8): PQ bytes per vector (32 at 256-d).
         nbits (8): bits per PQ sub-code.
         nprobe (16): clusters scanned per query.
-        k_factor (8): PQ candidates per result re-scored against the refine store.
+        k_factor (None -> auto): PQ candidates per result re-scored against the refine
+            store. Auto: ``RERANK_SHARE`` of the codes the probes scan, at least 32 per
+            result. Measured at 1M x 256-d (nprobe 16, ~4,000 codes scanned): k_factor 8
+            gives recall@10 0.79, 16 gives 0.91, 32 gives 0.96 (0.98 ms), 64 gives 0.98
+            (1.6 ms); more probes add nothing, the PQ ranking is the limit.
         refine ("sq8" | "flat"): re-ranking store, see _REFINE_STORES.
         train_size (None -> max(64*nlist, 65536)): training sample size.
         seed (1234): training sample and k-means seed.
@@ -775,7 +786,7 @@ class IVFPQIndex(_IndexBase):
         "m": None,
         "nbits": 8,
         "nprobe": 16,
-        "k_factor": 8,
+        "k_factor": None,
         "refine": "sq8",
         "train_size": None,
         "seed": 1234,
@@ -799,7 +810,7 @@ class IVFPQIndex(_IndexBase):
         positive = ("nlist", "m", "nbits", "nprobe", "k_factor", "train_size")
         for name in positive:
             value = params[name]
-            if value is None and name in ("nlist", "m", "train_size"):
+            if value is None and name in ("nlist", "m", "train_size", "k_factor"):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"ivfpq param {name} must be an integer >= 1, got {value!r}")
@@ -883,8 +894,15 @@ class IVFPQIndex(_IndexBase):
         sel = None if candidates is None else _selector(candidates)
         if sel is not None:
             sp.sel = sel
-        _, cand = self._ivf.search(q, k * self._params["k_factor"], params=sp)
+        _, cand = self._ivf.search(q, self.rerank_pool(k, nprobe), params=sp)
         return self._rerank(q, cand, k)
+
+    def rerank_pool(self, k: int, nprobe: int) -> int:
+        """PQ candidates re-scored for ``k`` results when ``nprobe`` lists are scanned."""
+        if self._params["k_factor"]:
+            return k * self._params["k_factor"]
+        scanned = nprobe * self._ivf.ntotal / max(1, self.nlist)
+        return max(k * MIN_K_FACTOR, math.ceil(RERANK_SHARE * scanned))
 
     def _complete_search(self, q, k, ids):
         # Probing every list reaches every allowed vector: complete without an O(n)
@@ -919,13 +937,14 @@ class IVFPQIndex(_IndexBase):
 
 
 def default_nlist(n: int) -> int:
-    """IVF list count for n items: 4*sqrt(n), at most n // 39, at least 1.
+    """IVF list count for n items: 4*sqrt(n), at most n // 39 and MAX_NLIST, at least 1.
 
-    4*sqrt(n) balances coarse-quantizer cost against list length; the cap gives every
-    list the >= 39 training points faiss asks for. Pass ``nlist=default_nlist(n_total)``
-    to ``create_index("ivfpq", ...)`` when training on a sample of a larger collection.
+    4*sqrt(n) balances coarse-quantizer cost against list length; the n // 39 cap gives
+    every list the >= 39 training points faiss asks for; MAX_NLIST bounds build time.
+    Pass ``nlist=default_nlist(n_total)`` to ``create_index("ivfpq", ...)`` when training
+    on a sample of a larger collection.
     """
-    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+    return max(1, min(int(4 * math.sqrt(n)), n // 39, MAX_NLIST))
 
 
 def _default_m(dim: int) -> int:

@@ -363,3 +363,19 @@ def test_bad_construction_args():
         ix.set_threads(0)
     with pytest.raises(ValueError, match="k must"):
         ix.exact_search(np.zeros((3, 2)), np.zeros((1, 2)), 0)
+
+
+def test_ivfpq_rerank_pool_grows_with_the_codes_scanned():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8000, 16), dtype=np.float32)
+    index = ix.create_index("ivfpq", 16, nlist=8, m=4)
+    index.train(x)
+    index.add(x[:400], np.arange(400))
+    assert index.rerank_pool(10, nprobe=2) == 10 * ix.MIN_K_FACTOR  # few codes: the floor
+    index.add(x[400:], np.arange(400, 8000))
+    scanned = 8 * 8000 / 8
+    assert index.rerank_pool(10, nprobe=8) == int(np.ceil(ix.RERANK_SHARE * scanned)) > 320
+    fixed = ix.create_index("ivfpq", 16, nlist=8, m=4, k_factor=5)
+    fixed.train(x)
+    assert fixed.rerank_pool(10, nprobe=2) == 50
+    assert ix.default_nlist(10_000_000) == ix.MAX_NLIST
