@@ -230,6 +230,10 @@ def _onnx_session(
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    if threads > 1:
+        # Batch encoding shares the cores with the decoding threads: idle ORT workers must
+        # sleep, not spin (measured on 2 cores, 300 images: 132.7 vs 124.7 images/s).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     if session.get_inputs()[0].shape[2] != input_size:
         if not writable:
