@@ -4,7 +4,8 @@
           -> foreground colour histogram (Hellinger)  -------------+
     z -> cosine classifiers -> per-column class probabilities p
     embedding = [w_head * z, w_colour * colour, w_backbone * backbone, w_class * sqrt(p)]
-                (each part unit length; the weights tuned on held-out labelled items)
+                (each part unit length; the weights tuned on held-out labelled items),
+                then PCA-projected to 256 dims over the catalog
 
 Training touches only the small head, on backbone features cached for the clean image and a
 few augmented views (crops, rotations, lighting, JPEG, cluttered backgrounds: the
