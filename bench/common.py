@@ -123,17 +123,18 @@ def set_encoder_threads(encoder: Any, n: int) -> str:
     thread count otherwise comes from the bundle's encoder config, where 0 = all cores).
     Pure PyTorch encoders (cae) follow ``torch.set_num_threads``, set by :func:`set_threads`.
     """
-    from lookalike.encoders.pretrained import BackboneRunner, backbone_file
+    import dataclasses
+
+    from lookalike.encoders.pretrained import make_backbone_runner
 
     if not hasattr(encoder, "backbone"):
         return f"pytorch eager ({n} threads)"
-    directory = getattr(encoder, "directory", None)
-    precision = getattr(encoder.cfg, "precision", "fp32")
-    onnx_path = backbone_file(directory, precision) if directory is not None else None
-    use_onnx = bool(getattr(encoder.cfg, "onnx", True)) and onnx_path is not None
-    # Never export into the bundle: a missing ONNX file means PyTorch, as loading found it.
-    runner = BackboneRunner(onnx_path if use_onnx and onnx_path.exists() else None, n,
-                            encoder.input_size)
+    precision = encoder.cfg.precision
+    # Never export into the bundle (not writable): the runner reads the bundle's graph as
+    # loading did, or runs PyTorch when the encoder has no ONNX graph.
+    runner = make_backbone_runner(
+        dataclasses.replace(encoder.cfg, threads=n), getattr(encoder, "directory", None), False
+    )
     encoder.backbone = runner
     if runner.session is not None:
         threads = runner.session.get_session_options().intra_op_num_threads

@@ -47,7 +47,6 @@ from lookalike.encoders.base import (
 )
 from lookalike.encoders.pretrained import (
     LEGACY_OPTIONS,
-    calibration_sample,
     copy_backbone,
     make_backbone_runner,
 )
@@ -359,7 +358,7 @@ class HybridEncoder:
         directory: Path | None,
         mode: str,
         writable: bool = False,
-        calibration: np.ndarray | None = None,
+        catalog_images: np.ndarray | None = None,
         pca: dict[str, np.ndarray] | None = None,
     ):
         """Args:
@@ -368,7 +367,8 @@ class HybridEncoder:
         directory: folder holding the ONNX backbone export.
         mode: ``supervised`` or ``self-supervised``.
         writable: ``directory`` is a work folder where the ONNX graph may be exported.
-        calibration: images an int8 export is calibrated on (see ``BackboneRunner``).
+        catalog_images: images an int8 export is calibrated on (see
+            ``make_backbone_runner``; sampled with ``config.seed``).
         pca: projection of the fused embedding (``fit_pca``), or None.
         """
         self.cfg = config
@@ -377,7 +377,9 @@ class HybridEncoder:
         self.mode = mode
         self.input_size = config.input_size
         self.directory = directory
-        self.backbone = make_backbone_runner(config, directory, writable, calibration)
+        self.backbone = make_backbone_runner(
+            config, directory, writable, catalog_images, config.seed
+        )
         self.dim = 0
         if head is not None or config.weights[0] == 0:
             probe = np.full((1, 1280), 1 / np.sqrt(1280), np.float32)
@@ -424,10 +426,7 @@ class HybridEncoder:
         workdir = data.workdir / "hybrid"
         workdir.mkdir(parents=True, exist_ok=True)
         images = data.images
-        calibration = (
-            calibration_sample(images, config.seed) if config.precision == "int8" else None
-        )
-        encoder = cls(config, None, workdir, "pending", True, calibration)
+        encoder = cls(config, None, workdir, "pending", True, images)
         view_feats = cls._cached_views(encoder, images, config, workdir, data.progress)
         encoded = encode_label_columns(data.labels)
         targets = {c: t for c, (t, _) in encoded.items()}

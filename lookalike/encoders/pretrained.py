@@ -252,25 +252,38 @@ LEGACY_OPTIONS = {"precision": "fp32"}
 
 
 def make_backbone_runner(
-    config: Any, directory: Path | None, writable: bool, calibration: np.ndarray | None = None
+    config: Any,
+    directory: Path | None,
+    writable: bool,
+    catalog_images: np.ndarray | None = None,
+    seed: int = 0,
 ) -> BackboneRunner:
     """The runner an encoder ``config`` (with ``onnx``, ``precision``, ``threads``,
     ``input_size``) asks for, reading (or, if ``writable``, exporting) its graph in
-    ``directory``."""
-    if config.precision == "int8" and not config.onnx:
+    ``directory``.
+
+    Args:
+        config: the encoder's options.
+        directory: folder of the ONNX graph; None = PyTorch eager.
+        writable: the graph may be (re-)exported there (work folders only).
+        catalog_images: uint8 catalog images; an int8 export is calibrated on a seeded
+            sample of them (:func:`calibration_sample`). Needed to export int8 only.
+        seed: seed of that sample.
+    """
+    int8 = config.precision == "int8"
+    if int8 and not config.onnx:
         raise ValueError("precision 'int8' runs through ONNX Runtime; it needs onnx=True")
     onnx_path = backbone_file(directory, config.precision) if (directory and config.onnx) else None
-    if config.precision == "int8" and onnx_path is not None and not onnx_path.exists():
+    calibration = None
+    if int8 and writable and catalog_images is not None:
+        calibration = calibration_sample(catalog_images, seed)
+    if int8 and onnx_path is not None and not onnx_path.exists():
         if not writable:
             raise FileNotFoundError(f"the int8 backbone {onnx_path} is missing")
         if calibration is None:
             raise ValueError("an int8 backbone is exported with calibration images")
     return BackboneRunner(
-        onnx_path,
-        config.threads,
-        config.input_size,
-        writable=writable,
-        calibration=calibration if config.precision == "int8" else None,
+        onnx_path, config.threads, config.input_size, writable=writable, calibration=calibration
     )
 
 
@@ -317,26 +330,26 @@ class PretrainedEncoder:
         config: PretrainedConfig,
         directory: Path | None = None,
         writable: bool = False,
-        calibration: np.ndarray | None = None,
+        catalog_images: np.ndarray | None = None,
     ):
         """Args:
         config: options.
         directory: the encoder's folder (holds the ONNX export); None = PyTorch only.
         writable: ``directory`` is a work folder where the ONNX graph may be exported.
-        calibration: images an int8 export is calibrated on (see ``BackboneRunner``).
+        catalog_images: images an int8 export is calibrated on (see
+            :func:`make_backbone_runner`).
         """
         self.cfg = config
         self.input_size = config.input_size
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-        self.backbone = make_backbone_runner(config, directory, writable, calibration)
+        self.backbone = make_backbone_runner(config, directory, writable, catalog_images)
         self.directory = directory
 
     @classmethod
     def fit(cls, data: TrainingData, config: PretrainedConfig) -> PretrainedEncoder:
         """Nothing to learn: prepare the (ONNX, maybe int8) backbone in the work folder."""
-        calibration = calibration_sample(data.images) if config.precision == "int8" else None
-        return cls(config, data.workdir / "efficientnet-lite0", True, calibration)
+        return cls(config, data.workdir / "efficientnet-lite0", True, data.images)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, 224, 224, 3) -> float32 (n, 1280), unit length."""
