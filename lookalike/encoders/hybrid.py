@@ -1,11 +1,14 @@
 """The default encoder: ImageNet features + a head learned from the retailer's labels + colour.
 
-    image -> EfficientNet-Lite0 (frozen, ONNX) -> pooled 1280-d  --+--> head MLP -> 256-d z
-          -> foreground colour histogram (Hellinger)  -------------+
+    image -> EfficientNet-Lite0 (frozen, ONNX) -> multi-pooled 9,072-d --+--> head MLP -> 256-d z
+          -> foreground colour histogram (Hellinger)  --------------------+
     z -> cosine classifiers -> per-column class probabilities p
-    embedding = [w_head * z, w_colour * colour, w_backbone * backbone, w_class * sqrt(p)]
+    embedding = [w_head * z, w_colour * colour, w_backbone * avg, w_class * sqrt(p)]
                 (each part unit length; the weights tuned on held-out labelled items),
                 then PCA-projected to 256 dims over the catalog
+
+"multi-pooled": the average, GeM, max and 2x2-grid poolings of the last feature map plus a
+mid-level map's average (:mod:`lookalike.encoders.pooling`); ``avg`` is its plain average.
 
 Training touches only the small head, on backbone features cached for the clean image and a
 few augmented views (crops, rotations, lighting, JPEG, cluttered backgrounds: the
@@ -45,6 +48,7 @@ from lookalike.encoders.base import (
     save_pca,
     write_encoder_json,
 )
+from lookalike.encoders.pooling import LAST_CHANNELS, normalize_blocks
 from lookalike.encoders.pretrained import (
     LEGACY_OPTIONS,
     copy_backbone,
@@ -54,7 +58,12 @@ from lookalike.encoders.pretrained import (
 WHITE = 235
 # Bundles written before these options existed: no projection, uniform colour histogram,
 # fp32 backbone.
-HYBRID_LEGACY_OPTIONS = {**LEGACY_OPTIONS, "pca_dim": 0, "colour_centre_sigma": 0.0}
+HYBRID_LEGACY_OPTIONS = {
+    **LEGACY_OPTIONS,
+    "pca_dim": 0,
+    "colour_centre_sigma": 0.0,
+    "pooling": "avg",
+}
 # A projection fitted on fewer items than this many times its dims would mostly describe
 # those few items (and squash items added later): small catalogs keep every dimension.
 PCA_MIN_ITEMS_PER_DIM = 4
@@ -97,6 +106,11 @@ class HybridConfig:
             every label metric within 0.003 (P@10 ProductType 0.802 either way) at a sixth
             of the memory and search time, which is what makes millions of items fit.
             Catalogs with fewer than 4 x ``pca_dim`` items are not projected.
+        pooling: how the backbone's feature maps feed the head (``avg`` or ``multi``, see
+            :mod:`lookalike.encoders.pooling`). ``multi`` measured on validation (2 seeds):
+            P@1 type 0.840 vs 0.804, P@10 0.809 vs 0.784, degraded-copy recall@1 0.837 vs
+            0.778, at the same backbone cost; the view cache grows to 9,584 float16 values
+            per view (445 MB for 2,906 items x 8 views).
     """
 
     input_size: int = 320
@@ -120,6 +134,7 @@ class HybridConfig:
     threads: int = 0
     precision: str = "int8"
     pca_dim: int = 256
+    pooling: str = "multi"
 
     def __post_init__(self) -> None:
         weights = [float(w) for w in self.weights]
@@ -268,7 +283,7 @@ def train_head(
         # view, degraded ones included, and is pulled towards v1 by the contrastive term.
         v1 = torch.from_numpy(rng.integers(0, min(config.classify_views, n_views), size=len(idx)))
         v2 = torch.from_numpy(rng.integers(0, n_views, size=len(idx)))
-        z1, z2 = head(feats[idx, v1]), head(feats[idx, v2])
+        z1, z2 = head(feats[idx, v1].float()), head(feats[idx, v2].float())
         loss = torch.zeros(())
         if config.contrastive_weight > 0 or not targets:
             logits = z1 @ z2.T * scale
@@ -302,6 +317,13 @@ def train_head(
     return head
 
 
+def split_parts(features: np.ndarray, config: HybridConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Cached head inputs (n, descriptor + bins**3) -> float32 (descriptor, colour histogram)."""
+    features = np.asarray(features, np.float32)
+    width = features.shape[1] - config.colour_bins**3
+    return features[:, :width], features[:, width:]
+
+
 def fuse(parts: list[np.ndarray], weights: tuple[float, ...]) -> np.ndarray:
     """Concatenate unit-length parts scaled by ``weights`` (zero-weight parts dropped)."""
     chosen = [w * p for w, p in zip(weights, parts, strict=True) if w > 0]
@@ -327,15 +349,24 @@ def validation_score(
     gallery_rows: np.ndarray,
     labels: list[np.ndarray],
     k: int = 10,
+    groups: np.ndarray | None = None,
 ) -> float:
     """Mean over label arrays of P@k for ``query_rows`` searched among ``gallery_rows``
-    (the query itself excluded); with two arrays the second counts only jointly with the first."""
+    (the query itself excluded, and with ``groups`` every row of the query's group);
+    with two arrays the second counts only jointly with the first."""
     from lookalike.index import exact_search
 
-    _, found = exact_search(embeddings[gallery_rows], embeddings[query_rows], k + 1)
+    if groups is None:
+        groups = np.arange(len(embeddings))
+    # Enough candidates that k survive dropping the query's group (its rows may all be there).
+    reach = min(len(gallery_rows), k + int(np.bincount(groups).max()))
+    _, found = exact_search(embeddings[gallery_rows], embeddings[query_rows], reach)
     found = gallery_rows[found]
     found = np.array(
-        [[r for r in row if r != q][:k] for row, q in zip(found, query_rows, strict=True)]
+        [
+            [r for r in row if groups[r] != groups[q]][:k]
+            for row, q in zip(found, query_rows, strict=True)
+        ]
     )
     score, joint = 0.0, np.ones(found.shape, bool)
     for label in labels:
@@ -382,22 +413,20 @@ class HybridEncoder:
         )
         self.dim = 0
         if head is not None or config.weights[0] == 0:
-            probe = np.full((1, 1280), 1 / np.sqrt(1280), np.float32)
-            colour = np.full(
-                (1, config.colour_bins**3), 1 / np.sqrt(config.colour_bins**3), np.float32
-            )
+            probe = np.ones((1, self.backbone.dim), np.float32)
+            colour = np.ones((1, config.colour_bins**3), np.float32)
             self.dim = self.embed_parts(probe, colour).shape[1]
 
     # --- inference ------------------------------------------------------------------------
     def parts(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(unit backbone features, colour histograms) of uint8 images."""
+        """(backbone descriptors, each block unit length; colour histograms) of uint8 images."""
         backbone = np.concatenate(
             [self.backbone(images[s : s + 32]) for s in range(0, len(images), 32)]
         )
         colour = colour_histogram(
             images, self.cfg.colour_bins, centre_sigma=self.cfg.colour_centre_sigma
         )
-        return l2_normalize(backbone), colour
+        return normalize_blocks(backbone, self.backbone.pooling), colour
 
     def embed_parts(self, backbone: np.ndarray, colour: np.ndarray) -> np.ndarray:
         """Fused (and PCA-projected, when fitted) embedding from precomputed parts."""
@@ -411,7 +440,9 @@ class HybridEncoder:
         else:
             head = head_forward(self.head, np.concatenate([backbone, colour], axis=1))
             probs = class_probabilities(self.head, head, self.cfg.temperature)
-        return fuse([head, colour, backbone, probs], self.cfg.weights)
+        # The fused backbone part is the plain average (the descriptor's first block).
+        average = backbone[:, :LAST_CHANNELS]
+        return fuse([head, colour, average, probs], self.cfg.weights)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, 224, 224, 3) -> float32 (n, dim)."""
@@ -439,7 +470,7 @@ class HybridEncoder:
         encoder = cls(config, head_to_numpy(head), workdir, mode, writable=True)
         if config.pca_dim:
             # Fit on the clean view of every catalog image: what the catalog is encoded as.
-            fused = encoder.fused(view_feats[:, 0, :1280], view_feats[:, 0, 1280:])
+            fused = encoder.fused(*split_parts(view_feats[:, 0], config))
             if (
                 config.pca_dim < fused.shape[1]
                 and len(fused) >= PCA_MIN_ITEMS_PER_DIM * config.pca_dim
@@ -458,8 +489,10 @@ class HybridEncoder:
         progress: bool,
     ) -> np.ndarray:
         """Backbone + colour features of the clean image, its mirror and ``views`` augmented
-        copies: float32 (n, views + 2, 1280 + bins**3). Cached in ``workdir`` by a digest of the
-        images and the view settings, so retraining the head never re-runs the backbone."""
+        copies: float16 (n, views + 2, descriptor + bins**3). Cached in ``workdir`` by a digest
+        of the images and the view settings, so retraining the head never re-runs the backbone.
+        Memory and disk: n x (views + 2) x 9,584 x 2 bytes with ``multi`` pooling (445 MB for
+        2,906 items, 7.7 GB for 50,000)."""
         import hashlib
 
         from tqdm.auto import tqdm
@@ -477,6 +510,8 @@ class HybridEncoder:
                     config.colour_centre_sigma,
                     config.input_size,
                     config.precision,
+                    config.pooling,
+                    "float16",
                 ]
             ).encode()
         )
@@ -487,7 +522,8 @@ class HybridEncoder:
             return np.load(cache, allow_pickle=False)
         rng = np.random.default_rng(config.seed)
         n = len(images)
-        view_feats = np.zeros((n, config.views + 2, 1280 + config.colour_bins**3), np.float32)
+        width = encoder.backbone.dim + config.colour_bins**3
+        view_feats = np.zeros((n, config.views + 2, width), np.float16)
         batch = 64
         with tqdm(
             total=n * (config.views + 2),
@@ -529,10 +565,16 @@ class HybridEncoder:
             t[val] = -1
         head = train_head(view_feats, masked, config)
         params = head_to_numpy(head)
-        backbone, colour = view_feats[:, 0, :1280], view_feats[:, 0, 1280:]
-        head_z = head_forward(params, view_feats[:, 0])
+        clean = np.asarray(view_feats[:, 0], np.float32)
+        descriptor, colour = split_parts(clean, config)
+        backbone = descriptor[:, :LAST_CHANNELS]
+        head_z = head_forward(params, clean)
         probs = class_probabilities(params, head_z, config.temperature)
-        gallery = np.arange(len(view_feats))
+        # Label precision is measured as the evaluation protocol does: among items whose label
+        # is known (a neighbour with a hidden label is neither hit nor miss), never counting
+        # a byte-identical copy of the query (same clean-view features).
+        gallery = labelled
+        _, groups = np.unique(clean, axis=0, return_inverse=True)
         label_sets = [primary]
         if "Colour" in targets:
             label_sets.append(targets["Colour"])
@@ -543,17 +585,19 @@ class HybridEncoder:
         # embedding stops telling apart two items of the same type and colour.
         degraded_view = 2 + np.arange(len(val)) % max(1, view_feats.shape[1] - 2)
         degraded = view_feats[val, np.minimum(degraded_view, view_feats.shape[1] - 1)]
+        degraded = np.asarray(degraded, np.float32)
         degraded_z = head_forward(params, degraded)
+        degraded_descriptor, degraded_colour = split_parts(degraded, config)
         degraded_parts = [
             degraded_z,
-            degraded[:, 1280:],
-            degraded[:, :1280],
+            degraded_colour,
+            degraded_descriptor[:, :LAST_CHANNELS],
             class_probabilities(params, degraded_z, config.temperature),
         ]
         scores, details = {}, {}
         for weights in grid:
             embeddings = fuse([head_z, colour, backbone, probs], weights)
-            class_score = validation_score(embeddings, val, gallery, label_sets)
+            class_score = validation_score(embeddings, val, gallery, label_sets, groups=groups)
             recall = instance_recall(fuse(degraded_parts, weights), embeddings, val)
             scores[weights] = class_score + INSTANCE_WEIGHT * recall
             details[weights] = (class_score, recall)

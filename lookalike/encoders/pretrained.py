@@ -26,6 +26,7 @@ from lookalike.encoders.base import (
     register_encoder,
     write_encoder_json,
 )
+from lookalike.encoders.pooling import MID_BLOCK, describe, get_pooling
 from lookalike.files import sha256_file
 
 BACKBONE_ONNX = "backbone.onnx"
@@ -35,13 +36,18 @@ SMALL_BATCH = 2
 FEATURE_DIM = 1280
 
 
-def backbone_file(directory: Path, precision: str) -> Path:
-    """Where the ONNX backbone of ``precision`` (``fp32`` or ``int8``) lives in ``directory``."""
+def backbone_file(directory: Path, precision: str, pooling: str = "avg") -> Path:
+    """Where the ONNX backbone of ``precision`` (``fp32`` or ``int8``) and ``pooling`` (see
+    :mod:`lookalike.encoders.pooling`) lives in ``directory``: ``backbone[-int8].onnx`` for
+    ``avg`` (the names bundles have always used), ``backbone-<pooling>[-int8].onnx`` else."""
     if precision not in BACKBONE_FILES:
         raise ValueError(
             f"unknown backbone precision {precision!r}; one of {sorted(BACKBONE_FILES)}"
         )
-    return Path(directory) / BACKBONE_FILES[precision]
+    name = BACKBONE_FILES[precision]
+    if get_pooling(pooling).name != "avg":
+        name = name.replace("backbone", f"backbone-{pooling}", 1)
+    return Path(directory) / name
 
 
 def calibration_sample(
@@ -65,10 +71,13 @@ def weights_path() -> Path:
 
 
 class PooledBackbone(nn.Module):
-    """EfficientNet-Lite0 trunk + global average pooling: (n,3,s,s) scaled input -> (n,1280)."""
+    """EfficientNet-Lite0 trunk: (n,3,s,s) scaled input -> the outputs ``pooling`` names:
+    the global average (n,1280) for ``avg``; the last map (n,1280,s/32,s/32) and the pooled
+    mid-level map (n,112) for ``multi`` (see :mod:`lookalike.encoders.pooling`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pooling: str = "avg") -> None:
         super().__init__()
+        self.pooling = get_pooling(pooling)
         from efficientnet_lite_pytorch import EfficientNet
 
         self.net = EfficientNet.from_name("efficientnet-lite0")
@@ -76,8 +85,17 @@ class PooledBackbone(nn.Module):
         self.net.load_state_dict(state)
         self.net.eval()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(x).mean(dim=(2, 3))
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.pooling.name == "avg":
+            return self.net.extract_features(x).mean(dim=(2, 3))
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        mid = x
+        for index, block in enumerate(net._blocks):
+            x = block(x)
+            if index == MID_BLOCK:
+                mid = x.mean(dim=(2, 3))
+        return net._swish(net._bn1(net._conv_head(x))), mid
 
 
 def scale_input(images: np.ndarray) -> np.ndarray:
@@ -98,6 +116,7 @@ class BackboneRunner:
         input_size: int = 224,
         writable: bool = False,
         calibration: np.ndarray | None = None,
+        pooling: str = "avg",
     ):
         """Args:
         onnx_path: where the exported ONNX graph lives (or will be written); None = PyTorch.
@@ -108,23 +127,34 @@ class BackboneRunner:
         calibration: uint8 (n, s, s, 3) images; when given, an export is quantised to int8
             (static, per-channel) with activation ranges calibrated on them. Such a graph
             has no PyTorch fallback: if it cannot be made, this raises.
+        pooling: how feature maps become the descriptor (:mod:`lookalike.encoders.pooling`).
         """
+        self.pooling = get_pooling(pooling)
         self.threads = threads or os.cpu_count() or 1
         self.session = None
         self.small_batch_session = None
         self.torch_model: PooledBackbone | None = None
         if onnx_path is not None:
-            self.session = _onnx_session(onnx_path, self.threads, input_size, writable, calibration)
+            self.session = _onnx_session(
+                onnx_path, self.threads, input_size, writable, calibration, pooling
+            )
             if self.session is None and calibration is not None:
                 raise RuntimeError(f"could not export the int8 backbone to {onnx_path}")
             if self.session is not None and self.threads > 1:
-                self.small_batch_session = _onnx_session(onnx_path, 1, input_size, False)
+                self.small_batch_session = _onnx_session(
+                    onnx_path, 1, input_size, False, pooling=pooling
+                )
         if self.session is None:
             torch.set_num_threads(self.threads)
-            self.torch_model = PooledBackbone().eval()
+            self.torch_model = PooledBackbone(pooling).eval()
+
+    @property
+    def dim(self) -> int:
+        """Width of the descriptor this runner returns."""
+        return self.pooling.dim
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """uint8 (n, s, s, 3) -> float32 (n, 1280) pooled features (not normalised)."""
+        """uint8 (n, s, s, 3) -> float32 (n, ``dim``) pooled features (not normalised)."""
         x = scale_input(images)
         if self.session is not None:
             # Measured on 2 cores: one 320 px image takes 17 ms on one thread and 24 ms on
@@ -133,13 +163,18 @@ class BackboneRunner:
             session = self.session
             if len(x) <= SMALL_BATCH and self.small_batch_session is not None:
                 session = self.small_batch_session
-            return session.run(None, {"images": x})[0].astype(np.float32, copy=False)
+            return describe(self.pooling, session.run(None, {"images": x}))
         with torch.inference_mode():
-            return self.torch_model(torch.from_numpy(x)).numpy()
+            outputs = self.torch_model(torch.from_numpy(x))
+        if isinstance(outputs, torch.Tensor):
+            outputs = (outputs,)
+        return describe(self.pooling, [o.numpy() for o in outputs])
 
 
-def export_onnx(path: Path, input_size: int = 224, calibration: np.ndarray | None = None) -> bool:
-    """Export the pooled backbone to ONNX at ``path`` (atomic). False if export is unavailable.
+def export_onnx(
+    path: Path, input_size: int = 224, calibration: np.ndarray | None = None, pooling: str = "avg"
+) -> bool:
+    """Export the backbone to ONNX at ``path`` (atomic). False if export is unavailable.
 
     Args:
         path: the graph's file.
@@ -147,11 +182,13 @@ def export_onnx(path: Path, input_size: int = 224, calibration: np.ndarray | Non
         calibration: uint8 images; when given the graph is quantised to int8 (see
             :func:`quantize_onnx`), which halves CPU inference time (measured at 320 px on
             one thread: 8.0 vs 15.8 ms) at a cosine of 0.99 to the fp32 features.
+        pooling: which outputs the graph has (:class:`PooledBackbone`).
     """
     try:
         import warnings
 
-        model = PooledBackbone().eval()
+        model = PooledBackbone(pooling).eval()
+        outputs = list(get_pooling(pooling).graph_outputs)
         tmp = path.with_name(f".{path.name}.tmp")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -160,8 +197,8 @@ def export_onnx(path: Path, input_size: int = 224, calibration: np.ndarray | Non
                 torch.zeros(1, 3, input_size, input_size),
                 str(tmp),
                 input_names=["images"],
-                output_names=["features"],
-                dynamic_axes={"images": {0: "n"}, "features": {0: "n"}},
+                output_names=outputs,
+                dynamic_axes={name: {0: "n"} for name in ["images", *outputs]},
                 opset_version=17,
                 dynamo=False,
             )
@@ -219,12 +256,15 @@ def _onnx_session(
     input_size: int = 224,
     writable: bool = False,
     calibration: np.ndarray | None = None,
+    pooling: str = "avg",
 ):
     try:
         import onnxruntime as ort
     except ImportError:
         return None
-    if not path.exists() and not (writable and export_onnx(path, input_size, calibration)):
+    if not path.exists() and not (
+        writable and export_onnx(path, input_size, calibration, pooling)
+    ):
         return None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -241,7 +281,7 @@ def _onnx_session(
                 f"{path} expects {session.get_inputs()[0].shape[2]} px input, not {input_size}"
             )
         # An export for another input size (an older build in the same work folder): redo it.
-        if not export_onnx(path, input_size, calibration):
+        if not export_onnx(path, input_size, calibration, pooling):
             return None
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return session
@@ -259,8 +299,8 @@ def make_backbone_runner(
     seed: int = 0,
 ) -> BackboneRunner:
     """The runner an encoder ``config`` (with ``onnx``, ``precision``, ``threads``,
-    ``input_size``) asks for, reading (or, if ``writable``, exporting) its graph in
-    ``directory``.
+    ``input_size`` and, optionally, ``pooling``; ``avg`` without it) asks for, reading (or,
+    if ``writable``, exporting) its graph in ``directory``.
 
     Args:
         config: the encoder's options.
@@ -273,7 +313,10 @@ def make_backbone_runner(
     int8 = config.precision == "int8"
     if int8 and not config.onnx:
         raise ValueError("precision 'int8' runs through ONNX Runtime; it needs onnx=True")
-    onnx_path = backbone_file(directory, config.precision) if (directory and config.onnx) else None
+    pooling = getattr(config, "pooling", "avg")
+    onnx_path = None
+    if directory and config.onnx:
+        onnx_path = backbone_file(directory, config.precision, pooling)
     calibration = None
     if int8 and writable and catalog_images is not None:
         calibration = calibration_sample(catalog_images, seed)
@@ -283,7 +326,12 @@ def make_backbone_runner(
         if calibration is None:
             raise ValueError("an int8 backbone is exported with calibration images")
     return BackboneRunner(
-        onnx_path, config.threads, config.input_size, writable=writable, calibration=calibration
+        onnx_path,
+        config.threads,
+        config.input_size,
+        writable=writable,
+        calibration=calibration,
+        pooling=pooling,
     )
 
 
@@ -293,8 +341,9 @@ def copy_backbone(config: Any, source_dir: Path | None, target_dir: Path) -> Non
 
     if not config.onnx or source_dir is None:
         return
-    source = backbone_file(source_dir, config.precision)
-    target = backbone_file(target_dir, config.precision)
+    pooling = getattr(config, "pooling", "avg")
+    source = backbone_file(source_dir, config.precision, pooling)
+    target = backbone_file(target_dir, config.precision, pooling)
     if source.exists() and source.resolve() != target.resolve():
         shutil.copyfile(source, target)
 

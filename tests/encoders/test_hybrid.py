@@ -129,3 +129,35 @@ def test_pca_projects_big_enough_catalogs_and_round_trips(tmp_path, tiny_images)
     big = HybridConfig(**{**FAST, "pca_dim": n // 2})
     unprojected = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), big)
     assert unprojected.pca is None and unprojected.dim == full.shape[1]
+
+
+def test_validation_score_skips_the_query_group_and_counts_only_the_gallery():
+    from lookalike.encoders.hybrid import validation_score
+
+    # Rows 0 and 1 are byte-identical copies (group 0); row 2 shares 0's label, row 3 does not.
+    embeddings = np.array([[0.0], [0.0], [1.0], [0.5]], np.float32)
+    labels = [np.array([7, 7, 7, 9])]
+    groups = np.array([0, 0, 1, 2])
+    everything = np.arange(4)
+    # Without groups, the copy (row 1) is the free nearest hit; with them row 3 comes first.
+    assert validation_score(embeddings, np.array([0]), everything, labels, k=1) == 1.0
+    assert validation_score(embeddings, np.array([0]), everything, labels, k=1, groups=groups) == 0
+    # A gallery without row 3 (say its label is hidden) leaves row 2, a hit.
+    gallery = np.array([0, 1, 2])
+    assert validation_score(embeddings, np.array([0]), gallery, labels, k=1, groups=groups) == 1.0
+
+
+def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path, tiny_images):
+    _, images = tiny_images
+    old = {"pooling": "avg", "precision": "fp32", "pca_dim": 0, "colour_centre_sigma": 0.0}
+    config = HybridConfig(**{**FAST, **old})
+    encoder = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), config)
+    encoder.save(tmp_path / "saved")
+    assert (tmp_path / "saved" / "backbone.onnx").is_file()
+    payload = json.loads((tmp_path / "saved" / "encoder.json").read_text())
+    for option in old:
+        del payload["config"][option]  # what an old encoder.json lacks
+    (tmp_path / "saved" / "encoder.json").write_text(json.dumps(payload))
+    loaded = load_encoder(tmp_path / "saved")
+    assert loaded.cfg.pooling == "avg" and loaded.cfg.precision == "fp32"
+    np.testing.assert_allclose(loaded.encode(images[:3]), encoder.encode(images[:3]), atol=1e-4)
