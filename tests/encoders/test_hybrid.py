@@ -161,3 +161,13 @@ def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path
     loaded = load_encoder(tmp_path / "saved")
     assert loaded.cfg.pooling == "avg" and loaded.cfg.precision == "fp32"
     np.testing.assert_allclose(loaded.encode(images[:3]), encoder.encode(images[:3]), atol=1e-4)
+
+
+def test_instance_recall_counts_the_target_within_each_cut():
+    from lookalike.encoders.hybrid import instance_recall
+
+    gallery = np.array([[0.0], [1.0], [2.0], [3.0]], np.float32)
+    queries = np.array([[0.1], [1.2], [2.9]], np.float32)
+    # Query 0 finds row 0 first; query 1's target (row 2) is its 2nd; query 2's (row 0) 4th.
+    targets = np.array([0, 2, 0])
+    assert instance_recall(queries, gallery, targets, ks=(1, 2, 4)) == (1 / 3, 2 / 3, 1.0)
