@@ -207,9 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=10, help="results per query")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latency.json",
                         help="JSON output file")
+    parser.add_argument("--library-threads", action="store_true",
+                        help="keep the libraries' thread pools as they come instead of "
+                             "`lookalike serve`'s (lookalike.threads.configure_for_queries)")
     args = parser.parse_args(argv)
     if args.queries < 1 or args.runs < 1 or args.warmup < 0 or min(args.threads) < 1:
         parser.error("--queries, --runs and --threads must be >= 1, --warmup >= 0")
+    pools = {"blas_threads": "default", "omp_wait_policy": "default"}
+    if not args.library_threads:
+        from lookalike.threads import configure_for_queries
+
+        pools = configure_for_queries()  # what `lookalike serve` runs with
 
     info = machine_info()
     if warning := load_warning(info):
@@ -229,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "warmup": args.warmup,
         "k": args.k,
+        "thread_pools": pools,
         "target": {
             "p50_ms_max": TARGET_P50_MS,
             "threads": TARGET_THREADS,

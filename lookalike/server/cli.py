@@ -19,6 +19,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from lookalike.threads import configure_for_queries
+
+    # Before the bundle loads faiss and PyTorch: one query at a time wants quiet pools.
+    configure_for_queries()
     from lookalike.server.app import API_KEY_ENV, configured_api_key, create_app
 
     if not 0 <= args.port <= 65535:
