@@ -12,6 +12,7 @@ BLAS thread and sleeping OpenMP threads p95 is 15.2 ms and p50 14.7-14.8 ms. Bat
 from __future__ import annotations
 
 import os
+import sys
 
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
 
@@ -24,8 +25,6 @@ def configure_for_queries() -> dict[str, str]:
     Returns:
         What was set, for logs: ``{"blas_threads": "1", "omp_wait_policy": ...}``.
     """
-    import sys
-
     from threadpoolctl import threadpool_limits
 
     if "faiss" not in sys.modules and "torch" not in sys.modules:

@@ -262,9 +262,7 @@ def _onnx_session(
         import onnxruntime as ort
     except ImportError:
         return None
-    if not path.exists() and not (
-        writable and export_onnx(path, input_size, calibration, pooling)
-    ):
+    if not path.exists() and not (writable and export_onnx(path, input_size, calibration, pooling)):
         return None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -291,6 +289,11 @@ def _onnx_session(
 LEGACY_OPTIONS = {"precision": "fp32"}
 
 
+def backbone_pooling(config: Any) -> str:
+    """The pooling an encoder config asks for; configs without the option use ``avg``."""
+    return getattr(config, "pooling", "avg")
+
+
 def make_backbone_runner(
     config: Any,
     directory: Path | None,
@@ -313,7 +316,7 @@ def make_backbone_runner(
     int8 = config.precision == "int8"
     if int8 and not config.onnx:
         raise ValueError("precision 'int8' runs through ONNX Runtime; it needs onnx=True")
-    pooling = getattr(config, "pooling", "avg")
+    pooling = backbone_pooling(config)
     onnx_path = None
     if directory and config.onnx:
         onnx_path = backbone_file(directory, config.precision, pooling)
@@ -341,7 +344,7 @@ def copy_backbone(config: Any, source_dir: Path | None, target_dir: Path) -> Non
 
     if not config.onnx or source_dir is None:
         return
-    pooling = getattr(config, "pooling", "avg")
+    pooling = backbone_pooling(config)
     source = backbone_file(source_dir, config.precision, pooling)
     target = backbone_file(target_dir, config.precision, pooling)
     if source.exists() and source.resolve() != target.resolve():

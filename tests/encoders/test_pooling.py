@@ -11,20 +11,22 @@ from lookalike.encoders.pooling import (
     POOLINGS,
     describe,
     get_pooling,
-    grid_means,
+    map_means,
     normalize_blocks,
 )
 
 
-def test_grid_means_are_the_quarters_in_cell_major_order():
+def test_map_means_gives_the_average_and_the_quarters_in_cell_major_order():
     maps = np.zeros((1, 2, 4, 4), np.float32)
     maps[0, 0, :2, 2:] = 1.0  # channel 0 lives in the top-right quarter
     maps[0, 1, 2:, :2] = 3.0  # channel 1 in the bottom-left
-    cells = grid_means(maps).reshape(4, 2)  # (cell, channel)
+    average, grid = map_means(maps)
+    np.testing.assert_allclose(average, [[0.25, 0.75]])
+    cells = grid.reshape(4, 2)  # (cell, channel)
     np.testing.assert_allclose(cells[:, 0], [0, 1, 0, 0])
     np.testing.assert_allclose(cells[:, 1], [0, 0, 3, 0])
     # Odd sides still give four non-empty cells that cover the map.
-    odd = grid_means(np.ones((2, 3, 7, 7), np.float32))
+    odd = map_means(np.ones((2, 3, 7, 7), np.float32))[1]
     assert odd.shape == (2, 12) and np.allclose(odd, 1.0)
 
 
