@@ -81,7 +81,8 @@ def test_supervised_fit_learns_labels_and_round_trips(tmp_path, tiny_images):
     )
     assert encoder.mode == "supervised"
     tuning = json.loads((tmp_path / "hybrid" / "tuning.json").read_text())
-    assert tuning["mode"] == "supervised" and len(tuning["best"]) == 4
+    assert tuning["mode"] == "supervised" and len(tuning["best"]) == 5
+    assert len(encoder.cfg.weights) == 5 and "w3" in encoder.head
     vectors = encoder.encode(images)
     assert vectors.shape == (len(images), encoder.dim) and np.isfinite(vectors).all()
     encoder.save(tmp_path / "saved")
@@ -131,25 +132,35 @@ def test_pca_projects_big_enough_catalogs_and_round_trips(tmp_path, tiny_images)
     assert unprojected.pca is None and unprojected.dim == full.shape[1]
 
 
-def test_validation_score_skips_the_query_group_and_counts_only_the_gallery():
-    from lookalike.encoders.hybrid import validation_score
+def test_label_precision_skips_the_query_group_and_counts_only_the_gallery():
+    from lookalike.encoders.hybrid import label_precision
 
     # Rows 0 and 1 are byte-identical copies (group 0); row 2 shares 0's label, row 3 does not.
     embeddings = np.array([[0.0], [0.0], [1.0], [0.5]], np.float32)
     labels = [np.array([7, 7, 7, 9])]
     groups = np.array([0, 0, 1, 2])
-    everything = np.arange(4)
+    everything, query = np.arange(4), np.array([0])
     # Without groups, the copy (row 1) is the free nearest hit; with them row 3 comes first.
-    assert validation_score(embeddings, np.array([0]), everything, labels, k=1) == 1.0
-    assert validation_score(embeddings, np.array([0]), everything, labels, k=1, groups=groups) == 0
+    assert label_precision(embeddings, query, everything, labels, k=1) == (1.0, 1.0)
+    assert label_precision(embeddings, query, everything, labels, k=1, groups=groups) == (0, 0)
     # A gallery without row 3 (say its label is hidden) leaves row 2, a hit.
     gallery = np.array([0, 1, 2])
-    assert validation_score(embeddings, np.array([0]), gallery, labels, k=1, groups=groups) == 1.0
+    assert label_precision(embeddings, query, gallery, labels, k=1, groups=groups) == (1.0, 1.0)
+    # P@1 is the first neighbour's label; P@k the share over k, jointly with a second array.
+    colours = np.array([1, 1, 2, 1])
+    first, joint = label_precision(embeddings, query, everything, [labels[0], colours], 2, groups)
+    assert first == 0.0 and joint == (0.5 + 0.0) / 2
 
 
 def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path, tiny_images):
     _, images = tiny_images
-    old = {"pooling": "avg", "precision": "fp32", "pca_dim": 0, "colour_centre_sigma": 0.0}
+    old = {
+        "pooling": "avg",
+        "precision": "fp32",
+        "pca_dim": 0,
+        "colour_centre_sigma": 0.0,
+        "instance_dim": 0,
+    }
     config = HybridConfig(**{**FAST, **old})
     encoder = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), config)
     encoder.save(tmp_path / "saved")
@@ -157,9 +168,11 @@ def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path
     payload = json.loads((tmp_path / "saved" / "encoder.json").read_text())
     for option in old:
         del payload["config"][option]  # what an old encoder.json lacks
+    payload["config"]["weights"] = payload["config"]["weights"][:4]
     (tmp_path / "saved" / "encoder.json").write_text(json.dumps(payload))
     loaded = load_encoder(tmp_path / "saved")
     assert loaded.cfg.pooling == "avg" and loaded.cfg.precision == "fp32"
+    assert loaded.cfg.instance_dim == 0 and len(loaded.cfg.weights) == 5
     np.testing.assert_allclose(loaded.encode(images[:3]), encoder.encode(images[:3]), atol=1e-4)
 
 
@@ -171,3 +184,36 @@ def test_instance_recall_counts_the_target_within_each_cut():
     # Query 0 finds row 0 first; query 1's target (row 2) is its 2nd; query 2's (row 0) 4th.
     targets = np.array([0, 2, 0])
     assert instance_recall(queries, gallery, targets, ks=(1, 2, 4)) == (1 / 3, 2 / 3, 1.0)
+
+
+def test_instance_output_learns_to_find_each_item_among_its_noisy_views():
+    from lookalike.encoders.hybrid import head_outputs, head_to_numpy, train_head
+
+    rng = np.random.default_rng(0)
+    items = rng.normal(size=(64, 1, 24)).astype(np.float32)
+    views = items + 0.3 * rng.normal(size=(64, 4, 24)).astype(np.float32)
+    config = HybridConfig(**{**FAST, "epochs": 60, "instance_dim": 8, "contrastive_weight": 0})
+    targets = {"Type": np.arange(64) % 2}  # a label that says nothing about the item
+    head = head_to_numpy(train_head(views, targets, config))
+    clean, instance = head_outputs(head, views[:, 0])
+    noisy = head_outputs(head, views[:, 3])[1]
+    assert clean.shape == (64, 16) and instance.shape == (64, 8)
+    np.testing.assert_allclose(np.linalg.norm(instance, axis=1), 1.0, atol=1e-5)
+    found = np.argmax(noisy @ instance.T, axis=1)
+    assert (found == np.arange(64)).mean() >= 0.8
+    # Without an instance output (bundles from before it) the part is empty.
+    plain = head_to_numpy(train_head(views, targets, HybridConfig(**{**FAST, "instance_dim": 0})))
+    assert "w3" not in plain and head_outputs(plain, views[:, 0])[1].shape == (64, 0)
+
+
+def test_fusion_parts_follow_the_weights_and_skip_a_missing_instance_output():
+    from lookalike.encoders.hybrid import FUSION_PARTS, fusion_parts
+
+    descriptor = np.ones((3, 1280 + 8), np.float32)
+    colour = np.ones((3, 4), np.float32)
+    assert [p.shape[1] for p in fusion_parts(None, descriptor, colour, 0.1)] == [0, 4, 1280, 0, 0]
+    weights = (0.0, 0.0, 1.0, 0.0, 1.0)
+    assert len(weights) == len(FUSION_PARTS)
+    assert fuse(fusion_parts(None, descriptor, colour, 0.1), weights).shape == (3, 1280)
+    # Four stored weights (bundles from before the instance output) get a zero fifth.
+    assert HybridConfig(weights=(1, 0, 0.25, 1)).weights == (1.0, 0.0, 0.25, 1.0, 0.0)
