@@ -304,6 +304,7 @@ def train_head(
     targets: dict[str, np.ndarray],
     config: HybridConfig,
     progress: bool = False,
+    description: str = "training hybrid head",
 ) -> Head:
     """Train the head on cached view features.
 
@@ -311,7 +312,8 @@ def train_head(
         features: float32 (n, views, in_dim), the head's inputs for each view of each image.
         targets: column -> class index per image (-1 = unknown, not trained on).
         config: schedule and loss weights.
-        progress: print the loss every few epochs.
+        progress: show a progress bar with the loss.
+        description: its label.
     """
     from tqdm.auto import tqdm
 
@@ -329,7 +331,7 @@ def train_head(
     feats = torch.from_numpy(features)
     target_t = {c: torch.from_numpy(t) for c, t in targets.items()}
     scale = 1.0 / config.temperature
-    bar = tqdm(total=steps, desc="training hybrid head", unit="step", disable=not progress)
+    bar = tqdm(total=steps, desc=description, unit="step", disable=not progress)
     for _ in range(steps):
         idx = torch.from_numpy(rng.choice(n, size=min(config.batch_size, n), replace=False))
         # v1 is a catalog-like view (clean or mirrored) used by the classifiers; v2 may be any
@@ -645,10 +647,14 @@ class HybridEncoder:
         instance_steps = (0.0, 0.5, 1.0) if config.instance_dim else (0.0,)
         grid = list(itertools.product((1.0,), steps, steps, (0.0, 0.5, 1.0, 2.0), instance_steps))
         per_split = []
-        for split in range(max(1, min(config.tune_splits, 5))):
+        splits = max(1, min(config.tune_splits, 5))
+        for split in range(splits):
             val = np.sort(order[split * fifth : (split + 1) * fifth])
             held_out = (val, labelled, groups, label_sets)
-            per_split.append(cls._score_grid(view_feats, clean, targets, config, held_out, grid))
+            description = f"tuning fusion weights ({split + 1}/{splits})" if progress else ""
+            per_split.append(
+                cls._score_grid(view_feats, clean, targets, config, held_out, grid, description)
+            )
         details = {w: tuple(np.mean([d[w] for d in per_split], axis=0)) for w in grid}
         # P@1 counts once, label P@10 (type; type AND colour) twice: the mean of the three.
         scores = {
@@ -679,6 +685,7 @@ class HybridEncoder:
         config: HybridConfig,
         held_out: tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]],
         grid: list[tuple[float, ...]],
+        progress: str = "",
     ) -> dict[tuple[float, ...], tuple[float, ...]]:
         """Per fusion weighting in ``grid``: (P@1, label P@10, degraded-copy recall@1, @10)
         of the validation rows, with a head trained without their labels.
@@ -687,12 +694,16 @@ class HybridEncoder:
             view_feats, clean: the cached views and their clean view as float32.
             held_out: (validation rows, gallery rows, duplicate group per row, label arrays
                 for :func:`label_precision`).
+            progress: description of a progress bar (none when empty).
         """
+        from tqdm.auto import tqdm
+
         val, gallery, groups, label_sets = held_out
         masked = {c: t.copy() for c, t in targets.items()}
         for t in masked.values():
             t[val] = -1
-        params = head_to_numpy(train_head(view_feats, masked, config))
+        head = train_head(view_feats, masked, config, bool(progress), f"{progress}: head")
+        params = head_to_numpy(head)
         parts = fusion_parts(params, *split_parts(clean, config), config.temperature)
         # Degraded copies of the validation items (one augmented view each) must still find
         # their item: without this term the tuning drops the instance-level parts and the
@@ -701,7 +712,7 @@ class HybridEncoder:
         degraded = view_feats[val, np.minimum(degraded_view, view_feats.shape[1] - 1)]
         degraded_parts = fusion_parts(params, *split_parts(degraded, config), config.temperature)
         details = {}
-        for weights in grid:
+        for weights in tqdm(grid, desc=progress, unit="mix", disable=not progress):
             embeddings = fuse(parts, weights)
             first, precision = label_precision(embeddings, val, gallery, label_sets, 10, groups)
             recalls = instance_recall(fuse(degraded_parts, weights), embeddings, val)
