@@ -144,7 +144,7 @@ class HybridConfig:
     classify_views: int = 2
     colour_bins: int = 8
     colour_centre_sigma: float = 0.3
-    weights: tuple[float, ...] = (1.0, 0.0, 0.25, 1.0, 0.5)
+    weights: tuple[float, ...] = (1.0, 0.0, 0.5, 1.0, 0.5)
     tune: bool = True
     primary_label: str = "ProductType"
     seed: int = 0
