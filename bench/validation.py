@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_CATALOG, RESULTS_DIR, machine_info, write_json  # noqa: E402
+from common import RESULTS_DIR, machine_info, write_json  # noqa: E402
 
 
 def parse_weights(text: str) -> tuple[float, ...]:
@@ -40,7 +40,7 @@ def parse_weights(text: str) -> tuple[float, ...]:
     return tuple(values + [0.0] * (5 - len(values)))
 
 
-def measure_seed(bundle_dir: Path, catalog: Path, weightings: list[tuple[float, ...]]) -> dict:
+def measure_seed(bundle_dir: Path, weightings: list[tuple[float, ...]]) -> dict:
     """Validation metrics of each weighting on one seed's bundle (see the module docstring)."""
     from lookalike.bundle import read_bundle
     from lookalike.degrade import DEGRADATIONS, degrade_batch
@@ -50,9 +50,11 @@ def measure_seed(bundle_dir: Path, catalog: Path, weightings: list[tuple[float, 
         fuse,
         fusion_parts,
         head_to_numpy,
+        hide_labels,
         label_precision,
         split_parts,
         train_head,
+        validation_fifth,
     )
     from lookalike.imaging import load_images
     from lookalike.index import exact_search
@@ -72,19 +74,17 @@ def measure_seed(bundle_dir: Path, catalog: Path, weightings: list[tuple[float, 
         raise SystemExit(f"no cached views in {bundle_dir}/work/hybrid: build the bundle first")
     views = np.load(caches[-1])
     items = data.items
-    hidden = hidden_label_ids(BuildConfig(catalog=str(catalog)))
-    labels = training_labels(items, choose_label_columns(items.metadata, None), hidden)
+    # The labels the bundle was built with (its BuildConfig: split, label columns).
+    build = BuildConfig(**data.config)
+    hidden = hidden_label_ids(build)
+    columns = choose_label_columns(items.metadata, build.label_columns)
+    labels = training_labels(items, columns, hidden)
     targets = {c: t for c, (t, _) in encode_label_columns(labels).items()}
     primary, colour = targets[config.primary_label], targets["Colour"]
     labelled = np.flatnonzero(primary >= 0)
-    # The first fifth the fusion tuning holds out (HybridEncoder._tune).
-    order = np.random.default_rng(config.seed + 1).permutation(labelled)
-    val = np.sort(order[: len(labelled) // 5])
-    masked = {c: t.copy() for c, t in targets.items()}
-    for t in masked.values():
-        t[val] = -1
-    head = head_to_numpy(train_head(views, masked, config, progress=True))
-    keys = np.array(group_keys_for(data, catalog), dtype=object)
+    val = validation_fifth(labelled, config.seed)  # the first fifth the fusion tuning holds out
+    head = head_to_numpy(train_head(views, hide_labels(targets, val), config, progress=True))
+    keys = np.array(group_keys_for(data, Path(build.catalog)), dtype=object)
     _, groups = np.unique(keys, return_inverse=True)
     catalog_parts = fusion_parts(head, *split_parts(views[:, 0], config), config.temperature)
     originals = load_images([items.paths[r] for r in val], config.input_size)
@@ -118,7 +118,6 @@ def measure_seed(bundle_dir: Path, catalog: Path, weightings: list[tuple[float, 
 def main() -> None:
     """Measure every weighting on every seed; print means; write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     parser.add_argument("--work", type=Path, default=Path("bundles/quality"),
                         help="folder holding hybrid-seed<S> bundles")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -132,7 +131,7 @@ def main() -> None:
     for seed in args.seeds:
         bundle_dir = args.work / f"hybrid-seed{seed}"
         print(f"seed {seed}: {bundle_dir}", flush=True)
-        per_seed[seed] = measure_seed(bundle_dir, args.catalog, args.weights)
+        per_seed[seed] = measure_seed(bundle_dir, args.weights)
     columns = ["P@1", "P@10", "P@10 type AND colour", "R@1", "R@10"]
     print("\n| weights (head, colour, backbone, classes, instance) | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")

@@ -453,6 +453,22 @@ def label_precision(
     return float(first.mean()), score / len(labels)
 
 
+def validation_fifth(labelled: np.ndarray, seed: int, split: int = 0) -> np.ndarray:
+    """Sorted rows of the ``split``-th of five disjoint fifths of ``labelled`` (a seeded
+    permutation): the items fusion tuning holds out with ``seed``."""
+    order = np.random.default_rng(seed + 1).permutation(labelled)
+    fifth = max(1, len(labelled) // 5)
+    return np.sort(order[split * fifth : (split + 1) * fifth])
+
+
+def hide_labels(targets: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """A copy of ``targets`` with the labels of ``rows`` unknown (-1)."""
+    hidden = {c: t.copy() for c, t in targets.items()}
+    for t in hidden.values():
+        t[rows] = -1
+    return hidden
+
+
 @register_encoder("hybrid")
 class HybridEncoder:
     """Frozen EfficientNet-Lite0 + learned head + colour histogram, fused."""
@@ -633,8 +649,6 @@ class HybridEncoder:
         if primary is None:
             primary = next(iter(targets.values()))
         labelled = np.flatnonzero(primary >= 0)
-        order = np.random.default_rng(config.seed + 1).permutation(labelled)
-        fifth = max(1, len(labelled) // 5)
         clean = np.asarray(view_feats[:, 0], np.float32)
         # Label precision is measured as the evaluation protocol does: among items whose label
         # is known (a neighbour with a hidden label is neither hit nor miss), never counting
@@ -649,7 +663,7 @@ class HybridEncoder:
         per_split = []
         splits = max(1, min(config.tune_splits, 5))
         for split in range(splits):
-            val = np.sort(order[split * fifth : (split + 1) * fifth])
+            val = validation_fifth(labelled, config.seed, split)
             held_out = (val, labelled, groups, label_sets)
             description = f"tuning fusion weights ({split + 1}/{splits})" if progress else ""
             per_split.append(
@@ -665,11 +679,11 @@ class HybridEncoder:
         if progress:
             print(
                 f"fusion weights ({', '.join(FUSION_PARTS)}) tuned on {len(per_split)} x "
-                f"{fifth} validation items: {best} (P@1 {{:.3f}}, label P@10 {{:.3f}}, "
+                f"{len(val)} validation items: {best} (P@1 {{:.3f}}, label P@10 {{:.3f}}, "
                 "degraded-copy recall@1/@10 {:.3f}/{:.3f})".format(*details[best])
             )
         return best, {
-            "validation_items": int(fifth),
+            "validation_items": int(len(val)),
             "validation_splits": len(per_split),
             "score": f"mean(P@1, P@10 x 2) + {INSTANCE_WEIGHT} x mean degraded recall@1, @10",
             "columns": ["P@1", "label P@10", "recall@1", "recall@10"],
@@ -699,10 +713,8 @@ class HybridEncoder:
         from tqdm.auto import tqdm
 
         val, gallery, groups, label_sets = held_out
-        masked = {c: t.copy() for c, t in targets.items()}
-        for t in masked.values():
-            t[val] = -1
-        head = train_head(view_feats, masked, config, bool(progress), f"{progress}: head")
+        hidden = hide_labels(targets, val)
+        head = train_head(view_feats, hidden, config, bool(progress), f"{progress}: head")
         params = head_to_numpy(head)
         parts = fusion_parts(params, *split_parts(clean, config), config.temperature)
         # Degraded copies of the validation items (one augmented view each) must still find

@@ -26,14 +26,14 @@ from lookalike.encoders.base import (
     register_encoder,
     write_encoder_json,
 )
-from lookalike.encoders.pooling import MID_BLOCK, describe, get_pooling
+from lookalike.encoders.pooling import LAST_CHANNELS, MID_BLOCK, describe, get_pooling
 from lookalike.files import sha256_file
 
 BACKBONE_ONNX = "backbone.onnx"
 BACKBONE_FILES = {"fp32": BACKBONE_ONNX, "int8": "backbone-int8.onnx"}
 CALIBRATION_IMAGES = 128
 SMALL_BATCH = 2
-FEATURE_DIM = 1280
+FEATURE_DIM = LAST_CHANNELS  # the plain average of the last map
 
 
 def backbone_file(directory: Path, precision: str, pooling: str = "avg") -> Path:
