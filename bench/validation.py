@@ -40,8 +40,13 @@ def parse_weights(text: str) -> tuple[float, ...]:
     return tuple(values + [0.0] * (5 - len(values)))
 
 
-def measure_seed(bundle_dir: Path, weightings: list[tuple[float, ...]]) -> dict:
-    """Validation metrics of each weighting on one seed's bundle (see the module docstring)."""
+def measure_seed(
+    bundle_dir: Path, weightings: list[tuple[float, ...]], options: dict | None = None
+) -> dict:
+    """Validation metrics of each weighting on one seed's bundle (see the module docstring);
+    ``options`` override the bundle's encoder options (e.g. ``primary_class_weight``)."""
+    import dataclasses
+
     from lookalike.bundle import read_bundle
     from lookalike.degrade import DEGRADATIONS, degrade_batch
     from lookalike.encoders.base import apply_pca, fit_pca, load_encoder
@@ -68,7 +73,7 @@ def measure_seed(bundle_dir: Path, weightings: list[tuple[float, ...]]) -> dict:
 
     data = read_bundle(bundle_dir)
     encoder = load_encoder(data.encoder_dir)
-    config = encoder.cfg
+    config = dataclasses.replace(encoder.cfg, **(options or {}))
     caches = sorted((bundle_dir / "work" / "hybrid").glob("views-*.npy"))
     if not caches:
         raise SystemExit(f"no cached views in {bundle_dir}/work/hybrid: build the bundle first")
@@ -86,13 +91,13 @@ def measure_seed(bundle_dir: Path, weightings: list[tuple[float, ...]]) -> dict:
     head = head_to_numpy(train_head(views, hide_labels(targets, val), config, progress=True))
     keys = np.array(group_keys_for(data, Path(build.catalog)), dtype=object)
     _, groups = np.unique(keys, return_inverse=True)
-    catalog_parts = fusion_parts(head, *split_parts(views[:, 0], config), config.temperature)
+    catalog_parts = fusion_parts(head, *split_parts(views[:, 0], config), config)
     originals = load_images([items.paths[r] for r in val], config.input_size)
     degraded = {
         name: fusion_parts(
             head,
             *encoder.parts(degrade_batch(originals.images, name, seed=0)),
-            config.temperature,
+            config,
         )
         for name in DEGRADATIONS
     }
@@ -125,13 +130,19 @@ def main() -> None:
                         default=[parse_weights(w) for w in
                                  ("1,0,0.25,1,0", "1,0,1,1,0", "1,0,0.5,1,0.5", "1,0,0.25,1,0.5")],
                         help="fusion weightings: head,colour,backbone,classes,instance")
+    parser.add_argument("--set", action="append", metavar="OPTION=VALUE",
+                        help="override a hybrid option of the bundles, e.g. "
+                             "--set primary_class_weight=1 (options the head or fusion reads)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "validation.json")
     args = parser.parse_args()
+    from lookalike.cli import parse_options
+
+    options = parse_options(args.set)
     per_seed = {}
     for seed in args.seeds:
         bundle_dir = args.work / f"hybrid-seed{seed}"
         print(f"seed {seed}: {bundle_dir}", flush=True)
-        per_seed[seed] = measure_seed(bundle_dir, args.weights)
+        per_seed[seed] = measure_seed(bundle_dir, args.weights, options)
     columns = ["P@1", "P@10", "P@10 type AND colour", "R@1", "R@10"]
     print("\n| weights (head, colour, backbone, classes, instance) | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
@@ -145,6 +156,7 @@ def main() -> None:
     payload = {
         "benchmark": "validation",
         "seeds": args.seeds,
+        "options": options,
         "per_seed": {str(s): v for s, v in per_seed.items()},
         "mean": means,
         "machine": machine_info(),

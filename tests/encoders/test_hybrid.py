@@ -60,6 +60,19 @@ def test_class_probabilities_are_unit_length_per_row():
     assert probs[0].argmax() == 0 and probs[1].argmax() == 1
 
 
+def test_class_column_weights_set_each_columns_share_of_the_class_part():
+    z = np.eye(4, dtype=np.float32)[:2]
+    eye = np.eye(4, dtype=np.float32)
+    params = {"class.Colour": eye[:2], "class.Type": eye[:3]}
+    even = class_probabilities(params, z, 0.1)
+    weighted = class_probabilities(params, z, 0.1, {"Type": 3.0})
+    # Columns are concatenated in sorted order: Colour (2 classes), then Type (3).
+    np.testing.assert_allclose((even[:, :2] ** 2).sum(axis=1), 0.5, atol=1e-6)
+    np.testing.assert_allclose((weighted[:, 2:] ** 2).sum(axis=1), 9 / 10, atol=1e-6)
+    config = HybridConfig(primary_label="Type", primary_class_weight=3.0, colour_class_weight=2.0)
+    assert config.class_column_weights == {"Type": 3.0, "Colour": 2.0}
+
+
 @pytest.fixture(scope="module")
 def tiny_images(tiny_catalog):
     from lookalike.catalog import read_catalog
@@ -160,6 +173,8 @@ def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path
         "pca_dim": 0,
         "colour_centre_sigma": 0.0,
         "instance_dim": 0,
+        "primary_class_weight": 1.0,
+        "colour_class_weight": 1.0,
     }
     config = HybridConfig(**{**FAST, **old})
     encoder = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), config)
@@ -173,6 +188,7 @@ def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path
     loaded = load_encoder(tmp_path / "saved")
     assert loaded.cfg.pooling == "avg" and loaded.cfg.precision == "fp32"
     assert loaded.cfg.instance_dim == 0 and len(loaded.cfg.weights) == 5
+    assert loaded.cfg.class_column_weights == {"Colour": 1.0, "ProductType": 1.0}
     np.testing.assert_allclose(loaded.encode(images[:3]), encoder.encode(images[:3]), atol=1e-4)
 
 
@@ -211,10 +227,11 @@ def test_fusion_parts_follow_the_weights_and_skip_a_missing_instance_output():
 
     descriptor = np.ones((3, 1280 + 8), np.float32)
     colour = np.ones((3, 4), np.float32)
-    assert [p.shape[1] for p in fusion_parts(None, descriptor, colour, 0.1)] == [0, 4, 1280, 0, 0]
+    parts = fusion_parts(None, descriptor, colour, HybridConfig())
+    assert [p.shape[1] for p in parts] == [0, 4, 1280, 0, 0]
     weights = (0.0, 0.0, 1.0, 0.0, 1.0)
     assert len(weights) == len(FUSION_PARTS)
-    assert fuse(fusion_parts(None, descriptor, colour, 0.1), weights).shape == (3, 1280)
+    assert fuse(fusion_parts(None, descriptor, colour, HybridConfig()), weights).shape == (3, 1280)
     # Four stored weights (bundles from before the instance output) get a zero fifth.
     assert HybridConfig(weights=(1, 0, 0.25, 1)).weights == (1.0, 0.0, 0.25, 1.0, 0.0)
 
