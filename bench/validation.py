@@ -4,6 +4,7 @@ Usage:
 
     .venv/bin/python bench/validation.py                          # seeds 0 1 2, default mixes
     .venv/bin/python bench/validation.py --seeds 0 --weights 1,0,0.25,1,0 1,0,0.5,1,0.5
+    .venv/bin/python bench/validation.py --set primary_class_weight=1 --set colour_class_weight=1
 
 For each seed's bundle (``bundles/quality/hybrid-seed<S>``, built by ``bench/quality.py``) it
 reuses the cached backbone views in ``work/hybrid``, holds out the first validation fifth the

@@ -2,7 +2,8 @@
 
     image -> EfficientNet-Lite0 (frozen, ONNX) -> multi-pooled 9,072-d --+--> head MLP -> 256-d z
           -> foreground colour histogram (Hellinger)  --------------------+       +-> 128-d i
-    z -> cosine classifiers -> per-column class probabilities p;   i: instance output
+    z -> cosine classifiers -> per-column class probabilities p (primary label and Colour
+         weighted up);   i: instance output
     embedding = [w_head * z, w_colour * colour, w_backbone * avg, w_class * sqrt(p), w_inst * i]
                 (each part unit length; the weights tuned on held-out labelled items),
                 then PCA-projected to 256 dims over the catalog
