@@ -74,6 +74,9 @@ def measure_seed(
 
     data = read_bundle(bundle_dir)
     encoder = load_encoder(data.encoder_dir)
+    unknown = set(options or {}) - {f.name for f in dataclasses.fields(encoder.cfg)}
+    if unknown:
+        raise SystemExit(f"--set: the hybrid encoder has no option(s) {sorted(unknown)}")
     config = dataclasses.replace(encoder.cfg, **(options or {}))
     caches = sorted((bundle_dir / "work" / "hybrid").glob("views-*.npy"))
     if not caches:

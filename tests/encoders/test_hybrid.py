@@ -61,9 +61,8 @@ def test_class_probabilities_are_unit_length_per_row():
 
 
 def test_class_column_weights_set_each_columns_share_of_the_class_part():
-    z = np.eye(4, dtype=np.float32)[:2]
     eye = np.eye(4, dtype=np.float32)
-    params = {"class.Colour": eye[:2], "class.Type": eye[:3]}
+    z, params = eye[:2], {"class.Colour": eye[:2], "class.Type": eye[:3]}
     even = class_probabilities(params, z, 0.1)
     weighted = class_probabilities(params, z, 0.1, {"Type": 3.0})
     # Columns are concatenated in sorted order: Colour (2 classes), then Type (3).
