@@ -57,13 +57,13 @@ def measure_seed(
         fusion_parts,
         head_to_numpy,
         hide_labels,
+        instance_recall,
         label_precision,
         split_parts,
         train_head,
         validation_fifth,
     )
     from lookalike.imaging import load_images
-    from lookalike.index import exact_search
     from lookalike.pipeline import (
         BuildConfig,
         choose_label_columns,
@@ -114,10 +114,9 @@ def measure_seed(
         _, joint = label_precision(embeddings, val, labelled, [primary, colour], 10, groups)
         row = {"P@1": first, "P@10": p10, "P@10 type AND colour": 2 * joint - p10}
         for name, parts in degraded.items():
-            _, found = exact_search(embeddings, apply_pca(fuse(parts, weights), pca), 10)
-            hit = keys[found] == keys[val][:, None]
-            row[f"{name} R@1"] = float(hit[:, 0].mean())
-            row[f"{name} R@10"] = float(hit.any(axis=1).mean())
+            queries = apply_pca(fuse(parts, weights), pca)
+            recalls = instance_recall(queries, embeddings, val, groups=groups)
+            row[f"{name} R@1"], row[f"{name} R@10"] = recalls
         for k in ("R@1", "R@10"):
             row[k] = float(np.mean([row[f"{name} {k}"] for name in DEGRADATIONS]))
         out[",".join(f"{w:g}" for w in weights)] = row

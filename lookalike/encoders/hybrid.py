@@ -428,15 +428,23 @@ INSTANCE_WEIGHT = 0.5
 
 
 def instance_recall(
-    queries: np.ndarray, gallery: np.ndarray, targets: np.ndarray, ks: tuple[int, ...] = (1, 10)
+    queries: np.ndarray,
+    gallery: np.ndarray,
+    targets: np.ndarray,
+    ks: tuple[int, ...] = (1, 10),
+    groups: np.ndarray | None = None,
 ) -> tuple[float, ...]:
     """Per k in ``ks``, the share of ``queries`` whose target row of ``gallery`` is among their
-    k nearest."""
+    k nearest; with ``groups`` (a group id per gallery row) any row of the target's group
+    counts, as the evaluation counts identical images."""
+    from lookalike.evaluation import hit_rate_at_k
     from lookalike.index import exact_search
 
     _, found = exact_search(gallery, queries, max(ks))
+    if groups is not None:
+        found, targets = groups[found], groups[targets]
     hits = found == targets[:, None]
-    return tuple(float(hits[:, :k].any(axis=1).mean()) for k in ks)
+    return tuple(hit_rate_at_k(hits, k) for k in ks)
 
 
 def label_precision(

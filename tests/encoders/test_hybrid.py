@@ -199,6 +199,11 @@ def test_instance_recall_counts_the_target_within_each_cut():
     # Query 0 finds row 0 first; query 1's target (row 2) is its 2nd; query 2's (row 0) 4th.
     targets = np.array([0, 2, 0])
     assert instance_recall(queries, gallery, targets, ks=(1, 2, 4)) == (1 / 3, 2 / 3, 1.0)
+    # With groups, any row of the target's group is a hit: rows 0 and 1 are one group, so
+    # query 2 hits at its 3rd neighbour (row 1) instead of its 4th.
+    groups = np.array([0, 0, 1, 2])
+    assert instance_recall(queries, gallery, targets, ks=(3,)) == (2 / 3,)
+    assert instance_recall(queries, gallery, targets, (1, 2, 3), groups) == (1 / 3, 2 / 3, 1.0)
 
 
 def test_instance_output_learns_to_find_each_item_among_its_noisy_views():
@@ -230,7 +235,7 @@ def test_fusion_parts_follow_the_weights_and_skip_a_missing_instance_output():
     assert [p.shape[1] for p in parts] == [0, 4, 1280, 0, 0]
     weights = (0.0, 0.0, 1.0, 0.0, 1.0)
     assert len(weights) == len(FUSION_PARTS)
-    assert fuse(fusion_parts(None, descriptor, colour, HybridConfig()), weights).shape == (3, 1280)
+    assert fuse(parts, weights).shape == (3, 1280)
     # Four stored weights (bundles from before the instance output) get a zero fifth.
     assert HybridConfig(weights=(1, 0, 0.25, 1)).weights == (1.0, 0.0, 0.25, 1.0, 0.0)
 
