@@ -23,10 +23,35 @@ per seed; the views cache must exist (build the bundle first).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from lookalike.bundle import read_bundle
+from lookalike.cli import parse_options
+from lookalike.degrade import DEGRADATIONS, degrade_batch
+from lookalike.encoders.base import apply_pca, fit_pca, load_encoder
+from lookalike.encoders.hybrid import (
+    encode_label_columns,
+    fuse,
+    fusion_parts,
+    head_to_numpy,
+    hide_labels,
+    split_parts,
+    train_head,
+    validation_fifth,
+)
+from lookalike.evaluation import instance_recall, label_precision
+from lookalike.imaging import load_images
+from lookalike.pipeline import (
+    BuildConfig,
+    choose_label_columns,
+    hidden_label_ids,
+    training_labels,
+)
+from lookalike.report import group_keys_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,32 +71,6 @@ def measure_seed(
 ) -> dict:
     """Validation metrics of each weighting on one seed's bundle (see the module docstring);
     ``options`` override the bundle's encoder options (e.g. ``primary_class_weight``)."""
-    import dataclasses
-
-    from lookalike.bundle import read_bundle
-    from lookalike.degrade import DEGRADATIONS, degrade_batch
-    from lookalike.encoders.base import apply_pca, fit_pca, load_encoder
-    from lookalike.encoders.hybrid import (
-        encode_label_columns,
-        fuse,
-        fusion_parts,
-        head_to_numpy,
-        hide_labels,
-        instance_recall,
-        label_precision,
-        split_parts,
-        train_head,
-        validation_fifth,
-    )
-    from lookalike.imaging import load_images
-    from lookalike.pipeline import (
-        BuildConfig,
-        choose_label_columns,
-        hidden_label_ids,
-        training_labels,
-    )
-    from lookalike.report import group_keys_for
-
     data = read_bundle(bundle_dir)
     encoder = load_encoder(data.encoder_dir)
     unknown = set(options or {}) - {f.name for f in dataclasses.fields(encoder.cfg)}
@@ -138,8 +137,6 @@ def main() -> None:
                              "--set primary_class_weight=1 (options the head or fusion reads)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "validation.json")
     args = parser.parse_args()
-    from lookalike.cli import parse_options
-
     options = parse_options(args.set)
     per_seed = {}
     for seed in args.seeds:

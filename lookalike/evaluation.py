@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from lookalike.files import atomic_write_text
+from lookalike.neighbours import exact_search
+
 DEFAULT_PRIMARY = "ProductType"
 DEFAULT_COLUMNS = ("SubCategory", "Colour", "Gender")
 COMBINED = "ProductType+Colour"
@@ -82,6 +85,57 @@ def recall_of_target(result_rows: np.ndarray, targets: np.ndarray, k: int) -> fl
     return float((result_rows[:, :k] == targets[:, None]).any(axis=1).mean())
 
 
+def instance_recall(
+    queries: np.ndarray,
+    gallery: np.ndarray,
+    targets: np.ndarray,
+    ks: tuple[int, ...] = (1, 10),
+    groups: np.ndarray | None = None,
+) -> tuple[float, ...]:
+    """Per k in ``ks``, the share of ``queries`` whose target row of ``gallery`` is among their
+    k nearest; with ``groups`` (a group id per gallery row) any row of the target's group
+    counts, as the evaluation counts identical images."""
+    _, found = exact_search(gallery, queries, max(ks))
+    if groups is not None:
+        found, targets = groups[found], groups[targets]
+    return tuple(recall_of_target(found, targets, k) for k in ks)
+
+
+def label_precision(
+    embeddings: np.ndarray,
+    query_rows: np.ndarray,
+    gallery_rows: np.ndarray,
+    labels: list[np.ndarray],
+    k: int = 10,
+    groups: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Label precision of ``query_rows`` searched among ``gallery_rows`` (the query itself
+    excluded, and with ``groups`` every row of the query's group).
+
+    Returns:
+        (P@1 of the first label array, mean over label arrays of P@k); with two arrays the
+        second counts only jointly with the first.
+    """
+    if groups is None:
+        groups = np.arange(len(embeddings))
+    # Enough candidates that k survive dropping the query's group (its rows may all be there).
+    reach = min(len(gallery_rows), k + int(np.bincount(groups).max()))
+    _, found = exact_search(embeddings[gallery_rows], embeddings[query_rows], reach)
+    found = gallery_rows[found]
+    found = np.array(
+        [
+            [r for r in row if groups[r] != groups[q]][:k]
+            for row, q in zip(found, query_rows, strict=True)
+        ]
+    )
+    score, joint = 0.0, np.ones(found.shape, bool)
+    for label in labels:
+        joint &= label[found] == label[query_rows][:, None]
+        score += float(joint.mean())
+    first = labels[0][found[:, 0]] == labels[0][query_rows]
+    return float(first.mean()), score / len(labels)
+
+
 def label_relevance(
     labels: np.ndarray, query_rows: np.ndarray, result_rows: np.ndarray
 ) -> np.ndarray:
@@ -108,8 +162,6 @@ def protocol_search(
         (distances float32 (q, k), rows int64 (q, k)). Memory: one (q, n) distance matrix in
         float32 per 1,024 queries.
     """
-    from lookalike.index import exact_search
-
     extra = max((len(e) for e in exclusions), default=1)
     distances, rows = exact_search(embeddings, embeddings[query_rows], k + extra)
     out_d = np.full((len(query_rows), k), np.inf, np.float32)
@@ -233,8 +285,6 @@ def write_report(
     lines += [f"- {key}: {value}" for key, value in context.items()]
     lines += ["", format_table(evaluations), "", extra_markdown]
     md_path, json_path = out_dir / "report.md", out_dir / "report.json"
-    for path, text in ((md_path, "\n".join(lines)), (json_path, json.dumps(payload, indent=2))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+    atomic_write_text(md_path, "\n".join(lines))
+    atomic_write_text(json_path, json.dumps(payload, indent=2))
     return md_path, json_path

@@ -22,6 +22,7 @@ from lookalike.evaluation import (
     evaluate_embeddings,
     format_table,
     hit_rate_at_k,
+    label_relevance,
     query_rows_for_split,
     write_report,
 )
@@ -91,8 +92,9 @@ def degraded_copy_recall(
         images = degrade_batch(originals.images, name, seed)
         vectors = recommender.encoder.encode(images)
         _, found = recommender.index.search(vectors, 10)
-        hit = (keys[np.where(found >= 0, found, 0)] == keys[rows][:, None]) & (found >= 0)
-        # A query hits when its item (or an identical image) is in the top k.
+        # A query hits when its item (or an identical image) is in the top k; the index
+        # pads with -1, which never hits.
+        hit = label_relevance(keys, rows, found)
         out[name] = {
             "recall@1": hit_rate_at_k(hit, 1),
             "recall@10": hit_rate_at_k(hit, 10),

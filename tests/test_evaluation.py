@@ -16,6 +16,8 @@ from lookalike.evaluation import (
     format_table,
     gallery_exclusions,
     hit_rate_at_k,
+    instance_recall,
+    label_precision,
     label_relevance,
     ndcg_at_k,
     precision_at_k,
@@ -256,3 +258,34 @@ def test_write_report_writes_markdown_and_json(tmp_path):
     text = md.read_text()
     assert "- queries: 3" in text and "| ours | 0.750 |" in text and "## extra" in text
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json", "report.md"]
+
+
+def test_label_precision_skips_the_query_group_and_counts_only_the_gallery():
+    # Rows 0 and 1 are byte-identical copies (group 0); row 2 shares 0's label, row 3 does not.
+    embeddings = np.array([[0.0], [0.0], [1.0], [0.5]], np.float32)
+    labels = [np.array([7, 7, 7, 9])]
+    groups = np.array([0, 0, 1, 2])
+    everything, query = np.arange(4), np.array([0])
+    # Without groups, the copy (row 1) is the free nearest hit; with them row 3 comes first.
+    assert label_precision(embeddings, query, everything, labels, k=1) == (1.0, 1.0)
+    assert label_precision(embeddings, query, everything, labels, k=1, groups=groups) == (0, 0)
+    # A gallery without row 3 (say its label is hidden) leaves row 2, a hit.
+    gallery = np.array([0, 1, 2])
+    assert label_precision(embeddings, query, gallery, labels, k=1, groups=groups) == (1.0, 1.0)
+    # P@1 is the first neighbour's label; P@k the share over k, jointly with a second array.
+    colours = np.array([1, 1, 2, 1])
+    first, joint = label_precision(embeddings, query, everything, [labels[0], colours], 2, groups)
+    assert first == 0.0 and joint == (0.5 + 0.0) / 2
+
+
+def test_instance_recall_counts_the_target_within_each_cut():
+    gallery = np.array([[0.0], [1.0], [2.0], [3.0]], np.float32)
+    queries = np.array([[0.1], [1.2], [2.9]], np.float32)
+    # Query 0 finds row 0 first; query 1's target (row 2) is its 2nd; query 2's (row 0) 4th.
+    targets = np.array([0, 2, 0])
+    assert instance_recall(queries, gallery, targets, ks=(1, 2, 4)) == (1 / 3, 2 / 3, 1.0)
+    # With groups, any row of the target's group is a hit: rows 0 and 1 are one group, so
+    # query 2 hits at its 3rd neighbour (row 1) instead of its 4th.
+    groups = np.array([0, 0, 1, 2])
+    assert instance_recall(queries, gallery, targets, ks=(3,)) == (2 / 3,)
+    assert instance_recall(queries, gallery, targets, (1, 2, 3), groups) == (1 / 3, 2 / 3, 1.0)

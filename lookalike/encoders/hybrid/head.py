@@ -1,0 +1,185 @@
+"""The hybrid's learned head: an MLP over cached backbone + colour features, its cosine
+classifiers and instance output, its training loop, and its inference folded into numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from lookalike.encoders.base import l2_normalize
+from lookalike.encoders.hybrid.config import HybridConfig
+
+
+class Head(nn.Module):
+    """MLP from [backbone, colour] features to a unit-length embedding and, with
+    ``instance > 0``, a second unit-length output of the same hidden layer."""
+
+    def __init__(self, in_dim: int, hidden: int, out: int, instance: int = 0):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Linear(hidden, out),
+        )
+        self.instance = nn.Linear(hidden, instance) if instance else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.outputs(x)[0]
+
+    def outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(embedding, instance output or None), both unit length."""
+        hidden = self.net[:4](x)
+        z = nn.functional.normalize(self.net[4](hidden), dim=1)
+        if self.instance is None:
+            return z, None
+        return z, nn.functional.normalize(self.instance(hidden), dim=1)
+
+
+def head_to_numpy(head: Head) -> dict[str, np.ndarray]:
+    """Fold BatchNorm into the first linear layer: inference is two matmuls in numpy (three
+    with the instance output, ``w3``/``b3``). The per-column class prototypes (unit rows)
+    come along as ``class.<column>``."""
+    lin1, bn, _, _, lin2 = head.net
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+    w1 = (lin1.weight.detach() * scale[:, None]).numpy()
+    b1 = ((lin1.bias.detach() - bn.running_mean) * scale + bn.bias.detach()).numpy()
+    instance = {}
+    if head.instance is not None:
+        instance = {
+            "w3": head.instance.weight.detach().numpy().astype(np.float32),
+            "b3": head.instance.bias.detach().numpy().astype(np.float32),
+        }
+    return {
+        "w1": w1.astype(np.float32),
+        "b1": b1.astype(np.float32),
+        "w2": lin2.weight.detach().numpy().astype(np.float32),
+        "b2": lin2.bias.detach().numpy().astype(np.float32),
+        **instance,
+        **{f"class.{c}": w.astype(np.float32) for c, w in getattr(head, "classifiers", {}).items()},
+    }
+
+
+def head_outputs(params: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inference of the folded head: float32 (n, in) -> unit-length (n, head_dim) embedding
+    and (n, instance_dim) instance output ((n, 0) for a head without one)."""
+    hidden = np.maximum(x @ params["w1"].T + params["b1"], 0)
+    z = l2_normalize(hidden @ params["w2"].T + params["b2"])
+    if "w3" not in params:
+        return z, np.zeros((len(x), 0), np.float32)
+    return z, l2_normalize(hidden @ params["w3"].T + params["b3"])
+
+
+def class_probabilities(
+    params: dict[str, np.ndarray],
+    z: np.ndarray,
+    temperature: float,
+    column_weights: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Per label column, sqrt of the softmax over its class prototypes (unit length) times the
+    column's weight (default 1), concatenated and scaled to unit length overall: items
+    predicted into the same classes end up close."""
+    column_weights = column_weights or {}
+    parts = []
+    for key in sorted(k for k in params if k.startswith("class.")):
+        logits = z @ params[key].T / temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        parts.append(column_weights.get(key.removeprefix("class."), 1.0) * np.sqrt(probs))
+    if not parts:
+        return np.zeros((len(z), 0), np.float32)
+    return l2_normalize(np.concatenate(parts, axis=1))
+
+
+def encode_label_columns(labels: dict[str, list[str]]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """column -> (class index per row, -1 for unknown; class names). Skips 1-class columns."""
+    out = {}
+    for column, values in labels.items():
+        classes = sorted({v for v in values if v})
+        if len(classes) < 2:
+            continue
+        lookup = {c: i for i, c in enumerate(classes)}
+        out[column] = (np.array([lookup.get(v, -1) for v in values], np.int64), classes)
+    return out
+
+
+def instance_contrastive(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
+    """Symmetric InfoNCE: row i of ``a`` must pick row i of ``b`` among all rows, and back."""
+    logits = a @ b.T * scale
+    labels = torch.arange(len(a))
+    return (
+        nn.functional.cross_entropy(logits, labels) + nn.functional.cross_entropy(logits.T, labels)
+    ) / 2
+
+
+def train_head(
+    features: np.ndarray,
+    targets: dict[str, np.ndarray],
+    config: HybridConfig,
+    progress: bool = False,
+    description: str = "training hybrid head",
+) -> Head:
+    """Train the head on cached view features.
+
+    Args:
+        features: float32 (n, views, in_dim), the head's inputs for each view of each image.
+        targets: column -> class index per image (-1 = unknown, not trained on).
+        config: schedule and loss weights.
+        progress: show a progress bar with the loss.
+        description: its label.
+    """
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    n, n_views, in_dim = features.shape
+    head = Head(in_dim, config.hidden_dim, config.head_dim, config.instance_dim)
+    classifiers = nn.ModuleDict(
+        {c: nn.Linear(config.head_dim, int(t.max()) + 1, bias=False) for c, t in targets.items()}
+    )
+    params = list(head.parameters()) + list(classifiers.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = max(1, n // config.batch_size) * config.epochs
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
+    feats = torch.from_numpy(features)
+    target_t = {c: torch.from_numpy(t) for c, t in targets.items()}
+    scale = 1.0 / config.temperature
+    bar = tqdm(total=steps, desc=description, unit="step", disable=not progress)
+    for _ in range(steps):
+        idx = torch.from_numpy(rng.choice(n, size=min(config.batch_size, n), replace=False))
+        # v1 is a catalog-like view (clean or mirrored) used by the classifiers; v2 may be any
+        # view, degraded ones included, and is pulled towards v1 by the contrastive term.
+        v1 = torch.from_numpy(rng.integers(0, min(config.classify_views, n_views), size=len(idx)))
+        v2 = torch.from_numpy(rng.integers(0, n_views, size=len(idx)))
+        z1, i1 = head.outputs(feats[idx, v1].float())
+        z2, i2 = head.outputs(feats[idx, v2].float())
+        loss = torch.zeros(())
+        if config.contrastive_weight > 0 or not targets:
+            weight = config.contrastive_weight if targets else 1.0
+            loss = loss + weight * instance_contrastive(z1, z2, scale)
+        if i1 is not None:
+            loss = loss + config.instance_weight * instance_contrastive(i1, i2, scale)
+        for column, classifier in classifiers.items():
+            y = target_t[column][idx]
+            known = y >= 0
+            if known.sum() < 2:
+                continue
+            weight = nn.functional.normalize(classifier.weight, dim=1)
+            classified = (z1,) if config.classify_views <= 2 else (z1, z2)
+            for z in classified:
+                logits = (z[known] @ weight.T) * scale
+                loss = loss + nn.functional.cross_entropy(logits, y[known]) / len(classified)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    head.eval()
+    head.classifiers = {
+        c: nn.functional.normalize(m.weight, dim=1).detach().numpy() for c, m in classifiers.items()
+    }
+    return head

@@ -1,0 +1,129 @@
+"""Fusion-weight tuning of the hybrid encoder: a grid of weightings scored on held-out
+fifths of the labelled items, each with a head trained without that fifth's labels.
+
+Score: the mean of P@1 type, P@10 type and P@10 type AND colour, + ``INSTANCE_WEIGHT`` x the
+mean of degraded-copy recall@1 and @10 (metrics from :mod:`lookalike.evaluation`).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lookalike.encoders.hybrid.config import FUSION_PARTS, HybridConfig
+from lookalike.encoders.hybrid.fusion import fuse, fusion_parts, split_parts
+from lookalike.encoders.hybrid.head import head_to_numpy, train_head
+from lookalike.evaluation import instance_recall, label_precision
+
+# Weight of the degraded-copy recall next to the label precision in the tuning score.
+INSTANCE_WEIGHT = 0.5
+
+
+def validation_fifth(labelled: np.ndarray, seed: int, split: int = 0) -> np.ndarray:
+    """Sorted rows of the ``split``-th of five disjoint fifths of ``labelled`` (a seeded
+    permutation): the items fusion tuning holds out with ``seed``."""
+    order = np.random.default_rng(seed + 1).permutation(labelled)
+    fifth = max(1, len(labelled) // 5)
+    return np.sort(order[split * fifth : (split + 1) * fifth])
+
+
+def hide_labels(targets: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """A copy of ``targets`` with the labels of ``rows`` unknown (-1)."""
+    hidden = {c: t.copy() for c, t in targets.items()}
+    for t in hidden.values():
+        t[rows] = -1
+    return hidden
+
+
+def tune_fusion_weights(
+    view_feats: np.ndarray,
+    targets: dict[str, np.ndarray],
+    config: HybridConfig,
+    progress: bool,
+) -> tuple[tuple[float, ...], dict]:
+    """Grid-search the fusion weights on ``tune_splits`` disjoint fifths of the labelled
+    items (scores averaged), each scored with a head trained without that fifth's labels."""
+    primary = targets.get(config.primary_label)
+    if primary is None:
+        primary = next(iter(targets.values()))
+    labelled = np.flatnonzero(primary >= 0)
+    clean = np.asarray(view_feats[:, 0], np.float32)
+    # Label precision is measured as the evaluation protocol does: among items whose label
+    # is known (a neighbour with a hidden label is neither hit nor miss), never counting
+    # a byte-identical copy of the query (same clean-view features).
+    _, groups = np.unique(clean, axis=0, return_inverse=True)
+    label_sets = [primary]
+    if "Colour" in targets:
+        label_sets.append(targets["Colour"])
+    steps = (0.0, 0.25, 0.5, 1.0)
+    instance_steps = (0.0, 0.5, 1.0) if config.instance_dim else (0.0,)
+    grid = list(itertools.product((1.0,), steps, steps, (0.0, 0.5, 1.0, 2.0), instance_steps))
+    per_split = []
+    splits = max(1, min(config.tune_splits, 5))
+    for split in range(splits):
+        val = validation_fifth(labelled, config.seed, split)
+        held_out = (val, labelled, groups, label_sets)
+        description = f"tuning fusion weights ({split + 1}/{splits})" if progress else ""
+        per_split.append(
+            score_fusion_grid(view_feats, clean, targets, config, held_out, grid, description)
+        )
+    details = {w: tuple(np.mean([d[w] for d in per_split], axis=0)) for w in grid}
+    # P@1 counts once, label P@10 (type; type AND colour) twice: the mean of the three.
+    scores = {
+        w: (d[0] + 2 * d[1]) / 3 + INSTANCE_WEIGHT * (d[2] + d[3]) / 2 for w, d in details.items()
+    }
+    best = max(scores, key=scores.get)
+    if progress:
+        print(
+            f"fusion weights ({', '.join(FUSION_PARTS)}) tuned on {len(per_split)} x "
+            f"{len(val)} validation items: {best} (P@1 {{:.3f}}, label P@10 {{:.3f}}, "
+            "degraded-copy recall@1/@10 {:.3f}/{:.3f})".format(*details[best])
+        )
+    return best, {
+        "validation_items": int(len(val)),
+        "validation_splits": len(per_split),
+        "score": f"mean(P@1, P@10 x 2) + {INSTANCE_WEIGHT} x mean degraded recall@1, @10",
+        "columns": ["P@1", "label P@10", "recall@1", "recall@10"],
+        "scores": {str(k): [round(v, 4) for v in details[k]] for k in scores},
+        "best": list(best),
+    }
+
+
+def score_fusion_grid(
+    view_feats: np.ndarray,
+    clean: np.ndarray,
+    targets: dict[str, np.ndarray],
+    config: HybridConfig,
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]],
+    grid: list[tuple[float, ...]],
+    progress: str = "",
+) -> dict[tuple[float, ...], tuple[float, ...]]:
+    """Per fusion weighting in ``grid``: (P@1, label P@10, degraded-copy recall@1, @10)
+    of the validation rows, with a head trained without their labels.
+
+    Args:
+        view_feats, clean: the cached views and their clean view as float32.
+        held_out: (validation rows, gallery rows, duplicate group per row, label arrays
+            for :func:`label_precision`).
+        progress: description of a progress bar (none when empty).
+    """
+    val, gallery, groups, label_sets = held_out
+    hidden = hide_labels(targets, val)
+    head = train_head(view_feats, hidden, config, bool(progress), f"{progress}: head")
+    params = head_to_numpy(head)
+    parts = fusion_parts(params, *split_parts(clean, config), config)
+    # Degraded copies of the validation items (one augmented view each) must still find
+    # their item: without this term the tuning drops the instance-level parts and the
+    # embedding stops telling apart two items of the same type and colour.
+    degraded_view = 2 + np.arange(len(val)) % max(1, view_feats.shape[1] - 2)
+    degraded = view_feats[val, np.minimum(degraded_view, view_feats.shape[1] - 1)]
+    degraded_parts = fusion_parts(params, *split_parts(degraded, config), config)
+    details = {}
+    for weights in tqdm(grid, desc=progress, unit="mix", disable=not progress):
+        embeddings = fuse(parts, weights)
+        first, precision = label_precision(embeddings, val, gallery, label_sets, 10, groups)
+        recalls = instance_recall(fuse(degraded_parts, weights), embeddings, val)
+        details[weights] = (first, precision, *recalls)
+    return details

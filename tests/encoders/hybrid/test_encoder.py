@@ -1,0 +1,101 @@
+"""lookalike.encoders.hybrid.encoder: fit in both modes, projection, persistence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from lookalike.encoders.base import TrainingData, load_encoder
+from lookalike.encoders.hybrid.config import HybridConfig
+from lookalike.encoders.hybrid.encoder import HybridEncoder
+from tests.encoders.hybrid.conftest import FAST
+
+
+def test_supervised_fit_learns_labels_and_round_trips(tmp_path, tiny_images):
+    catalog, images = tiny_images
+    labels = {
+        "ProductType": [item.metadata["ProductType"] for item in catalog.items],
+        "Colour": [item.metadata["Colour"] for item in catalog.items],
+    }
+    encoder = HybridEncoder.fit(
+        TrainingData(images, labels, tmp_path, progress=False), HybridConfig(**FAST)
+    )
+    assert encoder.mode == "supervised"
+    tuning = json.loads((tmp_path / "hybrid" / "tuning.json").read_text())
+    assert tuning["mode"] == "supervised" and len(tuning["best"]) == 5
+    assert len(encoder.cfg.weights) == 5 and "w3" in encoder.head
+    vectors = encoder.encode(images)
+    assert vectors.shape == (len(images), encoder.dim) and np.isfinite(vectors).all()
+    encoder.save(tmp_path / "saved")
+    loaded = load_encoder(tmp_path / "saved")
+    assert loaded.mode == "supervised" and loaded.dim == encoder.dim
+    np.testing.assert_allclose(loaded.encode(images), vectors, atol=1e-4)
+    # The views are cached: a second fit reuses them (no new cache file appears).
+    caches = sorted((tmp_path / "hybrid").glob("views-*.npy"))
+    HybridEncoder.fit(TrainingData(images, labels, tmp_path, progress=False), HybridConfig(**FAST))
+    assert sorted((tmp_path / "hybrid").glob("views-*.npy")) == caches
+
+
+def test_without_labels_falls_back_to_self_supervised(tmp_path, tiny_images):
+    _, images = tiny_images
+    encoder = HybridEncoder.fit(
+        TrainingData(images, {}, tmp_path, progress=False), HybridConfig(**FAST)
+    )
+    assert encoder.mode == "self-supervised"
+    vectors = encoder.encode(images[:4])
+    assert vectors.shape == (4, encoder.dim)
+
+
+def test_pca_projects_big_enough_catalogs_and_round_trips(tmp_path, tiny_images):
+    _, images = tiny_images
+    n = len(images)
+    small = HybridConfig(**{**FAST, "pca_dim": n // 4})  # n >= 4 x dims: projected
+    encoder = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), small)
+    vectors = encoder.encode(images)
+    assert encoder.dim == n // 4 and vectors.shape == (n, n // 4)
+    # The projection keeps who is near whom: each image's nearest neighbour by the full
+    # fused embedding is mostly still among its 3 nearest after projecting.
+    full = encoder.fused(*encoder.parts(images))
+
+    def nearest(x):
+        d = ((x[:, None] - x[None]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        return np.argsort(d, axis=1)
+
+    kept = np.mean([a[0] in b[:3] for a, b in zip(nearest(full), nearest(vectors), strict=True)])
+    assert kept >= 0.8, kept
+    encoder.save(tmp_path / "saved")
+    assert (tmp_path / "saved" / "pca.safetensors").is_file()
+    np.testing.assert_allclose(load_encoder(tmp_path / "saved").encode(images), vectors, atol=1e-4)
+    # Too few items for the dims asked: every dimension is kept, no projection saved.
+    big = HybridConfig(**{**FAST, "pca_dim": n // 2})
+    unprojected = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), big)
+    assert unprojected.pca is None and unprojected.dim == full.shape[1]
+
+
+def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path, tiny_images):
+    _, images = tiny_images
+    old = {
+        "pooling": "avg",
+        "precision": "fp32",
+        "pca_dim": 0,
+        "colour_centre_sigma": 0.0,
+        "instance_dim": 0,
+        "primary_class_weight": 1.0,
+        "colour_class_weight": 1.0,
+    }
+    config = HybridConfig(**{**FAST, **old})
+    encoder = HybridEncoder.fit(TrainingData(images, {}, tmp_path, progress=False), config)
+    encoder.save(tmp_path / "saved")
+    assert (tmp_path / "saved" / "backbone.onnx").is_file()
+    payload = json.loads((tmp_path / "saved" / "encoder.json").read_text())
+    for option in old:
+        del payload["config"][option]  # what an old encoder.json lacks
+    payload["config"]["weights"] = payload["config"]["weights"][:4]
+    (tmp_path / "saved" / "encoder.json").write_text(json.dumps(payload))
+    loaded = load_encoder(tmp_path / "saved")
+    assert loaded.cfg.pooling == "avg" and loaded.cfg.precision == "fp32"
+    assert loaded.cfg.instance_dim == 0 and len(loaded.cfg.weights) == 5
+    assert loaded.cfg.class_column_weights == {"Colour": 1.0, "ProductType": 1.0}
+    np.testing.assert_allclose(loaded.encode(images[:3]), encoder.encode(images[:3]), atol=1e-4)

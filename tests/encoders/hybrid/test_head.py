@@ -1,0 +1,60 @@
+"""lookalike.encoders.hybrid.head: label encoding, class probabilities, head training."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lookalike.encoders.hybrid.config import HybridConfig
+from lookalike.encoders.hybrid.head import (
+    class_probabilities,
+    encode_label_columns,
+    head_outputs,
+    head_to_numpy,
+    train_head,
+)
+from tests.encoders.hybrid.conftest import FAST
+
+
+def test_encode_label_columns_marks_unknown_and_skips_single_class_columns():
+    encoded = encode_label_columns({"Type": ["a", "b", "", "a"], "Only": ["x", "x", "x", "x"]})
+    assert list(encoded) == ["Type"]
+    targets, classes = encoded["Type"]
+    assert classes == ["a", "b"] and targets.tolist() == [0, 1, -1, 0]
+
+
+def test_class_probabilities_are_unit_length_per_row():
+    params = {"class.Type": np.eye(4, dtype=np.float32)[:3], "w1": np.zeros((1, 1))}
+    probs = class_probabilities(params, np.eye(4, dtype=np.float32)[:2], 0.1)
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(np.linalg.norm(probs, axis=1), 1.0, atol=1e-6)
+    assert probs[0].argmax() == 0 and probs[1].argmax() == 1
+
+
+def test_class_column_weights_set_each_columns_share_of_the_class_part():
+    eye = np.eye(4, dtype=np.float32)
+    z, params = eye[:2], {"class.Colour": eye[:2], "class.Type": eye[:3]}
+    even = class_probabilities(params, z, 0.1)
+    weighted = class_probabilities(params, z, 0.1, {"Type": 3.0})
+    # Columns are concatenated in sorted order: Colour (2 classes), then Type (3).
+    np.testing.assert_allclose((even[:, :2] ** 2).sum(axis=1), 0.5, atol=1e-6)
+    np.testing.assert_allclose((weighted[:, 2:] ** 2).sum(axis=1), 9 / 10, atol=1e-6)
+    config = HybridConfig(primary_label="Type", primary_class_weight=3.0, colour_class_weight=2.0)
+    assert config.class_column_weights == {"Type": 3.0, "Colour": 2.0}
+
+
+def test_instance_output_learns_to_find_each_item_among_its_noisy_views():
+    rng = np.random.default_rng(0)
+    items = rng.normal(size=(64, 1, 24)).astype(np.float32)
+    views = items + 0.3 * rng.normal(size=(64, 4, 24)).astype(np.float32)
+    config = HybridConfig(**{**FAST, "epochs": 60, "instance_dim": 8, "contrastive_weight": 0})
+    targets = {"Type": np.arange(64) % 2}  # a label that says nothing about the item
+    head = head_to_numpy(train_head(views, targets, config))
+    clean, instance = head_outputs(head, views[:, 0])
+    noisy = head_outputs(head, views[:, 3])[1]
+    assert clean.shape == (64, 16) and instance.shape == (64, 8)
+    np.testing.assert_allclose(np.linalg.norm(instance, axis=1), 1.0, atol=1e-5)
+    found = np.argmax(noisy @ instance.T, axis=1)
+    assert (found == np.arange(64)).mean() >= 0.8
+    # Without an instance output (bundles from before it) the part is empty.
+    plain = head_to_numpy(train_head(views, targets, HybridConfig(**{**FAST, "instance_dim": 0})))
+    assert "w3" not in plain and head_outputs(plain, views[:, 0])[1].shape == (64, 0)
