@@ -25,8 +25,13 @@ _EXACT_QUERY_ROWS = 256
 # ----------------------------------------------------------------------------------
 
 
+def _is_int_at_least(value: Any, minimum: int) -> bool:
+    """True for a Python or numpy integer (not a bool) that is >= ``minimum``."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= minimum
+
+
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+    if not _is_int_at_least(k, 1):
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     return int(k)
 
