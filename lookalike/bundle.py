@@ -21,20 +21,24 @@ pickled: JSON, ``.npy`` (``allow_pickle=False``), FAISS' own format and safetens
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lookalike.files import sha256_file
+from lookalike.index import load_index
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -47,10 +51,24 @@ INDEX_DIR = "index"
 ENCODER_DIR = "encoder"
 TRAINING_DIR = "training"
 KEEP_VERSIONS = 2
+#: What a build (or an update, linked unchanged) reports: problems, duplicates, timings.
+BUILD_REPORT = "build_report.json"
+#: The writer lock's file, beside CURRENT.
+LOCK_FILE = ".lock"
+#: Seconds a writer waits for another writer's lock before giving up.
+LOCK_TIMEOUT = 600.0
 
 
 class BundleError(ValueError):
     """A bundle is missing, incomplete or fails its integrity checks."""
+
+
+class UpdateError(ValueError):
+    """An update that cannot be done as asked (the bundle is left unchanged)."""
+
+
+class BundleBusyError(UpdateError):
+    """Another writer held the bundle's lock for longer than the timeout."""
 
 
 @dataclass
@@ -114,8 +132,6 @@ class ItemTable:
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a bundle's contents."""
-    from importlib.metadata import PackageNotFoundError, version
-
     versions = {"python": platform.python_version()}
     for name in ("lookalike", "torch", "numpy", "faiss-cpu", "onnxruntime", "pillow"):
         try:
@@ -144,6 +160,44 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def bundle_lock(bundle_dir: str | Path, timeout: float | None = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the bundle's exclusive writer lock (``BUNDLE/.lock``) for the ``with`` block.
+
+    Writers (builds into an existing bundle, adds, removes; CLI, server or both) take it
+    around read-modify-write, so none interleave and no update is lost. It is an
+    ``fcntl.flock``: the kernel drops it when a writer dies, so a killed writer never leaves
+    the bundle locked.
+
+    Args:
+        bundle_dir: the bundle folder (must exist).
+        timeout: seconds to wait for another writer; None waits forever.
+
+    Raises:
+        BundleError: no such folder.
+        BundleBusyError: still locked after ``timeout`` seconds.
+    """
+    bundle_dir = Path(bundle_dir)
+    if not bundle_dir.is_dir():
+        raise BundleError(f"no lookalike bundle at {bundle_dir}")
+    fd = os.open(bundle_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise BundleBusyError(
+                        f"bundle {bundle_dir} is being updated by another writer; try again"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def current_version_dir(bundle_dir: str | Path) -> Path:
@@ -358,8 +412,6 @@ def check_bundle(bundle_dir: str | Path) -> list[str]:
     if not np.isfinite(data.embeddings).all():
         problems.append("non-finite values in embeddings")
     try:
-        from lookalike.index import load_index
-
         index = load_index(data.index_dir)
         if index.ntotal != len(data.items):
             problems.append(f"index holds {index.ntotal} vectors for {len(data.items)} items")

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CATALOG_IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
+#: File endings read as images, everywhere (catalog folders, uploads, `lookalike add`).
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 KAGGLE_CSV = "fashion.csv"
 # Column names tried, in order, when the caller does not say which column holds the id / file.
 ID_COLUMN_CANDIDATES = ("ProductId", "product_id", "id", "item_id", "sku")
@@ -93,9 +95,11 @@ def read_csv_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
     return rows, problems
 
 
-def _pick_column(
-    fieldnames: list[str], wanted: str | None, candidates: tuple[str, ...]
+def pick_column(
+    fieldnames: Sequence[str], wanted: str | None, candidates: Sequence[str]
 ) -> str | None:
+    """The CSV column to use: ``wanted`` if given (None when absent), else the first of
+    ``candidates`` present, compared case-insensitively (the CSV's own spelling returned)."""
     if wanted is not None:
         return wanted if wanted in fieldnames else None
     lowered = {name.lower(): name for name in fieldnames}
@@ -109,7 +113,7 @@ def find_images(root: Path) -> list[Path]:
     """All catalog image files below ``root`` (hidden folders skipped), sorted for stability."""
     found = []
     for path in root.rglob("*"):
-        if path.suffix.lower() not in CATALOG_IMAGE_EXTENSIONS or not path.is_file():
+        if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
             continue
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
@@ -147,7 +151,7 @@ def read_catalog(
     images = find_images(root)
     if not images:
         raise CatalogError(
-            f"no images ({', '.join(sorted(CATALOG_IMAGE_EXTENSIONS))}) found under {root}"
+            f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {root}"
         )
     if metadata_csv is None and (root / KAGGLE_CSV).is_file():
         metadata_csv = root / KAGGLE_CSV
@@ -174,8 +178,8 @@ def _match_rows_to_images(
         by_stem.setdefault(path.stem, path)
 
     fieldnames = list(rows[0]) if rows else []
-    id_col = _pick_column(fieldnames, id_column, ID_COLUMN_CANDIDATES) if rows else None
-    image_col = _pick_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES) if rows else None
+    id_col = pick_column(fieldnames, id_column, ID_COLUMN_CANDIDATES) if rows else None
+    image_col = pick_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES) if rows else None
     for what, wanted, found in (("id", id_column, id_col), ("image", image_column, image_col)):
         if rows and wanted is not None and found is None:
             problems.append(

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from lookalike.imaging import ImageDecodeError, load_image
+
 TILE = 160
 CAPTION = 34
 PAD = 8
@@ -94,8 +96,6 @@ def draw_grid(rows: Sequence[GridRow], out: str | Path, title: str = "") -> Path
 
 def load_tile_image(path: str | Path | bytes, size: int = TILE) -> np.ndarray:
     """Letterboxed uint8 tile of an image file; a grey placeholder if it cannot be read."""
-    from lookalike.imaging import ImageDecodeError, load_image
-
     try:
         return load_image(path, size)
     except ImageDecodeError:

@@ -26,6 +26,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from lookalike.catalog import IMAGE_EXTENSIONS
 from lookalike.files import sha256_file
 
 __all__ = [
@@ -48,9 +49,6 @@ __all__ = [
 #: 7300x5500 photo; anything larger in an apparel catalog is almost surely hostile or broken,
 #: and decoding it would need 120 MB of RGB for a single image.
 DEFAULT_MAX_PIXELS: int = 40_000_000
-
-#: File extensions treated as images when scanning folders (lower case, with the dot).
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lookalike.catalog import read_csv_rows
+
 RRF_K = 60
 EVENT_WEIGHTS = {"view": 1.0, "click": 1.0, "like": 3.0, "cart": 4.0, "purchase": 5.0}
 CANDIDATES_PER_QUERY = 100
@@ -114,7 +116,6 @@ def read_interactions(
 
     Unknown items and events are skipped and reported; events are case-insensitive.
     """
-    from lookalike.catalog import read_csv_rows
 
     weights = {k.lower(): v for k, v in (event_weights or EVENT_WEIGHTS).items()}
     rows, problems = read_csv_rows(Path(path))

@@ -33,6 +33,7 @@ from lookalike.personal import (
     Profile,
     recommend_profile,
 )
+from lookalike.recommend import Recommender
 
 K = 10
 
@@ -208,10 +209,9 @@ def evaluate_personal(
     progress: bool = True,
 ) -> dict:
     """Simulate shoppers on ``bundle``'s catalog, run every method, print + save the table."""
-    import lookalike
 
     config = config or SimulatorConfig()
-    recommender = lookalike.load(bundle)
+    recommender = Recommender.from_bundle(bundle)
     shoppers, _ = simulate_shoppers(recommender.items.metadata, config)
     results = run_methods(recommender, shoppers, config.seed, progress)
     lines = ["| method | hit-rate@10 | nDCG@10 | ms / shopper |", "|---|---|---|---|"]

@@ -17,18 +17,29 @@ from typing import Any
 import numpy as np
 
 from lookalike.bundle import (
+    BUILD_REPORT,
     CONFIG,
     ENCODER_DIR,
     INDEX_DIR,
     TRAINING_DIR,
     BundleWriter,
     ItemTable,
+    bundle_lock,
 )
 from lookalike.catalog import Catalog, read_catalog, read_split
+from lookalike.dedup import duplicate_groups, near_duplicate_pairs
+from lookalike.encoders.base import (
+    TrainingData,
+    encode_in_batches,
+    encoder_class,
+    load_encoder,
+    make_config,
+)
+from lookalike.imaging import cached_images, image_content_hash
+from lookalike.index import build_index
 
 # Columns that describe an item one-of-a-kind (titles) are useless as class labels.
 MAX_LABEL_CLASSES = 200
-BUILD_REPORT = "build_report.json"
 DEFAULT_ENCODER = "hybrid"
 
 
@@ -122,8 +133,6 @@ def decode_catalog(
     catalog: Catalog, size: int, workdir: Path, progress: bool
 ) -> tuple[ItemTable, np.ndarray, list[str]]:
     """Decode every catalog image at ``size`` (cached); drop and report the unreadable ones."""
-    from lookalike.imaging import cached_images, image_content_hash
-
     paths = [item.path for item in catalog.items]
     batch = cached_images(paths, size, workdir / "image-cache", progress=progress)
     problems = [f"{paths[i]}: {message}; skipped" for i, message in batch.errors]
@@ -135,34 +144,6 @@ def decode_catalog(
         content_hashes=[image_content_hash(item.path) for item in kept],
     )
     return table, batch.images, problems
-
-
-def duplicate_groups(content_hashes: list[str], ids: list[str]) -> list[list[str]]:
-    """Groups of ids whose image files are byte-identical (only groups of 2+)."""
-    groups: dict[str, list[str]] = {}
-    for item_id, digest in zip(ids, content_hashes, strict=True):
-        groups.setdefault(digest, []).append(item_id)
-    return [group for group in groups.values() if len(group) > 1]
-
-
-def near_duplicate_pairs(
-    embeddings: np.ndarray, ids: list[str], content_hashes: list[str], threshold: float
-) -> list[tuple[str, str, float]]:
-    """Pairs of different images whose embeddings are closer than ``threshold`` (Euclidean).
-
-    Uses the exact index's own range-free top-2 search, so cost is one k=2 search per item.
-    """
-    from lookalike.index import exact_search
-
-    if len(embeddings) < 2:
-        return []
-    distances, positions = exact_search(embeddings, embeddings, 2)
-    pairs = []
-    for row in range(len(ids)):
-        other, distance = int(positions[row, 1]), float(distances[row, 1])
-        if other > row and distance < threshold and content_hashes[row] != content_hashes[other]:
-            pairs.append((ids[row], ids[other], round(distance, 5)))
-    return pairs
 
 
 def fingerprint_path(trained_dir: Path) -> Path:
@@ -182,8 +163,6 @@ def training_fingerprint(encoder_config: Any, labels: dict[str, list[str]]) -> d
 def load_trained(trained_dir: Path, encoder_config: Any, labels: dict[str, list[str]]):
     """The encoder saved in ``trained_dir`` if it was trained with ``encoder_config`` on
     ``labels`` (so a changed split never reuses an encoder that saw now-hidden labels)."""
-    from lookalike.encoders.base import load_encoder
-
     marker = fingerprint_path(trained_dir)
     if not marker.is_file():
         return None
@@ -214,9 +193,6 @@ def build_bundle(
     Returns:
         The folder of the new live version (or of the trained encoder with ``train_only``).
     """
-    from lookalike.encoders.base import TrainingData, encoder_class, make_config
-    from lookalike.index import build_index
-
     started = time.perf_counter()
     out = Path(out)
     workdir = Path(config.workdir) if config.workdir else out / "work"
@@ -263,8 +239,6 @@ def build_bundle(
         say(f"encoder trained in {train_seconds:.0f}s and saved to {trained_dir}")
         return trained_dir
     encode_started = time.perf_counter()
-    from lookalike.encoders.base import encode_in_batches
-
     embeddings = encode_in_batches(
         encoder.encode, images, batch_size=128, progress=progress, desc="embedding catalog"
     )
@@ -272,8 +246,6 @@ def build_bundle(
     del images
     index = build_index(embeddings, np.arange(len(items), dtype=np.int64), kind=config.index)
     exact_groups = duplicate_groups(items.content_hashes, items.ids)
-
-    from lookalike.updates import bundle_lock
 
     out.mkdir(parents=True, exist_ok=True)
     # The same writer lock as `lookalike add/remove`: a build never interleaves with an update.
@@ -318,3 +290,19 @@ def read_build_report(version_dir: Path) -> dict[str, Any]:
     """The build report of a bundle version ({} when absent)."""
     path = version_dir / BUILD_REPORT
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+__all__ = [
+    "BUILD_REPORT",
+    "DEFAULT_ENCODER",
+    "BuildConfig",
+    "build_bundle",
+    "choose_label_columns",
+    "decode_catalog",
+    "duplicate_groups",
+    "hidden_label_ids",
+    "load_catalog",
+    "near_duplicate_pairs",
+    "read_build_report",
+    "training_labels",
+]

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 
 from lookalike.bundle import BundleData, read_bundle
+from lookalike.encoders.base import load_encoder
+from lookalike.imaging import load_images
+from lookalike.index import load_index
 
 Filters = dict[str, Sequence[str]]
 MAX_K = 1000
@@ -93,8 +96,6 @@ class Recommender:
     @classmethod
     def from_bundle(cls, path: str | Path) -> Recommender:
         """Load the live version of the bundle at ``path``."""
-        from lookalike.encoders.base import load_encoder
-        from lookalike.index import load_index
 
         data = read_bundle(path)
         return cls(data, load_encoder(data.encoder_dir), load_index(data.index_dir))
@@ -168,7 +169,6 @@ class Recommender:
             (vectors for the readable sources, their indices into ``sources``, errors as
             (index, message) for the unreadable ones).
         """
-        from lookalike.imaging import load_images
 
         batch = load_images(list(sources), self.encoder.input_size)
         vectors = (

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lookalike.bundle import read_bundle
 from lookalike.catalog import read_duplicate_groups, read_split
 from lookalike.degrade import DEGRADATIONS, degrade_batch
 from lookalike.evaluation import (
@@ -26,6 +27,9 @@ from lookalike.evaluation import (
     query_rows_for_split,
     write_report,
 )
+from lookalike.grid import GridRow, draw_grid, load_tile_image
+from lookalike.imaging import load_images
+from lookalike.recommend import Recommender
 
 ROBUSTNESS_QUERIES = 200
 
@@ -44,7 +48,6 @@ def group_keys_for(recommender, catalog: Path | None) -> list[str]:
 
 def raw_pixel_embeddings(paths: Sequence[str], size: int = 32) -> np.ndarray:
     """The raw-pixel baseline: letterboxed size x size RGB, flattened, in [0, 1]."""
-    from lookalike.imaging import load_images
 
     batch = load_images(list(paths), size)
     out = np.zeros((len(paths), size * size * 3), np.float32)
@@ -54,7 +57,6 @@ def raw_pixel_embeddings(paths: Sequence[str], size: int = 32) -> np.ndarray:
 
 def aligned_embeddings(other_bundle: Path, ids: Sequence[str]) -> tuple[str, np.ndarray]:
     """Another bundle's embeddings reordered to ``ids`` (it must hold the same items)."""
-    from lookalike.bundle import read_bundle
 
     data = read_bundle(other_bundle)
     row_of = {item_id: row for row, item_id in enumerate(data.items.ids)}
@@ -76,7 +78,6 @@ def degraded_copy_recall(
 
     A hit is the item or any item with an identical image (its duplicate group).
     """
-    from lookalike.imaging import load_images
 
     rng = np.random.default_rng(seed)
     rows = np.sort(
@@ -121,7 +122,6 @@ def result_grids(
     k: int = 5,
 ) -> list[Path]:
     """PNG grids of test queries with their top-k, hits framed green and misses red."""
-    from lookalike.grid import GridRow, draw_grid, load_tile_image
 
     rng = np.random.default_rng(0)
     picks = rng.choice(
@@ -172,7 +172,6 @@ def evaluate_bundle(
     Returns:
         The report's JSON payload.
     """
-    from lookalike.recommend import Recommender
 
     started = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)

@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 import sys
 
+# numpy loads the BLAS library that threadpool_limits must find already loaded.
+import numpy  # noqa: F401
+from threadpoolctl import threadpool_limits
+
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
 
 
@@ -25,8 +29,6 @@ def configure_for_queries() -> dict[str, str]:
     Returns:
         What was set, for logs: ``{"blas_threads": "1", "omp_wait_policy": ...}``.
     """
-    from threadpoolctl import threadpool_limits
-
     if "faiss" not in sys.modules and "torch" not in sys.modules:
         os.environ.setdefault(WAIT_POLICY_ENV, "PASSIVE")
     threadpool_limits(limits=1, user_api="blas")

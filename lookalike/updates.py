@@ -9,16 +9,10 @@ and a writer killed at any point leaves the old one intact (plus, at worst, a st
 ``versions/.staging-*`` folder or an unpublished version folder, both ignored and pruned
 later).
 
-Writers take an exclusive ``fcntl.flock`` on ``BUNDLE/.lock`` around read-modify-write, so two
-updates (CLI, server, or both) never interleave and none is lost; the kernel drops the lock
-when a writer dies, so a killed writer never leaves the bundle locked.
-
-Duplicates are *reported*, never refused: an added image byte-identical to an existing one
-(same sha256) is an ``exact`` duplicate - recommendations already show one item per distinct
-image file - and one closer in embedding space than ``near_threshold`` to one of its nearest
-catalog neighbours, or within :data:`NEAR_HAMMING` bits of its aHash and closer than
-:data:`AHASH_FACTOR` times that threshold, is a ``near`` duplicate. (aHash alone would pair
-different products with the same silhouette on the white backgrounds catalogs use.)
+Writers hold the bundle's writer lock (:func:`lookalike.bundle.bundle_lock`) around
+read-modify-write, so two updates (CLI, server, or both) never interleave and none is lost.
+Added images that duplicate catalog items or each other are reported, never refused
+(:mod:`lookalike.dedup` says how they are found).
 
 Test hook: with ``LOOKALIKE_TEST_SLOW_UPDATE`` in the environment, every stage of an update
 (``locked``, ``read``, ``decoded``, ``encoded``, ``indexed``, ``written``, then the commit's
@@ -27,75 +21,73 @@ on stderr and pauses: ``SECONDS`` pauses that long at every stage, ``NAME=SECOND
 stage NAME (so a crash test can SIGKILL a writer held exactly there). Unset (always, in
 production), it costs one environment lookup per stage.
 
-CLI (registered on ``lookalike.cli.EXTENSIONS``)::
-
-    lookalike add --bundle DIR IMAGES... [--metadata rows.csv] [--replace]
-    lookalike remove --bundle DIR IDS...
+The commands are ``lookalike add`` and ``lookalike remove`` (:mod:`lookalike.cli.update`).
+Add and remove share the report, the id checks and the version-writing steps, so they stay
+in one module (about 560 lines) that reads as one update's whole path.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import fcntl
 import hashlib
+import io
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from lookalike.bundle import (
+    BUILD_REPORT,
     CONFIG,
     ENCODER_DIR,
     INDEX_DIR,
+    LOCK_FILE,
+    LOCK_TIMEOUT,
     TRAINING_DIR,
+    BundleBusyError,
     BundleData,
-    BundleError,
     BundleWriter,
     ItemTable,
+    UpdateError,
+    bundle_lock,
     read_bundle,
 )
-from lookalike.cli import EXTENSIONS
+from lookalike.catalog import (
+    ID_COLUMN_CANDIDATES,
+    IMAGE_COLUMN_CANDIDATES,
+    find_images,
+    pick_column,
+    read_csv_rows,
+)
+from lookalike.dedup import (
+    AHASH_FACTOR,
+    NEAR_FRACTION,
+    NEAR_HAMMING,
+    NEAR_NEIGHBOURS,
+    NEIGHBOUR_SAMPLE,
+    Duplicate,
+    find_duplicates,
+    typical_neighbour_distance,
+)
+from lookalike.encoders.base import encode_in_batches, load_encoder
 from lookalike.files import atomic_write_bytes
+from lookalike.imaging import image_content_hash, load_images
+from lookalike.index import CONFIG_FILE, build_index, load_index
 
-LOCK_FILE = ".lock"
 #: Where images uploaded through the API are kept (outside versions/, which get pruned).
 IMAGES_DIR = "images"
 UPDATE_REPORT = "update_report.json"
-BUILD_REPORT = "build_report.json"  # same name as lookalike.pipeline.BUILD_REPORT
 SLOW_ENV = "LOOKALIKE_TEST_SLOW_UPDATE"
-#: aHash (64 bits) distance at or below which two images count as near duplicates:
-#: re-encodes and small resizes flip a few bits, different products about half of them.
-NEAR_HAMMING = 4
-#: An aHash match also needs the embeddings within this many times ``near_threshold``.
-AHASH_FACTOR = 5.0
-#: Catalog neighbours (by embedding) checked per added image for near duplicates.
-NEAR_NEIGHBOURS = 5
-#: Default embedding near-duplicate threshold, as a fraction of the catalog's median
-#: distance from an item to its nearest other item (scale-free across encoders).
-NEAR_FRACTION = 0.1
-#: Items sampled to estimate that median distance.
-NEIGHBOUR_SAMPLE = 2000
 MAX_ID_LENGTH = 200
-#: Seconds a writer waits for another writer's lock before giving up.
-LOCK_TIMEOUT = 600.0
 # Pillow format name -> file extension for stored uploads (the image endpoint serves files
 # with a type guessed from the extension).
 _FORMAT_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
-
-
-class UpdateError(ValueError):
-    """An update that cannot be done as asked (the bundle is left unchanged)."""
-
-
-class BundleBusyError(UpdateError):
-    """Another writer held the bundle's lock for longer than the timeout."""
 
 
 # --- reports --------------------------------------------------------------------------------------
@@ -128,21 +120,6 @@ class Skipped:
     id: str | None
     reason: str
     code: str = "skipped"
-
-
-@dataclass
-class Duplicate:
-    """An added item that duplicates ``of`` (an existing or another added item).
-
-    ``kind`` is ``exact`` (byte-identical files) or ``near`` (aHash within NEAR_HAMMING
-    bits or embedding distance under the threshold; both measures are given when known).
-    """
-
-    id: str
-    of: str
-    kind: str
-    hamming: int | None = None
-    distance: float | None = None
 
 
 @dataclass
@@ -214,39 +191,6 @@ def _stage(name: str) -> None:
     sys.stderr.write(f"lookalike-update-stage: {name}\n")
     sys.stderr.flush()
     time.sleep(max(0.0, delay))
-
-
-@contextlib.contextmanager
-def bundle_lock(bundle_dir: str | Path, timeout: float | None = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the bundle's exclusive writer lock (``BUNDLE/.lock``) for the ``with`` block.
-
-    Args:
-        bundle_dir: the bundle folder (must exist).
-        timeout: seconds to wait for another writer; None waits forever.
-
-    Raises:
-        BundleError: no such folder.
-        BundleBusyError: still locked after ``timeout`` seconds.
-    """
-    bundle_dir = Path(bundle_dir)
-    if not bundle_dir.is_dir():
-        raise BundleError(f"no lookalike bundle at {bundle_dir}")
-    fd = os.open(bundle_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise BundleBusyError(
-                        f"bundle {bundle_dir} is being updated by another writer; try again"
-                    ) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 # --- validation -----------------------------------------------------------------------------------
@@ -401,8 +345,6 @@ def add_new_items(
             report.seconds = time.perf_counter() - started
             return report
 
-        from lookalike.encoders.base import load_encoder
-
         encoder = encoder_loader(data) if encoder_loader else load_encoder(data.encoder_dir)
         say(f"decoding {len(candidates)} image(s) at {encoder.input_size}px")
         accepted, vectors, images, failed = _encode_new(candidates, encoder)
@@ -457,9 +399,6 @@ def _encode_new(
 ) -> tuple[list[NewItem], np.ndarray, np.ndarray, list[Skipped]]:
     """Decode and encode ``candidates``: (the usable ones, their vectors, their decoded
     images, the skipped ones with the decoder's message)."""
-    from lookalike.encoders.base import encode_in_batches
-    from lookalike.imaging import load_images
-
     skipped = []
     batch = load_images([item.source for item in candidates], encoder.input_size)
     for position, message in batch.errors:
@@ -485,19 +424,10 @@ def _encode_new(
 
 def _expand_images(paths: list[Path]) -> list[Path]:
     """Files as given; folders replaced by the catalog images below them."""
-    from lookalike.catalog import find_images
-
     out: list[Path] = []
     for path in paths:
         out += find_images(path) if path.is_dir() else [path]
     return out
-
-
-def _find_column(fieldnames: list[str], wanted: str | None, candidates: Sequence[str]):
-    if wanted is not None:
-        return wanted if wanted in fieldnames else None
-    lowered = {name.lower(): name for name in fieldnames}
-    return next((lowered[c.lower()] for c in candidates if c.lower() in lowered), None)
 
 
 def _metadata_rows(
@@ -509,16 +439,10 @@ def _metadata_rows(
     """CSV rows keyed by image file name and by id: key -> (id, metadata); plus problems."""
     if csv_path is None:
         return {}, []
-    from lookalike.catalog import (
-        ID_COLUMN_CANDIDATES,
-        IMAGE_COLUMN_CANDIDATES,
-        read_csv_rows,
-    )
-
     rows, problems = read_csv_rows(Path(csv_path))
     fieldnames = list(rows[0]) if rows else []
-    id_col = _find_column(fieldnames, id_column, ID_COLUMN_CANDIDATES)
-    image_col = _find_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES)
+    id_col = pick_column(fieldnames, id_column, ID_COLUMN_CANDIDATES)
+    image_col = pick_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES)
     if rows and id_col is None and image_col is None:
         problems.append(
             f"{Path(csv_path).name} has neither an id nor an image column; ids are file names"
@@ -547,8 +471,6 @@ def _metadata_rows(
 def _content_hash(source: Path | bytes) -> str:
     if isinstance(source, bytes | bytearray):
         return hashlib.sha256(source).hexdigest()
-    from lookalike.imaging import image_content_hash
-
     return image_content_hash(source)
 
 
@@ -563,10 +485,6 @@ def _with_hashes(items: ItemTable) -> ItemTable:
 
 def _store_image(bundle_dir: Path, source: Path | bytes, digest: str) -> str:
     """Keep an added image in ``BUNDLE/images/<sha256><ext>`` (written once, atomically)."""
-    import io
-
-    from PIL import Image
-
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -579,103 +497,6 @@ def _store_image(bundle_dir: Path, source: Path | bytes, digest: str) -> str:
     if not target.exists():
         atomic_write_bytes(target, data)
     return str(target.resolve())
-
-
-# --- duplicates -----------------------------------------------------------------------------------
-def typical_neighbour_distance(embeddings: np.ndarray, index) -> float:
-    """Median distance from an item to its nearest *other* item (a sample of items).
-
-    Byte-identical copies (distance 0) are left out so they do not drag the median to 0.
-    """
-    n = len(embeddings)
-    if n < 2:
-        return 0.0
-    rows = np.random.default_rng(0).choice(n, size=min(n, NEIGHBOUR_SAMPLE), replace=False)
-    distances, found = index.search(embeddings[rows], 2)
-    other = np.where(found[:, 0] == rows, distances[:, 1], distances[:, 0])
-    other = other[(other > 0) & np.isfinite(other)]
-    return float(np.median(other)) if len(other) else 0.0
-
-
-def find_duplicates(
-    data: BundleData,
-    index,
-    new: Sequence[NewItem],
-    hashes: Sequence[str],
-    vectors: np.ndarray,
-    images: np.ndarray,
-    size: int,
-    near_threshold: float | None = None,
-) -> list[Duplicate]:
-    """Exact and near duplicates of the new items among the bundle's items and each other.
-
-    Exact: equal sha256. Near: among each new item's NEAR_NEIGHBOURS nearest (embedding)
-    existing items and new items, those closer than ``near_threshold``, or within
-    NEAR_HAMMING aHash bits and AHASH_FACTOR * ``near_threshold``; only those candidates are
-    decoded for their aHash, so the cost stays a few decodes per added item.
-    ``index`` is the live version's index (searched, not changed).
-    """
-    from lookalike.imaging import average_hash, hamming, load_image
-
-    ids = [item.id for item in new]
-    found: dict[tuple[str, str], Duplicate] = {}
-    first_of: dict[str, str] = {}
-    for item_id, digest in zip(data.items.ids, data.items.content_hashes or [], strict=False):
-        first_of.setdefault(digest, item_id)
-    exact: set[int] = set()
-    for position, (item_id, digest) in enumerate(zip(ids, hashes, strict=True)):
-        other = first_of.setdefault(digest, item_id)
-        if other != item_id:  # (an item replacing itself with the same file is no duplicate)
-            found[(item_id, other)] = Duplicate(item_id, other, "exact", 0, 0.0)
-            exact.add(position)  # its near duplicates are those of the original
-
-    threshold = (
-        NEAR_FRACTION * typical_neighbour_distance(data.embeddings, index)
-        if near_threshold is None
-        else near_threshold
-    )
-    new_hash = [average_hash(image) for image in images]
-    old_hash: dict[int, int | None] = {}
-
-    def existing_hash(row: int) -> int | None:
-        if row not in old_hash:
-            try:
-                old_hash[row] = average_hash(load_image(data.items.paths[row], size))
-            except Exception:  # noqa: BLE001 - a missing/unreadable catalog file: no aHash
-                old_hash[row] = None
-        return old_hash[row]
-
-    def consider(position: int, other: str, distance: float, their_hash) -> None:
-        key = (ids[position], other)
-        if position in exact or other == ids[position] or distance >= AHASH_FACTOR * threshold:
-            return
-        if key in found or (other, ids[position]) in found:
-            return
-        theirs = their_hash()
-        bits = None if theirs is None else hamming(new_hash[position], theirs)
-        if distance < threshold or (bits is not None and bits <= NEAR_HAMMING):
-            found[key] = Duplicate(ids[position], other, "near", bits, round(distance, 5))
-
-    if len(data.items):
-        k = min(NEAR_NEIGHBOURS, len(data.items))
-        distances, rows = index.search(vectors, k)
-        for position in range(len(ids)):
-            for distance, row in zip(distances[position], rows[position], strict=True):
-                if row >= 0:
-                    row = int(row)
-                    other = data.items.ids[row]
-                    consider(position, other, float(distance), lambda r=row: existing_hash(r))
-    if len(ids) > 1:
-        from lookalike.index import exact_search
-
-        k = min(NEAR_NEIGHBOURS + 1, len(ids))
-        distances, rows = exact_search(vectors, vectors, k)
-        for position in range(len(ids)):
-            for distance, row in zip(distances[position], rows[position], strict=True):
-                if 0 <= row < position:  # each pair once, the later item as the duplicate
-                    row = int(row)
-                    consider(position, ids[row], float(distance), lambda r=row: new_hash[r])
-    return list(found.values())
 
 
 # --- remove ---------------------------------------------------------------------------------------
@@ -733,15 +554,11 @@ def remove_items(
 
 # --- shared steps ---------------------------------------------------------------------------------
 def _load_index(data: BundleData):
-    from lookalike.index import load_index
-
     return load_index(data.index_dir)
 
 
 def _rebuild_index(data: BundleData, embeddings: np.ndarray) -> tuple[Any, str | None]:
     """A new index over ``embeddings`` (ids = rows) of the live index's kind and params."""
-    from lookalike.index import CONFIG_FILE, build_index
-
     config = json.loads((data.index_dir / CONFIG_FILE).read_text())
     kind, params = config["kind"], dict(config.get("params") or {})
     try:
@@ -786,63 +603,21 @@ def _write_version(
     return version.name
 
 
-# --- CLI ------------------------------------------------------------------------------------------
-def cmd_add(args: argparse.Namespace) -> int:
-    """``lookalike add``: print the report; status 1 when some inputs were skipped."""
-    report = add_items(
-        args.bundle,
-        args.images,
-        args.metadata,
-        progress=not args.quiet and not args.json,
-        replace=args.replace,
-        id_column=args.id_column,
-        image_column=args.image_column,
-    )
-    _print_report(report, args.json)
-    return 1 if report.skipped else 0
-
-
-def cmd_remove(args: argparse.Namespace) -> int:
-    """``lookalike remove``: print the report; status 1 when some ids were unknown."""
-    report = remove_items(args.bundle, args.ids)
-    _print_report(report, args.json)
-    return 1 if report.unknown_ids else 0
-
-
-def _print_report(report: UpdateReport, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
-        return
-    for line in report.lines():
-        print(line)
-
-
-def add_update_commands(sub: argparse._SubParsersAction) -> None:
-    """Add the ``add`` and ``remove`` subcommands to the ``lookalike`` parser."""
-    p = sub.add_parser("add", help="add images to a bundle (a new version; no rebuild)")
-    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
-    p.add_argument("images", nargs="+", type=Path, help="image files or folders")
-    p.add_argument("--metadata", type=Path, help="CSV with id/image columns and metadata")
-    p.add_argument("--id-column", help="CSV column holding the item id")
-    p.add_argument("--image-column", help="CSV column holding the image file name")
-    p.add_argument(
-        "--replace", action="store_true", help="replace items whose id exists (default: skip)"
-    )
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_add)
-
-    p = sub.add_parser("remove", help="remove items from a bundle by id (a new version)")
-    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
-    p.add_argument("ids", nargs="+", help="item ids to remove")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=cmd_remove)
-
-
-if add_update_commands not in EXTENSIONS:
-    EXTENSIONS.append(add_update_commands)
-
+# The lock, the errors and duplicate detection moved to lookalike.bundle and lookalike.dedup;
+# their names stay importable from here (tests/test_public_api.py pins them).
 __all__ = [
+    "AHASH_FACTOR",
+    "BUILD_REPORT",
+    "IMAGES_DIR",
+    "LOCK_FILE",
+    "LOCK_TIMEOUT",
+    "MAX_ID_LENGTH",
+    "NEAR_FRACTION",
+    "NEAR_HAMMING",
+    "NEAR_NEIGHBOURS",
+    "NEIGHBOUR_SAMPLE",
+    "SLOW_ENV",
+    "UPDATE_REPORT",
     "BundleBusyError",
     "Duplicate",
     "NewItem",
@@ -855,4 +630,5 @@ __all__ = [
     "check_item_id",
     "find_duplicates",
     "remove_items",
+    "typical_neighbour_distance",
 ]

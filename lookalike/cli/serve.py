@@ -1,30 +1,25 @@
 """``lookalike serve``: the HTTP API and web page over a bundle (uvicorn).
 
-Imported by ``lookalike.cli`` when present; registering adds the subcommand. User errors (no
-bundle, a bad port) raise ``ValueError``/``BundleError`` so ``lookalike.cli.main`` prints one
-line and exits 2, like every other subcommand.
+User errors (no bundle, a bad port) raise ``ValueError``/``BundleError`` so
+:func:`lookalike.cli.main` prints one line and exits 2, like every other command.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
-from lookalike.cli import EXTENSIONS
+import uvicorn
+
+from lookalike.server.app import API_KEY_ENV, configured_api_key, create_app
+from lookalike.server.profile_api import use_interactions
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load the bundle and serve it until interrupted."""
-    import logging
-
-    import uvicorn
-
-    from lookalike.threads import configure_for_queries
-
-    # Before the bundle loads faiss and PyTorch: one query at a time wants quiet pools.
-    configure_for_queries()
-    from lookalike.server.app import API_KEY_ENV, configured_api_key, create_app
-
+    # The thread pools were set for one query at a time by lookalike.cli.main(), before
+    # faiss and PyTorch loaded (they read their settings when loaded).
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
     if args.max_upload_mb <= 0:
@@ -47,8 +42,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_key_env=None,
     )
     if args.interactions:
-        from lookalike.server.profile_api import use_interactions
-
         if not args.interactions.is_file():
             raise FileNotFoundError(f"interaction log not found: {args.interactions}")
         use_interactions(app, args.interactions)
@@ -59,8 +52,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_serve(sub: argparse._SubParsersAction) -> None:
-    """Add the ``serve`` subcommand to the ``lookalike`` parser."""
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``serve`` to the ``lookalike`` parser."""
     p = sub.add_parser("serve", help="serve the HTTP API and web page for a bundle")
     p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -98,7 +91,3 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
         help="server log level (default info)",
     )
     p.set_defaults(func=cmd_serve)
-
-
-if add_serve not in EXTENSIONS:
-    EXTENSIONS.append(add_serve)

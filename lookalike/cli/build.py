@@ -1,0 +1,115 @@
+"""``lookalike build``, ``train`` and ``index``: a catalog into a bundle."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lookalike.cli.common import parse_options
+from lookalike.pipeline import DEFAULT_ENCODER, BuildConfig, build_bundle
+
+
+def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = True) -> None:
+    """The options every build-like command takes (catalog, encoder, metadata, index...)."""
+    if needs_catalog:
+        parser.add_argument("catalog", type=Path, help="folder of product images (any tree)")
+    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    parser.add_argument(
+        "--encoder",
+        default=None,
+        help="encoder: hybrid (default), cae (the paper's auto-encoder), efficientnet-lite0",
+    )
+    parser.add_argument("--metadata", type=Path, help="metadata CSV (default: fashion.csv)")
+    parser.add_argument("--id-column", help="CSV column holding the item id")
+    parser.add_argument("--image-column", help="CSV column holding the image file name")
+    parser.add_argument(
+        "--split",
+        help="CSV of id,split: labels of 'test' items are never trained on "
+        "(default: CATALOG/split.csv if present; '' to use every label)",
+    )
+    parser.add_argument(
+        "--label-column",
+        action="append",
+        dest="label_columns",
+        help="metadata column the encoder may learn from (repeatable; default: all categorical)",
+    )
+    parser.add_argument(
+        "--index",
+        default="auto",
+        choices=["auto", "flat", "hnsw", "ivfpq"],
+        help="index type (auto: exact below the measured threshold, approximate above)",
+    )
+    parser.add_argument("--epochs", type=int, help="training epochs (cae: 30 by default)")
+    parser.add_argument("--input-size", type=int, help="model input side in pixels")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="OPTION=VALUE",
+        help="any other encoder option, e.g. --set lr=0.001 --set denoise_std=0.1",
+    )
+    parser.add_argument("--workdir", type=Path, help="cache/checkpoint folder (default: OUT/work)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
+    """The BuildConfig the build options ask for."""
+    options = parse_options(args.set)
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    if args.input_size is not None:
+        options["input_size"] = args.input_size
+    return BuildConfig(
+        catalog=str(catalog.resolve()),
+        metadata_csv=str(args.metadata.resolve()) if args.metadata else None,
+        id_column=args.id_column,
+        image_column=args.image_column,
+        encoder=args.encoder or DEFAULT_ENCODER,
+        encoder_options=options,
+        index=args.index,
+        split_csv=args.split,
+        label_columns=args.label_columns,
+        workdir=str(args.workdir.resolve()) if args.workdir else None,
+    )
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Train the encoder, embed the catalog, index it, write the bundle."""
+    build_bundle(build_config(args, args.catalog), args.out, progress=not args.quiet)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the encoder only (resumable); `lookalike index` then builds the bundle."""
+    config = build_config(args, args.catalog)
+    build_bundle(
+        config, args.out, progress=not args.quiet, reuse_trained=args.resume, train_only=True
+    )
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Embed + index with the encoder that `lookalike train` left in the work folder."""
+    config = build_config(args, args.catalog)
+    build_bundle(config, args.out, progress=not args.quiet, reuse_trained="required")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``build``, ``train`` and ``index`` to the ``lookalike`` parser."""
+    p = sub.add_parser("build", help="train + embed + index a catalog into a bundle")
+    add_build_arguments(p)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("train", help="train the encoder only (checkpoints every epoch)")
+    add_build_arguments(p)
+    p.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="start training from scratch instead of the last checkpoint",
+    )
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("index", help="embed + index with the encoder `train` left behind")
+    add_build_arguments(p)
+    p.set_defaults(func=cmd_index)

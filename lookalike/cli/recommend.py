@@ -1,0 +1,162 @@
+"""``lookalike recommend``: lookalikes of photos, catalog items or a shopper's profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lookalike.cli.common import (
+    UsageError,
+    display_columns,
+    format_table,
+    grid_rows_for,
+    parse_key_values,
+)
+from lookalike.grid import draw_grid, load_tile_image
+from lookalike.personal import Profile, read_interactions, recommend_profile
+from lookalike.recommend import QueryResult, Recommender
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    """Recommend lookalikes for image files and/or catalog items."""
+    if args.like or args.dislike:
+        return _recommend_profile(args)
+    if not args.images and not args.item:
+        raise UsageError("give at least one IMAGE, --item ID or --like ID|PHOTO")
+    recommender = Recommender.from_bundle(args.bundle)
+    filters = parse_key_values(args.filter, "--filter")
+    collapse = not args.allow_duplicates
+    results, query_images = [], []
+    if args.images:
+        for path in args.images:
+            if not Path(path).is_file():
+                raise UsageError(f"image not found: {path}")
+        results += recommender.recommend_images(
+            [str(p) for p in args.images], args.k, filters=filters, collapse_duplicates=collapse
+        )
+        query_images += [load_tile_image(p) for p in args.images]
+    if args.item:
+        results += recommender.recommend_items(
+            args.item, args.k, filters=filters, collapse_duplicates=collapse
+        )
+        query_images += [
+            load_tile_image(recommender.item(recommender.row(i)).path) for i in args.item
+        ]
+    if args.json:
+        for result in results:
+            print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        columns = display_columns(recommender)
+        for result in results:
+            print(f"\nquery: {result.query}")
+            print(f"  error: {result.error}" if result.error else format_table(result, columns))
+    if args.grid:
+        path = draw_grid(
+            grid_rows_for(recommender, results, query_images),
+            args.grid,
+            title=f"lookalike: top-{args.k}",
+        )
+        print(f"grid written to {path}", file=sys.stderr)
+    return 1 if any(r.error for r in results) else 0
+
+
+def _recommend_profile(args: argparse.Namespace) -> int:
+    """`recommend --like ... --dislike ...`: one list for the shopper's whole profile."""
+    if args.images or args.item:
+        raise UsageError("--like/--dislike make one profile query; drop IMAGE and --item")
+    if not args.like:
+        raise UsageError("a profile needs at least one --like")
+    recommender = Recommender.from_bundle(args.bundle)
+    liked_rows, photos = [], []
+    for value in args.like:
+        if Path(value).is_file():
+            photos.append(value)
+        else:
+            liked_rows.append(recommender.row(value))
+    vectors = None
+    if photos:
+        vectors, ok, errors = recommender.encode_images(photos)
+        if errors:
+            raise UsageError("; ".join(message for _, message in errors))
+    profile = Profile(
+        liked_rows, [recommender.row(i) for i in args.dislike or []], vectors, user=args.user
+    )
+    log = None
+    if args.interactions:
+        log = read_interactions(
+            args.interactions, {i: r for r, i in enumerate(recommender.items.ids)}
+        )
+        for problem in log.problems[:5]:
+            print(f"warning: {problem}", file=sys.stderr)
+    results = recommend_profile(
+        recommender,
+        profile,
+        args.k,
+        method=args.method,
+        diversity=args.diversity,
+        filters=parse_key_values(args.filter, "--filter"),
+        interactions=log,
+        collapse_duplicates=not args.allow_duplicates,
+    )
+    result = QueryResult(query="profile: like " + ", ".join(args.like), results=results)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(f"\n{result.query}")
+        print(format_table(result, display_columns(recommender)))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``recommend`` to the ``lookalike`` parser."""
+    p = sub.add_parser("recommend", help="lookalikes for photos or catalog items")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    p.add_argument("images", nargs="*", type=Path, help="query image files")
+    p.add_argument("--item", action="append", help="catalog item id to query (repeatable)")
+    p.add_argument("-k", type=int, default=10, help="results per query (default 10)")
+    p.add_argument(
+        "--filter",
+        action="append",
+        metavar="COLUMN=VALUE[,VALUE]",
+        help="only items whose metadata matches, e.g. --filter Gender=Women",
+    )
+    p.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="keep byte-identical images under different ids in the results",
+    )
+    p.add_argument(
+        "--like",
+        action="append",
+        metavar="ID|PHOTO",
+        help="a liked catalog item or photo: one list for the whole profile",
+    )
+    p.add_argument(
+        "--dislike",
+        action="append",
+        metavar="ID",
+        help="a disliked catalog item: lookalikes of it sink",
+    )
+    p.add_argument(
+        "--method",
+        default="fusion",
+        choices=["fusion", "mean"],
+        help="profile method: fusion (RRF of per-item lists) or mean embedding",
+    )
+    p.add_argument(
+        "--diversity",
+        type=float,
+        default=0.0,
+        help="0..1: maximal-marginal-relevance trade-off (0 = off)",
+    )
+    p.add_argument(
+        "--interactions",
+        type=Path,
+        help="CSV user_id,item_id,event[,timestamp] for the collaborative blend",
+    )
+    p.add_argument("--user", help="the shopper's user_id in --interactions")
+    p.add_argument("--json", action="store_true", help="one JSON object per query")
+    p.add_argument("--grid", type=Path, help="write a PNG grid: each query then its top-k")
+    p.set_defaults(func=cmd_recommend)

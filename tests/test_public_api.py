@@ -1,0 +1,100 @@
+"""Public names stay importable from the paths the README and older code use.
+
+Modules were split into packages (``lookalike.index``, ``lookalike.encoders.hybrid``,
+``lookalike.cli``, ``lookalike.server``) and pieces moved (the writer lock to
+``lookalike.bundle``, duplicate detection to ``lookalike.dedup``, metrics to
+``lookalike.evaluation``, exact search to ``lookalike.neighbours``); the old import paths
+re-export them, and this test pins that.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "lookalike": ["load", "__version__"],
+    "lookalike.index": [
+        "FLAT_MAX_ITEMS", "HNSW_MAX_ITEMS", "EXACT_SCAN_MAX_ALLOWED", "SELECTIVE_FRACTION",
+        "FILTER_EF_MAX", "INDEX_FILE", "CONFIG_FILE", "FORMAT_VERSION", "VectorIndex",
+        "exact_search", "set_threads", "FlatIndex", "REMOVED_FILE", "HNSWIndex", "REFINE_FILE",
+        "RERANK_SHARE", "MIN_K_FACTOR", "MAX_NLIST", "IVFPQIndex", "default_nlist",
+        "INDEX_KINDS", "create_index", "load_index", "choose_index_kind", "build_index",
+    ],
+    "lookalike.encoders": ["load_encoder"],
+    "lookalike.encoders.hybrid": [
+        "WHITE", "HYBRID_LEGACY_OPTIONS", "FUSION_PARTS", "PCA_MIN_ITEMS_PER_DIM",
+        "HybridConfig", "colour_histogram", "Head", "head_to_numpy", "head_outputs",
+        "class_probabilities", "encode_label_columns", "instance_contrastive", "train_head",
+        "split_parts", "fusion_parts", "fuse", "INSTANCE_WEIGHT", "instance_recall",
+        "label_precision", "validation_fifth", "hide_labels", "HybridEncoder",
+    ],
+    "lookalike.updates": [
+        "LOCK_FILE", "IMAGES_DIR", "UPDATE_REPORT", "BUILD_REPORT", "SLOW_ENV", "NEAR_HAMMING",
+        "AHASH_FACTOR", "NEAR_NEIGHBOURS", "NEAR_FRACTION", "NEIGHBOUR_SAMPLE", "MAX_ID_LENGTH",
+        "LOCK_TIMEOUT", "UpdateError", "BundleBusyError", "NewItem", "Skipped", "Duplicate",
+        "UpdateReport", "bundle_lock", "check_item_id", "add_items", "add_new_items",
+        "typical_neighbour_distance", "find_duplicates", "remove_items",
+    ],
+    "lookalike.pipeline": [
+        "MAX_LABEL_CLASSES", "BUILD_REPORT", "DEFAULT_ENCODER", "BuildConfig", "load_catalog",
+        "hidden_label_ids", "choose_label_columns", "training_labels", "decode_catalog",
+        "duplicate_groups", "near_duplicate_pairs", "fingerprint_path", "training_fingerprint",
+        "load_trained", "build_bundle", "read_build_report",
+    ],
+    "lookalike.cli": [
+        "SHARED_CATALOG", "DEMO_BUNDLES", "UsageError", "default_catalog", "parse_key_values",
+        "parse_options", "display_columns", "grid_rows_for", "main",
+    ],
+    "lookalike.evaluation": [
+        "DEFAULT_PRIMARY", "DEFAULT_COLUMNS", "COMBINED", "precision_at_k",
+        "average_precision_at_k", "ndcg_at_k", "hit_rate_at_k", "recall_of_target",
+        "label_relevance", "gallery_exclusions", "protocol_search", "Evaluation",
+        "evaluate_embeddings", "query_rows_for_split", "format_table", "write_report",
+    ],
+    "lookalike.bundle": [
+        "FORMAT_VERSION", "CURRENT", "VERSIONS", "MANIFEST", "CONFIG", "ITEMS", "EMBEDDINGS",
+        "INDEX_DIR", "ENCODER_DIR", "TRAINING_DIR", "KEEP_VERSIONS", "BundleError", "ItemTable",
+        "library_versions", "current_version_dir", "BundleWriter", "prune_versions",
+        "BundleData", "read_bundle", "check_bundle",
+    ],
+    "lookalike.imaging": [
+        "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageSource", "ImageDecodeError", "open_rgb",
+        "letterbox", "load_image", "BatchResult", "load_images", "iter_image_batches",
+        "cached_images", "image_content_hash", "average_hash", "hamming",
+    ],
+    "lookalike.catalog": [
+        "KAGGLE_CSV", "ID_COLUMN_CANDIDATES", "IMAGE_COLUMN_CANDIDATES", "Item", "Catalog",
+        "CatalogError", "read_csv_rows", "find_images", "read_catalog", "item_sort_key",
+        "read_split", "read_duplicate_groups",
+    ],
+    "lookalike.recommend": [
+        "Filters", "MAX_K", "UnknownItemError", "FilterError", "Recommendation", "QueryResult",
+        "Recommender",
+    ],
+    "lookalike.report": [
+        "ROBUSTNESS_QUERIES", "group_keys_for", "raw_pixel_embeddings", "aligned_embeddings",
+        "degraded_copy_recall", "result_grids", "evaluate_bundle",
+    ],
+    "lookalike.server.app": ["create_app", "API_KEY_ENV", "configured_api_key"],
+    "lookalike.server.profile_api": ["use_interactions"],
+}  # fmt: skip
+
+CASES = [(module, name) for module, names in PUBLIC.items() for name in names]
+
+
+@pytest.mark.parametrize(("module", "name"), CASES)
+def test_public_name_is_importable_from_its_documented_path(module, name):
+    assert hasattr(importlib.import_module(module), name), f"{module}.{name} is gone"
+
+
+def test_moved_names_are_the_same_objects():
+    from lookalike import bundle, dedup, evaluation, index, neighbours, updates
+    from lookalike.encoders import hybrid
+
+    assert updates.bundle_lock is bundle.bundle_lock
+    assert updates.find_duplicates is dedup.find_duplicates
+    assert index.exact_search is neighbours.exact_search
+    assert hybrid.instance_recall is evaluation.instance_recall
+    assert hybrid.label_precision is evaluation.label_precision
