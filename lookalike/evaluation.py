@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.files import atomic_write_text
+from lookalike.files import atomic_write_with
 from lookalike.neighbours import exact_search
 
 DEFAULT_PRIMARY = "ProductType"
@@ -285,6 +285,6 @@ def write_report(
     lines += [f"- {key}: {value}" for key, value in context.items()]
     lines += ["", format_table(evaluations), "", extra_markdown]
     md_path, json_path = out_dir / "report.md", out_dir / "report.json"
-    atomic_write_text(md_path, "\n".join(lines))
-    atomic_write_text(json_path, json.dumps(payload, indent=2))
+    for path, text in ((md_path, "\n".join(lines)), (json_path, json.dumps(payload, indent=2))):
+        atomic_write_with(path, lambda tmp, text=text: tmp.write_text(text))
     return md_path, json_path

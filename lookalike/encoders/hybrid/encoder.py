@@ -10,8 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file
-from safetensors.numpy import save as save_safetensors
+from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
 from lookalike.degrade import random_augment
@@ -37,7 +36,7 @@ from lookalike.encoders.hybrid.head import encode_label_columns, head_to_numpy, 
 from lookalike.encoders.hybrid.tuning import tune_fusion_weights
 from lookalike.encoders.pooling import normalize_blocks
 from lookalike.encoders.pretrained import copy_backbone, make_backbone_runner
-from lookalike.files import atomic_write_bytes
+from lookalike.files import atomic_write_with
 
 
 @register_encoder("hybrid")
@@ -195,9 +194,7 @@ class HybridEncoder:
                         [backbone, colour], axis=1
                     )
                     bar.update(len(chunk))
-        tmp = cache.with_name(f".{cache.name}.tmp.npy")
-        np.save(tmp, view_feats)
-        tmp.replace(cache)
+        atomic_write_with(cache, lambda tmp: _save_npy(tmp, view_feats))
         return view_feats
 
     # --- persistence ----------------------------------------------------------------------
@@ -209,7 +206,8 @@ class HybridEncoder:
         """``encoder.json``, the head as safetensors, and the ONNX backbone."""
         directory.mkdir(parents=True, exist_ok=True)
         if self.head is not None:
-            atomic_write_bytes(directory / WEIGHTS_FILE, save_safetensors(self.head))
+            head = self.head
+            atomic_write_with(directory / WEIGHTS_FILE, lambda tmp: save_file(head, str(tmp)))
         save_pca(directory, self.pca)
         copy_backbone(self.cfg, self.directory, directory)
         write_encoder_json(directory, self.name, self.cfg, {"dim": self.dim, "mode": self.mode})
@@ -222,3 +220,9 @@ class HybridEncoder:
         head = load_file(str(weights_file)) if weights_file.exists() else None
         mode = payload.get("mode", "supervised")
         return cls(config, head, Path(directory), mode, pca=load_pca(directory))
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` to exactly ``path`` (given a name, np.save would append ``.npy``)."""
+    with open(path, "wb") as handle:
+        np.save(handle, array)
