@@ -2,23 +2,22 @@
 
 A thumbnail's cache key (and HTTP ETag) is a hash of the source file's path, size and
 modification time plus the thumbnail settings, so a changed source image gets a new
-thumbnail while an unchanged one is never decoded twice. Files are written to a temporary
-name and renamed into place, so a concurrent reader never sees half a JPEG.
+thumbnail while an unchanged one is never decoded twice. Files are written atomically
+(:func:`lookalike.files.atomic_write_bytes`), so a concurrent reader never sees half a JPEG.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 from PIL import Image
 
+from lookalike.files import atomic_write_bytes
 from lookalike.imaging import letterbox, open_rgb
 
 log = logging.getLogger("lookalike.server")
@@ -75,7 +74,7 @@ class ThumbnailCache:
             data = self.render(source)
             self.generated += 1
             try:
-                _atomic_write(target, data)
+                _write(target, data)
             except OSError as exc:
                 if not self._warned_readonly:
                     log.warning("cannot cache thumbnails in %s (%s)", self.directory, exc)
@@ -91,15 +90,7 @@ class ThumbnailCache:
         return buffer.getvalue()
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def _write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; let other readers (a proxy) see it
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(target, data)
+    os.chmod(target, 0o644)  # temp files are 0600; let other readers (a proxy) see it

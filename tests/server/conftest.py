@@ -4,21 +4,24 @@ headless Chromium for the browser tests, and helpers shared by the API tests."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import anyio
 import pytest
+from fastapi.testclient import TestClient
 
 import lookalike
+from lookalike.recommend import Recommender
+from lookalike.server.app import create_app
+from lookalike.server.testing import start_server, stop_server
 
 UPLOAD_LIMIT = 64 * 1024  # small, so 413 is cheap to provoke
 RESULT_FIELDS = {"id", "distance", "rank", "metadata", "image_url", "thumbnail_url"}
+ITEM_FIELDS = {"id", "metadata", "image_url", "thumbnail_url"}
+API_KEY = "hostile-test-key-0123456789"
+SECRET = "TOP-SECRET-CONTENT"
 
 # Browser tests: Debian's Chromium (never Playwright's own download); screenshots go here.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,12 +48,12 @@ def recommender(tiny_bundle):
 @pytest.fixture(scope="session")
 def app_factory(recommender, tiny_bundle) -> Iterator[Callable[..., object]]:
     """``make(**create_app_kwargs)``: an app over the tiny bundle without reloading it."""
-    from lookalike.server.app import create_app
 
     def make(bundle_dir: Path | str = tiny_bundle, **kwargs):
         with pytest.MonkeyPatch.context() as patch:
-            # create_app loads through lookalike.load; reuse the loaded bundle (seconds each).
-            patch.setattr(lookalike, "load", lambda path: recommender)
+            # create_app loads through Recommender.from_bundle; reuse the loaded bundle
+            # (seconds each).
+            patch.setattr(Recommender, "from_bundle", staticmethod(lambda path: recommender))
             return create_app(bundle_dir, **kwargs)
 
     yield make
@@ -59,8 +62,6 @@ def app_factory(recommender, tiny_bundle) -> Iterator[Callable[..., object]]:
 @pytest.fixture(scope="module")
 def client(app_factory, tmp_path_factory):
     """TestClient over the tiny bundle with a 64 KB upload limit; 500s come back as responses."""
-    from fastapi.testclient import TestClient
-
     app = app_factory(
         max_upload_bytes=UPLOAD_LIMIT, thumbnail_dir=tmp_path_factory.mktemp("thumbs")
     )
@@ -68,79 +69,44 @@ def client(app_factory, tmp_path_factory):
         yield test_client
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def keyed(app_factory, bundle_copy, tmp_path):
+    """TestClient over a private bundle copy with updates enabled."""
+    app = app_factory(
+        bundle_copy,
+        api_key=API_KEY,
+        api_key_env=None,
+        max_upload_bytes=UPLOAD_LIMIT,
+        thumbnail_dir=tmp_path / "thumbs",
+    )
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Poll ``url`` until it answers 200; fail early if ``process`` died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with status {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"server at {url} did not come up in {timeout:.0f}s")
+@pytest.fixture
+def secret(tmp_path) -> Path:
+    """A file next to the bundle that no request may ever read."""
+    path = tmp_path / "secret.txt"
+    path.write_text(SECRET)
+    return path
 
 
-def start_server(
-    bundle: Path, thumbnails: Path, log_path: Path, *extra_args: str
-) -> tuple[subprocess.Popen, str]:
-    """Run ``lookalike serve`` (the real CLI) on a free loopback port; returns (process, url)."""
-    port = free_port()
-    # Not `python -m lookalike.cli`: as __main__ the module's EXTENSIONS list would be a
-    # second copy that lookalike.server.cli does not register into.
-    code = "import sys; from lookalike.cli import main; sys.exit(main())"
-    command = [
-        sys.executable,
-        "-c",
-        code,
-        "serve",
-        "--bundle",
-        str(bundle),
-        "--port",
-        str(port),
-        "--thumbnail-dir",
-        str(thumbnails),
-        "--log-level",
-        "warning",
-        *extra_args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the test machine is shared; stay small
-    log = open(log_path, "wb")  # closed by stop_server
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    process.log_file = log  # type: ignore[attr-defined]
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/healthz", process)
-    except Exception:
-        stop_server(process)
-        raise
-    return process, url
+@pytest.fixture(scope="module")
+def red_circle(tiny_catalog) -> bytes:
+    """A catalog photo: item 101, a red circle."""
+    return (tiny_catalog / "Apparel" / "101.jpg").read_bytes()
 
 
-def stop_server(process: subprocess.Popen) -> None:
-    """Stop a server started by :func:`start_server`."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.log_file.close()  # type: ignore[attr-defined]
+def server_env() -> dict[str, str]:
+    """This process's environment for a server subprocess, with one OpenMP thread (the test
+    machine is shared: servers started by the tests stay small)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 @contextmanager
 def running_server(bundle: Path, work: Path, *extra_args: str) -> Iterator[str]:
     """:func:`start_server` with thumbnails and log in ``work``; yields the base URL."""
-    process, url = start_server(bundle, work / "thumbnails", work / "server.log", *extra_args)
+    process, url = start_server(bundle, work, *extra_args, env=server_env())
     try:
         yield url
     finally:
@@ -150,6 +116,67 @@ def running_server(bundle: Path, work: Path, *extra_args: str) -> Iterator[str]:
 # --- API tests --------------------------------------------------------------------------------
 def meta(client, item_id: str) -> dict[str, str]:
     return client.get(f"/api/items/{item_id}").json()["metadata"]
+
+
+def upload(client, data: bytes, name="photo.jpg", ctype="image/jpeg", query=""):
+    """``POST /api/recommend`` with ``data`` as the photo."""
+    return client.post(f"/api/recommend{query}", files={"image": (name, data, ctype)})
+
+
+def asgi_request(
+    app,
+    method: str,
+    path: str,
+    query: bytes = b"",
+    headers: dict[str, str] | None = None,
+    body: Iterable[bytes] = (),
+) -> tuple[int, bytes]:
+    """A request straight through ASGI: the path arrives exactly as given (HTTP clients
+    normalise ``..`` segments away) and the body is pulled chunk by chunk as the app asks
+    for it (the test client would read it all first), like a chunked upload."""
+    messages: list[dict] = []
+    chunks = iter(body)
+
+    async def receive() -> dict:
+        chunk = next(chunks, None)
+        return {"type": "http.request", "body": chunk or b"", "more_body": chunk is not None}
+
+    async def send(message: dict) -> None:
+        messages.append(message)
+
+    sent = {"x-api-key": API_KEY} if headers is None else headers
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"testserver")]
+        + [(k.lower().encode(), v.encode()) for k, v in sent.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    body_out = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return messages[0]["status"], body_out
+
+
+def chunked_body(boundary: str, chunks: int, counter: list[int]):
+    """A multipart upload of ``chunks`` 16 KB pieces, counting in ``counter[0]`` how many
+    the app pulled."""
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    yield head
+    for _ in range(chunks):
+        counter[0] += 1
+        yield bytes(16 * 1024)
+    yield f"\r\n--{boundary}--\r\n".encode()
 
 
 def assert_error(response, status: int, error: str, *words: str) -> dict:

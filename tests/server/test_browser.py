@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lookalike.server.testing import start_server, stop_server
 from tests.server.conftest import (
     ROOT,
     open_page,
     phone_context,
     running_server,
     screenshot,
-    start_server,
-    stop_server,
+    server_env,
 )
 
 pytestmark = pytest.mark.browser
@@ -162,7 +162,7 @@ def test_docs_screenshot(browser, tmp_path):
     bundle = os.environ.get("LOOKALIKE_DOCS_SCREENSHOT")
     if not bundle:
         pytest.skip("set LOOKALIKE_DOCS_SCREENSHOT=BUNDLE_DIR to render docs/screenshot.png")
-    process, url = start_server(Path(bundle), tmp_path / "thumbnails", tmp_path / "server.log")
+    process, url = start_server(Path(bundle), tmp_path, env=server_env())
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(120_000)
     try:

@@ -9,7 +9,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from tests.server.conftest import start_server, stop_server
+from lookalike.server.testing import start_server, stop_server
+from tests.server.conftest import server_env
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 REQUESTS = 300
@@ -30,7 +31,9 @@ def test_mixed_concurrent_load_has_no_failures(bundle_copy, tmp_path, monkeypatc
     bench = load_bench()
     key = secrets.token_urlsafe(16)
     monkeypatch.setenv("LOOKALIKE_API_KEY", key)  # the server reads it; never on argv
-    process, url = start_server(bundle_copy, tmp_path / "thumbs", tmp_path / "server.log")
+    process, url = start_server(
+        bundle_copy, tmp_path, thumbnails=tmp_path / "thumbs", env=server_env()
+    )
     try:
         summary = bench.measure(
             url, bundle_copy, requests=REQUESTS, concurrency=16, pid=process.pid, api_key=key

@@ -8,7 +8,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from lookalike.server.profile_api import MAX_PHOTOS, PROFILE_PATH, use_interactions
+from lookalike.server.routes.profile import PROFILE_PATH
+from lookalike.server.schemas import MAX_PHOTOS
+from lookalike.server.state import use_interactions
 from tests.server.conftest import RESULT_FIELDS, UPLOAD_LIMIT, assert_error, meta
 
 ALL_IDS = [str(i) for i in range(101, 125)]
@@ -382,7 +384,12 @@ def test_interactions_blend(app_factory, tmp_path):
         assert ids(post(client, liked=["101"], k=23)) == visual
 
 
-def test_use_interactions_needs_a_file(app_factory, tmp_path):
-    app = app_factory(thumbnail_dir=tmp_path)
-    with pytest.raises(ValueError, match="does not exist"):
-        use_interactions(app, tmp_path / "missing.csv")
+def test_filter_names_match_columns_ignoring_case(client):
+    response = post(client, liked=["101"], k=5, filters={"colour": ["Blue"], "GENDER": "Men"})
+    body = response.json()
+    assert body["query"]["filters"] == {"Colour": ["Blue"], "Gender": ["Men"]}
+    found = {(r["metadata"]["Colour"], r["metadata"]["Gender"]) for r in body["results"]}
+    assert len(body["results"]) == 3 and found == {("Blue", "Men")}
+    merged = post(client, liked=["101"], filters={"Colour": ["Red"], "colour": ["Blue", "Red"]})
+    assert merged.json()["query"]["filters"] == {"Colour": ["Red", "Blue"]}
+    assert_error(post(client, liked=["101"], filters={"colur": ["Red"]}), 422, "invalid_filter")

@@ -1,0 +1,198 @@
+"""Catalog updates (need the API key): ``POST /api/items`` adds a photo and
+``DELETE /api/items/{id}`` removes an item, each as a new bundle version that the app then
+serves. The work is :mod:`lookalike.updates`'; this module checks the request and shapes JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+
+from lookalike.recommend import UnknownItemError
+from lookalike.server.deps import State, UploadLimit, require_api_key
+from lookalike.server.errors import ApiError
+from lookalike.server.schemas import (
+    BINARY,
+    BUSY_ERROR,
+    ERROR_RESPONSES,
+    KEY_ERRORS,
+    UPLOAD_ERRORS,
+    Added,
+    Removed,
+    error_doc,
+    item_json,
+    item_urls,
+    request_body,
+)
+from lookalike.server.uploads import read_image_upload
+from lookalike.updates import (
+    BundleBusyError,
+    NewItem,
+    UpdateError,
+    add_new_items,
+    check_item_id,
+    remove_items,
+)
+
+MAX_METADATA_FIELDS = 64
+MAX_COLUMN_LENGTH = 100
+MAX_VALUE_LENGTH = 2000
+# Query parameters of the endpoints: a metadata column with one of these names could never
+# be filtered on, so uploads may not create one.
+RESERVED_COLUMNS = frozenset({"k", "offset", "limit", "random"})
+# An update waits this long for another writer's lock before answering 503.
+UPDATE_LOCK_TIMEOUT = 30.0
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.post(
+    "/api/items",
+    status_code=201,
+    response_model=Added,
+    responses={
+        **KEY_ERRORS,
+        409: error_doc("the id is already in the catalog"),
+        **UPLOAD_ERRORS,
+        422: error_doc("unreadable image, bad id or metadata"),
+        **BUSY_ERROR,
+    },
+    openapi_extra=request_body(
+        {
+            "image": BINARY,
+            "id": {"type": "string"},
+            "metadata": {"type": "string", "description": "JSON object of column: value"},
+        },
+        required=["image"],
+        additionalProperties={"type": "string"},
+    ),
+)
+async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit) -> dict[str, Any]:
+    """Add a photo to the catalog as a new bundle version (needs the API key).
+
+    Multipart: ``image`` (the file), optional ``id`` (default: derived from the image's
+    sha256), metadata as extra text fields and/or a JSON object in ``metadata``.
+    """
+    upload = await read_image_upload(request, max_upload_bytes, max_fields=MAX_METADATA_FIELDS + 2)
+    item_id, metadata = item_fields(upload.fields)
+    if item_id is None or not item_id.strip():
+        item_id = "u" + hashlib.sha256(upload.data).hexdigest()[:15]
+    if (reason := check_item_id(item_id)) is not None:
+        raise ApiError(422, "invalid_id", f"invalid id {item_id[:200]!r}: {reason}")
+    new = NewItem(item_id, upload.data, metadata, name=upload.filename)
+    live = state.live
+    try:
+        report = await state.run_update(
+            add_new_items,
+            state.bundle_dir,
+            [new],
+            store_images=True,
+            lock_timeout=UPDATE_LOCK_TIMEOUT,
+            # The served encoder when the version's encoder is the same files (updates
+            # link them): saves loading a model per upload.
+            encoder_loader=live.encoder_for,
+        )
+    except BundleBusyError as exc:
+        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
+    if report.skipped:
+        skip = report.skipped[0]
+        status = 409 if skip.code == "id_exists" else 422
+        raise ApiError(status, skip.code, skip.reason)
+    cat = live.catalog
+    if report.version is not None:
+        await anyio.to_thread.run_sync(live.refresh, True)
+        cat = live.catalog
+    # The item from the catalog now served (a later update may already have replaced it).
+    try:
+        item = item_json(request, cat.recommender.item(cat.row(item_id)))
+    except UnknownItemError:
+        item = {"id": item_id, "metadata": metadata, **item_urls(request, item_id)}
+    return {
+        "item": item,
+        "version": report.version,
+        "items": report.items,
+        "duplicates": [vars(d) for d in report.duplicates],
+    }
+
+
+@router.delete(
+    "/api/items/{item_id}",
+    response_model=Removed,
+    responses={
+        **ERROR_RESPONSES,
+        **KEY_ERRORS,
+        409: error_doc("the last item cannot be removed"),
+        **BUSY_ERROR,
+    },
+)
+async def remove_item(item_id: str, state: State) -> dict[str, Any]:
+    """Remove an item from the catalog as a new bundle version (needs the API key)."""
+    try:
+        report = await state.run_update(
+            remove_items, state.bundle_dir, [item_id], lock_timeout=UPDATE_LOCK_TIMEOUT
+        )
+    except BundleBusyError as exc:
+        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
+    except UpdateError as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    if report.unknown_ids:
+        raise UnknownItemError(item_id)
+    await anyio.to_thread.run_sync(state.live.refresh, True)
+    return {"id": item_id, "version": report.version, "items": report.items}
+
+
+def item_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The optional ``id`` and the metadata of an upload's form fields.
+
+    Metadata comes from a JSON object in the ``metadata`` field and/or from every other
+    text field (form fields win). Values become strings.
+
+    Raises:
+        ApiError: 422 for malformed JSON, nested values, or too many / too long columns.
+    """
+    fields = dict(fields)
+    item_id = fields.pop("id", None)
+    metadata: dict[str, str] = {}
+    raw = fields.pop("metadata", None)
+    if raw is not None and raw.strip():
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ApiError(
+                422, "invalid_metadata", 'metadata must be a JSON object like {"Colour": "Red"}'
+            )
+        for key, value in parsed.items():
+            if isinstance(value, dict | list) or value is None:
+                raise ApiError(
+                    422, "invalid_metadata", f"metadata {key!r} must be a string or a number"
+                )
+            metadata[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    metadata.update(fields)
+    if len(metadata) > MAX_METADATA_FIELDS:
+        raise ApiError(
+            422, "invalid_metadata", f"at most {MAX_METADATA_FIELDS} metadata columns per item"
+        )
+    for key, value in metadata.items():
+        if not key.strip() or len(key) > MAX_COLUMN_LENGTH or not key.isprintable():
+            raise ApiError(
+                422,
+                "invalid_metadata",
+                f"metadata column names must be 1..{MAX_COLUMN_LENGTH} printable characters",
+            )
+        if key in RESERVED_COLUMNS:
+            raise ApiError(
+                422, "invalid_metadata", f"metadata column {key!r} clashes with a query parameter"
+            )
+        if len(value) > MAX_VALUE_LENGTH or "\x00" in value:
+            raise ApiError(
+                422,
+                "invalid_metadata",
+                f"metadata {key!r} must be at most {MAX_VALUE_LENGTH} characters, without NUL",
+            )
+    return item_id, {k.strip(): v.strip() for k, v in metadata.items()}

@@ -1,0 +1,146 @@
+"""Browsing the catalog: pages of items, one item, its image and thumbnail, and facets.
+
+Every file a response sends is found through the item's id in the served bundle, never from
+a path in the request. Images and thumbnails carry an ETag and are cached for a day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from lookalike.imaging import ImageDecodeError
+from lookalike.server.deps import CurrentCatalog, Thumbnails
+from lookalike.server.errors import ApiError
+from lookalike.server.schemas import (
+    DEFAULT_LIMIT,
+    ERROR_RESPONSES,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    Facets,
+    Item,
+    ItemsPage,
+    item_json,
+)
+
+log = logging.getLogger("lookalike.server")
+
+CACHE_CONTROL = "public, max-age=86400"
+
+router = APIRouter()
+
+
+@router.get("/api/items", response_model=ItemsPage, responses=ERROR_RESPONSES)
+def list_items(
+    request: Request,
+    cat: CurrentCatalog,
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    random: int | None = Query(
+        None, ge=0, le=2**32 - 1, description="seed: a deterministic random sample"
+    ),
+) -> dict[str, Any]:
+    """Browse the catalog, optionally filtered; ``random`` shuffles with that seed."""
+    rec = cat.recommender
+    filters = cat.filters(request, reserved={"offset", "limit", "random"})
+    rows = rec.allowed_rows(filters)
+    if rows is None:
+        rows = np.arange(len(rec))
+    if random is not None:
+        rows = np.random.default_rng(random).permutation(rows)
+    page = rows[offset : offset + limit]
+    return {
+        "total": int(len(rows)),
+        "offset": offset,
+        "limit": limit,
+        "random": random,
+        "items": [item_json(request, rec.item(int(r))) for r in page],
+    }
+
+
+@router.get("/api/items/{item_id}", response_model=Item, responses=ERROR_RESPONSES)
+def get_item(item_id: str, request: Request, cat: CurrentCatalog) -> dict[str, Any]:
+    """One catalog item."""
+    return item_json(request, cat.recommender.item(cat.row(item_id)))
+
+
+@router.get("/api/items/{item_id}/image", responses=ERROR_RESPONSES, response_class=FileResponse)
+def get_image(item_id: str, request: Request, cat: CurrentCatalog) -> Response:
+    """The catalog image file of an item."""
+    path = cat.source_path(item_id)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        log.warning("image of item %r missing: %s", item_id, path)
+        raise image_unavailable(item_id) from None
+    etag = file_etag(path, stat)
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return not_modified(etag)
+    return FileResponse(
+        path, stat_result=stat, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    )
+
+
+@router.get(
+    "/api/items/{item_id}/thumbnail", responses=ERROR_RESPONSES, response_class=FileResponse
+)
+def get_thumbnail(
+    item_id: str, request: Request, cat: CurrentCatalog, thumbs: Thumbnails
+) -> Response:
+    """A small letterboxed JPEG of the item's image, made once and cached."""
+    path = cat.source_path(item_id)
+    try:
+        key = thumbs.key(path)
+        etag = f'"{key[:32]}"'
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return not_modified(etag)
+        thumbnail = thumbs.get(path, key)
+    except (OSError, ImageDecodeError) as exc:
+        log.warning("no thumbnail for item %r (%s): %s", item_id, path, exc)
+        raise image_unavailable(item_id) from None
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if isinstance(thumbnail, bytes):
+        return Response(thumbnail, media_type="image/jpeg", headers=headers)
+    return FileResponse(thumbnail, media_type="image/jpeg", headers=headers)
+
+
+@router.get("/api/facets", response_model=Facets, responses=ERROR_RESPONSES)
+def facets(request: Request, cat: CurrentCatalog) -> dict[str, Any]:
+    """Filterable columns and their values, for filter chips. With filters, ``total``
+    counts the matching items and each column's counts apply the other columns' filters."""
+    filters = cat.filters(request, reserved=())
+    rows = cat.recommender.allowed_rows(filters)
+    total = len(cat.recommender) if rows is None else len(rows)
+    return {"total": total, "facets": cat.facet_counts(filters)}
+
+
+# --- caching headers --------------------------------------------------------------------------
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header (a list, weak tags or ``*``) names ``etag``."""
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def not_modified(etag: str) -> Response:
+    """The 304 answer to a request whose If-None-Match names ``etag``."""
+    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
+
+
+def file_etag(path: Path, stat: os.stat_result) -> str:
+    """An ETag of a file from its path, size and modification time."""
+    text = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    return '"' + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32] + '"'
+
+
+def image_unavailable(item_id: str) -> ApiError:
+    """The 404 for an item whose image file is missing or unreadable."""
+    return ApiError(404, "image_unavailable", f"the image of item {item_id!r} cannot be read")

@@ -1,0 +1,86 @@
+"""Lookalikes: ``POST /api/recommend`` (an uploaded photo) and
+``GET /api/items/{id}/similar`` (a catalog item). Filters are query parameters named after
+metadata columns (see :meth:`ServedCatalog.filters`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from lookalike.server.deps import CurrentCatalog, UploadLimit
+from lookalike.server.errors import ApiError
+from lookalike.server.schemas import (
+    API_MAX_K,
+    BINARY,
+    DEFAULT_K,
+    ERROR_RESPONSES,
+    UPLOAD_ERRORS,
+    Recommendations,
+    item_json,
+    request_body,
+    results_json,
+)
+from lookalike.server.uploads import read_image_upload
+
+router = APIRouter()
+
+
+@router.post(
+    "/api/recommend",
+    response_model=Recommendations,
+    responses={**ERROR_RESPONSES, **UPLOAD_ERRORS},
+    openapi_extra=request_body({"image": BINARY}, required=["image"]),
+)
+async def recommend(
+    request: Request,
+    cat: CurrentCatalog,
+    max_upload_bytes: UploadLimit,
+    k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K),
+) -> dict[str, Any]:
+    """Lookalikes of an uploaded photo (multipart field ``image``)."""
+    filters = cat.filters(request, reserved={"k"})
+    upload = await read_image_upload(request, max_upload_bytes)
+    started = time.perf_counter()
+    [result] = await cat.run(
+        cat.recommender.recommend_images,
+        [upload.data],
+        k,
+        filters=filters,
+        names=[upload.filename],
+    )
+    if result.error:
+        # The decoder names in-memory sources "<bytes>"; name the user's file instead.
+        detail = result.error.replace("<bytes>", repr(upload.filename), 1)
+        raise ApiError(422, "invalid_image", detail)
+    return {
+        "query": {"type": "image", "filename": upload.filename, "k": k, "filters": filters},
+        **results_json(request, result.results, started),
+    }
+
+
+@router.get(
+    "/api/items/{item_id}/similar", response_model=Recommendations, responses=ERROR_RESPONSES
+)
+async def similar(
+    item_id: str,
+    request: Request,
+    cat: CurrentCatalog,
+    k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K),
+) -> dict[str, Any]:
+    """Lookalikes of a catalog item (never the item itself or identical copies of it)."""
+    rec = cat.recommender
+    filters = cat.filters(request, reserved={"k"})
+    query_item = rec.item(cat.row(item_id))
+    started = time.perf_counter()
+    [result] = await cat.run(rec.recommend_items, [item_id], k, filters=filters)
+    return {
+        "query": {
+            "type": "item",
+            "item": item_json(request, query_item),
+            "k": k,
+            "filters": filters,
+        },
+        **results_json(request, result.results, started),
+    }
