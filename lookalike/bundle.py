@@ -29,7 +29,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -130,10 +130,15 @@ class ItemTable:
         )
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a bundle's contents."""
+#: The libraries that shape a bundle's contents.
+BUNDLE_LIBRARIES = ("lookalike", "torch", "numpy", "faiss-cpu", "onnxruntime", "pillow")
+
+
+def library_versions(names: Sequence[str] = BUNDLE_LIBRARIES) -> dict[str, str]:
+    """Python's version and the installed version of each of ``names`` (missing ones left
+    out); by default the libraries that shape a bundle's contents."""
     versions = {"python": platform.python_version()}
-    for name in ("lookalike", "torch", "numpy", "faiss-cpu", "onnxruntime", "pillow"):
+    for name in names:
         try:
             versions[name] = version(name)
         except PackageNotFoundError:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 #: File endings read as images, everywhere (catalog folders, uploads, `lookalike add`).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
+#: The project's reference catalog: ``../shared/fashion-images`` beside the checkout.
+REFERENCE_CATALOG = Path(__file__).resolve().parents[1].parent / "shared" / "fashion-images"
 KAGGLE_CSV = "fashion.csv"
 # Column names tried, in order, when the caller does not say which column holds the id / file.
 ID_COLUMN_CANDIDATES = ("ProductId", "product_id", "id", "item_id", "sku")
@@ -58,6 +60,15 @@ class Catalog:
 
 class CatalogError(ValueError):
     """The catalog as a whole cannot be read (missing folder, unreadable CSV, no images)."""
+
+
+def reference_catalog() -> Path | None:
+    """The reference catalog (``../shared/fashion-images`` next to the checkout or to the
+    current folder), or None when it is not there."""
+    for candidate in (REFERENCE_CATALOG, Path.cwd().parent / "shared" / "fashion-images"):
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def read_csv_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from lookalike.files import atomic_write_with
 from lookalike.imaging import ImageDecodeError, load_image
 
 TILE = 160
@@ -88,9 +89,7 @@ def draw_grid(rows: Sequence[GridRow], out: str | Path, title: str = "") -> Path
                 draw.rectangle([x - 2, y - 2, x + TILE + 1, y + TILE + 1], outline=colour, width=3)
             _caption(draw, x, y + TILE + 2, caption, font)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    canvas.save(tmp)
-    tmp.replace(out)
+    atomic_write_with(out, lambda tmp: canvas.save(tmp, format="PNG"))
     return out
 
 

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from lookalike.catalog import IMAGE_EXTENSIONS
-from lookalike.files import sha256_file
+from lookalike.files import PRIVATE_MODE, atomic_write_with, sha256_file
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -535,16 +534,10 @@ def _cache_key(sources: Sequence[Path], size: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _atomic_write(cache_dir: Path, target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def _save_array(path: Path, array: np.ndarray) -> None:
+    # Through a handle: np.save given a path would append ".npy" to the temp file's name.
+    with open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 def _read_cache(npy: Path, meta: Path, key: str, size: int) -> BatchResult | None:
@@ -593,9 +586,10 @@ def cached_images(
         return cached
     result = load_images(list(sources), size, progress=progress)
     # The array goes first: a reader only trusts the npy once the matching json exists.
-    _atomic_write(cache_dir, npy, lambda f: np.save(f, result.images, allow_pickle=False))
+    # Cache files are private (0600), as they always were: they hold decoded catalog pixels.
+    atomic_write_with(npy, lambda tmp: _save_array(tmp, result.images), mode=PRIVATE_MODE)
     info = {"key": key, "size": size, "ok": result.ok, "errors": result.errors}
-    _atomic_write(cache_dir, meta, lambda f: f.write(json.dumps(info).encode()))
+    atomic_write_with(meta, lambda tmp: tmp.write_text(json.dumps(info)), mode=PRIVATE_MODE)
     return result
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-SHARED_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "fashion-images"
+from lookalike.catalog import reference_catalog
+
 SHAPES = ("circle", "square", "triangle")
 COLOURS = {
     "Red": (220, 30, 30),
@@ -106,9 +107,10 @@ def bundle_copy(tiny_bundle, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def shared_catalog() -> Path:
     """The reference catalog (read-only); tests that need it are skipped without it."""
-    if not SHARED_CATALOG.is_dir():
+    catalog = reference_catalog()
+    if catalog is None:
         pytest.skip("../shared/fashion-images is not available")
-    return SHARED_CATALOG
+    return catalog
 
 
 def random_image(path: Path, size=(40, 30), seed: int = 0) -> Path:

@@ -8,27 +8,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lookalike.catalog import REFERENCE_CATALOG, reference_catalog
 from lookalike.grid import GridRow, load_tile_image
 
 if TYPE_CHECKING:  # only for annotations: this module stays light (see lookalike.cli.main())
     from lookalike.recommend import QueryResult, Recommender
 
 #: The reference catalog, ``../shared/fashion-images`` beside the checkout.
-SHARED_CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "fashion-images"
+SHARED_CATALOG = REFERENCE_CATALOG
+#: The reference catalog when it is here, else None (the CLI's name for it).
+default_catalog = reference_catalog
 DEMO_BUNDLES = Path("bundles")
 
 
 class UsageError(Exception):
     """A mistake in the command line; printed without a traceback."""
-
-
-def default_catalog() -> Path | None:
-    """The reference catalog (../shared/fashion-images next to the checkout or the current
-    folder), or None when it is not there."""
-    for candidate in (SHARED_CATALOG, Path.cwd().parent / "shared" / "fashion-images"):
-        if candidate.is_dir():
-            return candidate
-    return None
 
 
 def parse_key_values(pairs: Sequence[str] | None, what: str) -> dict[str, list[str]]:
