@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lookalike.catalog import REFERENCE_CATALOG
+from lookalike.server.testing import free_port, start_server, stop_server  # noqa: F401 - re-exported
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -259,55 +258,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-# --- a live server -------------------------------------------------------------------------
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(
-    bundle: Path, workdir: Path, timeout: float, env: Mapping[str, str] | None = None
-) -> tuple[subprocess.Popen, str]:
-    """``lookalike serve`` on a free port with ``env`` (default: this process's environment);
-    returns (process, base URL) once ``/healthz`` answers. Its output goes to
-    ``workdir/server.log``; exits with the log's tail if the server dies first."""
-    import httpx
-
-    port = free_port()
-    # Through lookalike.cli.main (not `python -m lookalike.cli`, whose __main__ copy of the
-    # module would miss the serve subcommand that lookalike.server.cli registers).
-    code = "import sys; from lookalike.cli import main; sys.exit(main())"
-    command = [
-        sys.executable, "-c", code, "serve", "--bundle", str(bundle), "--port", str(port),
-        "--thumbnail-dir", str(workdir / "thumbnails"), "--log-level", "warning",
-    ]  # fmt: skip
-    log = open(workdir / "server.log", "wb")  # the server's output, for errors
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env=None if env is None else dict(env)
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.close()
-            tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
-            raise SystemExit(f"server exited with status {process.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    process.terminate()
-    raise SystemExit(f"server did not answer /healthz within {timeout:.0f}s")
-
-
-def stop_server(process: subprocess.Popen | None) -> None:
-    """Stop a server from :func:`start_server` (nothing when ``process`` is None)."""
-    if process is not None:
-        process.terminate()
-        process.wait(timeout=30)

@@ -30,12 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import numpy as np
 from PIL import Image, ImageDraw
+
+from lookalike.bundle import read_bundle
+from lookalike.server.testing import ServerStartError, start_server, stop_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import start_server, stop_server  # noqa: E402
+from common import percentiles  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "http_latency.json"
 SIDE = 400
@@ -43,8 +45,6 @@ SIDE = 400
 
 def query_jpeg(bundle: Path, image: Path | None) -> tuple[bytes, str]:
     """A 400 px JPEG to upload and a description of where it came from."""
-    from lookalike.bundle import read_bundle
-
     source = image
     if source is None:
         try:
@@ -67,19 +67,6 @@ def query_jpeg(bundle: Path, image: Path | None) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     photo.save(buffer, "JPEG", quality=90)
     return buffer.getvalue(), f"{origin} ({photo.width}x{photo.height})"
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50/p95/p99/mean/min/max of ``values`` in ms, rounded."""
-    array = np.asarray(values, dtype=np.float64)
-    return {
-        "p50": round(float(np.percentile(array, 50)), 2),
-        "p95": round(float(np.percentile(array, 95)), 2),
-        "p99": round(float(np.percentile(array, 99)), 2),
-        "mean": round(float(array.mean()), 2),
-        "min": round(float(array.min()), 2),
-        "max": round(float(array.max()), 2),
-    }
 
 
 def run(url: str, jpeg: bytes, n: int, k: int, params: list[tuple[str, str]], concurrency: int,
@@ -145,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             url = args.url.rstrip("/")
         else:
-            process, url = start_server(args.bundle, Path(tmp), args.startup_timeout)
+            try:
+                process, url = start_server(args.bundle, tmp, timeout=args.startup_timeout)
+            except ServerStartError as exc:
+                raise SystemExit(str(exc)) from None
         startup_s = time.perf_counter() - started
         try:
             health = httpx.get(f"{url}/healthz", timeout=10).json()

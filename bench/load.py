@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import secrets
 import shutil
@@ -40,8 +41,22 @@ from typing import Any
 
 import httpx
 import numpy as np
+from PIL import Image, ImageDraw
+
+from lookalike.bundle import CURRENT, VERSIONS, current_version_dir, read_bundle
+from lookalike.server.testing import ServerStartError, start_server, stop_server
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from common import (  # noqa: E402
+    format_table,
+    load_warning,
+    machine_info,
+    percentiles,
+    write_json,
+)
+
 DEFAULT_OUT = BENCH_DIR / "results" / "load.json"
 #: Share of each request kind in the plan (adds/removes only with updates on).
 MIX = {
@@ -72,8 +87,6 @@ class Sample:
 def scratch_bundle(bundle: Path, target: Path) -> Path:
     """A private bundle holding only ``bundle``'s live version, as hard links (a copy where
     links are impossible); updates then never touch the original's files."""
-    from lookalike.bundle import CURRENT, VERSIONS, current_version_dir
-
     live = current_version_dir(bundle)
 
     def link(source: str, dest: str) -> None:
@@ -113,10 +126,6 @@ def plan(n: int, seed: int, updates: bool) -> list[str]:
 
 def upload_pool(paths: list[str], count: int = UPLOAD_POOL) -> list[bytes]:
     """Photos to upload: catalog images re-encoded as JPEG (synthetic ones if unreadable)."""
-    import io
-
-    from PIL import Image, ImageDraw
-
     photos = []
     for path in paths[:: max(1, len(paths) // count)][:count]:
         try:
@@ -215,16 +224,9 @@ async def run_load(
 
 
 def latency(values: list[float]) -> dict[str, float | None]:
-    """p50/p95/p99/max in ms."""
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "max": None}
-    array = np.asarray(values)
-    return {
-        "p50": round(float(np.percentile(array, 50)), 2),
-        "p95": round(float(np.percentile(array, 95)), 2),
-        "p99": round(float(np.percentile(array, 99)), 2),
-        "max": round(float(array.max()), 2),
-    }
+    """p50/p95/p99/max in ms (None without values)."""
+    stats = percentiles(values)
+    return {key: stats[key] for key in ("p50", "p95", "p99", "max")}
 
 
 def summarize(samples: list[Sample], wall: float) -> dict[str, Any]:
@@ -279,8 +281,6 @@ def measure(
     levels off; a leak grows by about the same amount every round, so the growth of the
     last round (``server_rss_mb.last_round_growth``) is the number to watch.
     """
-    from lookalike.bundle import read_bundle
-
     items = read_bundle(bundle).items
     ids = list(items.ids)
     photos = upload_pool(list(items.paths))
@@ -363,16 +363,6 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.requests, args.concurrency, args.rounds) < 1:
         parser.error("--requests, --concurrency and --rounds must be >= 1")
 
-    sys.path.insert(0, str(BENCH_DIR))
-    from common import (
-        format_table,
-        load_warning,
-        machine_info,
-        start_server,
-        stop_server,
-        write_json,
-    )
-
     with tempfile.TemporaryDirectory(prefix="lookalike-load-") as tmp:
         workdir = Path(tmp)
         process = None
@@ -387,7 +377,12 @@ def main(argv: list[str] | None = None) -> int:
             env = {k: v for k, v in os.environ.items() if k != "LOOKALIKE_API_KEY"}
             if api_key:
                 env["LOOKALIKE_API_KEY"] = api_key
-            process, url = start_server(bundle, workdir, args.startup_timeout, env)
+            try:
+                process, url = start_server(
+                    bundle, workdir, timeout=args.startup_timeout, env=env
+                )
+            except ServerStartError as exc:
+                raise SystemExit(str(exc)) from None
             pid = process.pid
         try:
             summary = measure(
