@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 import lookalike
-from lookalike.cli import main
 from lookalike.personal import (
     InteractionLog,
     Profile,
@@ -151,29 +148,3 @@ def test_simulator_is_deterministic_and_personal_methods_beat_best_sellers(rec):
     assert set(results) >= {"most popular (best-sellers)", "profile fusion (RRF)"}
     for metrics in results.values():
         assert 0.0 <= metrics["hit_rate@10"] <= 1.0
-
-
-def test_cli_profile_query(tiny_bundle, tiny_catalog, capsys):
-    photo = sorted(tiny_catalog.rglob("*.jpg"))[2]
-    code = main(
-        [
-            "recommend",
-            "--bundle",
-            str(tiny_bundle),
-            "--like",
-            "101",
-            "--like",
-            str(photo),
-            "--dislike",
-            "110",
-            "-k",
-            "4",
-            "--diversity",
-            "0.3",
-            "--json",
-        ]
-    )
-    assert code == 0
-    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    ids = [r["id"] for r in payload["results"]]
-    assert len(ids) == 4 and "101" not in ids and "110" not in ids

@@ -20,9 +20,7 @@ from lookalike.pipeline import (
     BuildConfig,
     build_bundle,
     choose_label_columns,
-    duplicate_groups,
     hidden_label_ids,
-    near_duplicate_pairs,
     read_build_report,
     training_labels,
 )
@@ -151,22 +149,6 @@ def test_build_never_trains_on_test_labels(tmp_path, pretrained_fit):
     assert sum(t == "" for t in types) == 2
     assert all(labels[0] == "" for labels in seen["labels"].values())
     assert read_build_report(version)["hidden_label_items"] == 2
-
-
-# --- duplicates -------------------------------------------------------------------------------
-def test_duplicate_groups_lists_only_groups_of_two_or_more():
-    groups = duplicate_groups(["h1", "h2", "h1", "h3", "h1", "h3"], ["a", "b", "c", "d", "e", "f"])
-
-    assert sorted(groups) == [["a", "c", "e"], ["d", "f"]]
-
-
-def test_near_duplicate_pairs_skips_identical_files_and_far_items():
-    embeddings = np.array([[0, 0], [0, 0.05], [5, 5], [5, 5.01]], np.float32)
-
-    pairs = near_duplicate_pairs(embeddings, ["a", "b", "c", "d"], ["h1", "h2", "h3", "h3"], 0.1)
-
-    assert [(a, b) for a, b, _ in pairs] == [("a", "b")]
-    assert pairs[0][2] == pytest.approx(0.05, abs=1e-4)
 
 
 # --- build ------------------------------------------------------------------------------------

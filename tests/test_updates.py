@@ -381,32 +381,6 @@ def test_sigkilled_writers_leave_the_old_or_the_new_bundle(bundle_copy, new_phot
     assert {o[4] for o in outcomes} == {"old", "new"}
 
 
-# --- CLI ------------------------------------------------------------------------------------------
-def test_cli_add_and_remove(bundle_copy, new_photos, tmp_path, capsys):
-    from lookalike.cli import main
-
-    junk = tmp_path / "junk.jpg"
-    junk.write_text("<html>not found</html>")
-    folder = new_photos["purple-circle"].parent
-    csv = tmp_path / "rows.csv"
-    csv.write_text("id,filename,Colour\nc-1,purple-circle.jpg,Purple\n")
-
-    status = main(["add", "--bundle", str(bundle_copy), str(folder), str(junk), "--metadata",
-                   str(csv), "--quiet"])  # fmt: skip
-    out = capsys.readouterr().out
-    assert status == 1  # something was skipped
-    assert "skipped" in out and "junk.jpg" in out and "HTML" in out
-    assert "added 2 item(s)" in out
-    ids = state(bundle_copy)
-    assert "c-1" in ids and "orange-square" in ids
-
-    assert main(["remove", "--bundle", str(bundle_copy), "c-1", "zzz", "--json"]) == 1
-    report = json.loads(capsys.readouterr().out)
-    assert report["removed"] == ["c-1"] and report["unknown_ids"] == ["zzz"]
-    assert main(["add", "--bundle", str(tmp_path / "none"), str(junk)]) == 2
-    assert "no lookalike bundle" in capsys.readouterr().err
-
-
 def create_app(bundle: Path, **kwargs):
     from lookalike.server.app import create_app as make
 

@@ -1,0 +1,61 @@
+"""lookalike.cli.build: `lookalike build`, `train` and `index`."""
+
+from __future__ import annotations
+
+from lookalike.bundle import current_version_dir, read_bundle
+from tests.cli.conftest import CAE_OPTIONS, assert_user_error, catalog_of, run
+from tests.conftest import make_catalog
+
+
+def test_build_then_check_then_recommend(tmp_path, capsys):
+    catalog = make_catalog(tmp_path / "cat")
+    out = tmp_path / "bundle"
+
+    code, stdout, _ = run(capsys, "build", catalog, "--out", out, *CAE_OPTIONS)
+
+    assert code == 0
+    assert "catalog: 24 items" in stdout and "bundle written to" in stdout
+    data = read_bundle(out)
+    assert len(data.items) == 24
+    assert data.config["encoder"] == "cae"
+    assert data.config["encoder_options"]["epochs"] == 1
+    assert data.config["encoder_options"]["channels"] == [8, 16, 16, 16, 16]
+    history = (current_version_dir(out) / "training" / "history.csv").read_text().splitlines()
+    assert len(history) == 2  # header + the one epoch it trained
+
+    code, stdout, _ = run(capsys, "check", "--bundle", out)
+    assert code == 0 and stdout.startswith("ok: ")
+
+    code, stdout, _ = run(capsys, "recommend", "--bundle", out, "--item", "101", "-k", "2")
+    assert code == 0 and "query: 101" in stdout
+
+
+def test_build_of_a_missing_catalog_folder(tmp_path, capsys):
+    code, _, err = run(capsys, "build", tmp_path / "nope", "--out", tmp_path / "b", *CAE_OPTIONS)
+
+    assert_user_error(code, err, "build", "catalog folder not found", "nope")
+
+
+def test_build_with_an_unknown_encoder(tiny_bundle, tmp_path, capsys):
+    code, _, err = run(
+        capsys, "build", catalog_of(tiny_bundle), "--out", tmp_path / "b", "--encoder", "resnet9000"
+    )
+
+    assert_user_error(code, err, "build", "unknown encoder 'resnet9000'", "cae")
+
+
+def test_index_without_a_trained_encoder(tiny_bundle, tmp_path, capsys):
+    code, _, err = run(
+        capsys, "index", catalog_of(tiny_bundle), "--out", tmp_path / "b", "--quiet",
+        *CAE_OPTIONS,
+    )  # fmt: skip
+
+    assert_user_error(code, err, "index", "run `train`")
+
+
+def test_build_set_must_be_option_equals_value(tiny_bundle, tmp_path, capsys):
+    catalog = catalog_of(tiny_bundle)
+
+    code, _, err = run(capsys, "build", catalog, "--out", tmp_path / "b", "--set", "epochs")
+
+    assert_user_error(code, err, "build", "OPTION=VALUE")

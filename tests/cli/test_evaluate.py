@@ -1,0 +1,35 @@
+"""lookalike.cli.evaluate: `lookalike evaluate`."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import run
+
+
+def test_evaluate_writes_a_report(tiny_bundle, tmp_path, capsys):
+    split = tmp_path / "split.csv"
+    test_ids = ["101", "106", "111", "116", "119", "124"]
+    rows = [f"{i},{'test' if str(i) in test_ids else 'train'}" for i in range(101, 125)]
+    split.write_text("ProductId,split\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "report"
+
+    code, _, _ = run(
+        capsys, "evaluate", "--bundle", tiny_bundle, "--split", split, "--out", out,
+        "--no-robustness", "--quiet",
+    )  # fmt: skip
+
+    assert code == 0
+    payload = json.loads((out / "report.json").read_text())
+    assert payload["queries"] == 6
+    names = [r["name"] for r in payload["results"]]
+    assert names[0] == "cae (this bundle)"
+    assert "raw 32x32 pixels" in names and "chance (random vectors)" in names
+    metrics = payload["results"][0]["metrics"]
+    assert 0.0 <= metrics["P@1 ProductType"] <= 1.0
+    assert "mAP@10 ProductType" in metrics and "P@10 Colour" in metrics
+    assert "robustness" not in payload
+    markdown = (out / "report.md").read_text()
+    assert "| cae (this bundle) |" in markdown and "P@1 ProductType" in markdown
+    assert (out / "grid_1.png").is_file()
+    assert not (tiny_bundle / "report").exists()
