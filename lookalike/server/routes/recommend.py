@@ -5,7 +5,7 @@ metadata columns (see :meth:`ServedCatalog.filters`)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -24,6 +24,9 @@ from lookalike.server.schemas import (
 )
 from lookalike.server.uploads import read_image_upload
 
+#: The ``k`` query parameter: how many lookalikes.
+TopK = Annotated[int, Query(ge=1, le=API_MAX_K)]
+
 router = APIRouter()
 
 
@@ -37,7 +40,7 @@ async def recommend(
     request: Request,
     cat: CurrentCatalog,
     max_upload_bytes: UploadLimit,
-    k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K),
+    k: TopK = DEFAULT_K,
 ) -> dict[str, Any]:
     """Lookalikes of an uploaded photo (multipart field ``image``)."""
     filters = cat.filters(request, reserved={"k"})
@@ -67,7 +70,7 @@ async def similar(
     item_id: str,
     request: Request,
     cat: CurrentCatalog,
-    k: int = Query(DEFAULT_K, ge=1, le=API_MAX_K),
+    k: TopK = DEFAULT_K,
 ) -> dict[str, Any]:
     """Lookalikes of a catalog item (never the item itself or identical copies of it)."""
     rec = cat.recommender
