@@ -3,7 +3,7 @@
 A thumbnail's cache key (and HTTP ETag) is a hash of the source file's path, size and
 modification time plus the thumbnail settings, so a changed source image gets a new
 thumbnail while an unchanged one is never decoded twice. Files are written atomically
-(:func:`lookalike.files.atomic_write_bytes`), so a concurrent reader never sees half a JPEG.
+(:func:`lookalike.files.atomic_write_with`), so a concurrent reader never sees half a JPEG.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from lookalike.files import atomic_write_bytes
+from lookalike.files import atomic_write_with
 from lookalike.imaging import letterbox, open_rgb
 
 log = logging.getLogger("lookalike.server")
@@ -92,5 +92,9 @@ class ThumbnailCache:
 
 def _write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, data)
-    os.chmod(target, 0o644)  # temp files are 0600; let other readers (a proxy) see it
+
+    def fill(tmp: Path) -> None:
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)  # readable by other users (a proxy), whatever the umask
+
+    atomic_write_with(target, fill)
