@@ -48,7 +48,6 @@ def group_keys_for(recommender, catalog: Path | None) -> list[str]:
 
 def raw_pixel_embeddings(paths: Sequence[str], size: int = 32) -> np.ndarray:
     """The raw-pixel baseline: letterboxed size x size RGB, flattened, in [0, 1]."""
-
     batch = load_images(list(paths), size)
     out = np.zeros((len(paths), size * size * 3), np.float32)
     out[batch.ok] = batch.images.reshape(len(batch.ok), -1) / 255.0
@@ -57,7 +56,6 @@ def raw_pixel_embeddings(paths: Sequence[str], size: int = 32) -> np.ndarray:
 
 def aligned_embeddings(other_bundle: Path, ids: Sequence[str]) -> tuple[str, np.ndarray]:
     """Another bundle's embeddings reordered to ``ids`` (it must hold the same items)."""
-
     data = read_bundle(other_bundle)
     row_of = {item_id: row for row, item_id in enumerate(data.items.ids)}
     missing = [i for i in ids if i not in row_of]
@@ -78,7 +76,6 @@ def degraded_copy_recall(
 
     A hit is the item or any item with an identical image (its duplicate group).
     """
-
     rng = np.random.default_rng(seed)
     rows = np.sort(
         rng.choice(query_rows, size=min(ROBUSTNESS_QUERIES, len(query_rows)), replace=False)
@@ -122,7 +119,6 @@ def result_grids(
     k: int = 5,
 ) -> list[Path]:
     """PNG grids of test queries with their top-k, hits framed green and misses red."""
-
     rng = np.random.default_rng(0)
     picks = rng.choice(
         len(query_rows), size=min(len(query_rows), n_grids * per_grid), replace=False
@@ -172,7 +168,6 @@ def evaluate_bundle(
     Returns:
         The report's JSON payload.
     """
-
     started = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)
     recommender = Recommender.from_bundle(bundle)

@@ -15,7 +15,6 @@ from lookalike.personal import (
     recommend_profile,
     rrf_scores,
 )
-from lookalike.personal_eval import SimulatorConfig, run_methods, simulate_shoppers
 
 
 def test_rrf_sums_reciprocal_ranks_and_honours_negative_weights():
@@ -136,15 +135,3 @@ def test_collaborative_blend_brings_in_what_similar_shoppers_liked(rec):
 def test_profile_needs_a_like(rec):
     with pytest.raises(ValueError, match="liked"):
         recommend_profile(rec, Profile([], [1]), 5)
-
-
-def test_simulator_is_deterministic_and_personal_methods_beat_best_sellers(rec):
-    config = SimulatorConfig(shoppers=40, likes=6, min_taste_items=2, seed=3)
-    a, _ = simulate_shoppers(rec.items.metadata, config)
-    b, _ = simulate_shoppers(rec.items.metadata, config)
-    assert [s.hidden for s in a] == [s.hidden for s in b]
-    assert all(not set(s.hidden) & set(s.visible) for s in a)
-    results = run_methods(rec, a)
-    assert set(results) >= {"most popular (best-sellers)", "profile fusion (RRF)"}
-    for metrics in results.values():
-        assert 0.0 <= metrics["hit_rate@10"] <= 1.0
