@@ -95,17 +95,6 @@ def test_literal_dot_segments_and_absolute_paths_never_reach_a_file(keyed, secre
     assert keyed.get(f"/api/items/{quote(str(real), safe='')}/image").status_code == 404
 
 
-def test_cli_serve_user_errors(tmp_path, capsys):
-    from lookalike.cli import main
-
-    assert main(["serve", "--bundle", str(tmp_path / "none")]) == 2
-    assert "no lookalike bundle" in capsys.readouterr().err
-    assert main(["serve", "--bundle", str(tmp_path), "--port", "70000"]) == 2
-    assert "--port" in capsys.readouterr().err
-    assert main(["serve", "--bundle", str(tmp_path), "--max-upload-mb", "0"]) == 2
-    assert "--max-upload-mb" in capsys.readouterr().err
-
-
 def test_routes_keep_their_order(client):
     assert list(client.get("/openapi.json").json()["paths"]) == [
         "/api/recommend",
