@@ -1,0 +1,93 @@
+"""On-disk cache of decoded images, so re-runs and epochs never decode JPEGs again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lookalike.files import PRIVATE_MODE, atomic_write_with
+from lookalike.imaging.batches import BatchResult, load_images
+
+__all__ = ["cached_images"]
+
+# Bump when preprocessing changes (resampling, colour handling) so stale caches are not reused.
+_CACHE_VERSION = 1
+
+
+def _cache_key(sources: Sequence[Path], size: int) -> str:
+    entries = []
+    for source in sources:
+        path = Path(source).resolve()
+        try:
+            st = path.stat()
+            entries.append([str(path), st.st_mtime_ns, st.st_size])
+        except OSError:
+            # Missing now; the key changes once the file appears.
+            entries.append([str(path), -1, -1])
+    payload = json.dumps(
+        {"version": _CACHE_VERSION, "size": size, "files": entries}, separators=(",", ":")
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    # Through a handle: np.save given a path would append ".npy" to the temp file's name.
+    with open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def _read_cache(npy: Path, meta: Path, key: str, size: int) -> BatchResult | None:
+    try:
+        info = json.loads(meta.read_text())
+        if info.get("key") != key:
+            return None
+        images = np.load(npy, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # missing or corrupt: rebuild
+    ok = [int(i) for i in info["ok"]]
+    if images.dtype != np.uint8 or images.shape != (len(ok), size, size, 3):
+        return None
+    errors = [(int(i), str(msg)) for i, msg in info["errors"]]
+    return BatchResult(images=images, ok=ok, errors=errors)
+
+
+def cached_images(
+    sources: Sequence[Path], size: int, cache_dir: Path, *, progress: bool = True
+) -> BatchResult:
+    """:func:`load_images`, cached on disk so re-runs and epochs never decode JPEGs again.
+
+    The cache is ``images-<size>px-<key>.npy`` (uint8, no pickle) plus a ``.json`` holding
+    ``ok`` and ``errors``, where key is a sha256 over the size, each path's resolved name,
+    mtime_ns and byte size (and a preprocessing version). Changing, adding, removing or
+    reordering a file therefore rebuilds the cache. Files are written atomically (temp file in
+    ``cache_dir`` + ``os.replace``), so concurrent or interrupted runs never leave a torn cache.
+    Old entries are not deleted.
+
+    Args:
+        sources: Image file paths.
+        size: Output side in pixels, >= 1.
+        cache_dir: Directory for cache files; created if missing.
+        progress: Show a progress bar while decoding.
+
+    Returns:
+        A :class:`BatchResult` with an in-memory (not memory-mapped) array.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = _cache_key(sources, size)
+    stem = f"images-{size}px-{key[:32]}"
+    npy, meta = cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
+    cached = _read_cache(npy, meta, key, size)
+    if cached is not None:
+        return cached
+    result = load_images(list(sources), size, progress=progress)
+    # The array goes first: a reader only trusts the npy once the matching json exists.
+    # Cache files are private (0600), as they always were: they hold decoded catalog pixels.
+    atomic_write_with(npy, lambda tmp: _save_array(tmp, result.images), mode=PRIVATE_MODE)
+    info = {"key": key, "size": size, "ok": result.ok, "errors": result.errors}
+    atomic_write_with(meta, lambda tmp: tmp.write_text(json.dumps(info)), mode=PRIVATE_MODE)
+    return result
