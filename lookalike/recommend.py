@@ -3,8 +3,17 @@
 The :class:`Recommender` holds the bundle's encoder, index, item table and embeddings; every
 query turns into vectors and a filtered nearest-neighbour search. Search widens until ``k``
 results survive the exclusions (the query item itself, already-liked items) and the
-duplicate collapse (one result per distinct image file), so filters and exclusions never
-shrink the list below ``k`` when ``k`` suitable items exist.
+duplicate collapse, so filters and exclusions never shrink the list below ``k`` when ``k``
+suitable items exist.
+
+Duplicate collapse: byte-identical image files, and photos whose embeddings are nearly
+identical (closer than :data:`NEAR_COLLAPSE_FRACTION` times the catalog's median distance
+from an item to its nearest other item; measured by ``bench/near_duplicates.py``), form one
+*duplicate group*; a result list shows the nearest member of each group and names the others
+in :attr:`Recommendation.duplicates`.
+
+Each result also gets a shopper-facing :attr:`Recommendation.match` word (``same``,
+``close``, ``similar``, ``distant``) from its distance relative to that median distance.
 """
 
 from __future__ import annotations
@@ -23,6 +32,19 @@ from lookalike.index import load_index
 
 Filters = dict[str, Sequence[str]]
 MAX_K = 1000
+
+#: Two photos whose embeddings are closer than this fraction of the catalog's median
+#: nearest-neighbour distance count as one (near duplicates). Measured on the reference
+#: catalog by ``bench/near_duplicates.py`` (see docs/near-duplicates.md).
+NEAR_COLLAPSE_FRACTION = 0.25
+#: Neighbours (besides the item itself) checked per item when grouping near duplicates.
+NEAR_COLLAPSE_NEIGHBOURS = 4
+#: Upper bounds of the ``match`` words, as multiples of the median nearest-neighbour
+#: distance (``same`` below NEAR_COLLAPSE_FRACTION); measured by bench/near_duplicates.py.
+MATCH_CLOSE = 1.0
+MATCH_SIMILAR = 1.6
+#: Rows searched per call while grouping near duplicates at load time.
+_GROUP_BATCH = 4096
 
 
 class UnknownItemError(KeyError):
@@ -45,6 +67,10 @@ class Recommendation:
     rank: int
     metadata: dict[str, str]
     path: str
+    #: ids of the near-identical items this result stands for (collapsed duplicates).
+    duplicates: list[str] = field(default_factory=list)
+    #: how close, in words: ``same``, ``close``, ``similar`` or ``distant``.
+    match: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -86,12 +112,73 @@ class Recommender:
         self.embeddings = data.embeddings
         self._row_of = {item_id: row for row, item_id in enumerate(self.items.ids)}
         hashes = self.items.content_hashes or [str(row) for row in range(len(self.items))]
-        # Rows with byte-identical images share a group number: one result per group.
+        # Rows with byte-identical images share an exact group number.
         group_of: dict[str, int] = {}
-        self.duplicate_group = np.array(
+        self.exact_group = np.array(
             [group_of.setdefault(h, len(group_of)) for h in hashes], dtype=np.int64
         )
+        #: Median distance from an item to its nearest other (non-identical) item.
+        self.typical_distance = 0.0
+        #: Exact groups joined with near-identical embeddings: one result per group.
+        self.duplicate_group = self.exact_group
+        self._group_members: dict[int, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
+        if len(self.items) > 1 and len(self.embeddings) == len(self.items):
+            self._group_near_duplicates()
+
+    def _group_near_duplicates(self) -> None:
+        """Join exact groups whose embeddings are nearly identical (union-find over each
+        item's nearest neighbours) and measure the catalog's typical neighbour distance."""
+        n = len(self.items)
+        k = min(n, NEAR_COLLAPSE_NEIGHBOURS + 1)
+        vectors = np.ascontiguousarray(self.embeddings, dtype=np.float32)
+        distances = np.empty((n, k), np.float32)
+        rows = np.empty((n, k), np.int64)
+        for start in range(0, n, _GROUP_BATCH):
+            d, r = self.index.search(vectors[start : start + _GROUP_BATCH], k)
+            distances[start : start + len(d)], rows[start : start + len(d)] = d, r
+        own = np.arange(n)[:, None]
+        other = (rows >= 0) & (rows != own) & np.isfinite(distances)
+        other &= self.exact_group[np.clip(rows, 0, None)] != self.exact_group[own]
+        nearest = np.where(other, distances, np.inf).min(axis=1)
+        nearest = nearest[np.isfinite(nearest) & (nearest > 0)]
+        self.typical_distance = float(np.median(nearest)) if len(nearest) else 0.0
+        threshold = NEAR_COLLAPSE_FRACTION * self.typical_distance
+        parent = np.arange(int(self.exact_group.max()) + 1)
+
+        def find(g: int) -> int:
+            while parent[g] != g:
+                parent[g] = parent[parent[g]]
+                g = int(parent[g])
+            return g
+
+        for row, col in zip(*np.nonzero(other & (distances < threshold)), strict=True):
+            a, b = find(int(self.exact_group[row])), find(int(self.exact_group[rows[row, col]]))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        roots = np.array([find(g) for g in range(len(parent))], np.int64)
+        self.duplicate_group = roots[self.exact_group]
+
+    def match_word(self, distance: float) -> str:
+        """How close ``distance`` is, in words: ``same`` (a near-identical photo),
+        ``close``, ``similar`` or ``distant``, relative to the catalog's typical distance
+        between an item and its nearest neighbour."""
+        if self.typical_distance <= 0:
+            return "same" if distance <= 1e-6 else "similar"
+        ratio = distance / self.typical_distance
+        if ratio < NEAR_COLLAPSE_FRACTION:
+            return "same"
+        if ratio <= MATCH_CLOSE:
+            return "close"
+        return "similar" if ratio <= MATCH_SIMILAR else "distant"
+
+    def duplicates_of(self, row: int) -> list[int]:
+        """Rows in ``row``'s duplicate group (exact or near), ``row`` itself left out."""
+        group = int(self.duplicate_group[row])
+        if group not in self._group_members:
+            # (Computed per asked group; a benign race at worst computes it twice.)
+            self._group_members[group] = np.flatnonzero(self.duplicate_group == group)
+        return [int(r) for r in self._group_members[group] if r != row]
 
     @classmethod
     def from_bundle(cls, path: str | Path) -> Recommender:
@@ -127,6 +214,7 @@ class Recommender:
             rank=rank,
             metadata=self.items.metadata[row],
             path=self.items.paths[row],
+            match=self.match_word(float(distance)),
         )
 
     def column(self, name: str) -> np.ndarray:
@@ -196,7 +284,9 @@ class Recommender:
             filters: metadata column -> allowed values.
             exclude_rows: per query, rows that must not be returned (and whose duplicate
                 groups are excluded too when collapsing duplicates).
-            collapse_duplicates: return one item per distinct image file.
+            collapse_duplicates: return one item per duplicate group (byte-identical or
+                near-identical photos); the others are named in each result's
+                ``duplicates`` (those allowed by the filters).
 
         Returns:
             Per query, up to ``k`` recommendations, nearest first.
@@ -215,7 +305,7 @@ class Recommender:
             still = []
             for slot, query in enumerate(pending):
                 picked = self._pick(
-                    distances[slot], rows[slot], k, excludes[query], collapse_duplicates
+                    distances[slot], rows[slot], k, excludes[query], collapse_duplicates, allowed
                 )
                 if len(picked) >= k or fetch >= n_candidates:
                     results[query] = picked
@@ -225,7 +315,13 @@ class Recommender:
         return [r or [] for r in results]
 
     def _pick(
-        self, distances: np.ndarray, rows: np.ndarray, k: int, exclude: set[int], collapse: bool
+        self,
+        distances: np.ndarray,
+        rows: np.ndarray,
+        k: int,
+        exclude: set[int],
+        collapse: bool,
+        allowed: np.ndarray | None = None,
     ) -> list[Recommendation]:
         banned_groups = {int(self.duplicate_group[r]) for r in exclude} if collapse else set()
         picked: list[Recommendation] = []
@@ -238,7 +334,13 @@ class Recommender:
                 if group in banned_groups:
                     continue
                 banned_groups.add(group)
-            picked.append(self.item(row, distance, rank=len(picked) + 1))
+            result = self.item(row, distance, rank=len(picked) + 1)
+            if collapse:
+                others = self.duplicates_of(row)
+                if others and allowed is not None:
+                    others = [int(r) for r in np.intersect1d(others, allowed)]
+                result.duplicates = [self.items.ids[r] for r in others if r not in exclude]
+            picked.append(result)
             if len(picked) == k:
                 break
         return picked
@@ -285,9 +387,10 @@ class Recommender:
             self.embeddings[rows],
             k,
             filters=filters,
-            # The item and its byte-identical copies, even when duplicates are not collapsed.
+            # The item and its byte-identical copies, even when duplicates are not collapsed
+            # (its near-identical ones go with its duplicate group when they are).
             exclude_rows=[
-                np.flatnonzero(self.duplicate_group == self.duplicate_group[row]) for row in rows
+                np.flatnonzero(self.exact_group == self.exact_group[row]) for row in rows
             ],
             collapse_duplicates=collapse_duplicates,
         )

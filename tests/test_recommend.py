@@ -251,3 +251,85 @@ def test_metadata_columns_and_lengths(rec, dup_rec):
     assert rec.metadata_columns == ["Gender", "ProductType", "Colour", "ProductTitle"]
     assert rec.row("124") == 23
     assert rec.item(0).id == "101"
+
+
+# --- near-identical photos --------------------------------------------------------------------
+NEAR_ID = "901"  # item 101's photo, re-encoded and nudged: a different file, the same design
+
+
+@pytest.fixture(scope="module")
+def near_rec(tiny_bundle, tmp_path_factory) -> Recommender:
+    """The tiny catalog plus item 901, a re-encoded copy of 101 (not byte-identical)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("near")
+    catalog = make_catalog(root / "cat")
+    with Image.open(catalog / "Apparel" / "101.jpg") as original:
+        image = original.convert("RGB")
+    image.putpixel((0, 0), (250, 250, 250))
+    image.save(catalog / "Apparel" / f"{NEAR_ID}.jpg", quality=85)
+    with open(catalog / "fashion.csv", "a") as handle:
+        handle.write(f"{NEAR_ID},Men,Circle,Red,Red circle again,{NEAR_ID}.jpg\n")
+    trained = CAEEncoder.load(tiny_bundle / "work" / "trained" / "cae")
+    config = BuildConfig(catalog=str(catalog), encoder="cae", encoder_options=dict(TINY_CAE))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CAEEncoder, "fit", classmethod(lambda cls, data, config: trained))
+        build_bundle(config, root / "bundle", progress=False)
+    return lookalike.load(root / "bundle")
+
+
+def test_near_identical_photos_share_a_duplicate_group(near_rec):
+    row, near = near_rec.row("101"), near_rec.row(NEAR_ID)
+
+    assert near_rec.exact_group[row] != near_rec.exact_group[near]
+    assert near_rec.duplicate_group[row] == near_rec.duplicate_group[near]
+    assert near_rec.duplicates_of(row) == [near]
+    # Different designs stay apart: every other item is its own group.
+    assert len(set(near_rec.duplicate_group.tolist())) == len(near_rec) - 1
+    assert near_rec.typical_distance > 0
+
+
+def test_near_duplicates_count_once_and_stay_reachable(near_rec):
+    [collapsed] = near_rec.recommend_items(["102"], k=len(near_rec))
+    [kept] = near_rec.recommend_items(["102"], k=len(near_rec), collapse_duplicates=False)
+
+    pair = {"101", NEAR_ID}
+    shown = pair & set(result_ids(collapsed))
+    assert len(shown) == 1
+    [card] = [r for r in collapsed.results if r.id in shown]
+    assert card.duplicates == list(pair - shown)
+    assert pair <= set(result_ids(kept))
+    assert all(r.duplicates == [] for r in kept.results)
+    assert len(kept.results) == len(collapsed.results) + 1
+
+
+def test_an_item_query_skips_its_near_copy_unless_duplicates_are_allowed(near_rec):
+    [collapsed] = near_rec.recommend_items(["101"], k=5)
+    [kept] = near_rec.recommend_items(["101"], k=5, collapse_duplicates=False)
+
+    assert NEAR_ID not in result_ids(collapsed) and len(collapsed.results) == 5
+    assert kept.results[0].id == NEAR_ID
+    assert kept.results[0].match == "same"
+
+
+def test_collapsed_duplicates_honour_the_filters(near_rec):
+    # 901 is a Men's item, 101 a Women's: filtered to Women, 101 stands for nobody.
+    [result] = near_rec.recommend_items(["102"], k=len(near_rec), filters={"Gender": ["Women"]})
+
+    [card] = [r for r in result.results if r.id == "101"]
+    assert card.duplicates == []
+    assert NEAR_ID not in result_ids(result)
+
+
+def test_match_words_follow_the_typical_distance(rec):
+    typical = rec.typical_distance
+    assert typical > 0
+    assert rec.match_word(0.0) == "same"
+    assert rec.match_word(0.5 * typical) == "close"
+    assert rec.match_word(1.3 * typical) == "similar"
+    assert rec.match_word(5 * typical) == "distant"
+    [result] = rec.recommend_items(["101"], k=23)
+    words = [r.match for r in result.results]
+    order = ["same", "close", "similar", "distant"]
+    assert [order.index(w) for w in words] == sorted(order.index(w) for w in words)
+    assert result.to_dict()["results"][0].keys() >= {"match", "duplicates"}

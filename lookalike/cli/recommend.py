@@ -125,7 +125,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-duplicates",
         action="store_true",
-        help="keep byte-identical images under different ids in the results",
+        help="keep identical and near-identical photos under different ids in the results",
     )
     p.add_argument(
         "--like",

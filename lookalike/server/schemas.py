@@ -48,6 +48,10 @@ class Result(BaseModel):
     metadata: dict[str, str]
     image_url: str
     thumbnail_url: str
+    match: str = Field("", description="how close, in words: same, close, similar, distant")
+    duplicates: list[str] = Field(
+        default_factory=list, description="ids of near-identical items collapsed into this one"
+    )
 
 
 class QueryInfo(BaseModel):
@@ -264,6 +268,8 @@ def result_json(request: Request, item: Recommendation) -> dict[str, Any]:
         "rank": item.rank,
         "metadata": item.metadata,
         **item_urls(request, item.id),
+        "match": item.match,
+        "duplicates": item.duplicates,
     }
 
 

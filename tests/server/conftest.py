@@ -18,7 +18,16 @@ from lookalike.server.app import create_app
 from lookalike.server.testing import start_server, stop_server
 
 UPLOAD_LIMIT = 64 * 1024  # small, so 413 is cheap to provoke
-RESULT_FIELDS = {"id", "distance", "rank", "metadata", "image_url", "thumbnail_url"}
+RESULT_FIELDS = {
+    "id",
+    "distance",
+    "rank",
+    "metadata",
+    "image_url",
+    "thumbnail_url",
+    "match",
+    "duplicates",
+}
 ITEM_FIELDS = {"id", "metadata", "image_url", "thumbnail_url"}
 API_KEY = "hostile-test-key-0123456789"
 SECRET = "TOP-SECRET-CONTENT"

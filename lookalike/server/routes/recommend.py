@@ -26,6 +26,12 @@ from lookalike.server.uploads import read_image_upload
 
 #: The ``k`` query parameter: how many lookalikes.
 TopK = Annotated[int, Query(ge=1, le=API_MAX_K)]
+#: The ``allow_duplicates`` query parameter: keep byte- and near-identical photos.
+AllowDuplicates = Annotated[
+    bool, Query(description="keep identical and near-identical photos as separate results")
+]
+#: Query parameters that are not metadata filters.
+RESERVED = {"k", "allow_duplicates"}
 
 router = APIRouter()
 
@@ -41,9 +47,10 @@ async def recommend(
     cat: CurrentCatalog,
     max_upload_bytes: UploadLimit,
     k: TopK = DEFAULT_K,
+    allow_duplicates: AllowDuplicates = False,
 ) -> dict[str, Any]:
     """Lookalikes of an uploaded photo (multipart field ``image``)."""
-    filters = cat.filters(request, reserved={"k"})
+    filters = cat.filters(request, reserved=RESERVED)
     upload = await read_image_upload(request, max_upload_bytes)
     started = time.perf_counter()
     [result] = await cat.run(
@@ -52,6 +59,7 @@ async def recommend(
         k,
         filters=filters,
         names=[upload.filename],
+        collapse_duplicates=not allow_duplicates,
     )
     if result.error:
         # The decoder names in-memory sources "<bytes>"; name the user's file instead.
@@ -71,13 +79,20 @@ async def similar(
     request: Request,
     cat: CurrentCatalog,
     k: TopK = DEFAULT_K,
+    allow_duplicates: AllowDuplicates = False,
 ) -> dict[str, Any]:
     """Lookalikes of a catalog item (never the item itself or identical copies of it)."""
     rec = cat.recommender
-    filters = cat.filters(request, reserved={"k"})
+    filters = cat.filters(request, reserved=RESERVED)
     query_item = rec.item(cat.row(item_id))
     started = time.perf_counter()
-    [result] = await cat.run(rec.recommend_items, [item_id], k, filters=filters)
+    [result] = await cat.run(
+        rec.recommend_items,
+        [item_id],
+        k,
+        filters=filters,
+        collapse_duplicates=not allow_duplicates,
+    )
     return {
         "query": {
             "type": "item",

@@ -186,3 +186,20 @@ def test_similar_filter_names_match_columns_ignoring_case(client):
     found = {(r["metadata"]["Colour"], r["metadata"]["Gender"]) for r in body["results"]}
     assert len(body["results"]) == 3 and found == {("Black", "Women")}
     assert_error(client.get("/api/items/101/similar?colur=Red"), 422, "invalid_filter", "colur")
+
+
+# --- allow_duplicates ------------------------------------------------------------------------
+def test_allow_duplicates_is_a_flag_not_a_filter(client, red_circle):
+    for query in ("?k=5&allow_duplicates=true", "?k=5&allow_duplicates=false"):
+        response = upload(client, red_circle, query=query)
+        assert response.status_code == 200, response.text
+        assert response.json()["query"]["filters"] == {}
+    similar = client.get("/api/items/101/similar?k=5&allow_duplicates=1")
+    assert similar.status_code == 200, similar.text
+    assert similar.json()["query"]["filters"] == {}
+    results = similar.json()["results"]
+    assert {r["match"] for r in results} <= {"same", "close", "similar", "distant"}
+    assert all(r["duplicates"] == [] for r in results)
+    assert_error(
+        client.get("/api/items/101/similar?allow_duplicates=maybe"), 422, "invalid_parameter"
+    )
