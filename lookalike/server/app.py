@@ -157,6 +157,8 @@ def create_app(
     app = FastAPI(
         title="lookalike",
         version=_version(),
+        docs_url=None,  # /docs and /redoc are served offline by routes/pages.py
+        redoc_url=None,
         description="Visual apparel recommender: upload a photo, get catalog lookalikes. "
         "Filter any endpoint by metadata with query parameters named after the columns "
         "(repeat one for several values).",

@@ -1,15 +1,20 @@
-"""The web page (``GET /``, its files under ``/static``) and ``GET /healthz``."""
+"""The web page (``GET /``, its files under ``/static``), ``GET /healthz``, the favicon and the
+API documentation (``/docs``, ``/redoc``) served offline: Swagger UI and ReDoc come from the
+``fastapi-offline`` package's files, so no request leaves the machine."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from lookalike.server.deps import CurrentCatalog, UploadLimit
+from lookalike.server.errors import ApiError
 from lookalike.server.schemas import Health
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -18,6 +23,16 @@ PAGE_CSP = (
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+#: Swagger UI 5 and ReDoc, as shipped by the fastapi-offline package (no CDN).
+DOCS_ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
+#: The files of DOCS_ASSETS_DIR the docs pages load, and their media types.
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+}
+ASSET_CACHE = "public, max-age=86400"
 
 router = APIRouter()
 
@@ -49,3 +64,52 @@ def index() -> FileResponse:
 def static_files() -> StaticFiles:
     """The page's script, styles and images, to mount at ``/static``."""
     return StaticFiles(directory=STATIC_DIR)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """The site icon (browsers ask for it on every page)."""
+    return FileResponse(
+        STATIC_DIR / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": ASSET_CACHE},
+    )
+
+
+@router.get("/docs", include_in_schema=False)
+def swagger_ui(request: Request) -> HTMLResponse:
+    """Interactive API documentation (Swagger UI), every file served by this app."""
+    root = request.scope.get("root_path", "")
+    return get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title}: API documentation",
+        swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
+        swagger_favicon_url=f"{root}/favicon.ico",
+        # No validator badge: it would send the document's URL to an outside service.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+@router.get("/redoc", include_in_schema=False)
+def redoc(request: Request) -> HTMLResponse:
+    """Read-only API documentation (ReDoc), without web fonts from outside."""
+    root = request.scope.get("root_path", "")
+    return get_redoc_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title}: API reference",
+        redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
+        redoc_favicon_url=f"{root}/favicon.ico",
+        with_google_fonts=False,
+    )
+
+
+@router.get("/docs-assets/{name}", include_in_schema=False)
+def docs_asset(name: str) -> Response:
+    """One file of the documentation pages (only the named ones; never a path)."""
+    media_type = DOCS_ASSETS.get(name)
+    if media_type is None:
+        raise ApiError(404, "not_found", "no such documentation file")
+    return FileResponse(
+        DOCS_ASSETS_DIR / name, media_type=media_type, headers={"Cache-Control": ASSET_CACHE}
+    )

@@ -30,3 +30,33 @@ def test_openapi_docs_and_page(client):
 def test_static_traversal_is_404(client):
     for path in ("/static/..%2f..%2fapp.py", "/static/%2e%2e/app.py", "/static/"):
         assert client.get(path).status_code == 404
+
+
+def test_favicon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/x-icon"
+    assert response.content[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert client.get("/static/favicon.svg").status_code == 200
+
+
+def test_docs_load_every_file_from_this_app(client):
+    for page, assets in (
+        ("/docs", ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css")),
+        ("/redoc", ("/docs-assets/redoc.standalone.js",)),
+    ):
+        html = client.get(page).text
+        assert "http://" not in html and "https://" not in html, html
+        assert "/favicon.ico" in html
+        for asset in assets:
+            assert asset in html
+            response = client.get(asset)
+            assert response.status_code == 200 and len(response.content) > 100_000
+    assert "validatorUrl" in client.get("/docs").text  # the outside validator is turned off
+
+
+def test_docs_assets_are_a_fixed_list(client):
+    for name in ("favicon.png", "..%2fcore.py", "swagger-ui-bundle.js.map"):
+        response = client.get(f"/docs-assets/{name}")
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
