@@ -240,6 +240,90 @@ def evaluate_embeddings(
     return Evaluation(name, len(query_rows), metrics, rows)
 
 
+#: Query types with fewer catalog items than this are not scored (the shopper-photo
+#: protocol of ``../shared/shopper-photos/README.md``).
+MIN_ITEMS_PER_SCORED_TYPE = 20
+
+
+def scored_queries(
+    query_types: Sequence[str],
+    catalog_types: Sequence[str],
+    min_items: int = MIN_ITEMS_PER_SCORED_TYPE,
+) -> np.ndarray:
+    """bool (q,): the query's type has at least ``min_items`` catalog items (fair to score)."""
+    counts: dict[str, int] = {}
+    for label in catalog_types:
+        counts[label] = counts.get(label, 0) + 1
+    return np.array([bool(t) and counts.get(t, 0) >= min_items for t in query_types], bool)
+
+
+def query_set_metrics(
+    query_labels: dict[str, Sequence[str]],
+    result_labels: dict[str, np.ndarray],
+    groups: Sequence[str],
+    *,
+    primary: str = DEFAULT_PRIMARY,
+    colour: str = "Colour",
+    k: int = 10,
+) -> dict[str, dict[str, float]]:
+    """Label precision of outside photos (queries that are not catalog items), overall and
+    per group (e.g. ``Apparel`` / ``Footwear``).
+
+    Args:
+        query_labels: column -> per query label (``primary`` and ``colour``).
+        result_labels: column -> object array (q, k) of the results' labels ('' pads missing
+            results, which never match).
+        groups: per query, the group it is reported under.
+        primary, colour: the type and colour columns.
+        k: cut-off of P@k.
+
+    Returns:
+        group name (``all`` first) -> {"queries", "P@1 <primary>", "P@10 <primary>",
+        "P@10 <colour>", "P@10 <primary>+<colour>"}.
+    """
+
+    def hits(column: str) -> np.ndarray:
+        wanted = np.array(list(query_labels[column]), dtype=object)[:, None]
+        found = result_labels[column]
+        return (found == wanted) & (found != "") & (wanted != "")
+
+    type_hits = hits(primary)
+    colour_hits = hits(colour) if colour in query_labels else None
+    groups = np.array(list(groups), dtype=object)
+    out: dict[str, dict[str, float]] = {}
+    for name in ["all", *sorted(set(groups.tolist()))]:
+        rows = np.ones(len(groups), bool) if name == "all" else groups == name
+        metrics: dict[str, float] = {"queries": int(rows.sum())}
+        metrics[f"P@1 {primary}"] = precision_at_k(type_hits[rows], 1)
+        metrics[f"P@{k} {primary}"] = precision_at_k(type_hits[rows], k)
+        if colour_hits is not None:
+            metrics[f"P@{k} {colour}"] = precision_at_k(colour_hits[rows], k)
+            metrics[f"P@{k} {primary}+{colour}"] = precision_at_k(
+                type_hits[rows] & colour_hits[rows], k
+            )
+        out[name] = metrics
+    return out
+
+
+def format_query_set_table(results: dict[str, dict[str, dict[str, float]]], digits: int = 3) -> str:
+    """A Markdown table of :func:`query_set_metrics` outputs: one row per (features, group)."""
+    keys: list[str] = []
+    for groups in results.values():
+        for metrics in groups.values():
+            keys += [key for key in metrics if key not in keys and key != "queries"]
+    lines = [
+        "| features | photos | queries | " + " | ".join(keys) + " |",
+        "|---|---|---|" + "---|" * len(keys),
+    ]
+    for name, groups in results.items():
+        for group, metrics in groups.items():
+            cells = [f"{metrics[key]:.{digits}f}" if key in metrics else "" for key in keys]
+            lines.append(
+                f"| {name} | {group} | {int(metrics['queries'])} | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines)
+
+
 def query_rows_for_split(ids: Sequence[str], split: dict[str, str]) -> np.ndarray:
     """Rows whose id is in the ``test`` split (all rows when no split is known)."""
     if not split:

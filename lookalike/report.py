@@ -19,19 +19,27 @@ from lookalike.degrade import DEGRADATIONS, degrade_batch
 from lookalike.evaluation import (
     DEFAULT_COLUMNS,
     DEFAULT_PRIMARY,
+    MIN_ITEMS_PER_SCORED_TYPE,
     Evaluation,
     evaluate_embeddings,
+    format_query_set_table,
     format_table,
     hit_rate_at_k,
     label_relevance,
     query_rows_for_split,
+    query_set_metrics,
+    scored_queries,
     write_report,
 )
 from lookalike.grid import GridRow, draw_grid, load_tile_image
 from lookalike.imaging import load_images
+from lookalike.labelled import LabelledPhotos, read_labelled_photos
 from lookalike.recommend import Recommender
 
 ROBUSTNESS_QUERIES = 200
+#: The column outside photos are reported by (``Apparel`` on-model photos, ``Footwear``).
+QUERY_GROUP_COLUMN = "Category"
+QUERY_BATCH = 64
 
 
 def group_keys_for(recommender, catalog: Path | None) -> list[str]:
@@ -108,6 +116,88 @@ def degraded_copy_recall(
     return out
 
 
+def read_query_photos(folder: Path, split: str | None, recommender) -> LabelledPhotos:
+    """The labelled photos of ``folder`` (``split`` only), label columns spelled as the
+    bundle's metadata columns (and ``Category``, the column results are grouped by)."""
+    columns = [*recommender.metadata_columns, QUERY_GROUP_COLUMN]
+    return read_labelled_photos(folder, split=split, columns=columns)
+
+
+def evaluate_query_photos(
+    recommender,
+    photos: LabelledPhotos,
+    *,
+    primary: str = DEFAULT_PRIMARY,
+    k: int = 10,
+    group_column: str = QUERY_GROUP_COLUMN,
+    min_type_items: int = MIN_ITEMS_PER_SCORED_TYPE,
+    **query_options: Any,
+) -> dict[str, Any]:
+    """The shopper-photo protocol: each photo whose ``primary`` type has at least 20
+    catalog items is a query (``recommend_images``, k results from the whole catalog), scored
+    by :func:`lookalike.evaluation.query_set_metrics`, overall and per ``group_column``.
+
+    Args:
+        min_type_items: catalog items a type needs to be scored.
+        query_options: passed to ``recommend_images`` (e.g. ``crop``).
+
+    Returns:
+        {"photos", "scored", "unreadable", "metrics": group -> metrics, "result_ids"}.
+    """
+    scored = scored_queries(
+        photos.labels(primary), recommender.column(primary).tolist(), min_type_items
+    )
+    chosen = [item for item, keep in zip(photos.items, scored, strict=True) if keep]
+    results = []
+    for start in range(0, len(chosen), QUERY_BATCH):
+        batch = [str(item.path) for item in chosen[start : start + QUERY_BATCH]]
+        results += recommender.recommend_images(batch, k, **query_options)
+    unreadable = [r.query for r in results if r.error]
+    kept = [(item, r) for item, r in zip(chosen, results, strict=True) if not r.error]
+    columns = [primary, "Colour"]
+    result_labels = {
+        column: np.array(
+            [
+                [r.metadata.get(column, "") for r in result.results]
+                + [""] * (k - len(result.results))
+                for _, result in kept
+            ],
+            dtype=object,
+        ).reshape(len(kept), k)
+        for column in columns
+    }
+    query_labels = {c: [item.metadata.get(c, "") for item, _ in kept] for c in columns}
+    groups = [item.metadata.get(group_column, "") or "other" for item, _ in kept]
+    metrics = query_set_metrics(query_labels, result_labels, groups, primary=primary, k=k)
+    return {
+        "photos": len(photos),
+        "scored": len(kept),
+        "unreadable": unreadable,
+        "metrics": metrics,
+        "result_ids": {item.id: [r.id for r in result.results] for item, result in kept},
+    }
+
+
+def evaluate_queries_folder(
+    recommender,
+    folder: Path,
+    split: str | None = "auto",
+    primary: str = DEFAULT_PRIMARY,
+    min_type_items: int = MIN_ITEMS_PER_SCORED_TYPE,
+) -> dict[str, Any]:
+    """:func:`evaluate_query_photos` on a folder's photos (``split``: a value of its
+    ``split`` column; ``auto``: ``dev`` when there is one, else every photo; None: every
+    photo), with the folder and split named in the result."""
+    if split == "auto":
+        everything = read_query_photos(folder, None, recommender)
+        split = "dev" if any(i.metadata.get("split") == "dev" for i in everything.items) else None
+    photos = read_query_photos(folder, split, recommender)
+    result = evaluate_query_photos(
+        recommender, photos, primary=primary, min_type_items=min_type_items
+    )
+    return {"folder": str(folder), "split": split, **result}
+
+
 def result_grids(
     recommender,
     evaluation: Evaluation,
@@ -162,8 +252,16 @@ def evaluate_bundle(
     compare_bundles: Sequence[Path] = (),
     robustness: bool = True,
     progress: bool = True,
+    queries: Path | None = None,
+    queries_split: str | None = "auto",
+    queries_min_items: int = MIN_ITEMS_PER_SCORED_TYPE,
 ) -> dict[str, Any]:
     """Evaluate ``bundle`` on the protocol; write report.md/json and grids to ``out_dir``.
+
+    With ``queries`` (a folder of labelled outside photos, e.g. ``../shared/shopper-photos``)
+    the shopper-photo protocol runs too (:func:`evaluate_query_photos`) on its
+    ``queries_split`` rows (``auto``: ``dev`` when the labels have such a split, else all;
+    None: all).
 
     Returns:
         The report's JSON payload.
@@ -216,6 +314,23 @@ def evaluate_bundle(
         extra += [
             f"| {name} | {v['recall@1']:.3f} | {v['recall@10']:.3f} |" for name, v in robust.items()
         ]
+    shopper = None
+    if queries is not None:
+        shopper = evaluate_queries_folder(
+            recommender, Path(queries), queries_split, primary, queries_min_items
+        )
+        table = format_query_set_table({f"{encoder_name} (this bundle)": shopper["metrics"]})
+        extra += [
+            "## Outside photos (shopper-photo protocol)",
+            "",
+            f"{shopper['scored']} scored queries of {shopper['photos']} photos in "
+            f"{shopper['folder']} (split {shopper['split'] or 'all'}): types with at least "
+            f"{queries_min_items} "
+            "catalog items, k = 10 from the whole catalog.",
+            "",
+            table,
+            "",
+        ]
     grids = result_grids(recommender, evaluations[0], query_rows, primary, out_dir)
     extra += ["", "## Result grids", ""] + [f"![grid]({p.name})" for p in grids]
     report_info = recommender.data.version_dir / "build_report.json"
@@ -236,7 +351,13 @@ def evaluate_bundle(
     payload = json.loads(js.read_text())
     if robust is not None:
         payload["robustness"] = robust
+    if shopper is not None:
+        payload["outside_photos"] = {k: v for k, v in shopper.items() if k != "result_ids"}
+    if robust is not None or shopper is not None:
         js.write_text(json.dumps(payload, indent=2))
     say("\n" + format_table(evaluations))
+    if shopper is not None:
+        say(f"\noutside photos ({shopper['folder']}, split {shopper['split'] or 'all'}):")
+        say(format_query_set_table({f"{encoder_name} (this bundle)": shopper["metrics"]}))
     say(f"\nreport: {md}")
     return payload

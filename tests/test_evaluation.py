@@ -13,6 +13,7 @@ from lookalike.evaluation import (
     Evaluation,
     average_precision_at_k,
     evaluate_embeddings,
+    format_query_set_table,
     format_table,
     gallery_exclusions,
     hit_rate_at_k,
@@ -22,7 +23,9 @@ from lookalike.evaluation import (
     ndcg_at_k,
     precision_at_k,
     protocol_search,
+    query_set_metrics,
     recall_of_target,
+    scored_queries,
     write_report,
 )
 
@@ -289,3 +292,42 @@ def test_instance_recall_counts_the_target_within_each_cut():
     groups = np.array([0, 0, 1, 2])
     assert instance_recall(queries, gallery, targets, ks=(3,)) == (2 / 3,)
     assert instance_recall(queries, gallery, targets, (1, 2, 3), groups) == (1 / 3, 2 / 3, 1.0)
+
+
+# --- outside photos (the shopper-photo protocol) -----------------------------------------
+
+
+def test_scored_queries_need_enough_catalog_items_of_their_type():
+    catalog = ["Tops"] * 3 + ["Heels"] * 2 + ["Jeans"]
+    scored = scored_queries(["Tops", "Heels", "Jeans", "Kurtas", ""], catalog, min_items=2)
+    assert scored.tolist() == [True, True, False, False, False]
+
+
+def test_query_set_metrics_overall_and_per_group():
+    query_labels = {"ProductType": ["Tops", "Heels"], "Colour": ["Red", "Black"]}
+    result_labels = {
+        "ProductType": np.array([["Tops", "Jeans"], ["Flats", "Heels"]], dtype=object),
+        "Colour": np.array([["Red", "Red"], ["Black", ""]], dtype=object),
+    }
+    out = query_set_metrics(query_labels, result_labels, ["Apparel", "Footwear"], k=2)
+
+    assert list(out) == ["all", "Apparel", "Footwear"]
+    assert out["all"]["queries"] == 2
+    assert out["all"]["P@1 ProductType"] == 0.5
+    assert out["all"]["P@2 ProductType"] == 0.5
+    assert out["Apparel"]["P@2 Colour"] == 1.0 and out["Footwear"]["P@2 Colour"] == 0.5
+    # type AND colour: only Tops/Red in Apparel, Heels with an empty colour never counts
+    assert out["Apparel"]["P@2 ProductType+Colour"] == 0.5
+    assert out["Footwear"]["P@2 ProductType+Colour"] == 0.0
+    table = format_query_set_table({"hybrid": out})
+    assert "| hybrid | Apparel | 1 | 1.000 |" in table
+
+
+def test_query_set_metrics_missing_results_are_misses():
+    out = query_set_metrics(
+        {"ProductType": ["Tops"]},
+        {"ProductType": np.array([["Tops", ""]], dtype=object)},
+        ["Apparel"],
+        k=2,
+    )
+    assert out["all"]["P@2 ProductType"] == 0.5 and "P@2 Colour" not in out["all"]

@@ -62,3 +62,23 @@ def test_degraded_copy_recall_gives_a_rate_per_degradation_and_their_mean(rec):
     assert "mean" in recall and len(recall) > 2
     for rates in recall.values():
         assert 0.0 <= rates["recall@1"] <= rates["recall@10"] <= 1.0
+
+
+def test_outside_photos_are_scored_by_the_catalog_labels(rec, tiny_catalog, tmp_path):
+    from lookalike.report import evaluate_queries_folder
+    from tests.test_labelled import make_labelled_folder
+
+    # Exact copies of catalog photos: the nearest item is the photo itself, so P@1 is 1.
+    ids = ["101", "104", "110", "113", "118", "121"]
+    folder = make_labelled_folder(tmp_path / "q", tiny_catalog, ids, ["dev"] * 5 + ["archive"])
+
+    out = evaluate_queries_folder(rec, folder, "auto", min_type_items=1)
+
+    assert out["split"] == "dev" and out["photos"] == 5 and out["scored"] == 5
+    metrics = out["metrics"]
+    assert metrics["all"]["P@1 ProductType"] == 1.0
+    assert set(metrics) == {"all", "Apparel", "Footwear"}
+    assert metrics["Apparel"]["queries"] + metrics["Footwear"]["queries"] == 5
+    assert 0.0 <= metrics["all"]["P@10 ProductType+Colour"] <= metrics["all"]["P@10 Colour"]
+    # Types with too few catalog items are left out (8 per shape here).
+    assert evaluate_queries_folder(rec, folder, None, min_type_items=9)["scored"] == 0

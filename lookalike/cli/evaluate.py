@@ -31,6 +31,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         compare_bundles=args.compare or [],
         robustness=not args.no_robustness,
         progress=not args.quiet,
+        queries=args.queries,
+        queries_split=args.queries_split or None,
+        queries_min_items=args.queries_min_items,
     )
     return 0
 
@@ -52,6 +55,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-baselines", action="store_true", help="skip raw-pixel/chance rows")
     p.add_argument("--no-robustness", action="store_true", help="skip degraded-copy queries")
+    p.add_argument(
+        "--queries",
+        type=Path,
+        help="folder of labelled outside photos (labels.csv + images/, e.g. "
+        "../shared/shopper-photos): the shopper-photo protocol runs on them too",
+    )
+    p.add_argument(
+        "--queries-split",
+        default="auto",
+        help="value of the labels' split column to query with (default: dev when present, "
+        "else every photo; '' for every photo)",
+    )
+    p.add_argument(
+        "--queries-min-items",
+        type=int,
+        default=20,
+        help="catalog items a photo's type needs to be scored (the protocol's 20)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_evaluate)
 

@@ -33,3 +33,38 @@ def test_evaluate_writes_a_report(tiny_bundle, tmp_path, capsys):
     assert "| cae (this bundle) |" in markdown and "P@1 ProductType" in markdown
     assert (out / "grid_1.png").is_file()
     assert not (tiny_bundle / "report").exists()
+
+
+def test_evaluate_with_outside_photos(tiny_bundle, tiny_catalog, tmp_path, capsys):
+    from tests.test_labelled import make_labelled_folder
+
+    folder = make_labelled_folder(
+        tmp_path / "q", tiny_catalog, ["101", "110", "120"], ["dev", "dev", "archive"]
+    )
+    out = tmp_path / "report"
+
+    code, stdout, _ = run(
+        capsys, "evaluate", "--bundle", tiny_bundle, "--out", out, "--no-robustness",
+        "--no-baselines", "--queries", folder, "--queries-min-items", "1",
+    )  # fmt: skip
+
+    assert code == 0
+    payload = json.loads((out / "report.json").read_text())
+    photos = payload["outside_photos"]
+    assert photos["split"] == "dev" and photos["scored"] == 2
+    assert photos["metrics"]["all"]["P@1 ProductType"] == 1.0
+    assert "Outside photos" in (out / "report.md").read_text()
+    assert "| cae (this bundle) | all | 2 |" in stdout
+
+
+def test_evaluate_with_an_unknown_query_split_is_a_one_line_error(
+    tiny_bundle, tiny_catalog, tmp_path, capsys
+):
+    from tests.test_labelled import make_labelled_folder
+
+    folder = make_labelled_folder(tmp_path / "q", tiny_catalog, ["101"], ["dev"])
+    code, _, err = run(
+        capsys, "evaluate", "--bundle", tiny_bundle, "--out", tmp_path / "r", "--no-robustness",
+        "--no-baselines", "--queries", folder, "--queries-split", "nope",
+    )  # fmt: skip
+    assert code == 2 and "no photos of split 'nope'" in err and "Traceback" not in err

@@ -1,0 +1,106 @@
+"""Labelled photos that are not catalog items: a shopper-photo query set, or a retailer's
+archive of past products that teaches the encoder.
+
+A folder of labelled photos is read like a catalog (any image tree, or ``images/<id>.jpg``,
+with a CSV of labels: ``labels.csv`` by default, or the Kaggle ``fashion.csv``), then
+optionally narrowed to one value of its ``split`` column, and its label columns are renamed
+to the catalog's spelling when they differ only in case (``producttype`` -> ``ProductType``),
+so the same vocabulary compares equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lookalike.catalog import CatalogError, Item, read_catalog
+
+#: Label file names tried, in order, inside a labelled-photo folder.
+LABEL_FILES = ("labels.csv", "fashion.csv", "metadata.csv")
+SPLIT_COLUMN = "split"
+
+
+@dataclass
+class LabelledPhotos:
+    """Photos with labels, in a stable order (sorted by id)."""
+
+    root: Path
+    items: list[Item]
+    split: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def paths(self) -> list[str]:
+        """Image paths, in item order."""
+        return [str(item.path) for item in self.items]
+
+    def labels(self, column: str) -> list[str]:
+        """Per photo, its label in ``column`` ('' when missing)."""
+        return [item.metadata.get(column, "") for item in self.items]
+
+    def digest(self) -> str:
+        """sha256 of the sorted list of (id, image file name, labels): what a manifest
+        records, so two bundles trained on the same archive can be told apart from others."""
+        rows = sorted(
+            [item.id, Path(str(item.path)).name, sorted(item.metadata.items())]
+            for item in self.items
+        )
+        return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def canonical_metadata(metadata: dict[str, str], columns: Iterable[str]) -> dict[str, str]:
+    """``metadata`` with every key that equals one of ``columns`` ignoring case renamed to
+    that spelling (other keys kept as they are)."""
+    spelling = {c.lower(): c for c in columns}
+    return {spelling.get(key.lower(), key): value for key, value in metadata.items()}
+
+
+def read_labelled_photos(
+    folder: str | Path,
+    *,
+    split: str | None = None,
+    columns: Iterable[str] = (),
+    labels_csv: str | Path | None = None,
+) -> LabelledPhotos:
+    """Read a folder of labelled photos.
+
+    Args:
+        folder: the folder (images anywhere below it, e.g. ``images/<id>.jpg``).
+        split: keep only rows whose ``split`` column has this value (None: every row).
+        columns: the catalog's label column names; CSV columns equal to one of them ignoring
+            case take its spelling.
+        labels_csv: the label CSV (default: the first of ``LABEL_FILES`` in ``folder``).
+
+    Raises:
+        CatalogError: the folder or CSV is missing, the split is unknown, or nothing is left.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise CatalogError(f"labelled-photo folder not found: {folder}")
+    if labels_csv is None:
+        found = [folder / name for name in LABEL_FILES if (folder / name).is_file()]
+        if not found:
+            raise CatalogError(f"no {' / '.join(LABEL_FILES)} with labels in {folder}")
+        labels_csv = found[0]
+    catalog = read_catalog(folder, labels_csv)
+    columns = list(columns)
+    items = [
+        Item(item.id, item.path, canonical_metadata(item.metadata, columns))
+        for item in catalog.items
+        if item.metadata
+    ]
+    if split is not None:
+        splits = {item.metadata.get(SPLIT_COLUMN, "") for item in items}
+        if split not in splits:
+            known = ", ".join(sorted(s for s in splits if s)) or "none"
+            raise CatalogError(f"no photos of split {split!r} in {labels_csv} (splits: {known})")
+        items = [item for item in items if item.metadata.get(SPLIT_COLUMN) == split]
+    if not items:
+        raise CatalogError(f"no labelled photos in {folder}")
+    return LabelledPhotos(Path(folder).resolve(), items, split, catalog.problems)
