@@ -22,7 +22,11 @@ embeddings), next to the raw 32x32 pixel baseline and two chance rows (random 8-
 with seed 0, as ``lookalike evaluate`` reports, and the exact expectation of a random
 ranking). The hybrid seeds get a mean +- std row. Each bundle also gets the degraded-copy
 robustness recall@1/@10 (``lookalike.report.degraded_copy_recall``: degraded copies of test
-items must find the original). Output: a table on stdout, ``bench/results/quality.json``
+items must find the original), and the shopper-photo protocol on ``--queries`` (default
+``../shared/shopper-photos`` split ``dev`` when present; ``lookalike.report``'s
+``evaluate_queries_folder``: outside photos whose type has >= 20 catalog items query the whole
+catalog; P@1 / P@10 type, P@10 colour and type AND colour, overall and per category; the
+hybrid seeds get their mean). Output: a table on stdout, ``bench/results/quality.json``
 and a Markdown report ``bench/results/quality.md``.
 """
 
@@ -51,6 +55,7 @@ from common import (  # noqa: E402
 )
 
 ROBUST_KEYS = ("recall@1", "recall@10")
+DEFAULT_QUERIES = DEFAULT_CATALOG.parent / "shopper-photos"
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Row:
     queries: int = 0
     robustness: dict[str, dict[str, float]] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    shopper: dict[str, dict[str, float]] | None = None  # group -> shopper-photo metrics
 
 
 # --- plan and build ------------------------------------------------------------------------
@@ -124,6 +130,8 @@ class Protocol:
 
     catalog: Path
     split: dict[str, str]
+    queries: Path | None = None  # shopper photos (labels.csv + images/), or None
+    queries_split: str | None = "auto"
 
     def setup(self, items: Any) -> tuple[np.ndarray, list[str]]:
         """(query rows, duplicate-group keys) for a bundle's (or the catalog's) item table."""
@@ -178,6 +186,14 @@ def robustness(
     return degraded_copy_recall(recommender, query_rows, keys)
 
 
+def shopper_photos(bundle: Path, folder: Path, split: str | None) -> dict[str, dict[str, float]]:
+    """The shopper-photo protocol's metrics (group -> metrics) of a bundle."""
+    from lookalike.recommend import Recommender
+    from lookalike.report import evaluate_queries_folder
+
+    return evaluate_queries_folder(Recommender.from_bundle(bundle), folder, split)["metrics"]
+
+
 def evaluate_bundle_row(spec: Spec, protocol: Protocol, robust_queries: int) -> Row:
     """Metrics of a bundle's stored embeddings, then its robustness (errors are recorded)."""
     from lookalike.bundle import read_bundle
@@ -207,6 +223,11 @@ def evaluate_bundle_row(spec: Spec, protocol: Protocol, robust_queries: int) -> 
         except Exception as exc:  # noqa: BLE001 - a bundle that cannot load still has metrics
             row.info["robustness_error"] = f"{type(exc).__name__}: {exc}"
             row.info["robustness_traceback"] = traceback.format_exc(limit=4)
+    if protocol.queries is not None:
+        try:
+            row.shopper = shopper_photos(spec.folder, protocol.queries, protocol.queries_split)
+        except Exception as exc:  # noqa: BLE001 - the catalog rows stand on their own
+            row.info["shopper_error"] = f"{type(exc).__name__}: {exc}"
     return row
 
 
@@ -277,6 +298,12 @@ def aggregate(rows: list[Row], encoder: str) -> Row | None:
             name: {k: float(np.mean([r.robustness[name][k] for r in chosen])) for k in ROBUST_KEYS}
             for name in chosen[0].robustness
         }
+    shopper = None
+    if all(r.shopper for r in chosen):
+        shopper = {
+            group: {k: float(np.mean([r.shopper[group][k] for r in chosen])) for k in metrics}
+            for group, metrics in chosen[0].shopper.items()
+        }
     seeds = [(r.info.get("encoder_options") or {}).get("seed") for r in chosen]
     over = (f"seeds {', '.join(map(str, seeds))}" if None not in seeds and len(set(seeds)) > 1
             else f"{len(chosen)} bundles")
@@ -285,6 +312,7 @@ def aggregate(rows: list[Row], encoder: str) -> Row | None:
         {k: s["mean"] for k, s in stats.items()}, chosen[0].queries, robust,
         {"members": [r.name for r in chosen], "spread": stats,
          "robustness_mean_spread": _robust_spread(chosen) if robust else None},
+        shopper,
     )
 
 
@@ -358,6 +386,14 @@ def robustness_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def shopper_table(rows: list[Row]) -> str:
+    """Per bundle row and photo group, the shopper-photo metrics, as Markdown."""
+    from lookalike.evaluation import format_query_set_table
+
+    chosen = {r.name: r.shopper for r in rows if r.shopper}
+    return format_query_set_table(chosen) if chosen else "(no shopper-photo results)"
+
+
 def write_markdown(rows: list[Row], context: dict[str, Any], path: Path) -> Path:
     """The Markdown report: context, main table, robustness table, notes (missing rows too)."""
     shown = [r for r in rows if r.kind != "missing"]
@@ -367,9 +403,12 @@ def write_markdown(rows: list[Row], context: dict[str, Any], path: Path) -> Path
               "robust R@k: mean over degradations of the recall of the original item when "
               "querying with a degraded copy of a test item.", "",
               "## Degraded-copy recall@1 / recall@10 per degradation", "",
-              robustness_table(shown), ""]
+              robustness_table(shown), "",
+              "## Shopper photos (outside photos query the catalog, k = 10)", "",
+              shopper_table(shown), ""]
     notes = [f"- {r.name} ({k.replace('_', ' ')}): {r.info[k]}" for r in rows
-             for k in ("warning", "robustness_error", "error") if r.info.get(k)]
+             for k in ("warning", "robustness_error", "shopper_error", "error")
+             if r.info.get(k)]
     builds = [f"- {r.name}: {r.info['build_seconds']}" for r in rows
               if r.info.get("build_seconds")]
     if builds:
@@ -384,7 +423,7 @@ def write_markdown(rows: list[Row], context: dict[str, Any], path: Path) -> Path
 def row_json(row: Row) -> dict[str, Any]:
     """JSON form of a row (tracebacks kept, numpy converted)."""
     return {"name": row.name, "kind": row.kind, "queries": row.queries, "metrics": row.metrics,
-            "robustness": row.robustness, **row.info}
+            "robustness": row.robustness, "shopper_photos": row.shopper, **row.info}
 
 
 # --- driver --------------------------------------------------------------------------------
@@ -422,6 +461,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="degraded-copy queries per bundle (0 skips robustness)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="leave out raw-pixel and chance rows")
+    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES,
+                        help="shopper photos (labels.csv + images/) for the shopper-photo rows; "
+                             "'' to skip")
+    parser.add_argument("--queries-split", default="auto",
+                        help="split of --queries to query with (auto: dev when present)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the bundles that would be built or evaluated, then stop")
     parser.add_argument("--quiet", action="store_true", help="no build progress bars")
@@ -462,7 +506,11 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 failed[spec.name] = f"build failed: {type(exc).__name__}: {exc}"
     split_path = args.catalog / "split.csv"
-    protocol = Protocol(args.catalog, read_split(split_path) if split_path.is_file() else {})
+    queries = args.queries if args.queries and str(args.queries) and args.queries.is_dir() else None
+    if args.queries and str(args.queries) not in ("", ".") and queries is None:
+        print(f"no shopper photos at {args.queries}: shopper-photo rows skipped")
+    protocol = Protocol(args.catalog, read_split(split_path) if split_path.is_file() else {},
+                        queries, args.queries_split or None)
     rows: list[Row] = []
     for spec in specs:
         if spec.name in failed or not is_bundle(spec.folder):
@@ -490,8 +538,11 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(shown)
     print("\n" + table + "\n\nrobust R@k = mean degraded-copy recall; per degradation:\n")
     print(robustness_table(shown))
+    if queries is not None:
+        print(f"\nshopper photos ({queries}, split {args.queries_split}):\n")
+        print(shopper_table(shown))
     for row in rows:
-        for key in ("warning", "robustness_error", "error"):
+        for key in ("warning", "robustness_error", "shopper_error", "error"):
             if row.info.get(key):
                 print(f"note: {row.name}: {row.info[key]}")
     context = {
