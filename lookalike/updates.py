@@ -34,6 +34,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ from lookalike.bundle import (
     BUILD_REPORT,
     CONFIG,
     ENCODER_DIR,
+    IMAGES_DIR,
     INDEX_DIR,
     LOCK_FILE,
     LOCK_TIMEOUT,
@@ -56,6 +58,7 @@ from lookalike.bundle import (
     ItemTable,
     UpdateError,
     bundle_lock,
+    collect_garbage,
     read_bundle,
 )
 from lookalike.catalog import (
@@ -75,13 +78,12 @@ from lookalike.dedup import (
     find_duplicates,
     typical_neighbour_distance,
 )
-from lookalike.encoders.base import encode_in_batches, load_encoder
+from lookalike.encoders import load_encoder
+from lookalike.encoders.base import encode_in_batches
 from lookalike.files import atomic_write_bytes
 from lookalike.imaging import image_content_hash, load_images
 from lookalike.index import CONFIG_FILE, build_index, load_index
 
-#: Where images uploaded through the API are kept (outside versions/, which get pruned).
-IMAGES_DIR = "images"
 UPDATE_REPORT = "update_report.json"
 SLOW_ENV = "LOOKALIKE_TEST_SLOW_UPDATE"
 MAX_ID_LENGTH = 200
@@ -194,11 +196,46 @@ def _stage(name: str) -> None:
 
 
 # --- validation -----------------------------------------------------------------------------------
-def check_item_id(item_id: Any) -> str | None:
-    """Why ``item_id`` is not acceptable as a new id, or None if it is.
+#: Unicode categories never allowed in an id: controls, format characters (zero-width
+#: spaces and joiners, bidi overrides and isolates, soft hyphen, BOM), private use,
+#: surrogates, line and paragraph separators, unassigned code points.
+_BAD_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "an invisible format character (zero-width or bidi control)",
+    "Co": "a private-use character",
+    "Cs": "a lone surrogate (not valid Unicode)",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cn": "an unassigned code point",
+}
+#: Default-ignorable code points outside category Cf that render as nothing: the combining
+#: grapheme joiner, variation selectors, Mongolian free variation selectors and Hangul
+#: fillers. An id holding one looks identical to the id without it.
+_INVISIBLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0]
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0100, 0xE01F0))
+)
 
-    Ids appear in URLs and file names elsewhere, so path separators, control characters
-    (including NUL), ``.``/``..`` and surrounding whitespace are refused.
+
+def normalize_item_id(item_id: str) -> str:
+    """The form a new id is stored in: Unicode NFC, so ids that look the same and differ
+    only in composition (``"e\u0301"`` and ``"\u00e9"``) are one id. Check the result with
+    :func:`check_item_id`."""
+    return unicodedata.normalize("NFC", item_id) if isinstance(item_id, str) else item_id
+
+
+def check_item_id(item_id: Any) -> str | None:
+    """Why ``item_id`` is not acceptable as a new id, or None if it is; the one id check of
+    the CLI, the library and the HTTP API.
+
+    Ids appear in URLs, file names and on screens, and two ids must never look alike, so
+    these are refused: an empty id or one over :data:`MAX_ID_LENGTH` characters, leading or
+    trailing whitespace, ``.``/``..``, ``/`` and ``\\``, ids not in Unicode NFC (see
+    :func:`normalize_item_id`), and any character of the categories Cc, Cf, Co, Cs, Zl, Zp
+    or Cn (controls, NUL, zero-width and bidi characters, private use, lone surrogates,
+    separators, unassigned), invisible default-ignorable ones (variation selectors, Hangul
+    fillers) and spaces other than U+0020.
     """
     if not isinstance(item_id, str) or not item_id:
         return "the id is empty"
@@ -208,8 +245,17 @@ def check_item_id(item_id: Any) -> str | None:
         return "the id has leading or trailing whitespace"
     if item_id in (".", "..") or "/" in item_id or "\\" in item_id:
         return "the id may not be '.', '..' or contain '/' or '\\'"
-    if any(ord(c) < 32 or ord(c) == 127 for c in item_id):
-        return "the id contains control characters"
+    for position, char in enumerate(item_id):
+        category = unicodedata.category(char)
+        what = _BAD_CATEGORIES.get(category)
+        if what is None and ord(char) in _INVISIBLE:
+            what = "an invisible character"
+        if what is None and category == "Zs" and char != " ":
+            what = "a space other than U+0020"
+        if what is not None:
+            return f"the id contains {what} (U+{ord(char):04X} at position {position})"
+    if not unicodedata.is_normalized("NFC", item_id):
+        return "the id is not in Unicode normal form NFC"
     return None
 
 
@@ -282,6 +328,7 @@ def add_new_items(
     skipped: list[Skipped] | None = None,
     problems: list[str] | None = None,
     encoder_loader: Callable[[BundleData], Any] | None = None,
+    thumbnail_dirs: Sequence[str | Path] | None = None,
 ) -> UpdateReport:
     """Add prepared items (file paths or image bytes) to the bundle as a new version.
 
@@ -295,6 +342,8 @@ def add_new_items(
         skipped, problems: findings of the caller's own, carried into the report.
         encoder_loader: returns the encoder of the version it is given (default: load it
             from the version's ``encoder/``); the server passes one that reuses its own.
+        thumbnail_dirs: thumbnail caches to clear of orphans afterwards (default
+            ``BUNDLE/thumbnails``); see :func:`collect_garbage`.
 
     Returns:
         The report (``version`` None when nothing was added).
@@ -305,6 +354,7 @@ def add_new_items(
     candidates: list[NewItem] = []
     seen: set[str] = set()
     for item in new:
+        item = NewItem(normalize_item_id(item.id), item.source, item.metadata, item.name)
         reason, code = check_item_id(item.id), "invalid_id"
         if reason is None and item.id in seen:
             reason, code = f"id {item.id!r} given twice; the first one is kept", "repeated_id"
@@ -318,79 +368,122 @@ def add_new_items(
 
     bundle_dir = Path(bundle_dir)
     with bundle_lock(bundle_dir, lock_timeout):
-        _stage("locked")
-        data = read_bundle(bundle_dir)
-        report = UpdateReport(
-            "add",
-            data.version_dir.name,
-            items=len(data.items),
-            skipped=skipped,
-            problems=list(problems or []),
-        )
-        _stage("read")
-        existing = set(data.items.ids)
-        if not replace:
-            taken = [item for item in candidates if item.id in existing]
-            report.skipped += [
-                Skipped(
-                    item.name or item.id,
-                    item.id,
-                    f"id {item.id!r} is already in the bundle (remove it first, or use --replace)",
-                    "id_exists",
-                )
-                for item in taken
-            ]
-            candidates = [item for item in candidates if item.id not in existing]
-        if not candidates:
-            report.seconds = time.perf_counter() - started
-            return report
+        try:
+            report = _add_locked(
+                bundle_dir,
+                candidates,
+                skipped,
+                problems,
+                replace=replace,
+                store_images=store_images,
+                near_threshold=near_threshold,
+                say=say,
+                encoder_loader=encoder_loader,
+                started=started,
+            )
+        finally:
+            # Also after a failed add: an image stored before the failure is garbage.
+            _collect(bundle_dir, thumbnail_dirs)
+    if report.version:
+        say(f"bundle {bundle_dir}: version {report.version}, {report.items} items")
+    return report
 
-        encoder = encoder_loader(data) if encoder_loader else load_encoder(data.encoder_dir)
-        say(f"decoding {len(candidates)} image(s) at {encoder.input_size}px")
-        accepted, vectors, images, failed = _encode_new(candidates, encoder)
-        report.skipped += failed
-        if not accepted:
-            report.seconds = time.perf_counter() - started
-            return report
-        hashes = [_content_hash(item.source) for item in accepted]
-        index = _load_index(data)
-        report.duplicates = find_duplicates(
-            data, index, accepted, hashes, vectors, images, encoder.input_size, near_threshold
-        )
-        paths = (
-            [
-                _store_image(bundle_dir, item.source, digest)
-                for item, digest in zip(accepted, hashes, strict=True)
-            ]
-            if store_images
-            else [str(Path(item.source).resolve()) for item in accepted]  # type: ignore[arg-type]
-        )
-        added = ItemTable(
-            ids=[item.id for item in accepted],
-            paths=paths,
-            metadata=[dict(item.metadata) for item in accepted],
-            content_hashes=hashes,
-        )
-        new_ids = set(added.ids)
-        replaced_rows = [row for row, item_id in enumerate(data.items.ids) if item_id in new_ids]
-        report.replaced = [data.items.ids[row] for row in replaced_rows]
-        report.added = added.ids
-        if replaced_rows:
-            kept = np.setdiff1d(np.arange(len(data.items)), replaced_rows)
-            items = _with_hashes(data.items).select(kept).extend(added)
-            embeddings = np.concatenate([data.embeddings[kept], vectors])
-            index, note = _rebuild_index(data, embeddings)
-            report.problems += [note] if note else []
-        else:
-            items = _with_hashes(data.items).extend(added)
-            embeddings = np.concatenate([data.embeddings, vectors])
-            # Appended rows keep ids == row numbers: the old rows are unchanged.
-            index.add(vectors, np.arange(len(data.items), len(items), dtype=np.int64))
-        _stage("indexed")
-        report.items = len(items)
+
+def _collect(bundle_dir: Path, thumbnail_dirs: Sequence[str | Path] | None) -> None:
+    """Garbage collection after an update (the caller holds the lock); never raises, so
+    an update's own outcome (or error) is what the caller sees."""
+    try:
+        collect_garbage(bundle_dir, thumbnail_dirs=thumbnail_dirs, locked=True)
+    except Exception as exc:  # noqa: BLE001 - garbage stays for `lookalike check --repair`
+        sys.stderr.write(f"warning: garbage collection of {bundle_dir} failed: {exc}\n")
+
+
+def _add_locked(
+    bundle_dir: Path,
+    candidates: list[NewItem],
+    skipped: list[Skipped],
+    problems: list[str] | None,
+    *,
+    replace: bool,
+    store_images: bool,
+    near_threshold: float | None,
+    say: Callable[..., None],
+    encoder_loader: Callable[[BundleData], Any] | None,
+    started: float,
+) -> UpdateReport:
+    """The body of :func:`add_new_items`, run under the writer lock."""
+    _stage("locked")
+    data = read_bundle(bundle_dir)
+    report = UpdateReport(
+        "add",
+        data.version_dir.name,
+        items=len(data.items),
+        skipped=skipped,
+        problems=list(problems or []),
+    )
+    _stage("read")
+    existing = set(data.items.ids)
+    if not replace:
+        taken = [item for item in candidates if item.id in existing]
+        report.skipped += [
+            Skipped(
+                item.name or item.id,
+                item.id,
+                f"id {item.id!r} is already in the bundle (remove it first, or use --replace)",
+                "id_exists",
+            )
+            for item in taken
+        ]
+        candidates = [item for item in candidates if item.id not in existing]
+    if not candidates:
         report.seconds = time.perf_counter() - started
-        report.version = _write_version(bundle_dir, data, items, embeddings, index, report)
-    say(f"bundle {bundle_dir}: version {report.version}, {report.items} items")
+        return report
+
+    encoder = encoder_loader(data) if encoder_loader else load_encoder(data.encoder_dir)
+    say(f"decoding {len(candidates)} image(s) at {encoder.input_size}px")
+    accepted, vectors, images, failed = _encode_new(candidates, encoder)
+    report.skipped += failed
+    if not accepted:
+        report.seconds = time.perf_counter() - started
+        return report
+    hashes = [_content_hash(item.source) for item in accepted]
+    index = _load_index(data)
+    report.duplicates = find_duplicates(
+        data, index, accepted, hashes, vectors, images, encoder.input_size, near_threshold
+    )
+    paths = (
+        [
+            _store_image(bundle_dir, item.source, digest)
+            for item, digest in zip(accepted, hashes, strict=True)
+        ]
+        if store_images
+        else [str(Path(item.source).resolve()) for item in accepted]  # type: ignore[arg-type]
+    )
+    added = ItemTable(
+        ids=[item.id for item in accepted],
+        paths=paths,
+        metadata=[dict(item.metadata) for item in accepted],
+        content_hashes=hashes,
+    )
+    new_ids = set(added.ids)
+    replaced_rows = [row for row, item_id in enumerate(data.items.ids) if item_id in new_ids]
+    report.replaced = [data.items.ids[row] for row in replaced_rows]
+    report.added = added.ids
+    if replaced_rows:
+        kept = np.setdiff1d(np.arange(len(data.items)), replaced_rows)
+        items = _with_hashes(data.items).select(kept).extend(added)
+        embeddings = np.concatenate([data.embeddings[kept], vectors])
+        index, note = _rebuild_index(data, embeddings)
+        report.problems += [note] if note else []
+    else:
+        items = _with_hashes(data.items).extend(added)
+        embeddings = np.concatenate([data.embeddings, vectors])
+        # Appended rows keep ids == row numbers: the old rows are unchanged.
+        index.add(vectors, np.arange(len(data.items), len(items), dtype=np.int64))
+    _stage("indexed")
+    report.items = len(items)
+    report.seconds = time.perf_counter() - started
+    report.version = _write_version(bundle_dir, data, items, embeddings, index, report)
     return report
 
 
@@ -506,6 +599,7 @@ def remove_items(
     progress: bool = False,
     *,
     lock_timeout: float | None = LOCK_TIMEOUT,
+    thumbnail_dirs: Sequence[str | Path] | None = None,
 ) -> UpdateReport:
     """Remove items by id, as a new version; unknown ids are reported, not fatal.
 
@@ -513,7 +607,9 @@ def remove_items(
     rebuilt from the remaining embeddings with the same kind and parameters. At the sizes a
     live catalog is edited at this is cheap (a flat index below 200k items is a copy of the
     vectors: milliseconds); approximate kinds are retrained, which also keeps their recall
-    after large deletions. Image files are left in place (older versions may use them).
+    after large deletions. Images and thumbnails that no kept version uses any more are
+    then removed (:func:`lookalike.bundle.collect_garbage`; ``thumbnail_dirs`` as for
+    :func:`add_new_items`).
 
     Raises:
         UpdateError: the removal would leave the bundle empty.
@@ -522,33 +618,42 @@ def remove_items(
     wanted = list(dict.fromkeys(str(i) for i in ids))
     bundle_dir = Path(bundle_dir)
     with bundle_lock(bundle_dir, lock_timeout):
-        _stage("locked")
-        data = read_bundle(bundle_dir)
-        report = UpdateReport("remove", data.version_dir.name, items=len(data.items))
-        _stage("read")
-        row_of = {item_id: row for row, item_id in enumerate(data.items.ids)}
-        report.unknown_ids = [i for i in wanted if i not in row_of]
-        drop = sorted(row_of[i] for i in wanted if i in row_of)
-        if not drop:
-            report.seconds = time.perf_counter() - started
-            return report
-        kept = np.setdiff1d(np.arange(len(data.items)), drop)
-        if not len(kept):
-            raise UpdateError(
-                f"refusing to remove all {len(data.items)} items: a bundle needs at least one; "
-                "build a new bundle instead"
-            )
-        items = data.items.select(kept)
-        embeddings = data.embeddings[kept]
-        index, note = _rebuild_index(data, embeddings)
-        report.problems += [note] if note else []
-        _stage("indexed")
-        report.removed = [data.items.ids[r] for r in drop]
-        report.items = len(items)
-        report.seconds = time.perf_counter() - started
-        report.version = _write_version(bundle_dir, data, items, embeddings, index, report)
-    if progress:
+        try:
+            report = _remove_locked(bundle_dir, wanted, started)
+        finally:
+            _collect(bundle_dir, thumbnail_dirs)
+    if progress and report.version:
         print(f"bundle {bundle_dir}: version {report.version}, {report.items} items")
+    return report
+
+
+def _remove_locked(bundle_dir: Path, wanted: list[str], started: float) -> UpdateReport:
+    """The body of :func:`remove_items`, run under the writer lock."""
+    _stage("locked")
+    data = read_bundle(bundle_dir)
+    report = UpdateReport("remove", data.version_dir.name, items=len(data.items))
+    _stage("read")
+    row_of = {item_id: row for row, item_id in enumerate(data.items.ids)}
+    report.unknown_ids = [i for i in wanted if i not in row_of]
+    drop = sorted(row_of[i] for i in wanted if i in row_of)
+    if not drop:
+        report.seconds = time.perf_counter() - started
+        return report
+    kept = np.setdiff1d(np.arange(len(data.items)), drop)
+    if not len(kept):
+        raise UpdateError(
+            f"refusing to remove all {len(data.items)} items: a bundle needs at least one; "
+            "build a new bundle instead"
+        )
+    items = data.items.select(kept)
+    embeddings = data.embeddings[kept]
+    index, note = _rebuild_index(data, embeddings)
+    report.problems += [note] if note else []
+    _stage("indexed")
+    report.removed = [data.items.ids[r] for r in drop]
+    report.items = len(items)
+    report.seconds = time.perf_counter() - started
+    report.version = _write_version(bundle_dir, data, items, embeddings, index, report)
     return report
 
 
@@ -628,6 +733,7 @@ __all__ = [
     "add_new_items",
     "bundle_lock",
     "check_item_id",
+    "normalize_item_id",
     "find_duplicates",
     "remove_items",
     "typical_neighbour_distance",

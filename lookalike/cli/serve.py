@@ -14,6 +14,7 @@ import uvicorn
 
 from lookalike.server.app import API_KEY_ENV, configured_api_key, create_app
 from lookalike.server.profile_api import use_interactions
+from lookalike.server.protocol import JsonErrorH11Protocol
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -48,7 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     updates = f"enabled (API key from ${env})" if api_key else "disabled (no API key)"
     print(f"lookalike: catalog updates {updates}", flush=True)
     print(f"lookalike: serving {args.bundle} on http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # JSON 400s for requests the HTTP parser refuses (lookalike/server/protocol.py).
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, http=JsonErrorH11Protocol
+    )
     return 0
 
 

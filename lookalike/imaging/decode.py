@@ -5,6 +5,13 @@ training, indexing and serving see identical pixels. Decoding is defensive: cata
 contain truncated JPEGs, HTML error pages saved as ``.png``, CMYK and 16-bit files and the
 occasional decompression bomb; each becomes an :class:`ImageDecodeError` with a clear message
 instead of a crash or, worse, a silently gray image.
+
+The pixel limit is checked three times, so it holds for every format Pillow opens: the size
+the header declares, before any pixel is decoded; the real size of every frame a container
+holds (an ICO or ICNS icon embeds PNG/BMP images whose own headers may declare far more than
+the container's directory says), also before decoding; and the size of the frame actually
+decoded, afterwards, for anything else that decodes bigger than it declared. Each message
+says which check refused the image, so "refused before decoding" is only said when true.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import struct
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -149,12 +157,7 @@ def _orientation(img: Image.Image) -> int:
 def _check_size(name: str, size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     pixels = width * height
-    # Pillow warns (and may print) above its own MAX_IMAGE_PIXELS; refusing everything above the
-    # smaller of the two limits turns that warning into an error without touching the global,
-    # non-thread-safe warning filters.
-    limit = max_pixels
-    if Image.MAX_IMAGE_PIXELS is not None:
-        limit = min(limit, Image.MAX_IMAGE_PIXELS)
+    limit = _pixel_limit(max_pixels)
     if pixels > limit:
         raise _fail(
             name,
@@ -165,7 +168,113 @@ def _check_size(name: str, size: tuple[int, int], max_pixels: int) -> None:
         raise _fail(name, f"image has an empty size {width}x{height}")
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _payload_size(fp: BinaryIO, offset: int) -> tuple[int, int] | None:
+    """The (width, height) an embedded PNG or BMP (DIB) image at ``offset`` declares, from
+    its header alone (None when neither or unreadable)."""
+    try:
+        fp.seek(offset)
+        head = fp.read(26)
+    except (OSError, ValueError, OverflowError):
+        return None
+    if head.startswith(_PNG_SIGNATURE) and len(head) >= 24:
+        return struct.unpack(">II", head[16:24])
+    if len(head) >= 12 and struct.unpack("<I", head[:4])[0] in (12, 40, 52, 56, 108, 124):
+        if struct.unpack("<I", head[:4])[0] == 12:  # OS/2 BITMAPCOREHEADER: 16-bit sizes
+            width, height = struct.unpack("<HH", head[4:8])
+        else:
+            width, height = struct.unpack("<ii", head[4:12])
+        # An icon's DIB height counts the image and its mask: the image is half of it.
+        return abs(width), abs(height) // 2
+    return None
+
+
+#: Most icon entries read from a container's directory (real icons hold a handful).
+MAX_CONTAINER_ENTRIES = 256
+
+
+def embedded_frame_sizes(fp: BinaryIO) -> tuple[str, list[tuple[int, int]]]:
+    """The format and the sizes of the images embedded in an icon container, read from
+    the raw bytes (before Pillow opens it: Pillow decodes an ICO's largest image while
+    *opening* it, at that image's own size, whatever the directory says). ICO/CUR entries
+    and ICNS blocks that hold a PNG or a BMP (DIB) image are measured from that image's
+    own header; ``("", [])`` for other formats."""
+    try:
+        fp.seek(0)
+        head = fp.read(8)
+        offsets: list[int] = []
+        if head[:4] in (b"\0\0\1\0", b"\0\0\2\0") and len(head) >= 6:
+            fmt = "ICO" if head[2] == 1 else "CUR"
+            count = min(struct.unpack("<H", head[4:6])[0], MAX_CONTAINER_ENTRIES)
+            fp.seek(6)
+            directory = fp.read(16 * count)
+            for n in range(len(directory) // 16):
+                offsets.append(struct.unpack("<I", directory[16 * n + 12 : 16 * n + 16])[0])
+        elif head[:4] == b"icns" and len(head) == 8:
+            fmt = "ICNS"
+            total = struct.unpack(">I", head[4:8])[0]
+            position = 8
+            while position + 8 <= total and len(offsets) < MAX_CONTAINER_ENTRIES:
+                fp.seek(position)
+                block = fp.read(8)
+                if len(block) < 8:
+                    break
+                length = struct.unpack(">I", block[4:8])[0]
+                if length <= 8:
+                    break
+                offsets.append(position + 8)
+                position += length
+        else:
+            return "", []
+        sizes = [size for offset in offsets if (size := _payload_size(fp, offset)) is not None]
+        return fmt, sizes
+    except (OSError, ValueError, OverflowError, struct.error):
+        return "", []
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            fp.seek(0)
+
+
+def _pixel_limit(max_pixels: int) -> int:
+    # Pillow warns (and may print) above its own MAX_IMAGE_PIXELS; refusing everything above
+    # the smaller of the two limits turns that warning into an error without touching the
+    # global, non-thread-safe warning filters.
+    if Image.MAX_IMAGE_PIXELS is not None:
+        return min(max_pixels, Image.MAX_IMAGE_PIXELS)
+    return max_pixels
+
+
+def _check_embedded(name: str, fp: BinaryIO, max_pixels: int) -> None:
+    limit = _pixel_limit(max_pixels)
+    fmt, sizes = embedded_frame_sizes(fp)
+    for width, height in sizes:
+        if width * height > limit:
+            raise _fail(
+                name,
+                f"the {fmt} container holds a {width}x{height} = {width * height:,}-pixel "
+                f"image, over the {limit:,}-pixel limit (refused before decoding as a "
+                "possible decompression bomb)",
+            )
+
+
+def _check_decoded(name: str, img: Image.Image, declared: tuple[int, int], max_pixels: int):
+    """The frame actually decoded must be within the limit too (a format whose header
+    understates the size slipped past the checks before decoding)."""
+    limit = _pixel_limit(max_pixels)
+    width, height = img.size
+    if width * height > limit:
+        raise _fail(
+            name,
+            f"image decoded to {width}x{height} = {width * height:,} pixels although its "
+            f"header declared {declared[0]}x{declared[1]}; over the {limit:,}-pixel limit, "
+            "refused",
+        )
+
+
 def _decode(fp: BinaryIO, name: str, draft_size: int | None, max_pixels: int) -> Image.Image:
+    _check_embedded(name, fp, max_pixels)
     try:
         img = Image.open(fp)
     except UnidentifiedImageError as e:
@@ -173,6 +282,7 @@ def _decode(fp: BinaryIO, name: str, draft_size: int | None, max_pixels: int) ->
     with img:
         # Check the header-declared size before any pixel data is decoded so memory stays bounded.
         _check_size(name, img.size, max_pixels)
+        declared = img.size
         fmt = img.format or "image"
         if draft_size is not None:
             # JPEG only (a no-op elsewhere): DCT-domain downscaling by 1/2, 1/4 or 1/8, keeping
@@ -187,6 +297,7 @@ def _decode(fp: BinaryIO, name: str, draft_size: int | None, max_pixels: int) ->
         except Exception as e:
             detail = str(e) or type(e).__name__
             raise _fail(name, f"corrupt or truncated {fmt} data ({detail})") from e
+        _check_decoded(name, img, declared, max_pixels)
         orientation = _orientation(img)
         try:
             rgb = _to_rgb(img)

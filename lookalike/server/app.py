@@ -48,7 +48,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from lookalike.recommend import Recommender
 from lookalike.server.deps import API_KEY_ENV, check_api_key, configured_api_key
 from lookalike.server.errors import install_error_handlers
-from lookalike.server.middleware import NoSniff
+from lookalike.server.middleware import NoSniff, RefuseEncodedBodies
 from lookalike.server.routes import admin, items, pages, profile, recommend
 from lookalike.server.routes.admin import (
     MAX_COLUMN_LENGTH,
@@ -182,6 +182,7 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["*"],
         )
+    app.add_middleware(RefuseEncodedBodies)
     app.add_middleware(NoSniff)
     # The order of the routes in the OpenAPI document (and of matching).
     for area in (recommend, profile, items, admin, pages):

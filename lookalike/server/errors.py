@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lookalike.imaging import ImageDecodeError
 from lookalike.recommend import FilterError, UnknownItemError
+from lookalike.server.jsonbody import JsonBodyError
 
 log = logging.getLogger("lookalike.server")
 
@@ -30,6 +31,19 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid_parameter",
 }
+
+
+#: Longest piece of client input (an id, a key) echoed back in an error message.
+MAX_ECHO_CHARS = 80
+
+
+def shown_id(value: object, limit: int = MAX_ECHO_CHARS) -> str:
+    """``repr`` of client input for an error message, cut to ``limit`` characters (with the
+    full length said) so a 100 KB id is never echoed back in full."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 class ApiError(Exception):
@@ -58,7 +72,7 @@ def error_response(
 
 def _location(loc: tuple | list) -> str:
     # ("query", "k") -> "query parameter k"; ("path", "item_id") -> "path parameter item_id".
-    parts = [str(p) for p in loc]
+    parts = [str(p)[:MAX_ECHO_CHARS] for p in loc]
     if len(parts) >= 2 and parts[0] in ("query", "path", "header"):
         return f"{parts[0]} parameter {'.'.join(parts[1:])}"
     return ".".join(parts) or "request"
@@ -72,7 +86,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     # exc.errors() may hold exception objects in "ctx"; keep only JSON-safe fields.
     errors = [
         {
-            "loc": [str(p) for p in e.get("loc", ())],
+            "loc": [str(p)[:MAX_ECHO_CHARS] for p in e.get("loc", ())],
             "msg": str(e.get("msg", "")),
             "type": str(e.get("type", "")),
         }
@@ -95,7 +109,14 @@ async def _filter_error(request: Request, exc: FilterError) -> JSONResponse:
 
 
 async def _unknown_item(request: Request, exc: UnknownItemError) -> JSONResponse:
-    return error_response(404, "unknown_item", str(exc))
+    item_id = exc.args[0] if exc.args else ""
+    return error_response(404, "unknown_item", f"unknown item id {shown_id(item_id)}")
+
+
+async def _json_error(request: Request, exc: JsonBodyError) -> JSONResponse:
+    if exc.too_large:
+        return error_response(413, "payload_too_large", str(exc))
+    return error_response(422, "invalid_json", str(exc))
 
 
 async def _image_error(request: Request, exc: ImageDecodeError) -> JSONResponse:
@@ -116,4 +137,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FilterError, _filter_error)
     app.add_exception_handler(UnknownItemError, _unknown_item)
     app.add_exception_handler(ImageDecodeError, _image_error)
+    app.add_exception_handler(JsonBodyError, _json_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,8 +1,10 @@
 """Small square JPEG thumbnails of catalog images, made once and cached on disk.
 
-A thumbnail's cache key (and HTTP ETag) is a hash of the source file's path, size and
-modification time plus the thumbnail settings, so a changed source image gets a new
-thumbnail while an unchanged one is never decoded twice. Files are written atomically
+A thumbnail's cache key (and HTTP ETag) is ``SOURCE-SETTINGS``: a hash of the source
+file's path, size and modification time (:func:`lookalike.bundle.thumbnail_source_key`)
+and one of the thumbnail settings, so a changed source image gets a new thumbnail while an
+unchanged one is never decoded twice, and the bundle's garbage collection can tell the
+thumbnails of images no kept version uses. Files are written atomically
 (:func:`lookalike.files.atomic_write_with`), so a concurrent reader never sees half a JPEG.
 """
 
@@ -17,13 +19,14 @@ from pathlib import Path
 
 from PIL import Image
 
+from lookalike.bundle import thumbnail_source_key
 from lookalike.files import atomic_write_with
 from lookalike.imaging import letterbox, open_rgb
 
 log = logging.getLogger("lookalike.server")
 
 #: Bump when the thumbnail rendering changes, so old cached files are not reused.
-THUMBNAIL_VERSION = 1
+THUMBNAIL_VERSION = 2
 _LOCK_STRIPES = 64
 
 
@@ -47,10 +50,8 @@ class ThumbnailCache:
 
     def key(self, source: str | Path) -> str:
         """Cache key of ``source``'s thumbnail; raises OSError if the file is missing."""
-        stat = os.stat(source)
-        text = f"{THUMBNAIL_VERSION}|{self.size}|{self.quality}|{source}|{stat.st_size}|"
-        text += str(stat.st_mtime_ns)
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+        settings = f"{THUMBNAIL_VERSION}|{self.size}|{self.quality}".encode()
+        return f"{thumbnail_source_key(source)}-{hashlib.sha256(settings).hexdigest()[:8]}"
 
     def path_for(self, key: str) -> Path:
         """Where the thumbnail with ``key`` is cached (sharded by its first two hex digits)."""

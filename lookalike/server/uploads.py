@@ -5,22 +5,42 @@ FastAPI's ``UploadFile`` parameters parse (and spool) the whole body before the 
 runs, so a 2 GB upload would be read in full just to be refused. Here the declared
 ``Content-Length`` is checked first and the body is then counted chunk by chunk as the
 multipart parser consumes it; the request is refused with 413 as soon as it passes the limit.
+
+Every multipart body goes through :func:`parse_multipart`, which also holds the other
+limits of a form: part headers up to :data:`MAX_PART_HEADER_BYTES` (long file names are
+fine; file names are cut to :data:`MAX_FILENAME_CHARS`), the body must end with its closing
+boundary, the form's charset must be UTF-8 (a ``charset=utf-7`` form could smuggle lone
+surrogates into text fields) and every text field and file name must be valid Unicode
+(:func:`lookalike.server.jsonbody.check_text`).
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import python_multipart
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from lookalike.server.errors import ApiError
+from lookalike.server.jsonbody import JsonBodyError, check_text
 
 #: Room for the multipart framing (boundaries, part headers, small fields) on top of the
 #: file itself when bounding the whole body.
 MULTIPART_OVERHEAD = 64 * 1024
+
+#: Longest header line of one part (python-multipart's default, 4 KB, refused a 5,000-character
+#: file name as "Invalid multipart data").
+MAX_PART_HEADER_BYTES = 64 * 1024
+#: File names are cut to this many characters (they are only echoed back).
+MAX_FILENAME_CHARS = 200
+#: Charsets a form may declare (what browsers and HTTP clients send).
+_CHARSETS = frozenset({"utf-8", "ascii"})
 
 #: Part content types accepted as "maybe an image"; the decoder has the final word.
 _GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
@@ -86,6 +106,79 @@ def _check_declared_length(request: Request, limit: int, max_bytes: int) -> None
         raise too_large(max_bytes)
 
 
+class BoundedMultiPartParser(MultiPartParser):
+    """Starlette's multipart parser with the limits above, and which knows whether the
+    body ended with its closing boundary (``complete``)."""
+
+    complete = False
+
+    def on_end(self) -> None:
+        """The closing boundary was read."""
+        self.complete = True
+
+    async def parse(self) -> FormData:
+        """The form, as :meth:`MultiPartParser.parse` (same callbacks), with long part
+        headers allowed and a body without its closing boundary refused.
+
+        Raises:
+            MultiPartException: a malformed body; the message says what is wrong.
+        """
+        _, params = parse_options_header(self.headers["Content-Type"])
+        charset = params.get(b"charset", b"utf-8")
+        charset = charset.decode("latin-1") if isinstance(charset, bytes) else charset
+        try:
+            self._charset = codecs.lookup(charset).name
+        except LookupError:
+            self._charset = charset
+        if self._charset not in _CHARSETS:
+            raise MultiPartException(f"unsupported form charset {charset[:40]!r}; use UTF-8")
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise MultiPartException("the Content-Type header has no boundary parameter")
+        callbacks = {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_end": self.on_end,
+        }
+        try:
+            parser = python_multipart.MultipartParser(
+                boundary, callbacks, max_header_size=MAX_PART_HEADER_BYTES
+            )
+            async for chunk in self.stream:
+                parser.write(chunk)
+                for part, data in self._file_parts_to_write:
+                    await part.file.write(data)  # type: ignore[union-attr]
+                for part in self._file_parts_to_finish:
+                    await part.file.seek(0)  # type: ignore[union-attr]
+                self._file_parts_to_write.clear()
+                self._file_parts_to_finish.clear()
+            parser.finalize()
+            if not self.complete:
+                raise MultiPartException("the body ends without its closing boundary (cut short?)")
+        except BaseException as exc:
+            for file in self._files_to_close_on_error:
+                file.close()
+            if isinstance(exc, FormParserError):
+                raise MultiPartException(str(exc) or type(exc).__name__) from exc
+            raise
+        return FormData(self.items)
+
+
+def _check_form_text(form: FormData) -> None:
+    """Every field name, text value and file name is valid Unicode."""
+    for key, value in form.multi_items():
+        check_text(key, "a form field name")
+        if isinstance(value, str):
+            check_text(value, f"form field {key[:40]!r}")
+        elif value.filename is not None:
+            check_text(value.filename, f"the file name of field {key[:40]!r}")
+
+
 async def parse_multipart(
     request: Request, limit: int, max_bytes: int, *, max_files: int, max_fields: int
 ) -> FormData:
@@ -102,17 +195,23 @@ async def parse_multipart(
         ApiError: 400 for an invalid Content-Length, 413 when too large, 422 when malformed.
     """
     _check_declared_length(request, limit, max_bytes)
-    parser = MultiPartParser(
+    parser = BoundedMultiPartParser(
         request.headers,
         limited(request.stream(), limit, max_bytes),
         max_files=max_files,
         max_fields=max_fields,
     )
     try:
-        return await parser.parse()
+        form = await parser.parse()
     except MultiPartException as exc:
         detail = f"malformed multipart body: {exc.message}"
         raise ApiError(422, "invalid_multipart", detail) from exc
+    try:
+        _check_form_text(form)
+    except JsonBodyError as exc:
+        await form.close()
+        raise ApiError(422, "invalid_multipart", str(exc)) from None
+    return form
 
 
 def check_image_part(upload: UploadFile, max_bytes: int, default_name: str) -> tuple[str, str]:
@@ -124,7 +223,7 @@ def check_image_part(upload: UploadFile, max_bytes: int, default_name: str) -> t
     """
     if (upload.size or 0) > max_bytes:
         raise too_large(max_bytes)
-    filename = (upload.filename or default_name)[:200]
+    filename = (upload.filename or default_name)[:MAX_FILENAME_CHARS]
     part_type = media_type(upload.content_type)
     if part_type not in _GENERIC_TYPES and not part_type.startswith("image/"):
         raise ApiError(

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
 
+from lookalike.bundle import THUMBNAILS_DIR
 from lookalike.recommend import UnknownItemError
 from lookalike.server.deps import State, UploadLimit, require_api_key
-from lookalike.server.errors import ApiError
+from lookalike.server.errors import ApiError, shown_id
+from lookalike.server.jsonbody import JsonBodyError, parse_json
 from lookalike.server.schemas import (
     BINARY,
     BUSY_ERROR,
@@ -28,6 +31,7 @@ from lookalike.server.schemas import (
     item_urls,
     request_body,
 )
+from lookalike.server.state import ServerState
 from lookalike.server.uploads import read_image_upload
 from lookalike.updates import (
     BundleBusyError,
@@ -35,12 +39,15 @@ from lookalike.updates import (
     UpdateError,
     add_new_items,
     check_item_id,
+    normalize_item_id,
     remove_items,
 )
 
 MAX_METADATA_FIELDS = 64
 MAX_COLUMN_LENGTH = 100
 MAX_VALUE_LENGTH = 2000
+#: The JSON ``metadata`` field: every column at its longest, with room for escapes.
+MAX_METADATA_JSON_BYTES = 2 * MAX_METADATA_FIELDS * (MAX_COLUMN_LENGTH + MAX_VALUE_LENGTH)
 # Query parameters of the endpoints: a metadata column with one of these names could never
 # be filtered on, so uploads may not create one.
 RESERVED_COLUMNS = frozenset({"k", "offset", "limit", "random"})
@@ -81,8 +88,9 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
     item_id, metadata = item_fields(upload.fields)
     if item_id is None or not item_id.strip():
         item_id = "u" + hashlib.sha256(upload.data).hexdigest()[:15]
+    item_id = normalize_item_id(item_id)
     if (reason := check_item_id(item_id)) is not None:
-        raise ApiError(422, "invalid_id", f"invalid id {item_id[:200]!r}: {reason}")
+        raise ApiError(422, "invalid_id", f"invalid id {shown_id(item_id)}: {reason}")
     new = NewItem(item_id, upload.data, metadata, name=upload.filename)
     live = state.live
     try:
@@ -95,13 +103,23 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
             # The served encoder when the version's encoder is the same files (updates
             # link them): saves loading a model per upload.
             encoder_loader=live.encoder_for,
+            # Orphaned thumbnails go too, wherever this server keeps them.
+            thumbnail_dirs=_thumbnail_dirs(state),
         )
     except BundleBusyError as exc:
         raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
     if report.skipped:
         skip = report.skipped[0]
-        status = 409 if skip.code == "id_exists" else 422
-        raise ApiError(status, skip.code, skip.reason)
+        if skip.code == "id_exists":
+            # The library's reason names the CLI's --replace; say the API's way instead.
+            raise ApiError(
+                409,
+                "id_exists",
+                f"id {shown_id(item_id)} is already in the catalog: remove it first with "
+                f"DELETE {item_urls(request, item_id)['image_url'].rsplit('/', 1)[0]} "
+                "or send another id",
+            )
+        raise ApiError(422, skip.code, skip.reason)
     cat = live.catalog
     if report.version is not None:
         await anyio.to_thread.run_sync(live.refresh, True)
@@ -133,7 +151,11 @@ async def remove_item(item_id: str, state: State) -> dict[str, Any]:
     """Remove an item from the catalog as a new bundle version (needs the API key)."""
     try:
         report = await state.run_update(
-            remove_items, state.bundle_dir, [item_id], lock_timeout=UPDATE_LOCK_TIMEOUT
+            remove_items,
+            state.bundle_dir,
+            [item_id],
+            lock_timeout=UPDATE_LOCK_TIMEOUT,
+            thumbnail_dirs=_thumbnail_dirs(state),
         )
     except BundleBusyError as exc:
         raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
@@ -143,6 +165,11 @@ async def remove_item(item_id: str, state: State) -> dict[str, Any]:
         raise UnknownItemError(item_id)
     await anyio.to_thread.run_sync(state.live.refresh, True)
     return {"id": item_id, "version": report.version, "items": report.items}
+
+
+def _thumbnail_dirs(state: ServerState) -> list[Path]:
+    """The bundle's own thumbnail folder and this server's cache (when elsewhere)."""
+    return list(dict.fromkeys([state.bundle_dir / THUMBNAILS_DIR, state.thumbnails.directory]))
 
 
 def item_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
@@ -160,9 +187,13 @@ def item_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
     raw = fields.pop("metadata", None)
     if raw is not None and raw.strip():
         try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = None
+            parsed = parse_json(raw, "the metadata field", max_bytes=MAX_METADATA_JSON_BYTES)
+        except JsonBodyError as exc:
+            raise ApiError(
+                422,
+                "invalid_metadata",
+                f'{exc}; metadata must be a JSON object like {{"Colour": "Red"}}',
+            ) from None
         if not isinstance(parsed, dict):
             raise ApiError(
                 422, "invalid_metadata", 'metadata must be a JSON object like {"Colour": "Red"}'
@@ -170,7 +201,9 @@ def item_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
         for key, value in parsed.items():
             if isinstance(value, dict | list) or value is None:
                 raise ApiError(
-                    422, "invalid_metadata", f"metadata {key!r} must be a string or a number"
+                    422,
+                    "invalid_metadata",
+                    f"metadata {shown_id(key)} must be a string or a number",
                 )
             metadata[str(key)] = value if isinstance(value, str) else json.dumps(value)
     metadata.update(fields)
@@ -187,12 +220,15 @@ def item_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
             )
         if key in RESERVED_COLUMNS:
             raise ApiError(
-                422, "invalid_metadata", f"metadata column {key!r} clashes with a query parameter"
+                422,
+                "invalid_metadata",
+                f"metadata column {shown_id(key)} clashes with a query parameter",
             )
         if len(value) > MAX_VALUE_LENGTH or "\x00" in value:
             raise ApiError(
                 422,
                 "invalid_metadata",
-                f"metadata {key!r} must be at most {MAX_VALUE_LENGTH} characters, without NUL",
+                f"metadata {shown_id(key)} must be at most {MAX_VALUE_LENGTH} characters, "
+                "without NUL",
             )
     return item_id, {k.strip(): v.strip() for k, v in metadata.items()}

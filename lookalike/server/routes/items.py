@@ -98,7 +98,7 @@ def get_thumbnail(
     path = cat.source_path(item_id)
     try:
         key = thumbs.key(path)
-        etag = f'"{key[:32]}"'
+        etag = f'"{key}"'
         if etag_matches(request.headers.get("if-none-match"), etag):
             return not_modified(etag)
         thumbnail = thumbs.get(path, key)
@@ -109,6 +109,16 @@ def get_thumbnail(
     if isinstance(thumbnail, bytes):
         return Response(thumbnail, media_type="image/jpeg", headers=headers)
     return FileResponse(thumbnail, media_type="image/jpeg", headers=headers)
+
+
+# HEAD on the file URLs (link checkers, caches revalidating): the same answer without the
+# body (Starlette's responses send only the headers to a HEAD request). Left out of the
+# OpenAPI document, which would otherwise list each operation twice under one id.
+for _path, _endpoint in (
+    ("/api/items/{item_id}/image", get_image),
+    ("/api/items/{item_id}/thumbnail", get_thumbnail),
+):
+    router.add_api_route(_path, _endpoint, methods=["HEAD"], include_in_schema=False)
 
 
 @router.get("/api/facets", response_model=Facets, responses=ERROR_RESPONSES)

@@ -28,7 +28,6 @@ and the likes pick similar shoppers whose interactions are blended into the rank
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +42,8 @@ from starlette.datastructures import UploadFile
 from lookalike.personal import Profile, recommend_profile
 from lookalike.recommend import FilterError, Recommender, UnknownItemError
 from lookalike.server.deps import CurrentCatalog, Interactions, UploadLimit
-from lookalike.server.errors import ApiError, error_response
+from lookalike.server.errors import ApiError, error_response, shown_id
+from lookalike.server.jsonbody import JsonBodyError, parse_json
 from lookalike.server.schemas import (
     BINARY,
     ERROR_RESPONSES,
@@ -212,9 +212,11 @@ async def read_json_request(request: Request, max_bytes: int = MAX_JSON_BYTES) -
         if len(body) > max_bytes:
             raise too_big
     try:
-        data = json.loads(body or b"{}")
-    except ValueError as exc:
-        raise ApiError(422, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        data = parse_json(bytes(body or b"{}"), "the body", max_bytes=max_bytes)
+    except JsonBodyError as exc:
+        if exc.too_large:
+            raise too_big from None
+        raise ApiError(422, "invalid_json", str(exc)) from None
     if not isinstance(data, dict):
         raise ApiError(
             422, "invalid_json", 'the body must be a JSON object like {"liked": ["ID", ...]}'
@@ -262,11 +264,15 @@ async def read_multipart_request(request: Request, max_photo_bytes: int) -> Pars
 
 
 def _json_field(name: str, value: str) -> Any:
+    if not value.strip():
+        return {}
     try:
-        return json.loads(value) if value.strip() else {}
-    except ValueError:
+        return parse_json(value, f"the {name} field", max_bytes=MAX_JSON_BYTES)
+    except JsonBodyError as exc:
         raise ApiError(
-            422, "invalid_parameter", f'{name} must be a JSON object like {{"Colour": ["Red"]}}'
+            422,
+            "invalid_parameter",
+            f'{exc}; {name} must be a JSON object like {{"Colour": ["Red"]}}',
         ) from None
 
 
@@ -325,7 +331,8 @@ def rows_of(rec: Recommender, ids: list[str]) -> list[int]:
 
 def unknown_items_error(liked: list[str], disliked: list[str]) -> JSONResponse:
     """404 naming the unknown ids and the list each came from."""
-    where = [f"{i!r} (liked)" for i in liked] + [f"{i!r} (disliked)" for i in disliked]
+    where = [f"{shown_id(i)} (liked)" for i in liked]
+    where += [f"{shown_id(i)} (disliked)" for i in disliked]
     shown = ", ".join(where[:10]) + (f" and {len(where) - 10} more" if len(where) > 10 else "")
     noun = "id" if len(where) == 1 else "ids"
     return error_response(
