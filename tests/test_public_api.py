@@ -63,6 +63,7 @@ PUBLIC = {
         "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageSource", "ImageDecodeError", "open_rgb",
         "letterbox", "load_image", "BatchResult", "load_images", "iter_image_batches",
         "cached_images", "image_content_hash", "average_hash", "hamming",
+        "Crop", "CropError", "check_crop", "crop_image", "parse_crop",
     ],
     "lookalike.catalog": [
         "KAGGLE_CSV", "ID_COLUMN_CANDIDATES", "IMAGE_COLUMN_CANDIDATES", "Item", "Catalog",

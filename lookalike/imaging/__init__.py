@@ -24,15 +24,27 @@ from lookalike.imaging.cache import cached_images
 from lookalike.imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, open_rgb
 from lookalike.imaging.decode import ImageSource as ImageSource  # importable, not in __all__
 from lookalike.imaging.hashes import average_hash, hamming, image_content_hash
-from lookalike.imaging.preprocess import letterbox, load_image
+from lookalike.imaging.preprocess import (
+    Crop,
+    CropError,
+    check_crop,
+    crop_image,
+    letterbox,
+    load_image,
+    parse_crop,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "BatchResult",
+    "Crop",
+    "CropError",
     "ImageDecodeError",
     "average_hash",
     "cached_images",
+    "check_crop",
+    "crop_image",
     "hamming",
     "image_content_hash",
     "iter_image_batches",
@@ -40,4 +52,5 @@ __all__ = [
     "load_image",
     "load_images",
     "open_rgb",
+    "parse_crop",
 ]

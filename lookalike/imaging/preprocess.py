@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 from PIL import Image
 
@@ -13,7 +16,55 @@ from lookalike.imaging.decode import (
     open_rgb,
 )
 
-__all__ = ["letterbox", "load_image"]
+__all__ = ["Crop", "CropError", "check_crop", "crop_image", "letterbox", "load_image", "parse_crop"]
+
+#: A region of a photo as fractions of its width and height: (x, y, w, h), top-left origin.
+Crop = tuple[float, float, float, float]
+
+
+class CropError(ValueError):
+    """A crop that is not four fractions x, y, w, h inside the photo."""
+
+
+def check_crop(crop: Sequence[float]) -> Crop:
+    """``crop`` as a validated (x, y, w, h) of floats: 0 <= x, y < 1, 0 < w, h <= 1 and the
+    box inside the photo (x + w <= 1, y + h <= 1, within 1e-6).
+
+    Raises:
+        CropError: anything else, with a one-line reason.
+    """
+    try:
+        values = tuple(float(v) for v in crop)
+    except (TypeError, ValueError):
+        raise CropError(f"crop must be four numbers x,y,w,h, got {crop!r}") from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise CropError(f"crop must be four finite numbers x,y,w,h, got {crop!r}")
+    x, y, w, h = values
+    if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1):
+        raise CropError(
+            f"crop x,y must be in [0, 1) and w,h in (0, 1] (fractions of the photo), got {crop!r}"
+        )
+    if x + w > 1 + 1e-6 or y + h > 1 + 1e-6:
+        raise CropError(f"crop must lie inside the photo (x + w <= 1, y + h <= 1), got {crop!r}")
+    return x, y, min(w, 1 - x), min(h, 1 - y)
+
+
+def parse_crop(text: str) -> Crop:
+    """``"x,y,w,h"`` (fractions of the photo) -> a checked :data:`Crop`; CropError otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 4:
+        raise CropError(f"crop must look like x,y,w,h (four fractions), got {text!r}")
+    return check_crop(parts)
+
+
+def crop_image(image: Image.Image, crop: Sequence[float]) -> Image.Image:
+    """The region ``crop`` (fractions, see :func:`check_crop`) of ``image``, at least 1 px."""
+    x, y, w, h = check_crop(crop)
+    width, height = image.size
+    left, top = min(width - 1, int(x * width)), min(height - 1, int(y * height))
+    right = max(left + 1, min(width, round((x + w) * width)))
+    bottom = max(top + 1, min(height, round((y + h) * height)))
+    return image.crop((left, top, right, bottom))
 
 
 def letterbox(image: Image.Image, size: int, fill: tuple[int, int, int] = _WHITE) -> np.ndarray:
@@ -53,7 +104,11 @@ def letterbox(image: Image.Image, size: int, fill: tuple[int, int, int] = _WHITE
 
 
 def load_image(
-    source: ImageSource, size: int, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: ImageSource,
+    size: int,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    crop: Sequence[float] | None = None,
 ) -> np.ndarray:
     """Decode and letterbox one image: :func:`open_rgb` (drafting to ``size``) + :func:`letterbox`.
 
@@ -61,6 +116,8 @@ def load_image(
         source: As for :func:`open_rgb`.
         size: Output side in pixels, >= 1.
         max_pixels: As for :func:`open_rgb`.
+        crop: keep only this region (x, y, w, h fractions, :func:`crop_image`) before the
+            letterbox (drafted so the region keeps at least ``size`` pixels a side).
 
     Returns:
         uint8 array of shape (size, size, 3).
@@ -68,4 +125,11 @@ def load_image(
     Raises:
         ImageDecodeError: If the image cannot be decoded.
     """
-    return letterbox(open_rgb(source, draft_size=size, max_pixels=max_pixels), size)
+    if crop is None:
+        return letterbox(open_rgb(source, draft_size=size, max_pixels=max_pixels), size)
+    box = check_crop(crop)
+    # Draft so that the cropped region still has at least ``size`` pixels per side.
+    draft = math.ceil(size / min(box[2], box[3]))
+    return letterbox(
+        crop_image(open_rgb(source, draft_size=draft, max_pixels=max_pixels), box), size
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from lookalike.imaging import letterbox
@@ -48,3 +49,46 @@ def test_letterbox_upscales_small_image():
 def test_letterbox_converts_rgba():
     out = letterbox(Image.new("RGBA", (4, 4), (0, 0, 0, 0)), 8)
     assert (out == 255).all()
+
+
+# --- crops (fractions of the photo) -------------------------------------------------------
+
+
+def test_parse_and_check_crop_accept_fractions_inside_the_photo():
+    from lookalike.imaging import check_crop, parse_crop
+
+    assert parse_crop("0.1, 0.2,0.5,0.5") == (0.1, 0.2, 0.5, 0.5)
+    assert check_crop([0, 0, 1, 1]) == (0.0, 0.0, 1.0, 1.0)
+    # Rounding just past the edge is clipped, not refused.
+    assert check_crop((0.5, 0.5, 0.5000001, 0.5)) == (0.5, 0.5, 0.5, 0.5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "0.1,0.2,0.3", "a,b,c,d", "0,0,0,1", "0,0,1,1.5", "-0.1,0,0.5,0.5", "0.6,0,0.5,1",
+     "nan,0,1,1", "1,0,0.1,0.1"],
+)  # fmt: skip
+def test_bad_crops_are_one_line_errors(text):
+    from lookalike.imaging import CropError, parse_crop
+
+    with pytest.raises(CropError) as info:
+        parse_crop(text)
+    assert "crop" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_load_image_with_a_crop_keeps_only_that_region(tmp_path):
+    from lookalike.imaging import load_image
+
+    # Left half red, right half blue: the right-half crop is all blue.
+    array = np.zeros((40, 80, 3), np.uint8)
+    array[:, :40] = (255, 0, 0)
+    array[:, 40:] = (0, 0, 255)
+    path = tmp_path / "two.png"
+    Image.fromarray(array).save(path)
+
+    right = load_image(path, 32, crop=(0.5, 0, 0.5, 1))
+    whole = load_image(path, 32)
+
+    assert right.shape == (32, 32, 3)
+    assert right[..., 2].mean() > 200 and right[..., 0].mean() < 30
+    assert whole[..., 0].mean() > 50  # the uncropped photo still shows red
