@@ -68,7 +68,11 @@ def test_upload_click_and_filter(page, server, tiny_catalog):
     wait_for_results(page, "10 lookalikes")
     ids = result_ids(page)
     assert len(ids) == 10 and ids[0] == "109"
-    assert page.get_attribute("#results [data-item-id] img", "alt")
+    # Shopper words on the cards: a cue, never a distance or a time.
+    cards = page.text_content("#results")
+    assert "Closest match" in page.text_content("#results [data-item-id] .card-cue")
+    assert "distance" not in page.inner_text("#results") and " ms" not in cards
+    assert "ms" not in page.text_content("#status")
     assert page.is_visible("#query-preview")
     screenshot(page, "browser-upload.png")
 
@@ -89,7 +93,7 @@ def test_upload_click_and_filter(page, server, tiny_catalog):
     # 3. A filter chip: only matching items.
     page.click('#facets .chip[data-column="Colour"][data-value="Blue"]')
     assert page.get_attribute('.chip[data-value="Blue"]', "aria-pressed") == "true"
-    wait_for_results(page, "matching Colour: Blue")
+    wait_for_results(page, "lookalikes (Blue)")
     ids = result_ids(page)
     clicked_colour = httpx.get(f"{server}/api/items/{clicked}").json()["metadata"]["Colour"]
     assert len(ids) == 6 - (clicked_colour == "Blue")  # every blue item but the query itself
@@ -99,9 +103,10 @@ def test_upload_click_and_filter(page, server, tiny_catalog):
     assert samples == 6  # the sample grid follows the filters too
     screenshot(page, "browser-filtered.png")
 
-    # Clearing filters restores the unfiltered list.
-    page.click("#clear-filters")
-    wait_for_results(page, "10 lookalikes in")
+    # The active filter shows above the results; removing it restores the unfiltered list.
+    page.click('#active-filters .active-chip[data-value="Blue"]')
+    wait_for_results(page, "10 lookalikes.")
+    assert page.eval_on_selector_all("#active-filters li", "els => els.length") == 0
 
 
 def test_text_upload_shows_server_message(page):
@@ -109,17 +114,23 @@ def test_text_upload_shows_server_message(page):
         "#file-input",
         files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"}],
     )
-    page.wait_for_selector("#error:not([hidden])")
-    message = page.text_content("#error")
-    assert "notes.txt" in message and "not an image" in message
+    page.wait_for_selector("#photo-error:not([hidden])")
+    message = page.text_content("#photo-error")
+    assert "notes.txt" in message and "isn't a photo we can read" in message
+    assert page.get_attribute("#photo-error", "role") == "alert"
+    assert page.is_hidden("#query-preview") and page.is_hidden("#results-section")
     screenshot(page, "browser-error.png")
-    # Over the server's limit (--max-upload-mb 2): refused before uploading, with the sizes.
+    # Over the server's limit (--max-upload-mb 2) and unreadable here: refused before
+    # uploading, with the sizes.
     page.set_input_files(
         "#file-input",
         files=[{"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": bytes(3 * 2**20)}],
     )
-    page.wait_for_function("() => document.getElementById('error').textContent.includes('huge')")
-    assert "huge.jpg is 3 MB; the limit is 2 MB" in page.text_content("#error")
+    page.wait_for_function(
+        "() => document.getElementById('photo-error').textContent.includes('huge')"
+    )
+    assert "huge.jpg” is too large (3 MB)" in page.text_content("#photo-error")
+    assert "under 2 MB" in page.text_content("#photo-error")
 
 
 def test_keyboard_only(page):
@@ -135,7 +146,7 @@ def test_keyboard_only(page):
     # Chips are buttons that Enter toggles.
     page.focus('.chip[data-value="Men"]')
     page.keyboard.press("Enter")
-    wait_for_results(page, "matching Gender: Men")
+    wait_for_results(page, "lookalikes (Men)")
     assert page.get_attribute('.chip[data-value="Men"]', "aria-pressed") == "true"
     assert page.get_attribute("#status", "aria-live") == "polite"
 

@@ -125,7 +125,7 @@ def test_for_you_follows_filters(page):
     picks = wait_for_new_picks(page, [])
     page.click('#facets .chip[data-column="Colour"][data-value="Blue"]')
     blue = wait_for_new_picks(page, picks)
-    assert "matching Colour: Blue" in page.text_content("#for-you-status")
+    assert "(Blue)" in page.text_content("#for-you-status")
     assert first not in blue and 1 <= len(blue) <= 6
     for item_id in blue:
         colour = page.evaluate(

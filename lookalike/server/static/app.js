@@ -1,10 +1,12 @@
-/* lookalike web page: upload a photo or pick a catalog item, see its lookalikes.
+/* lookalike web page: take or choose a photo, or pick a catalog item, and see its lookalikes.
  *
  * Plain JavaScript, no build step. All data comes from the JSON API next to this page
- * (see /docs). State lives in `state`; every render function rebuilds its part of the DOM.
- * Item queries are mirrored in the URL hash (#item=ID) so Back and shared links work.
- * Likes and dislikes form the shopper's profile, kept in localStorage; the "For you" section
- * shows POST /api/recommend/profile's picks for it and follows every change.
+ * (see /docs). What the shopper sees is a function of the address: the part after "#" names
+ * the query (item=ID, photo=a small JPEG of the uploaded photo, or view=for-you), the number
+ * of results (k=) and the filters (f.COLUMN=VALUE, repeated), so Back, Forward, reloads and
+ * shared links all restore it. Uploaded photos are shrunk in the browser before they are
+ * sent. Likes and dislikes form the shopper's profile, kept in localStorage; the "For you"
+ * section shows POST /api/recommend/profile's picks for it.
  */
 (function () {
   "use strict";
@@ -17,48 +19,84 @@
   const FOR_YOU_COUNT = 10;
   const PROFILE_KEY = "lookalike.profile.v1"; // localStorage: {liked: [...], disliked: [...]}
   const PROFILE_MAX = 200; // per list; the oldest feedback goes first
+  const UPLOAD_SIDE = 1600; // longest side of the photo sent to the server
+  const SHARE_SIDE = 320; // longest side of the copy carried in the address (#photo=)
+  const K_CHOICES = [5, 10, 20, 50];
+  // Shopper words for the API's "match" field.
+  const MATCH_WORDS = {
+    same: "Same design",
+    close: "Very similar",
+    similar: "Similar",
+    distant: "Loosely similar",
+  };
 
   const state = {
     k: 10,
     filters: {}, // column -> array of selected values
-    query: null, // {type: "file", file} | {type: "item", id}
+    query: null, // {type: "photo", key} | {type: "item", id} | {type: "for-you"} | null
     seed: initialSeed(),
     expanded: new Set(), // facet columns showing all their values
     facets: [],
+    facetsLoaded: false,
     facetsSeq: 0, // request counters: only the newest answer is rendered
     samplesSeq: 0,
-    maxUploadBytes: null, // from /healthz; larger photos are refused before uploading
+    maxUploadBytes: null, // from /healthz
     controller: null, // AbortController of the query in flight
     profile: loadProfile(), // {liked: [{id, title}], disliked: [{id, title}]}, newest last
     forYouSeq: 0,
     forYouController: null,
+    photos: new Map(), // photo key -> {blob, name}: photos of this visit, for Back/Forward
+    appliedHash: null, // the address part last shown
+    filtersKey: "", // the filters the facets and samples were last loaded for
+    drawerOpen: false,
+    closingDrawer: false,
+    health: null,
   };
 
   const $ = (id) => document.getElementById(id);
   const els = {
     fileInput: $("file-input"),
+    cameraInput: $("camera-input"),
     uploadButton: $("upload-button"),
+    cameraButton: $("camera-button"),
     dropZone: $("drop-zone"),
+    photoError: $("photo-error"),
     preview: $("query-preview"),
     previewImage: $("query-image"),
     previewCaption: $("query-caption"),
     kSelect: $("k-select"),
+    filtersPanel: $("filters-panel"),
+    filtersHeading: $("filters-heading"),
+    filtersError: $("filters-error"),
     facets: $("facets"),
     clearFilters: $("clear-filters"),
+    openFilters: $("open-filters"),
+    closeFilters: $("close-filters"),
+    filterCount: $("filter-count"),
+    activeFilters: $("active-filters"),
+    backdrop: $("sheet-backdrop"),
     status: $("status"),
     error: $("error"),
     resultsSection: $("results-section"),
     resultsHeading: $("results-heading"),
+    resultsNote: $("results-note"),
     results: $("results"),
+    share: $("share"),
     samples: $("samples"),
+    samplesNote: $("samples-note"),
     shuffle: $("shuffle"),
     catalogInfo: $("catalog-info"),
     forYou: $("for-you"),
+    forYouLink: $("for-you-link"),
     forYouHeading: $("for-you-heading"),
     forYouStatus: $("for-you-status"),
     forYouResults: $("for-you-results"),
     profileChips: $("profile-chips"),
     clearProfile: $("clear-profile"),
+    detailsToggle: $("details-toggle"),
+    details: $("details"),
+    detailsCatalog: $("details-catalog"),
+    detailsQuery: $("details-query"),
   };
 
   function initialSeed() {
@@ -69,9 +107,10 @@
 
   // --- HTTP ------------------------------------------------------------------------------
   class ApiError extends Error {
-    constructor(message, code) {
+    constructor(message, code, status) {
       super(message);
       this.code = code;
+      this.status = status;
     }
   }
 
@@ -85,14 +124,14 @@
     return search.toString();
   }
 
-  /** fetch + JSON; non-2xx answers become ApiError with the server's own message. */
+  /** fetch + JSON; non-2xx answers become ApiError with the server's code and detail. */
   async function api(path, options = {}) {
     let response;
     try {
       response = await fetch(path, options);
     } catch (err) {
       if (err.name === "AbortError") throw err;
-      throw new ApiError("Cannot reach the lookalike server. Is it running?", "network");
+      throw new ApiError("network error", "network", 0);
     }
     let body = null;
     try {
@@ -102,20 +141,47 @@
     }
     if (!response.ok) {
       const detail = body && typeof body.detail === "string" ? body.detail : response.statusText;
-      throw new ApiError(detail || `request failed (${response.status})`, body && body.error);
+      const code = (body && body.error) || `http_${response.status}`;
+      throw new ApiError(detail || `request failed (${response.status})`, code, response.status);
     }
     return body;
   }
 
-  // --- status and errors -----------------------------------------------------------------
+  /** Words a shopper understands for an API error; the server's detail goes to "details". */
+  function humanError(err, subject) {
+    noteTechnical(`${err.code || "error"}: ${err.message}`);
+    if (err.code === "network") return "We can't reach the shop right now. Check your connection and try again.";
+    if (err.status === 413) return `${subject} is too large to send. Try a smaller photo.`;
+    if (err.status === 415 || err.code === "invalid_image") {
+      return `${subject} isn't a photo we can read. Try a JPEG, PNG or WebP picture.`;
+    }
+    if (err.status === 404) return "We couldn't find that item. It may no longer be in the catalog.";
+    if (err.code === "invalid_filter") {
+      return "One of the filters no longer exists in this catalog. Clear the filters and try again.";
+    }
+    if (err.status === 503 || err.status === 429) return "The shop is busy. Try again in a moment.";
+    return "Something went wrong on our side. Try again in a moment.";
+  }
+
+  // --- status, errors and the retailer's details -----------------------------------------
   function setStatus(text, loading = false) {
     els.status.textContent = text;
     els.status.classList.toggle("loading", loading);
   }
 
-  function showError(message) {
-    els.error.textContent = message;
-    els.error.hidden = !message;
+  /** Show (or with "" hide) an error box; bring it into view when it appears. */
+  function showError(box, message) {
+    box.textContent = message;
+    box.hidden = !message;
+    if (message && box.getClientRects().length) box.scrollIntoView({ block: "nearest" });
+  }
+
+  function clearErrors() {
+    for (const box of [els.photoError, els.error]) showError(box, "");
+  }
+
+  function noteTechnical(text) {
+    els.detailsQuery.textContent = text;
   }
 
   // --- cards -----------------------------------------------------------------------------
@@ -135,31 +201,35 @@
     const li = document.createElement(tag);
     li.className = "card";
     li.dataset.itemId = item.id;
-    if (item.rank !== undefined) {
+    const isResult = item.rank !== undefined;
+    if (isResult) {
       li.dataset.rank = String(item.rank);
       li.dataset.distance = String(item.distance);
+      if (item.match) li.dataset.match = item.match;
     }
 
     const button = document.createElement("button");
     button.type = "button";
     button.className = "card-main";
-    const sub = subtitle(item);
-    button.setAttribute("aria-label", `Show lookalikes of ${title(item)}${sub ? ` (${sub})` : ""}`);
+    button.tabIndex = -1; // roving focus: the grid sets one card's tabindex to 0
     button.addEventListener("click", () => selectItem(item.id));
 
     const img = document.createElement("img");
     img.src = item.thumbnail_url;
-    img.alt = title(item);
+    img.alt = "";
     img.loading = "lazy";
     img.width = 192;
     img.height = 192;
     button.append(img);
 
-    if (item.rank !== undefined) {
-      const rank = document.createElement("span");
-      rank.className = "card-rank";
-      rank.textContent = `#${item.rank}`;
-      button.append(rank);
+    if (isResult) {
+      const cue = document.createElement("span");
+      cue.className = `card-cue cue-${item.rank === 1 ? "closest" : item.match || "similar"}`;
+      cue.textContent =
+        item.rank === 1 && item.match !== "distant"
+          ? "Closest match"
+          : MATCH_WORDS[item.match] || "Similar";
+      button.append(cue);
     }
     const name = document.createElement("span");
     name.className = "card-title";
@@ -168,28 +238,57 @@
     meta.className = "card-meta";
     meta.textContent = subtitle(item);
     button.append(name, meta);
-    if (item.distance !== undefined) {
-      const distance = document.createElement("span");
-      distance.className = "card-distance";
-      distance.textContent = `distance ${item.distance.toFixed(3)}`;
-      button.append(distance);
+    if (isResult) {
+      // For retailers (the "Details" view): rank and distance, hidden from shoppers.
+      const tech = document.createElement("span");
+      tech.className = "card-tech";
+      tech.textContent = `#${item.rank} · distance ${item.distance.toFixed(3)}`;
+      button.append(tech);
     }
     li.append(button);
+
+    if (item.duplicates && item.duplicates.length) li.append(duplicatesList(item));
 
     // Per-item actions: like / dislike toggles that feed the "For you" picks.
     const actions = document.createElement("div");
     actions.className = "card-actions";
-    actions.dataset.slot = "actions";
     actions.append(feedbackButton(item, "like"), feedbackButton(item, "dislike"));
     li.append(actions);
     syncCard(li);
     return li;
   }
 
+  /** The near-identical items collapsed into a result, one tap away. */
+  function duplicatesList(item) {
+    const details = document.createElement("details");
+    details.className = "card-dups";
+    const summary = document.createElement("summary");
+    summary.tabIndex = -1;
+    const n = item.duplicates.length;
+    summary.textContent = `${n} more with the same photo`;
+    const list = document.createElement("ul");
+    for (const id of item.duplicates) {
+      const li = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = hashFor({ query: { type: "item", id } });
+      link.tabIndex = -1;
+      link.textContent = `Item ${id}`;
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        selectItem(id);
+      });
+      li.append(link);
+      list.append(li);
+    }
+    details.append(summary, list);
+    return details;
+  }
+
   /** A like or dislike toggle (aria-pressed) for one item. */
   function feedbackButton(item, action) {
     const button = document.createElement("button");
     button.type = "button";
+    button.tabIndex = -1;
     button.className = `feedback feedback-${action}`;
     button.dataset.action = action;
     const name = title(item);
@@ -204,6 +303,55 @@
 
   function renderGrid(list, items, tag) {
     list.replaceChildren(...items.map((item) => card(item, tag)));
+    setRovingCard(list, list.querySelector(".card"));
+  }
+
+  // --- roving focus: one tab stop per grid, arrow keys move between cards -----------------
+  function focusables(li) {
+    return li.querySelectorAll(".card-main, .feedback, .card-dups summary, .card-dups a");
+  }
+
+  /** Make `li` the grid's tab stop (its controls tabbable, every other card's not). */
+  function setRovingCard(list, li) {
+    for (const other of list.querySelectorAll(".card")) {
+      const active = other === li;
+      other.classList.toggle("is-current", active);
+      for (const el of focusables(other)) el.tabIndex = active ? 0 : -1;
+    }
+  }
+
+  function gridColumns(cards) {
+    if (cards.length < 2) return 1;
+    const top = cards[0].offsetTop;
+    const n = cards.findIndex((c) => c.offsetTop !== top);
+    return n < 0 ? cards.length : n;
+  }
+
+  function wireGrid(list) {
+    list.addEventListener("focusin", (e) => {
+      const li = e.target.closest(".card");
+      if (li && !li.classList.contains("is-current")) setRovingCard(list, li);
+    });
+    list.addEventListener("keydown", (e) => {
+      const li = e.target.closest(".card");
+      if (!li || !e.target.classList.contains("card-main")) return;
+      const cards = [...list.querySelectorAll(".card")];
+      const i = cards.indexOf(li);
+      const cols = gridColumns(cards);
+      const moves = {
+        ArrowRight: i + 1,
+        ArrowLeft: i - 1,
+        ArrowDown: i + cols,
+        ArrowUp: i - cols,
+        Home: 0,
+        End: cards.length - 1,
+      };
+      if (!(e.key in moves)) return;
+      const target = cards[Math.max(0, Math.min(cards.length - 1, moves[e.key]))];
+      e.preventDefault();
+      setRovingCard(list, target);
+      target.querySelector(".card-main").focus();
+    });
   }
 
   // --- profile (likes / dislikes) --------------------------------------------------------
@@ -288,7 +436,10 @@
   /** The "For you" section's chips: liked items first, then dislikes. */
   function renderProfile() {
     const { liked, disliked } = state.profile;
-    els.forYou.hidden = liked.length + disliked.length === 0;
+    const empty = liked.length + disliked.length === 0;
+    els.forYou.hidden = empty && !(state.query && state.query.type === "for-you");
+    els.forYouLink.hidden = empty;
+    els.forYouLink.textContent = liked.length ? `For you (${liked.length})` : "For you";
     const chips = [
       ...liked.map((e) => profileChip(e, "like")),
       ...disliked.map((e) => profileChip(e, "dislike")),
@@ -336,9 +487,11 @@
       const next = li.nextElementSibling || li.previousElementSibling;
       removeFeedback(entry.id);
       // Keep keyboard focus in the chip row (or on the heading when it empties).
-      const target = next && els.profileChips.querySelector(
-        `[data-profile-id="${CSS.escape(next.dataset.profileId)}"] .profile-chip-remove`
-      );
+      const target =
+        next &&
+        els.profileChips.querySelector(
+          `[data-profile-id="${CSS.escape(next.dataset.profileId)}"] .profile-chip-remove`
+        );
       (target || els.forYouHeading).focus();
     });
     li.append(show, remove);
@@ -360,7 +513,7 @@
       els.forYouStatus.classList.remove("loading");
       els.forYouStatus.textContent = disliked.length
         ? "Like an item (\u2665) to get picks for you."
-        : "";
+        : "Like items (\u2665) and your picks appear here.";
       return;
     }
     const controller = new AbortController();
@@ -400,7 +553,7 @@
     } catch (err) {
       if (err.name === "AbortError" || seq !== state.forYouSeq) return;
       els.forYouResults.replaceChildren();
-      els.forYouStatus.textContent = `Could not get picks for you: ${err.message}`;
+      els.forYouStatus.textContent = `We couldn't get picks for you. ${humanError(err, "")}`;
     } finally {
       if (seq === state.forYouSeq) {
         state.forYouController = null;
@@ -425,59 +578,186 @@
         `.card[data-item-id="${CSS.escape(card.dataset.itemId)}"] ` +
           (action ? `[data-action="${action}"]` : ".card-main")
       );
+    if (again) setRovingCard(els.forYouResults, again.closest(".card"));
     (again || els.forYouHeading).focus();
+  }
+
+  // --- the address: what is shown, as #item=ID | #photo=DATA | #view=for-you, k, filters ---
+  function hashFor({ query = state.query, k = state.k, filters = state.filters } = {}) {
+    const params = new URLSearchParams();
+    if (query && query.type === "item") params.set("item", query.id);
+    if (query && query.type === "photo") params.set("photo", query.key);
+    if (query && query.type === "for-you") params.set("view", "for-you");
+    if (k !== 10) params.set("k", String(k));
+    for (const [column, values] of Object.entries(filters)) {
+      for (const value of values) params.append(`f.${column}`, value);
+    }
+    const text = params.toString();
+    return text ? `#${text}` : "";
+  }
+
+  /** What an address shows. Never throws: a garbled address is shown as an error. */
+  function parseHash(hash) {
+    // URLSearchParams decodes percent escapes leniently (bad bytes become U+FFFD).
+    const params = new URLSearchParams(hash.replace(/^#/, ""));
+    const filters = {};
+    for (const [key, value] of params) {
+      if (key.startsWith("f.") && key.length > 2 && value) {
+        const column = key.slice(2);
+        (filters[column] = filters[column] || []).push(value);
+      }
+    }
+    const k = Number.parseInt(params.get("k"), 10);
+    let query = null;
+    if (params.get("item")) query = { type: "item", id: params.get("item") };
+    else if (params.get("photo")) query = { type: "photo", key: params.get("photo") };
+    else if (params.get("view") === "for-you") query = { type: "for-you" };
+    return { query, k: K_CHOICES.includes(k) ? k : 10, filters };
+  }
+
+  /** Go to a new state: a new history entry (or the same one with `replace`). */
+  function navigate(changes, { replace = false, focusResults = true } = {}) {
+    const next = { query: state.query, k: state.k, filters: state.filters, ...changes };
+    const url = location.pathname + location.search + hashFor(next);
+    if (replace) history.replaceState(history.state, "", url); // (keeps the sheet's mark)
+    else history.pushState(null, "", url);
+    applyHash({ focusResults });
+  }
+
+  /** Show what the address says (on load, Back, Forward and every navigation). */
+  function applyHash({ focusResults = false } = {}) {
+    const hash = location.hash;
+    if (hash === state.appliedHash) return;
+    state.appliedHash = hash;
+    const next = parseHash(hash);
+    state.k = next.k;
+    els.kSelect.value = String(next.k);
+    state.filters = next.filters;
+    const filtersKey = JSON.stringify(next.filters);
+    const filtersChanged = filtersKey !== state.filtersKey;
+    state.filtersKey = filtersKey;
+    state.query = next.query;
+    renderActiveFilters();
+    if (filtersChanged) {
+      renderFacets();
+      loadFacets();
+      loadSamples();
+      refreshForYou();
+    }
+    renderProfile();
+    showQuery({ focusResults });
   }
 
   // --- queries ---------------------------------------------------------------------------
   function filterSummary() {
-    const parts = Object.entries(state.filters).map(([c, v]) => `${c}: ${v.join(" or ")}`);
-    return parts.length ? ` matching ${parts.join(", ")}` : "";
+    const values = Object.values(state.filters).flat();
+    return values.length ? ` (${values.join(", ")})` : "";
+  }
+
+  function clearResults() {
+    if (state.controller) state.controller.abort();
+    state.controller = null;
+    els.results.replaceChildren();
+    els.resultsSection.hidden = true;
+    els.resultsNote.hidden = true;
+    setStatus("");
+  }
+
+  function clearPreview() {
+    if (els.previewImage.src.startsWith("blob:")) URL.revokeObjectURL(els.previewImage.src);
+    els.previewImage.removeAttribute("src");
+    els.previewImage.alt = "";
+    els.previewCaption.textContent = "";
+    els.preview.hidden = true;
+  }
+
+  /** Show the state's query: a photo's or an item's lookalikes, "For you", or nothing. */
+  function showQuery({ focusResults }) {
+    const query = state.query;
+    els.forYou.classList.toggle("is-view", !!(query && query.type === "for-you"));
+    if (!query || query.type === "for-you") {
+      clearErrors();
+      clearResults();
+      clearPreview();
+      if (query) {
+        els.forYou.hidden = false;
+        if (focusResults) els.forYouHeading.focus();
+      }
+      return;
+    }
+    if (query.type === "photo") {
+      let photo = state.photos.get(query.key);
+      if (!photo) {
+        const blob = dataToBlob(query.key);
+        if (!blob) {
+          clearResults();
+          clearPreview();
+          showError(els.photoError, "This link's photo is damaged. Choose the photo again.");
+          return;
+        }
+        photo = { blob, name: "" };
+        state.photos.set(query.key, photo);
+      }
+      showPhotoPreview(photo);
+    }
+    runQuery({ focusResults });
   }
 
   /** Run the current query (photo or item) with the current k and filters. */
   async function runQuery({ focusResults = false } = {}) {
     const query = state.query;
-    if (!query) return;
+    if (!query || query.type === "for-you") return;
     if (state.controller) state.controller.abort();
     const controller = new AbortController();
     state.controller = controller;
 
-    showError("");
+    clearErrors();
     setStatus("Finding lookalikes…", true);
     els.resultsSection.hidden = false;
+    els.resultsNote.hidden = true;
     els.results.setAttribute("aria-busy", "true");
     els.results.classList.add("is-loading");
+    const params = { k: state.k };
+    let photo = null;
     try {
       let data;
-      if (query.type === "file") {
+      if (query.type === "photo") {
+        photo = state.photos.get(query.key);
         const form = new FormData();
-        form.append("image", query.file, query.file.name || "photo");
-        data = await api(`api/recommend?${queryString({ k: state.k })}`, {
+        form.append("image", photo.blob, photo.name || "photo.jpg");
+        data = await api(`api/recommend?${queryString(params)}`, {
           method: "POST",
           body: form,
           signal: controller.signal,
         });
       } else {
         const id = encodeURIComponent(query.id);
-        data = await api(`api/items/${id}/similar?${queryString({ k: state.k })}`, {
+        data = await api(`api/items/${id}/similar?${queryString(params)}`, {
           signal: controller.signal,
         });
         showItemPreview(data.query.item);
       }
+      if (state.controller !== controller) return;
       renderGrid(els.results, data.results, "li");
+      renderResultsNote(data.results);
       const n = data.results.length;
-      setStatus(
-        n
-          ? `${n} lookalike${n === 1 ? "" : "s"}${filterSummary()} in ${Math.round(data.took_ms)} ms.`
-          : `No catalog items${filterSummary()}. Try removing a filter.`
+      setStatus(n ? `${plural(n, "lookalike")}${filterSummary()}.` : "");
+      noteTechnical(
+        `Last query: ${n} results in ${Math.round(data.took_ms)} ms; ` +
+          `nearest distance ${n ? data.results[0].distance.toFixed(3) : "-"}.`
       );
-      if (focusResults) els.resultsHeading.focus({ preventScroll: false });
+      if (focusResults) focusResultsHeading();
     } catch (err) {
-      if (err.name === "AbortError") return;
-      els.results.replaceChildren();
-      els.resultsSection.hidden = true;
-      setStatus("");
-      showError(`Could not get lookalikes: ${err.message}`);
+      if (err.name === "AbortError" || state.controller !== controller) return;
+      clearResults();
+      if (query.type === "photo") {
+        clearPreview();
+        const subject = photo && photo.name ? `“${photo.name}”` : "This photo";
+        showError(els.photoError, humanError(err, subject));
+      } else {
+        clearPreview();
+        showError(els.error, humanError(err, "This item"));
+      }
     } finally {
       if (state.controller === controller) {
         state.controller = null;
@@ -487,60 +767,159 @@
     }
   }
 
-  function megabytes(bytes) {
-    return `${(bytes / 2 ** 20).toFixed(1).replace(/\.0$/, "")} MB`;
+  /** An honest word above the results: none match, or none is really close. */
+  function renderResultsNote(results) {
+    let text = "";
+    if (!results.length) {
+      text = Object.keys(state.filters).length
+        ? "No catalog items match these filters. Remove a filter to see more."
+        : "The catalog has no other items yet.";
+    } else if (results[0].match === "distant") {
+      text =
+        "Nothing in the catalog looks very close to this. These are the nearest items we have.";
+    }
+    els.resultsNote.textContent = text;
+    els.resultsNote.hidden = !text;
   }
 
-  function useFile(file) {
-    if (!file) return;
-    if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
-      // The server would refuse it too (413); saying so now spares a long upload.
-      setStatus("");
-      showError(
-        `${file.name || "This photo"} is ${megabytes(file.size)}; the limit is ` +
-          `${megabytes(state.maxUploadBytes)}. Choose a smaller photo.`
-      );
-      return;
+  /** Focus the results heading for screen readers without hiding the photo on phones. */
+  function focusResultsHeading() {
+    els.resultsHeading.focus({ preventScroll: true });
+    const box = els.resultsHeading.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) {
+      const anchor = els.preview.hidden ? els.resultsSection : els.preview;
+      anchor.scrollIntoView({ block: "start" });
     }
-    state.query = { type: "file", file };
-    // An upload is not addressable; drop any #item=... so Back returns to it.
-    if (location.hash) history.pushState(null, "", location.pathname + location.search);
-    if (els.previewImage.src.startsWith("blob:")) URL.revokeObjectURL(els.previewImage.src);
-    els.previewImage.src = URL.createObjectURL(file);
-    els.previewImage.alt = `Your photo ${file.name || ""}`.trim();
-    els.previewImage.hidden = false;
-    els.previewCaption.textContent = file.name ? `Your photo: ${file.name}` : "Your photo";
+  }
+
+  function showPhotoPreview(photo) {
+    clearPreview();
+    els.previewImage.src = URL.createObjectURL(photo.blob);
+    els.previewImage.alt = "Your photo";
+    els.previewCaption.textContent = photo.name ? `Your photo: ${photo.name}` : "Your photo";
     els.preview.hidden = false;
     els.resultsHeading.textContent = "Lookalikes of your photo";
-    runQuery({ focusResults: true });
   }
 
   function showItemPreview(item) {
-    if (els.previewImage.src.startsWith("blob:")) URL.revokeObjectURL(els.previewImage.src);
+    clearPreview();
     els.previewImage.src = item.thumbnail_url;
     els.previewImage.alt = title(item);
-    els.previewImage.hidden = false;
     els.previewCaption.textContent = [title(item), subtitle(item)].filter(Boolean).join(" · ");
     els.preview.hidden = false;
     els.resultsHeading.textContent = `Lookalikes of ${title(item)}`;
   }
 
-  /** Show the lookalikes of a catalog item (via the URL hash, so Back works). */
+  /** Show the lookalikes of a catalog item (a new history entry). */
   function selectItem(id) {
-    const target = `#item=${encodeURIComponent(id)}`;
-    if (location.hash === target) {
-      state.query = { type: "item", id };
+    const current = state.query;
+    if (current && current.type === "item" && current.id === id) {
       runQuery({ focusResults: true });
-    } else {
-      location.hash = target; // -> onHashChange
+      return;
+    }
+    navigate({ query: { type: "item", id } });
+  }
+
+  // --- photos: shrink in the browser, keep a small copy for the address --------------------
+  function megabytes(bytes) {
+    return `${(bytes / 2 ** 20).toFixed(1).replace(/\.0$/, "")} MB`;
+  }
+
+  async function decodePhoto(file) {
+    try {
+      return await createImageBitmap(file, { imageOrientation: "from-image" });
+    } catch (_) {
+      return null; // not an image this browser can read (the server may still say why)
     }
   }
 
-  function onHashChange() {
-    const match = /^#item=(.+)$/.exec(location.hash);
-    if (!match) return;
-    state.query = { type: "item", id: decodeURIComponent(match[1]) };
-    runQuery({ focusResults: true });
+  function drawScaled(bitmap, side) {
+    const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff"; // transparent pixels become white, as on catalog photos
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    return canvas;
+  }
+
+  function canvasBlob(canvas, quality) {
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+  }
+
+  /** The photo to upload: a JPEG of at most UPLOAD_SIDE px that fits the server's limit. */
+  async function shrinkForUpload(file, bitmap) {
+    const limit = state.maxUploadBytes || Infinity;
+    const small = Math.max(bitmap.width, bitmap.height) <= UPLOAD_SIDE;
+    if (small && file.size <= Math.min(limit, 2 ** 21) && /^image\/(jpeg|png|webp)$/.test(file.type)) {
+      return file; // already small: send it as it is
+    }
+    for (const [side, quality] of [
+      [UPLOAD_SIDE, 0.88],
+      [UPLOAD_SIDE, 0.75],
+      [1200, 0.75],
+      [800, 0.7],
+    ]) {
+      const blob = await canvasBlob(drawScaled(bitmap, side), quality);
+      if (blob && blob.size <= limit) return blob;
+    }
+    return null;
+  }
+
+  /** A small JPEG of the photo as base64url, carried in the address so the search can be shared. */
+  function shareCopy(bitmap) {
+    const data = drawScaled(bitmap, SHARE_SIDE).toDataURL("image/jpeg", 0.8);
+    return data.replace(/^data:image\/jpeg;base64,/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  }
+
+  function dataToBlob(key) {
+    try {
+      const bytes = atob(key.replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, ""));
+      const array = new Uint8Array(bytes.length);
+      for (let i = 0; i < bytes.length; i++) array[i] = bytes.charCodeAt(i);
+      if (array.length < 4 || array[0] !== 0xff || array[1] !== 0xd8) return null; // not a JPEG
+      return new Blob([array], { type: "image/jpeg" });
+    } catch (_) {
+      return null;
+    }
+  }
+
+  let localPhotos = 0;
+
+  async function useFile(file) {
+    if (!file) return;
+    clearErrors();
+    const name = file.name || "";
+    const subject = name ? `“${name}”` : "This photo";
+    setStatus("Preparing your photo…", true);
+    const bitmap = await decodePhoto(file);
+    let blob = file;
+    let key;
+    if (bitmap) {
+      blob = await shrinkForUpload(file, bitmap);
+      key = shareCopy(bitmap);
+      bitmap.close();
+    } else {
+      // The browser cannot read it: let the server judge, under a key for this visit only.
+      localPhotos += 1;
+      key = `local-${localPhotos}`;
+    }
+    if (!blob || (!bitmap && state.maxUploadBytes && file.size > state.maxUploadBytes)) {
+      setStatus("");
+      clearResults();
+      clearPreview();
+      const limit = state.maxUploadBytes ? megabytes(state.maxUploadBytes) : "the limit";
+      showError(
+        els.photoError,
+        `${subject} is too large (${megabytes(file.size)}) and this browser can't shrink it. ` +
+          `Try a JPEG or PNG photo under ${limit}.`
+      );
+      return;
+    }
+    state.photos.set(key, { blob, name });
+    navigate({ query: { type: "photo", key } });
   }
 
   // --- samples ---------------------------------------------------------------------------
@@ -552,14 +931,12 @@
       const data = await api(`api/items?${qs}`);
       if (seq !== state.samplesSeq) return; // superseded by a newer request
       renderGrid(els.samples, data.items, "li");
-      if (!data.items.length) {
-        const empty = document.createElement("li");
-        empty.className = "muted";
-        empty.textContent = "No catalog items match these filters.";
-        els.samples.replaceChildren(empty);
-      }
+      els.samplesNote.hidden = data.items.length > 0;
+      els.samplesNote.textContent = data.items.length
+        ? ""
+        : "No catalog items match these filters. Remove a filter to see more.";
     } catch (err) {
-      showError(`Could not load catalog items: ${err.message}`);
+      showError(els.error, `We couldn't load catalog items. ${humanError(err, "")}`);
     } finally {
       els.samples.setAttribute("aria-busy", "false");
     }
@@ -574,17 +951,22 @@
     return [...facets].sort((a, b) => rank(a.column) - rank(b.column));
   }
 
+  function columnLabel(column) {
+    return column.replace(/([a-z])([A-Z])/g, "$1 $2");
+  }
+
   function renderFacets() {
     const groups = state.facets.map((facet) => {
       const group = document.createElement("fieldset");
       group.className = "facet";
       group.dataset.column = facet.column;
       const legend = document.createElement("legend");
-      legend.textContent = facet.column.replace(/([a-z])([A-Z])/g, "$1 $2");
+      legend.textContent = columnLabel(facet.column);
       group.append(legend);
 
       const selected = state.filters[facet.column] || [];
       const expanded = state.expanded.has(facet.column);
+      const chips = [];
       facet.values.forEach((entry, i) => {
         const isOn = selected.includes(entry.value);
         // Selected chips stay visible even in a collapsed group.
@@ -600,16 +982,19 @@
         chip.textContent = entry.value;
         const count = document.createElement("span");
         count.className = "chip-count";
-        count.textContent = String(entry.count);
-        count.setAttribute("aria-label", `${entry.count} items`);
-        chip.append(" ", count);
+        count.textContent = ` ${entry.count}`;
+        chip.append(count);
         chip.addEventListener("click", () => toggleFilter(facet.column, entry.value));
+        chips.push(chip);
         group.append(chip);
       });
+      // Roving focus: one tab stop per group (its first selected chip, else its first).
+      const current = chips.find((c) => c.getAttribute("aria-pressed") === "true") || chips[0];
+      for (const chip of chips) chip.tabIndex = chip === current ? 0 : -1;
       if (facet.values.length > CHIPS_COLLAPSED) {
         const more = document.createElement("button");
         more.type = "button";
-        more.className = "link-button";
+        more.className = "link-button more-button";
         more.setAttribute("aria-expanded", String(expanded));
         more.textContent = expanded ? "Show fewer" : `Show all ${facet.values.length}`;
         more.addEventListener("click", () => {
@@ -622,14 +1007,32 @@
       }
       return group;
     });
-    if (!groups.length) {
+    if (!groups.length && state.facets.length === 0 && state.facetsLoaded) {
       const none = document.createElement("p");
       none.className = "muted";
-      none.textContent = "This catalog has no filterable columns.";
+      none.textContent = "This catalog has no filters.";
       groups.push(none);
     }
-    els.facets.replaceChildren(...groups);
-    els.clearFilters.hidden = Object.keys(state.filters).length === 0;
+    if (groups.length || state.facetsLoaded) els.facets.replaceChildren(...groups);
+    const n = Object.values(state.filters).flat().length;
+    els.clearFilters.hidden = n === 0;
+    els.filterCount.hidden = n === 0;
+    els.filterCount.textContent = n ? ` ${n}` : "";
+    els.openFilters.setAttribute("aria-label", n ? `Filters, ${n} chosen` : "Filters");
+  }
+
+  /** Arrow keys move between the chips of one filter group. */
+  function onFacetKey(e) {
+    const chip = e.target.closest(".chip");
+    if (!chip) return;
+    const chips = [...chip.closest("fieldset").querySelectorAll(".chip")];
+    const i = chips.indexOf(chip);
+    const moves = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: chips.length - 1 };
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    const target = chips[(moves[e.key] + chips.length) % chips.length];
+    for (const c of chips) c.tabIndex = c === target ? 0 : -1;
+    target.focus();
   }
 
   /** Keep keyboard focus on the chip (or the group's toggle) after a re-render. */
@@ -640,25 +1043,64 @@
       value === null
         ? group.querySelector(".link-button")
         : group.querySelector(`.chip[data-value="${CSS.escape(value)}"]`);
-    if (target) target.focus();
+    if (target) {
+      if (target.classList.contains("chip")) {
+        for (const c of group.querySelectorAll(".chip")) c.tabIndex = c === target ? 0 : -1;
+      }
+      target.focus();
+    }
+  }
+
+  /** Filters change the current entry's address (Back goes to the previous search). */
+  function setFilters(filters) {
+    navigate({ filters }, { replace: true, focusResults: false });
   }
 
   function toggleFilter(column, value) {
-    const values = new Set(state.filters[column] || []);
+    const filters = { ...state.filters };
+    const values = new Set(filters[column] || []);
     if (values.has(value)) values.delete(value);
     else values.add(value);
-    if (values.size) state.filters[column] = [...values];
-    else delete state.filters[column];
-    renderFacets();
+    if (values.size) filters[column] = [...values];
+    else delete filters[column];
+    setFilters(filters);
     focusChip(column, value);
-    filtersChanged();
   }
 
-  function filtersChanged() {
-    loadFacets();
-    loadSamples();
-    runQuery();
-    refreshForYou();
+  /** The chosen filters above the results, each a button that removes it. */
+  function renderActiveFilters() {
+    const chips = [];
+    for (const [column, values] of Object.entries(state.filters)) {
+      for (const value of values) {
+        const li = document.createElement("li");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "active-chip";
+        button.dataset.column = column;
+        button.dataset.value = value;
+        button.setAttribute("aria-label", `Remove filter ${columnLabel(column)}: ${value}`);
+        button.textContent = value;
+        const x = document.createElement("span");
+        x.setAttribute("aria-hidden", "true");
+        x.textContent = " \u00d7";
+        button.append(x);
+        button.addEventListener("click", () => {
+          const next = li.nextElementSibling || li.previousElementSibling;
+          const nextValue = next && next.querySelector("button").dataset;
+          toggleFilter(column, value);
+          const again =
+            nextValue &&
+            els.activeFilters.querySelector(
+              `.active-chip[data-column="${CSS.escape(nextValue.column)}"]` +
+                `[data-value="${CSS.escape(nextValue.value)}"]`
+            );
+          (again || els.openFilters).focus();
+        });
+        li.append(button);
+        chips.push(li);
+      }
+    }
+    els.activeFilters.replaceChildren(...chips);
   }
 
   async function loadFacets() {
@@ -667,6 +1109,8 @@
       const data = await api(`api/facets?${queryString({})}`);
       if (seq !== state.facetsSeq) return; // a newer filter change is on its way
       state.facets = orderedFacets(data.facets);
+      state.facetsLoaded = true;
+      showError(els.filtersError, "");
       // Re-rendering must not steal keyboard focus from a chip or a "Show all" toggle.
       const focused = document.activeElement;
       const group = els.facets.contains(focused) ? focused.closest("fieldset") : null;
@@ -675,29 +1119,119 @@
       if (group) focusChip(group.dataset.column, value);
     } catch (err) {
       els.facets.textContent = "";
-      showError(`Could not load filters: ${err.message}`);
+      showError(els.filtersError, `We couldn't load the filters. ${humanError(err, "")}`);
     }
   }
 
+  // --- the filters sheet (phones) ----------------------------------------------------------
+  const phoneLayout = window.matchMedia("(max-width: 899px)");
+
+  function openDrawer() {
+    if (state.drawerOpen) return;
+    state.drawerOpen = true;
+    // An entry of its own, so the phone's Back button closes the sheet.
+    history.pushState({ drawer: true }, "", location.href);
+    els.filtersPanel.classList.add("open");
+    els.filtersPanel.setAttribute("role", "dialog");
+    els.filtersPanel.setAttribute("aria-modal", "true");
+    els.backdrop.hidden = false;
+    els.openFilters.setAttribute("aria-expanded", "true");
+    for (const el of outsideDrawer()) el.inert = true;
+    els.filtersHeading.focus();
+  }
+
+  function outsideDrawer() {
+    return [
+      document.querySelector(".site-header"),
+      document.querySelector(".query-panel"),
+      document.querySelector(".content"),
+      document.querySelector(".site-footer"),
+      document.querySelector(".skip-link"),
+    ];
+  }
+
+  function hideDrawer() {
+    state.drawerOpen = false;
+    els.filtersPanel.classList.remove("open");
+    els.filtersPanel.removeAttribute("role");
+    els.filtersPanel.removeAttribute("aria-modal");
+    els.backdrop.hidden = true;
+    els.openFilters.setAttribute("aria-expanded", "false");
+    for (const el of outsideDrawer()) el.inert = false;
+    if (phoneLayout.matches) els.openFilters.focus();
+  }
+
+  function closeDrawer() {
+    if (!state.drawerOpen) return;
+    if (history.state && history.state.drawer) {
+      state.closingDrawer = true;
+      history.back(); // -> onPopState hides it and keeps the chosen filters
+    } else {
+      hideDrawer();
+    }
+  }
+
+  function onPopState() {
+    if (state.drawerOpen || state.closingDrawer) {
+      // Back (or Done) closed the sheet: keep the filters chosen in it.
+      state.closingDrawer = false;
+      const url = location.pathname + location.search + hashFor();
+      history.replaceState(null, "", url);
+      state.appliedHash = location.hash;
+      hideDrawer();
+      return;
+    }
+    applyHash({ focusResults: true });
+  }
+
+  // --- catalog info and the retailer's details ---------------------------------------------
   async function loadCatalogInfo() {
     try {
       const info = await api("healthz");
+      state.health = info;
       state.maxUploadBytes = info.max_upload_bytes || null;
-      els.catalogInfo.textContent =
-        `${info.items.toLocaleString()} catalog items · encoder ${info.encoder} · ` +
-        `bundle ${info.bundle_version}`;
+      els.catalogInfo.textContent = `${info.items.toLocaleString()} catalog items`;
+      els.detailsCatalog.textContent =
+        `Encoder ${info.encoder} · bundle ${info.bundle_version} · uploads up to ` +
+        `${megabytes(info.max_upload_bytes)} (photos are shrunk to ${UPLOAD_SIDE} px first).`;
     } catch (_) {
       els.catalogInfo.textContent = "";
+    }
+  }
+
+  function toggleDetails() {
+    const on = els.details.hidden;
+    els.details.hidden = !on;
+    document.body.classList.toggle("show-details", on);
+    els.detailsToggle.setAttribute("aria-pressed", String(on));
+  }
+
+  async function shareSearch() {
+    const url = location.href;
+    try {
+      if (navigator.share && window.matchMedia("(pointer: coarse)").matches) {
+        await navigator.share({ title: document.title, url });
+        return;
+      }
+      await navigator.clipboard.writeText(url);
+      setStatus("Link copied. Anyone with the link sees this search, including your photo.");
+    } catch (err) {
+      if (err && err.name === "AbortError") return;
+      setStatus("Copy the address from the address bar to share this search.");
     }
   }
 
   // --- wiring ----------------------------------------------------------------------------
   function wire() {
     els.uploadButton.addEventListener("click", () => els.fileInput.click());
-    els.fileInput.addEventListener("change", () => {
-      useFile(els.fileInput.files[0]);
-      els.fileInput.value = ""; // choosing the same file again still fires "change"
-    });
+    els.cameraButton.addEventListener("click", () => els.cameraInput.click());
+    for (const input of [els.fileInput, els.cameraInput]) {
+      input.addEventListener("change", () => {
+        const file = input.files[0];
+        input.value = ""; // choosing the same file again still fires "change"
+        useFile(file);
+      });
+    }
 
     // Drag and drop onto the drop zone; elsewhere a dropped file must not navigate away.
     for (const type of ["dragover", "drop"]) {
@@ -724,23 +1258,38 @@
     });
 
     els.previewImage.addEventListener("error", () => {
-      els.previewImage.hidden = true; // e.g. a file the browser cannot show
+      if (els.previewImage.getAttribute("src")) els.preview.hidden = true;
     });
     els.kSelect.addEventListener("change", () => {
-      state.k = Number.parseInt(els.kSelect.value, 10);
-      runQuery();
+      navigate({ k: Number.parseInt(els.kSelect.value, 10) }, { replace: true, focusResults: false });
     });
     els.clearFilters.addEventListener("click", () => {
-      state.filters = {};
-      renderFacets();
-      filtersChanged();
-      els.uploadButton.focus();
+      setFilters({});
+      (phoneLayout.matches ? els.filtersHeading : els.uploadButton).focus();
+    });
+    els.facets.addEventListener("keydown", onFacetKey);
+    els.openFilters.addEventListener("click", openDrawer);
+    els.closeFilters.addEventListener("click", closeDrawer);
+    els.backdrop.addEventListener("click", closeDrawer);
+    els.filtersPanel.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && state.drawerOpen) closeDrawer();
+    });
+    phoneLayout.addEventListener("change", () => {
+      if (!phoneLayout.matches && state.drawerOpen) closeDrawer();
     });
     els.shuffle.addEventListener("click", () => {
       state.seed = Math.floor(Math.random() * 1e9);
       loadSamples();
     });
-    window.addEventListener("hashchange", onHashChange);
+    els.share.addEventListener("click", shareSearch);
+    els.forYouLink.addEventListener("click", (e) => {
+      e.preventDefault();
+      navigate({ query: { type: "for-you" } });
+    });
+    els.detailsToggle.addEventListener("click", toggleDetails);
+    for (const list of [els.results, els.forYouResults, els.samples]) wireGrid(list);
+    window.addEventListener("popstate", onPopState);
+    window.addEventListener("hashchange", () => applyHash({ focusResults: true }));
     els.clearProfile.addEventListener("click", () => {
       state.profile = { liked: [], disliked: [] };
       profileChanged();
@@ -758,11 +1307,7 @@
   }
 
   wire();
-  state.k = Number.parseInt(els.kSelect.value, 10);
   loadCatalogInfo();
-  loadFacets();
-  loadSamples();
-  renderProfile();
-  refreshForYou();
-  onHashChange();
+  state.filtersKey = null; // the first applyHash loads facets, samples and "For you"
+  applyHash({ focusResults: false });
 })();
