@@ -26,8 +26,15 @@ from typing import Any
 import numpy as np
 
 from lookalike.bundle import BundleData, read_bundle
-from lookalike.encoders.base import load_encoder
-from lookalike.imaging import load_images
+from lookalike.encoders import load_encoder
+from lookalike.imaging import (
+    Crop,
+    CropError,
+    ImageDecodeError,
+    check_crop,
+    load_image,
+    load_images,
+)
 from lookalike.index import load_index
 
 Filters = dict[str, Sequence[str]]
@@ -249,22 +256,38 @@ class Recommender:
 
     # --- encoding ---------------------------------------------------------------------------
     def encode_images(
-        self, sources: Sequence
+        self, sources: Sequence, crop: Crop | Sequence[Crop | None] | None = None
     ) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
         """Decode + encode image files/bytes in one batch.
+
+        Args:
+            sources: image paths or bytes.
+            crop: the region of each photo to look at, (x, y, w, h) as fractions of its
+                width and height (one for all, or one per source, None = the whole photo).
 
         Returns:
             (vectors for the readable sources, their indices into ``sources``, errors as
             (index, message) for the unreadable ones).
-        """
 
-        batch = load_images(list(sources), self.encoder.input_size)
-        vectors = (
-            self.encoder.encode(batch.images)
-            if batch.ok
-            else np.zeros((0, self.encoder.dim), np.float32)
-        )
-        return vectors, batch.ok, batch.errors
+        Raises:
+            CropError: a crop that is not four fractions inside the photo.
+        """
+        sources = list(sources)
+        crops = per_source_crops(crop, len(sources))
+        if not any(crops):
+            batch = load_images(sources, self.encoder.input_size)
+            images, ok, errors = batch.images, batch.ok, batch.errors
+        else:
+            decoded, ok, errors = [], [], []
+            for index, (source, box) in enumerate(zip(sources, crops, strict=True)):
+                try:
+                    decoded.append(load_image(source, self.encoder.input_size, crop=box))
+                    ok.append(index)
+                except ImageDecodeError as exc:
+                    errors.append((index, str(exc)))
+            images = np.stack(decoded) if decoded else None
+        vectors = self.encoder.encode(images) if ok else np.zeros((0, self.encoder.dim), np.float32)
+        return vectors, ok, errors
 
     # --- search -----------------------------------------------------------------------------
     def search(
@@ -354,13 +377,17 @@ class Recommender:
         filters: Filters | None = None,
         collapse_duplicates: bool = True,
         names: Sequence[str] | None = None,
+        crop: Crop | Sequence[Crop | None] | None = None,
     ) -> list[QueryResult]:
         """Lookalikes for each image (path or bytes); one model pass for all of them.
 
-        Unreadable images get a QueryResult with ``error`` set instead of raising.
+        ``crop`` = (x, y, w, h), fractions of the photo's width and height: the shopper's
+        choice of the garment to match (one for every image, or one per image; None = the
+        whole photo). Unreadable images get a QueryResult with ``error`` set instead of
+        raising; a bad crop raises CropError (a ValueError) before anything is decoded.
         """
         names = list(names) if names is not None else [str(s) for s in sources]
-        vectors, ok, errors = self.encode_images(sources)
+        vectors, ok, errors = self.encode_images(sources, crop)
         out = [QueryResult(query=name) for name in names]
         for index, message in errors:
             out[index].error = message
@@ -398,3 +425,16 @@ class Recommender:
             QueryResult(query=str(item_id), results=results)
             for item_id, results in zip(item_ids, found, strict=True)
         ]
+
+
+def per_source_crops(crop: Crop | Sequence[Crop | None] | None, count: int) -> list[Crop | None]:
+    """One checked crop (or None) per source: ``crop`` is one (x, y, w, h) for all, or a
+    sequence of ``count`` of them (None entries allowed)."""
+    if crop is None:
+        return [None] * count
+    crop = list(crop)
+    if crop and all(c is None or not isinstance(c, int | float | str) for c in crop):
+        if len(crop) != count:
+            raise CropError(f"{len(crop)} crops for {count} images; give one per image")
+        return [None if c is None else check_crop(c) for c in crop]
+    return [check_crop(crop)] * count
