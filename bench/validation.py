@@ -32,7 +32,8 @@ import numpy as np
 from lookalike.bundle import read_bundle
 from lookalike.cli import parse_options
 from lookalike.degrade import DEGRADATIONS, degrade_batch
-from lookalike.encoders.base import apply_pca, fit_pca, load_encoder
+from lookalike.encoders import load_encoder
+from lookalike.encoders.base import apply_pca, fit_pca
 from lookalike.encoders.hybrid import (
     encode_label_columns,
     fuse,

@@ -28,13 +28,8 @@ from lookalike.bundle import (
 )
 from lookalike.catalog import Catalog, read_catalog, read_split
 from lookalike.dedup import duplicate_groups, near_duplicate_pairs
-from lookalike.encoders.base import (
-    TrainingData,
-    encode_in_batches,
-    encoder_class,
-    load_encoder,
-    make_config,
-)
+from lookalike.encoders import TrainingData, encoder_class, load_encoder, make_config
+from lookalike.encoders.base import encode_in_batches
 from lookalike.imaging import cached_images, image_content_hash
 from lookalike.index import build_index
 

@@ -1,9 +1,8 @@
 """Encoders behind one protocol, chosen by name: ``cae``, ``efficientnet-lite0``, ``hybrid``."""
 
-from lookalike.encoders.base import (
+from lookalike.encoders.base import Encoder, TrainingData
+from lookalike.encoders.registry import (
     ENCODERS,
-    Encoder,
-    TrainingData,
     encoder_class,
     fit_encoder,
     load_encoder,

@@ -1,8 +1,9 @@
-"""The ``Encoder`` seam: uint8 image batches in, float32 embeddings out; a registry by name.
+"""The ``Encoder`` seam: uint8 image batches in, float32 embeddings out.
 
-A new model is one new module that defines a class with the methods below and decorates it
-with :func:`register_encoder`. Everything an encoder needs to come back is written by ``save``
-into one directory: ``encoder.json`` (name + config) and ``weights.safetensors`` (no pickle).
+A new model is one new module that defines a class with the methods below (and a ``name``),
+plus one line in :mod:`lookalike.encoders.registry`. Everything an encoder needs to come back
+is written by ``save`` into one directory: ``encoder.json`` (name + config) and
+``weights.safetensors`` (no pickle).
 """
 
 from __future__ import annotations
@@ -71,67 +72,6 @@ class EncoderSpec(Protocol):
 
     @classmethod
     def load(cls, directory: Path) -> Encoder: ...
-
-
-ENCODERS: dict[str, type] = {}
-
-
-def register_encoder(name: str) -> Callable[[type], type]:
-    """Class decorator: make an encoder available under ``name`` (``--encoder NAME``)."""
-
-    def decorate(cls: type) -> type:
-        cls.name = name
-        ENCODERS[name] = cls
-        return cls
-
-    return decorate
-
-
-def _ensure_registered() -> None:
-    # Importing the modules runs their @register_encoder decorators.
-    import importlib
-
-    for module in ("cae", "pretrained", "hybrid"):
-        try:
-            importlib.import_module(f"lookalike.encoders.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lookalike.encoders.{module}":
-                raise
-
-
-def encoder_class(name: str) -> type:
-    """The registered class for ``name``; ValueError listing the known names otherwise."""
-    _ensure_registered()
-    try:
-        return ENCODERS[name]
-    except KeyError:
-        known = ", ".join(sorted(ENCODERS))
-        raise ValueError(f"unknown encoder {name!r}; known encoders: {known}") from None
-
-
-def make_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The encoder's config dataclass with defaults, updated by ``overrides``."""
-    config_cls = encoder_class(name).Config
-    fields = {f.name for f in dataclasses.fields(config_cls)}
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise ValueError(
-            f"encoder {name!r} has no option(s) {sorted(unknown)}; options: {sorted(fields)}"
-        )
-    return config_cls(**overrides)
-
-
-def fit_encoder(name: str, data: TrainingData, config: Any) -> Encoder:
-    """Train (or prepare) encoder ``name`` on ``data``."""
-    return encoder_class(name).fit(data, config)
-
-
-def load_encoder(directory: str | Path) -> Encoder:
-    """Load whatever encoder was saved in ``directory`` (dispatch on ``encoder.json``)."""
-    directory = Path(directory)
-    meta = json.loads((directory / ENCODER_JSON).read_text())
-    return encoder_class(meta["name"]).load(directory)
 
 
 def write_encoder_json(directory: Path, name: str, config: Any, extra: dict | None = None) -> None:

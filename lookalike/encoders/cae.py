@@ -36,7 +36,6 @@ from lookalike.encoders.base import (
     fit_pca,
     load_pca,
     read_encoder_json,
-    register_encoder,
     save_pca,
     to_tensor_batch,
     write_encoder_json,
@@ -399,7 +398,6 @@ def train_cae(
     return model.eval(), history
 
 
-@register_encoder("cae")
 class CAEEncoder:
     """The paper's encoder: the CAE's bottleneck, (optionally pooled and) flattened."""
 

@@ -23,7 +23,6 @@ from lookalike.encoders.base import (
     encode_in_batches,
     l2_normalize,
     read_encoder_json,
-    register_encoder,
     write_encoder_json,
 )
 from lookalike.encoders.pooling import LAST_CHANNELS, MID_BLOCK, describe, get_pooling
@@ -369,7 +368,6 @@ class PretrainedConfig:
     precision: str = "fp32"
 
 
-@register_encoder("efficientnet-lite0")
 class PretrainedEncoder:
     """ImageNet EfficientNet-Lite0, pooled and L2-normalised: the usual retailer baseline."""
 

@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from lookalike.bundle import CURRENT, ENCODER_DIR, BundleData, read_bundle
-from lookalike.encoders.base import Encoder, load_encoder
+from lookalike.encoders import Encoder, load_encoder
 from lookalike.index import load_index
 from lookalike.recommend import FilterError, Recommender
 from lookalike.server.interactions import InteractionSource

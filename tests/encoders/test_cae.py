@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from lookalike.encoders.base import TrainingData, load_encoder
+from lookalike.encoders import TrainingData, load_encoder
 from lookalike.encoders.cae import (
     CAEConfig,
     CAEEncoder,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lookalike.encoders.base import TrainingData, load_encoder
+from lookalike.encoders import TrainingData, load_encoder
 from lookalike.encoders.pretrained import (
     FEATURE_DIM,
     BackboneRunner,

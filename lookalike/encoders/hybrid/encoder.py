@@ -21,7 +21,6 @@ from lookalike.encoders.base import (
     fit_pca,
     load_pca,
     read_encoder_json,
-    register_encoder,
     save_pca,
     write_encoder_json,
 )
@@ -39,7 +38,6 @@ from lookalike.encoders.pretrained import copy_backbone, make_backbone_runner
 from lookalike.files import atomic_write_with
 
 
-@register_encoder("hybrid")
 class HybridEncoder:
     """Frozen EfficientNet-Lite0 + learned head + colour histogram, fused."""
 

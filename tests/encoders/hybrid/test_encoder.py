@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from lookalike.encoders.base import TrainingData, load_encoder
+from lookalike.encoders import TrainingData, load_encoder
 from lookalike.encoders.hybrid.config import HybridConfig
 from lookalike.encoders.hybrid.encoder import HybridEncoder
 from tests.encoders.hybrid.conftest import FAST

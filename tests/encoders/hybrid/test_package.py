@@ -6,7 +6,7 @@ import importlib
 
 import lookalike.encoders.hybrid as hybrid
 from lookalike import evaluation
-from lookalike.encoders.base import encoder_class
+from lookalike.encoders import encoder_class
 
 # Where each public name of the former lookalike/encoders/hybrid.py lives now.
 HOMES = {
