@@ -15,6 +15,7 @@ from lookalike.cli.common import (
     parse_key_values,
 )
 from lookalike.grid import draw_grid, load_tile_image
+from lookalike.imaging import CropError, parse_crop
 from lookalike.personal import Profile, read_interactions, recommend_profile
 from lookalike.recommend import QueryResult, Recommender
 
@@ -25,6 +26,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         return _recommend_profile(args)
     if not args.images and not args.item:
         raise UsageError("give at least one IMAGE, --item ID or --like ID|PHOTO")
+    crop = None
+    if args.crop is not None:
+        if not args.images:
+            raise UsageError("--crop applies to IMAGE queries; give at least one IMAGE")
+        try:
+            crop = parse_crop(args.crop)
+        except CropError as exc:
+            raise UsageError(f"--crop: {exc}") from None
     recommender = Recommender.from_bundle(args.bundle)
     filters = parse_key_values(args.filter, "--filter")
     collapse = not args.allow_duplicates
@@ -34,7 +43,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             if not Path(path).is_file():
                 raise UsageError(f"image not found: {path}")
         results += recommender.recommend_images(
-            [str(p) for p in args.images], args.k, filters=filters, collapse_duplicates=collapse
+            [str(p) for p in args.images],
+            args.k,
+            filters=filters,
+            collapse_duplicates=collapse,
+            crop=crop,
         )
         query_images += [load_tile_image(p) for p in args.images]
     if args.item:
@@ -116,6 +129,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="*", type=Path, help="query image files")
     p.add_argument("--item", action="append", help="catalog item id to query (repeatable)")
     p.add_argument("-k", type=int, default=10, help="results per query (default 10)")
+    p.add_argument(
+        "--crop",
+        metavar="X,Y,W,H",
+        help="look only at this region of each IMAGE: fractions of its width and height "
+        "(e.g. 0,0.4,1,0.6 = the lower 60%%)",
+    )
     p.add_argument(
         "--filter",
         action="append",

@@ -162,3 +162,28 @@ def test_cli_profile_query(tiny_bundle, tiny_catalog, capsys):
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     ids = [r["id"] for r in payload["results"]]
     assert len(ids) == 4 and "101" not in ids and "110" not in ids
+
+
+def test_recommend_with_a_crop_looks_at_that_region(tiny_bundle, tmp_path, capsys):
+    from lookalike.recommend import Recommender
+    from tests.test_recommend_crop import side_by_side
+
+    photo = side_by_side(Recommender.from_bundle(tiny_bundle), "101", "111", tmp_path / "2.png")
+
+    code, stdout, _ = run(
+        capsys, "recommend", "--bundle", tiny_bundle, photo, "-k", "1", "--json",
+        "--crop", "0.5,0,0.5,1",
+    )  # fmt: skip
+
+    assert code == 0
+    assert json.loads(stdout)["results"][0]["id"] == "111"
+
+
+def test_recommend_with_a_bad_crop_is_a_one_line_error(tiny_bundle, tmp_path, capsys):
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (8, 8), "white").save(photo)
+    code, _, err = run(capsys, "recommend", "--bundle", tiny_bundle, photo, "--crop", "0,0,2,1")
+    assert_user_error(code, err, "recommend", "--crop", "fractions")
+    code, _, err = run(capsys, "recommend", "--bundle", tiny_bundle, "--item", "101",
+                       "--crop", "0,0,1,1")  # fmt: skip
+    assert_user_error(code, err, "recommend", "--crop applies to IMAGE queries")
