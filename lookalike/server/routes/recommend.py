@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from lookalike.imaging import CropError, parse_crop
 from lookalike.server.deps import CurrentCatalog, UploadLimit
 from lookalike.server.errors import ApiError
 from lookalike.server.schemas import (
@@ -30,8 +31,17 @@ TopK = Annotated[int, Query(ge=1, le=API_MAX_K)]
 AllowDuplicates = Annotated[
     bool, Query(description="keep identical and near-identical photos as separate results")
 ]
+#: The ``crop`` query parameter: the region of the photo to match.
+CropParam = Annotated[
+    str | None,
+    Query(
+        description="x,y,w,h: the region of the photo to match, as fractions of its width "
+        "and height (e.g. 0,0.4,1,0.6 = the lower 60%); default the whole photo",
+        examples=["0.1,0.3,0.8,0.5"],
+    ),
+]
 #: Query parameters that are not metadata filters.
-RESERVED = {"k", "allow_duplicates"}
+RESERVED = {"k", "allow_duplicates", "crop"}
 
 router = APIRouter()
 
@@ -48,8 +58,13 @@ async def recommend(
     max_upload_bytes: UploadLimit,
     k: TopK = DEFAULT_K,
     allow_duplicates: AllowDuplicates = False,
+    crop: CropParam = None,
 ) -> dict[str, Any]:
-    """Lookalikes of an uploaded photo (multipart field ``image``)."""
+    """Lookalikes of an uploaded photo (multipart field ``image``), or of the ``crop`` of it."""
+    try:
+        box = parse_crop(crop) if crop is not None else None
+    except CropError as exc:
+        raise ApiError(422, "invalid_crop", str(exc)) from None
     filters = cat.filters(request, reserved=RESERVED)
     upload = await read_image_upload(request, max_upload_bytes)
     started = time.perf_counter()
@@ -60,6 +75,7 @@ async def recommend(
         filters=filters,
         names=[upload.filename],
         collapse_duplicates=not allow_duplicates,
+        crop=box,
     )
     if result.error:
         # The decoder names in-memory sources "<bytes>"; name the user's file instead.
