@@ -30,7 +30,7 @@ LAYERS = {
     "lookalike.degrade": 0,
     "lookalike.extras": 0,
     "lookalike.catalog": 1,
-    "lookalike.labelled": 1,
+    "lookalike.labelled": 2,
     "lookalike.imaging": 2,
     "lookalike.grid": 3,
     "lookalike.encoders": 4,
@@ -135,6 +135,23 @@ def test_lookalike_imports_sit_at_module_level(module):
         if not top and (module, target) not in DEFERRED_IMPORTS
     ]
     assert deferred == [], f"{module} imports {deferred} inside a function"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_no_module_imports_lookalike_modules_by_name_at_run_time(module):
+    # importlib.import_module("lookalike....") would hide an import (and a registration by
+    # import side effect) from the checks above.
+    tree = ast.parse(_path(module).read_text())
+    dynamic = [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+        and node.args
+        and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
+        and "lookalike" in ast.dump(node.args[0])
+    ]
+    assert dynamic == [], f"{module} imports {dynamic} by name"
 
 
 def test_no_import_cycles():
