@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 
-from lookalike.files import atomic_write_text
+from lookalike.files import atomic_write_text, atomic_write_with
 
 ENCODER_JSON = "encoder.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -152,11 +153,7 @@ def save_pca(directory: Path, pca: dict[str, np.ndarray] | None) -> None:
     """Write ``pca.safetensors`` atomically (nothing when ``pca`` is None)."""
     if pca is None:
         return
-    from safetensors.numpy import save_file
-
-    tmp = Path(directory) / f".{PCA_FILE}.tmp"
-    save_file(pca, str(tmp))
-    tmp.replace(Path(directory) / PCA_FILE)
+    atomic_write_with(Path(directory) / PCA_FILE, lambda tmp: save_file(pca, str(tmp)))
 
 
 def load_pca(directory: Path) -> dict[str, np.ndarray] | None:
@@ -164,6 +161,4 @@ def load_pca(directory: Path) -> dict[str, np.ndarray] | None:
     path = Path(directory) / PCA_FILE
     if not path.exists():
         return None
-    from safetensors.numpy import load_file
-
     return load_file(str(path))

@@ -10,6 +10,7 @@ network is exported once into the bundle: ~4 ms instead of ~20 ms per 224 px ima
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from lookalike.encoders.base import (
     write_encoder_json,
 )
 from lookalike.encoders.pooling import LAST_CHANNELS, MID_BLOCK, describe, get_pooling
-from lookalike.files import sha256_file
+from lookalike.files import atomic_write_with, sha256_file
 
 BACKBONE_ONNX = "backbone.onnx"
 BACKBONE_FILES = {"fp32": BACKBONE_ONNX, "int8": "backbone-int8.onnx"}
@@ -184,26 +185,26 @@ def export_onnx(
         pooling: which outputs the graph has (:class:`PooledBackbone`).
     """
     try:
-        import warnings
-
         model = PooledBackbone(pooling).eval()
         outputs = list(get_pooling(pooling).graph_outputs)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                torch.zeros(1, 3, input_size, input_size),
-                str(tmp),
-                input_names=["images"],
-                output_names=outputs,
-                dynamic_axes={name: {0: "n"} for name in ["images", *outputs]},
-                opset_version=17,
-                dynamo=False,
-            )
-        if calibration is not None:
-            quantize_onnx(tmp, tmp, calibration)
-        tmp.replace(path)
+
+        def write(tmp: Path) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    model,
+                    torch.zeros(1, 3, input_size, input_size),
+                    str(tmp),
+                    input_names=["images"],
+                    output_names=outputs,
+                    dynamic_axes={name: {0: "n"} for name in ["images", *outputs]},
+                    opset_version=17,
+                    dynamo=False,
+                )
+            if calibration is not None:
+                quantize_onnx(tmp, tmp, calibration)
+
+        atomic_write_with(path, write)
         return True
     except Exception:  # noqa: BLE001 - any exporter failure means "use PyTorch eager"
         return False
