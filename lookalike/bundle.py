@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.files import sha256_file
+from lookalike.files import atomic_write_with, sha256_file
 from lookalike.index import load_index
 
 FORMAT_VERSION = 1
@@ -318,11 +318,7 @@ class BundleWriter:
         os.replace(self.staging, final)
         _fsync_dir(final.parent)
         self._step("renamed")
-        pointer_tmp = self.bundle_dir / f".{CURRENT}.{os.getpid()}.tmp"
-        pointer_tmp.write_text(name + "\n")
-        with open(pointer_tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(pointer_tmp, self.bundle_dir / CURRENT)
+        atomic_write_with(self.bundle_dir / CURRENT, lambda tmp: tmp.write_text(name + "\n"))
         _fsync_dir(self.bundle_dir)
         self.committed = True
         self._step("published")
