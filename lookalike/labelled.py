@@ -16,8 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lookalike.catalog import CatalogError, Item, read_catalog
+import numpy as np
 
+from lookalike.catalog import CatalogError, Item, read_catalog
+from lookalike.imaging import cached_images
+
+#: The ``split`` value an archive folder's photos are taken from when it has that split.
+ARCHIVE_SPLIT = "archive"
 #: Label file names tried, in order, inside a labelled-photo folder.
 LABEL_FILES = ("labels.csv", "fashion.csv", "metadata.csv")
 SPLIT_COLUMN = "split"
@@ -104,3 +109,61 @@ def read_labelled_photos(
     if not items:
         raise CatalogError(f"no labelled photos in {folder}")
     return LabelledPhotos(Path(folder).resolve(), items, split, catalog.problems)
+
+
+@dataclass
+class Archive:
+    """A decoded archive: labelled photos that teach the encoder and are never indexed."""
+
+    photos: LabelledPhotos
+    images: np.ndarray  # uint8 (n, size, size, 3), the readable photos
+    labels: dict[str, list[str]]  # label column -> per readable photo ('' unknown)
+    problems: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, object]:
+        """What a bundle's manifest records: folder, split, count and sha256 of the list."""
+        return {
+            "folder": str(self.photos.root),
+            "split": self.photos.split,
+            "count": len(self.images),
+            "sha256": self.photos.digest(),
+        }
+
+
+def resolve_archive_split(folder: str | Path, split: str | None) -> str | None:
+    """``auto``: ``archive`` when the folder's labels have that split value, else every
+    photo (None); any other value as given."""
+    if split != "auto":
+        return split
+    splits = {item.metadata.get(SPLIT_COLUMN) for item in read_labelled_photos(folder).items}
+    return ARCHIVE_SPLIT if ARCHIVE_SPLIT in splits else None
+
+
+def read_archive(
+    folder: str | Path,
+    split: str | None,
+    columns: Iterable[str],
+    size: int,
+    cache_dir: Path,
+    progress: bool = False,
+) -> Archive:
+    """Read and decode an archive of labelled photos (``split`` as for
+    :func:`resolve_archive_split`) at ``size``, labels in the catalog's ``columns``
+    (unreadable photos reported in ``problems`` and skipped).
+
+    Raises:
+        CatalogError: no readable labelled photo.
+    """
+    columns = list(columns)
+    photos = read_labelled_photos(
+        folder, split=resolve_archive_split(folder, split), columns=columns
+    )
+    batch = cached_images([Path(p) for p in photos.paths], size, cache_dir, progress=progress)
+    problems = [f"{photos.paths[i]}: {message}; skipped" for i, message in batch.errors]
+    if not batch.ok:
+        raise CatalogError(f"no readable photos in the archive {folder}")
+    photos = LabelledPhotos(
+        photos.root, [photos.items[i] for i in batch.ok], photos.split, photos.problems
+    )
+    labels = {column: photos.labels(column) for column in columns}
+    return Archive(photos, batch.images, labels, problems)

@@ -32,6 +32,7 @@ from lookalike.encoders import TrainingData, encoder_class, load_encoder, make_c
 from lookalike.encoders.base import encode_in_batches
 from lookalike.imaging import cached_images, image_content_hash
 from lookalike.index import build_index
+from lookalike.labelled import Archive, read_archive
 
 # Columns that describe an item one-of-a-kind (titles) are useless as class labels.
 MAX_LABEL_CLASSES = 200
@@ -55,6 +56,13 @@ class BuildConfig:
         label_columns: metadata columns an encoder may learn from (default: every column with
             2..200 distinct values).
         workdir: cache and checkpoint folder (default: BUNDLE/work); reused by later runs.
+        archive: folder of labelled photos that are not catalog items (a retailer's archive
+            of past products; a CSV with the catalog's label columns, as a catalog takes):
+            they teach the encoder (the hybrid trains its head on them too), are recorded in
+            the manifest (count, sha256 of the list) and are never indexed or shown.
+        archive_split: which rows of the archive's labels: ``auto`` (the ``archive`` split
+            when its CSV has a ``split`` column with that value, else every photo), a split
+            value, or None for every photo.
     """
 
     catalog: str
@@ -67,6 +75,8 @@ class BuildConfig:
     split_csv: str | None = None
     label_columns: list[str] | None = None
     workdir: str | None = None
+    archive: str | None = None
+    archive_split: str | None = "auto"
 
 
 def load_catalog(config: BuildConfig) -> Catalog:
@@ -146,24 +156,65 @@ def fingerprint_path(trained_dir: Path) -> Path:
     return trained_dir / "trained_with.json"
 
 
-def training_fingerprint(encoder_config: Any, labels: dict[str, list[str]]) -> dict[str, Any]:
-    """What a trained encoder depends on: its config and the labels it saw (test ones blank)."""
+def training_fingerprint(
+    encoder_config: Any, labels: dict[str, list[str]], archive: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a trained encoder depends on: its config, the labels it saw (test ones blank)
+    and the archive it learnt from (when there is one)."""
     digest = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()
-    return {
+    fingerprint = {
         "config": json.loads(json.dumps(dataclasses.asdict(encoder_config))),
         "labels_sha256": digest,
     }
+    if archive is not None:
+        fingerprint["archive"] = archive
+    return fingerprint
 
 
-def load_trained(trained_dir: Path, encoder_config: Any, labels: dict[str, list[str]]):
+def load_trained(
+    trained_dir: Path,
+    encoder_config: Any,
+    labels: dict[str, list[str]],
+    archive: dict[str, Any] | None = None,
+):
     """The encoder saved in ``trained_dir`` if it was trained with ``encoder_config`` on
-    ``labels`` (so a changed split never reuses an encoder that saw now-hidden labels)."""
+    ``labels`` and ``archive`` (so a changed split never reuses an encoder that saw
+    now-hidden labels)."""
     marker = fingerprint_path(trained_dir)
     if not marker.is_file():
         return None
-    if json.loads(marker.read_text()) != training_fingerprint(encoder_config, labels):
+    if json.loads(marker.read_text()) != training_fingerprint(encoder_config, labels, archive):
         return None
     return load_encoder(trained_dir)
+
+
+def load_archive(
+    config: BuildConfig,
+    columns: list[str],
+    size: int,
+    workdir: Path,
+    progress: bool,
+    encoder_cls: type,
+) -> Archive | None:
+    """The decoded archive ``config`` names (labels in the catalog's label ``columns``), or
+    None; says what it is and whether the encoder learns from it."""
+    if not config.archive:
+        return None
+    archive = read_archive(
+        config.archive, config.archive_split, columns, size, workdir / "image-cache", progress
+    )
+    if progress:
+        split = archive.photos.split
+        print(
+            f"archive: {len(archive.images)} labelled photos from {archive.photos.root}"
+            + (f" (split {split})" if split else "")
+            + " teach the encoder; never indexed or shown"
+        )
+        for problem in archive.problems[:20]:
+            print(f"  warning: {problem}")
+        if not getattr(encoder_cls, "learns_from_archive", False):
+            print(f"  note: the {encoder_cls.name} encoder does not learn from an archive")
+    return archive
 
 
 def build_bundle(
@@ -216,19 +267,26 @@ def build_bundle(
         f"label columns {columns or 'none'}"
         + (f" ({sum(i in hidden for i in items.ids)} test items' labels hidden)" if hidden else "")
     )
+    size = encoder_config.input_size
+    archive = load_archive(config, columns, size, workdir, progress, encoder_cls)
+    record = archive.record() if archive is not None else None
     train_started = time.perf_counter()
     trained_dir = workdir / "trained" / config.encoder
-    encoder = load_trained(trained_dir, encoder_config, labels) if reuse_trained else None
+    encoder = load_trained(trained_dir, encoder_config, labels, record) if reuse_trained else None
     if encoder is None:
         if reuse_trained == "required":
             raise ValueError(f"no trained {config.encoder} encoder in {trained_dir}; run `train`")
         # Fingerprint the config as asked for: fit may return a tuned copy of it.
-        fingerprint = json.dumps(training_fingerprint(encoder_config, labels))
-        encoder = encoder_cls.fit(TrainingData(images, labels, workdir, progress), encoder_config)
+        fingerprint = json.dumps(training_fingerprint(encoder_config, labels, record))
+        data = TrainingData(images, labels, workdir, progress)
+        if archive is not None:
+            data.archive_images, data.archive_labels = archive.images, archive.labels
+        encoder = encoder_cls.fit(data, encoder_config)
         encoder.save(trained_dir)
         fingerprint_path(trained_dir).write_text(fingerprint)
     else:
         say(f"reusing the trained encoder in {trained_dir}")
+    del archive
     train_seconds = time.perf_counter() - train_started
     if train_only:
         say(f"encoder trained in {train_seconds:.0f}s and saved to {trained_dir}")
@@ -261,6 +319,7 @@ def build_bundle(
             "label_columns": columns,
             "hidden_label_items": len(hidden & set(items.ids)),
             "encoder_mode": getattr(encoder, "mode", None),
+            **({"archive": record} if record is not None else {}),
             "seconds": {
                 "train": round(train_seconds, 1),
                 "encode": round(encode_seconds, 1),
@@ -272,6 +331,7 @@ def build_bundle(
             {
                 "encoder": {"name": encoder.name, "dim": int(encoder.dim)},
                 "index": {"kind": index.kind, **index.params()},
+                **({"archive": record} if record is not None else {}),
             }
         )
     say(

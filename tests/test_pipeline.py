@@ -265,3 +265,51 @@ def test_unknown_encoder_is_a_value_error(tiny_bundle, tmp_path):
 
     with pytest.raises(ValueError, match="unknown encoder 'nope'"):
         build_bundle(BuildConfig(catalog=str(catalog), encoder="nope"), tmp_path / "b")
+
+
+# --- archives: labelled photos that teach the encoder, never indexed ----------------------
+
+
+def make_archive(root, catalog):
+    """An archive folder (labels.csv with lower-case columns and a split column) made of
+    catalog photos under new ids: 4 in split 'archive', 2 in 'dev'."""
+    from tests.test_labelled import make_labelled_folder
+
+    ids = ["101", "109", "117", "104", "112", "120"]
+    splits = ["archive"] * 4 + ["dev"] * 2
+    return make_labelled_folder(root, catalog, ids, splits)
+
+
+def test_an_archive_teaches_the_encoder_and_is_never_indexed(tiny_catalog, tmp_path):
+    from lookalike.labelled import read_labelled_photos
+
+    archive = make_archive(tmp_path / "archive", tiny_catalog)
+    options = {"input_size": 96, "views": 1, "epochs": 2, "hidden_dim": 16, "head_dim": 8,
+               "batch_size": 8, "tune": False}  # fmt: skip
+    config = BuildConfig(catalog=str(tiny_catalog), encoder="hybrid", encoder_options=options,
+                         archive=str(archive))  # fmt: skip
+    out = tmp_path / "b"
+
+    build_bundle(config, out, progress=False)
+
+    data = read_bundle(out)
+    expected = read_labelled_photos(archive, split="archive", columns=["ProductType", "Colour"])
+    assert data.manifest["archive"]["count"] == 4
+    assert data.manifest["archive"]["sha256"] == expected.digest()
+    assert data.manifest["archive"]["split"] == "archive"
+    assert not any(item_id.startswith("q") for item_id in data.items.ids)
+    assert len(data.embeddings) == len(data.items.ids) == 24
+    marker = out / "work" / "trained" / "hybrid" / "trained_with.json"
+    assert json.loads(marker.read_text())["archive"]["count"] == 4
+
+    # Every photo of the folder (split None): another archive, so the encoder trains again.
+    config.archive_split = None
+    build_bundle(config, out, progress=False)
+    assert read_bundle(out).manifest["archive"]["count"] == 6
+
+
+def test_without_an_archive_nothing_mentions_one(tiny_bundle):
+    data = read_bundle(tiny_bundle)
+    assert "archive" not in data.manifest
+    fingerprint = tiny_bundle / "work" / "trained" / "cae" / "trained_with.json"
+    assert "archive" not in json.loads(fingerprint.read_text())

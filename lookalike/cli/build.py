@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lookalike.cli.common import parse_options
+from lookalike.cli.common import UsageError, parse_options
 from lookalike.pipeline import DEFAULT_ENCODER, BuildConfig, build_bundle
 
 
@@ -39,6 +39,19 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
         choices=["auto", "flat", "hnsw", "ivfpq"],
         help="index type (auto: exact below the measured threshold, approximate above)",
     )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        help="labelled photos that are not catalog items (a CSV with the catalog's label "
+        "columns + images, e.g. ../shared/shopper-photos): they teach the encoder, are never "
+        "indexed or shown",
+    )
+    parser.add_argument(
+        "--archive-split",
+        default="auto",
+        help="rows of the archive's split column to learn from (default: 'archive' when "
+        "present, else all; '' for all)",
+    )
     parser.add_argument("--epochs", type=int, help="training epochs (cae: 30 by default)")
     parser.add_argument("--input-size", type=int, help="model input side in pixels")
     parser.add_argument(
@@ -53,6 +66,8 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
 
 def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
     """The BuildConfig the build options ask for."""
+    if args.archive is not None and not args.archive.is_dir():
+        raise UsageError(f"archive folder not found: {args.archive}")
     options = parse_options(args.set)
     if args.epochs is not None:
         options["epochs"] = args.epochs
@@ -69,6 +84,8 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         split_csv=args.split,
         label_columns=args.label_columns,
         workdir=str(args.workdir.resolve()) if args.workdir else None,
+        archive=str(args.archive.resolve()) if args.archive else None,
+        archive_split=args.archive_split or None,
     )
 
 

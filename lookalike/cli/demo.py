@@ -10,6 +10,7 @@ from pathlib import Path
 from lookalike.bundle import BundleError, read_bundle
 from lookalike.cli.common import (
     DEMO_BUNDLES,
+    SHARED_CATALOG,
     UsageError,
     default_catalog,
     display_columns,
@@ -19,6 +20,10 @@ from lookalike.cli.common import (
 from lookalike.grid import draw_grid, load_tile_image
 from lookalike.pipeline import DEFAULT_ENCODER, BuildConfig, build_bundle
 from lookalike.recommend import Recommender
+
+#: The shopper-photo folder beside the reference catalog, whose ``archive`` split the demo
+#: bundle learns from.
+SHOPPER_PHOTOS = "shopper-photos"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -31,7 +36,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     encoder = args.encoder or DEFAULT_ENCODER
     out = args.out or DEMO_BUNDLES / f"demo-{encoder}"
-    config = BuildConfig(catalog=str(Path(catalog).resolve()), encoder=encoder)
+    archive = demo_archive(args, Path(catalog))
+    config = BuildConfig(
+        catalog=str(Path(catalog).resolve()),
+        encoder=encoder,
+        archive=str(archive.resolve()) if archive else None,
+    )
+    if archive is not None:
+        print(
+            f"learning from the archive split of {archive} too (labelled photos of past "
+            "products, most on-model; never indexed or shown; --no-archive to leave it out)"
+        )
     if args.epochs is not None:
         config.encoder_options["epochs"] = args.epochs
     try:
@@ -64,6 +79,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_archive(args: argparse.Namespace, catalog: Path) -> Path | None:
+    """The archive a demo build learns from: ``--archive``, else ``../shared/shopper-photos``
+    beside the reference catalog when the demo builds that catalog (None with
+    ``--no-archive`` or when there is none)."""
+    if args.no_archive:
+        return None
+    if args.archive is not None:
+        if not args.archive.is_dir():
+            raise UsageError(f"archive folder not found: {args.archive}")
+        return args.archive
+    shopper = SHARED_CATALOG.parent / SHOPPER_PHOTOS
+    if catalog.resolve() == SHARED_CATALOG.resolve() and (shopper / "labels.csv").is_file():
+        return shopper
+    return None
+
+
 def _demo_items(recommender: Recommender, count: int) -> list[str]:
     """A deterministic, varied set of query items (different product types when known)."""
     seen, picked = set(), []
@@ -91,4 +122,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queries", type=int, default=4, help="number of example queries")
     p.add_argument("-k", type=int, default=5, help="results per query")
     p.add_argument("--rebuild", action="store_true", help="build even if a bundle exists")
+    p.add_argument(
+        "--archive",
+        type=Path,
+        help="labelled photos to learn from (default: ../shared/shopper-photos split "
+        "archive, when the demo builds the reference catalog and it is there)",
+    )
+    p.add_argument("--no-archive", action="store_true", help="learn from the catalog only")
     p.set_defaults(func=cmd_demo)

@@ -54,12 +54,18 @@ class TrainingData:
             evaluation test items). Empty when the catalog has no metadata.
         workdir: folder for checkpoints, loss curves and caches that outlive the run.
         progress: show progress bars.
+        archive_images: uint8 (m, size, size, 3) labelled photos that are not catalog items
+            (a retailer's archive of past products, e.g. on-model photos): encoders that can
+            learn from them add them to training; they are never encoded into the bundle.
+        archive_labels: their labels, column -> one label per archive photo ('' unknown).
     """
 
     images: np.ndarray
     labels: dict[str, list[str]]
     workdir: Path
     progress: bool = True
+    archive_images: np.ndarray | None = None
+    archive_labels: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 class EncoderSpec(Protocol):

@@ -59,3 +59,12 @@ def test_build_set_must_be_option_equals_value(tiny_bundle, tmp_path, capsys):
     code, _, err = run(capsys, "build", catalog, "--out", tmp_path / "b", "--set", "epochs")
 
     assert_user_error(code, err, "build", "OPTION=VALUE")
+
+
+def test_build_with_a_missing_archive_is_a_one_line_error(tiny_catalog, tmp_path, capsys):
+    code, _, err = run(
+        capsys, "build", tiny_catalog, "--out", tmp_path / "b", *CAE_OPTIONS,
+        "--archive", tmp_path / "missing",
+    )  # fmt: skip
+    assert_user_error(code, err, "build", "archive folder not found")
+    assert not (tmp_path / "b").exists()

@@ -25,3 +25,20 @@ def test_demo_builds_once_then_reuses(tmp_path, capsys):
     assert code == 0
     assert "reusing the bundle" in stdout and "building" not in stdout
     assert stdout.count("\nquery: ") == 2
+
+
+def test_demo_learns_from_the_shopper_photo_archive_of_the_reference_catalog(tmp_path):
+    import argparse
+
+    from lookalike.cli.common import SHARED_CATALOG
+    from lookalike.cli.demo import SHOPPER_PHOTOS, demo_archive
+
+    def args(**given):
+        return argparse.Namespace(**{"archive": None, "no_archive": False, **given})
+
+    shopper = SHARED_CATALOG.parent / SHOPPER_PHOTOS
+    expected = shopper if (shopper / "labels.csv").is_file() else None
+    assert demo_archive(args(), SHARED_CATALOG) == expected
+    assert demo_archive(args(no_archive=True), SHARED_CATALOG) is None
+    assert demo_archive(args(), tmp_path) is None  # another catalog: no default archive
+    assert demo_archive(args(archive=tmp_path), tmp_path) == tmp_path

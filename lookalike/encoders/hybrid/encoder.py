@@ -43,6 +43,8 @@ class HybridEncoder:
 
     name = "hybrid"
     Config = HybridConfig
+    #: ``fit`` trains its head on ``TrainingData.archive_images`` too.
+    learns_from_archive = True
 
     def __init__(
         self,
@@ -114,18 +116,32 @@ class HybridEncoder:
         images = data.images
         encoder = cls(config, None, workdir, "pending", True, images)
         view_feats = cls._cached_views(encoder, images, config, workdir, data.progress)
-        encoded = encode_label_columns(data.labels)
+        n_catalog, labels = len(view_feats), data.labels
+        if data.archive_images is not None and len(data.archive_images):
+            # Archive photos join the head's training as more labelled rows (with their
+            # augmented views); tuning, PCA and the bundle see catalog rows only.
+            archive = cls._cached_views(
+                encoder, data.archive_images, config, workdir, data.progress
+            )
+            view_feats = np.concatenate([view_feats, archive])
+            labels = {
+                column: list(values) + list(data.archive_labels.get(column) or [""] * len(archive))
+                for column, values in labels.items()
+            }
+        encoded = encode_label_columns(labels)
         targets = {c: t for c, (t, _) in encoded.items()}
         mode = "supervised" if targets else "self-supervised"
         tuning = {}
         if config.tune and targets:
-            best, tuning = tune_fusion_weights(view_feats, targets, config, data.progress)
+            best, tuning = tune_fusion_weights(
+                view_feats, targets, config, data.progress, n_catalog=n_catalog
+            )
             config = dataclasses.replace(config, weights=best)
         head = train_head(view_feats, targets, config, progress=data.progress)
         encoder = cls(config, head_to_numpy(head), workdir, mode, writable=True)
         if config.pca_dim:
             # Fit on the clean view of every catalog image: what the catalog is encoded as.
-            fused = encoder.fused(*split_parts(view_feats[:, 0], config))
+            fused = encoder.fused(*split_parts(view_feats[:n_catalog, 0], config))
             if (
                 config.pca_dim < fused.shape[1]
                 and len(fused) >= PCA_MIN_ITEMS_PER_DIM * config.pca_dim

@@ -42,13 +42,19 @@ def tune_fusion_weights(
     targets: dict[str, np.ndarray],
     config: HybridConfig,
     progress: bool,
+    n_catalog: int | None = None,
 ) -> tuple[tuple[float, ...], dict]:
     """Grid-search the fusion weights on ``tune_splits`` disjoint fifths of the labelled
-    items (scores averaged), each scored with a head trained without that fifth's labels."""
+    items (scores averaged), each scored with a head trained without that fifth's labels.
+
+    Rows from ``n_catalog`` on (an archive's photos) only train the heads: validation items
+    and their gallery are catalog rows."""
     primary = targets.get(config.primary_label)
     if primary is None:
         primary = next(iter(targets.values()))
     labelled = np.flatnonzero(primary >= 0)
+    if n_catalog is not None:
+        labelled = labelled[labelled < n_catalog]
     clean = np.asarray(view_feats[:, 0], np.float32)
     # Label precision is measured as the evaluation protocol does: among items whose label
     # is known (a neighbour with a hidden label is neither hit nor miss), never counting

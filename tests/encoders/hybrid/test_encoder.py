@@ -99,3 +99,23 @@ def test_hybrid_bundles_from_before_pooling_load_with_the_plain_average(tmp_path
     assert loaded.cfg.instance_dim == 0 and len(loaded.cfg.weights) == 5
     assert loaded.cfg.class_column_weights == {"Colour": 1.0, "ProductType": 1.0}
     np.testing.assert_allclose(loaded.encode(images[:3]), encoder.encode(images[:3]), atol=1e-4)
+
+
+def test_archive_photos_train_the_head_but_not_the_projection(tmp_path, tiny_images):
+    catalog, images = tiny_images
+    labels = {"ProductType": [item.metadata["ProductType"] for item in catalog.items]}
+    # Archive photos of a type the catalog lacks: the head must learn that class too.
+    archive = np.full((6, 224, 224, 3), 255, np.uint8)
+    archive[:, 60:160, 60:160] = (200, 120, 0)
+    config = HybridConfig(**{**FAST, "tune": False})
+    plain = HybridEncoder.fit(TrainingData(images, labels, tmp_path, progress=False), config)
+    data = TrainingData(images, labels, tmp_path, progress=False)
+    data.archive_images, data.archive_labels = archive, {"ProductType": ["Archived"] * 6}
+
+    taught = HybridEncoder.fit(data, config)
+
+    assert plain.head["class.ProductType"].shape[0] == 3
+    assert taught.head["class.ProductType"].shape[0] == 4
+    assert taught.encode(images).shape == (len(images), taught.dim)
+    # Archive views are cached beside the catalog's: two view caches now.
+    assert len(list((tmp_path / "hybrid").glob("views-*.npy"))) == 2
