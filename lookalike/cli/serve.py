@@ -25,6 +25,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
     if args.max_upload_mb <= 0:
         raise ValueError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    if args.decode_budget_mb <= 0:
+        raise ValueError(f"--decode-budget-mb must be positive, got {args.decode_budget_mb}")
     # The app logs under "lookalike.server" (bundle loaded, unreadable images, 500s).
     logging.basicConfig(
         level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
@@ -41,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         thumbnail_dir=args.thumbnail_dir,
         api_key=api_key,
         api_key_env=None,
+        decode_budget_bytes=int(args.decode_budget_mb * 2**20),
     )
     if args.interactions:
         if not args.interactions.is_file():
@@ -64,6 +67,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument(
         "--max-upload-mb", type=float, default=10, help="largest photo upload in MB (default 10)"
+    )
+    p.add_argument(
+        "--decode-budget-mb",
+        type=float,
+        default=512,
+        help="memory all image decodes in flight share; more wait (503 after 30 s) (default 512)",
     )
     p.add_argument(
         "--cors-origin",

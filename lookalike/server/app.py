@@ -48,6 +48,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from lookalike.recommend import Recommender
 from lookalike.server.deps import API_KEY_ENV, check_api_key, configured_api_key
 from lookalike.server.errors import install_error_handlers
+from lookalike.server.memory import DECODE_BUDGET_BYTES, DecodeBudget
 from lookalike.server.middleware import NoSniff, RefuseEncodedBodies
 from lookalike.server.routes import admin, items, pages, profile, recommend
 from lookalike.server.routes.admin import (
@@ -125,6 +126,7 @@ def create_app(
     max_concurrent_queries: int = 2,
     api_key: str | None = None,
     api_key_env: str | None = API_KEY_ENV,
+    decode_budget_bytes: int = DECODE_BUDGET_BYTES,
 ) -> FastAPI:
     """The lookalike API and web page over the bundle in ``bundle_dir``.
 
@@ -139,6 +141,8 @@ def create_app(
         api_key: the key that enables ``POST /api/items`` and ``DELETE /api/items/{id}``.
         api_key_env: environment variable read for the key when ``api_key`` is None
             (None: do not look). Without a key, updates answer 403.
+        decode_budget_bytes: memory that all decodes in flight (uploads, added items,
+            thumbnails) share; more wait, or get 503 after 30 s (``server/memory.py``).
 
     Raises:
         BundleError: no readable bundle in ``bundle_dir``.
@@ -151,13 +155,14 @@ def create_app(
     bundle_dir = Path(bundle_dir)
     key = configured_api_key(api_key, api_key_env)
     recommender = Recommender.from_bundle(bundle_dir)
-    thumbs = ThumbnailCache(thumbnail_dir or bundle_dir / "thumbnails")
+    budget = DecodeBudget(decode_budget_bytes)
+    thumbs = ThumbnailCache(thumbnail_dir or bundle_dir / "thumbnails", budget=budget)
     catalog = ServedCatalog(recommender, thumbs, max_concurrent_queries)
 
     app = FastAPI(
         title="lookalike",
         version=_version(),
-        docs_url=None,  # /docs and /redoc are served offline by routes/pages.py
+        docs_url=None,  # /docs is served offline by routes/pages.py; no ReDoc (CDN logo)
         redoc_url=None,
         description="Visual apparel recommender: upload a photo, get catalog lookalikes. "
         "Filter any endpoint by metadata with query parameters named after the columns "
@@ -168,7 +173,9 @@ def create_app(
         app.state.catalog = new
 
     live = LiveCatalog(bundle_dir, catalog, on_swap=swapped)
-    app.state.lookalike = ServerState(bundle_dir, live, thumbs, max_upload_bytes, key)
+    app.state.lookalike = ServerState(
+        bundle_dir, live, thumbs, max_upload_bytes, key, decode_budget=budget
+    )
     # Also at their old places: the catalog served now and the live catalog.
     app.state.catalog = catalog
     app.state.live = live

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 
 from lookalike.server.errors import ApiError
 from lookalike.server.interactions import InteractionSource
+from lookalike.server.memory import DecodeBudget
 from lookalike.server.state import ServedCatalog, ServerState, state_of
 from lookalike.server.thumbnails import ThumbnailCache
 
@@ -45,6 +46,11 @@ async def thumbnail_cache(request: Request) -> ThumbnailCache:
 async def interaction_source(request: Request) -> InteractionSource | None:
     """The interaction log blended into profile recommendations (None when not enabled)."""
     return state_of(request.app).interactions
+
+
+async def decode_budget(request: Request) -> DecodeBudget:
+    """The memory budget every decode reserves from (server/memory.py)."""
+    return state_of(request.app).decode_budget
 
 
 def configured_api_key(api_key: str | None, env: str | None = API_KEY_ENV) -> str | None:
@@ -93,3 +99,4 @@ CurrentCatalog = Annotated[ServedCatalog, Depends(current_catalog)]
 UploadLimit = Annotated[int, Depends(upload_limit)]
 Thumbnails = Annotated[ThumbnailCache, Depends(thumbnail_cache)]
 Interactions = Annotated[InteractionSource | None, Depends(interaction_source)]
+Budget = Annotated[DecodeBudget, Depends(decode_budget)]

@@ -33,6 +33,7 @@ from lookalike.encoders import Encoder, load_encoder
 from lookalike.index import load_index
 from lookalike.recommend import FilterError, Recommender
 from lookalike.server.interactions import InteractionSource
+from lookalike.server.memory import DecodeBudget
 from lookalike.server.schemas import MAX_FACET_VALUES, Facet, FacetValue
 from lookalike.server.thumbnails import ThumbnailCache
 
@@ -312,6 +313,8 @@ class ServerState:
     max_upload_bytes: int
     api_key: str | None
     interactions: InteractionSource | None = None
+    #: Memory all decodes in flight share (server/memory.py).
+    decode_budget: DecodeBudget = field(default_factory=DecodeBudget)
     # Updates queue here (one at a time per event loop) rather than each holding a worker
     # thread while it waits for the bundle's file lock.
     _update_limiter: RunVar[anyio.CapacityLimiter] = field(

@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 from PIL import Image
@@ -22,6 +23,7 @@ from PIL import Image
 from lookalike.bundle import thumbnail_source_key
 from lookalike.files import atomic_write_with
 from lookalike.imaging import letterbox, open_rgb
+from lookalike.server.memory import DecodeBudget, decode_cost
 
 log = logging.getLogger("lookalike.server")
 
@@ -33,12 +35,20 @@ _LOCK_STRIPES = 64
 class ThumbnailCache:
     """Letterboxed JPEG thumbnails of image files, cached under ``directory``."""
 
-    def __init__(self, directory: str | Path, size: int = 192, quality: int = 85):
+    def __init__(
+        self,
+        directory: str | Path,
+        size: int = 192,
+        quality: int = 85,
+        budget: DecodeBudget | None = None,
+    ):
         """Args:
         directory: cache folder (created on first write).
         size: thumbnail side in pixels.
         quality: JPEG quality.
+        budget: the memory budget renders reserve from (None: unbounded).
         """
+        self.budget = budget
         self.directory = Path(directory)
         self.size = size
         self.quality = quality
@@ -84,8 +94,14 @@ class ThumbnailCache:
             return target
 
     def render(self, source: str | Path) -> bytes:
-        """JPEG bytes of the letterboxed thumbnail of ``source``."""
-        pixels = letterbox(open_rgb(source, draft_size=self.size), self.size)
+        """JPEG bytes of the letterboxed thumbnail of ``source`` (decoded within the
+        memory budget, when there is one).
+
+        Raises:
+            DecodeBusyError: no room in the budget in time.
+        """
+        with self.budget.reserve(decode_cost(source)) if self.budget else nullcontext():
+            pixels = letterbox(open_rgb(source, draft_size=self.size), self.size)
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, "JPEG", quality=self.quality, optimize=True)
         return buffer.getvalue()

@@ -18,6 +18,7 @@ from lookalike.recommend import UnknownItemError
 from lookalike.server.deps import State, UploadLimit, require_api_key
 from lookalike.server.errors import ApiError, shown_id
 from lookalike.server.jsonbody import JsonBodyError, parse_json
+from lookalike.server.memory import decode_cost
 from lookalike.server.schemas import (
     BINARY,
     BUSY_ERROR,
@@ -95,7 +96,8 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
     live = state.live
     try:
         report = await state.run_update(
-            add_new_items,
+            # The decode waits for room in the server's memory budget (server/memory.py).
+            state.decode_budget.bound(decode_cost(upload.data), add_new_items),
             state.bundle_dir,
             [new],
             store_images=True,

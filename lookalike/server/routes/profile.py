@@ -41,9 +41,10 @@ from starlette.datastructures import UploadFile
 
 from lookalike.personal import Profile, recommend_profile
 from lookalike.recommend import FilterError, Recommender, UnknownItemError
-from lookalike.server.deps import CurrentCatalog, Interactions, UploadLimit
+from lookalike.server.deps import Budget, CurrentCatalog, Interactions, UploadLimit
 from lookalike.server.errors import ApiError, error_response, shown_id
 from lookalike.server.jsonbody import JsonBodyError, parse_json
+from lookalike.server.memory import DecodeBudget, decode_cost
 from lookalike.server.schemas import (
     BINARY,
     ERROR_RESPONSES,
@@ -117,6 +118,7 @@ async def recommend_for_profile(
     cat: CurrentCatalog,
     max_upload_bytes: UploadLimit,
     source: Interactions,
+    budget: Budget,
 ) -> Any:
     """Items for a shopper's likes (ids and/or photos) and dislikes, never one of them.
 
@@ -147,7 +149,7 @@ async def recommend_for_profile(
             '{"liked": ["ITEM_ID", ...]} (dislikes alone cannot rank items)',
         )
     started = time.perf_counter()
-    vectors = await encode_photos(cat, parsed.photos)
+    vectors = await encode_photos(cat, parsed.photos, budget)
     interactions = None if source is None else await cat.run(source.log_for, rec)
     profile = Profile(rows_of(rec, liked), rows_of(rec, disliked), vectors, params.user)
     try:
@@ -344,15 +346,21 @@ def unknown_items_error(liked: list[str], disliked: list[str]) -> JSONResponse:
     )
 
 
-async def encode_photos(cat: ServedCatalog, photos: list[Photo]) -> np.ndarray | None:
-    """Embeddings of the liked photos (None without photos).
+async def encode_photos(
+    cat: ServedCatalog, photos: list[Photo], budget: DecodeBudget | None = None
+) -> np.ndarray | None:
+    """Embeddings of the liked photos (None without photos), decoded within ``budget``
+    (all of them reserved at once) when given.
 
     Raises:
         ApiError: 422 ``invalid_image`` naming the first photo that cannot be decoded.
     """
     if not photos:
         return None
-    vectors, _, errors = await cat.run(cat.recommender.encode_images, [p.data for p in photos])
+    encode = cat.recommender.encode_images
+    if budget is not None:
+        encode = budget.bound(sum(decode_cost(p.data) for p in photos), encode)
+    vectors, _, errors = await cat.run(encode, [p.data for p in photos])
     if errors:
         index, message = errors[0]
         name = photos[index].filename

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from lookalike.imaging import CropError, parse_crop
-from lookalike.server.deps import CurrentCatalog, UploadLimit
+from lookalike.server.deps import Budget, CurrentCatalog, UploadLimit
 from lookalike.server.errors import ApiError
+from lookalike.server.memory import decode_cost
 from lookalike.server.schemas import (
     API_MAX_K,
     BINARY,
@@ -56,6 +57,7 @@ async def recommend(
     request: Request,
     cat: CurrentCatalog,
     max_upload_bytes: UploadLimit,
+    budget: Budget,
     k: TopK = DEFAULT_K,
     allow_duplicates: AllowDuplicates = False,
     crop: CropParam = None,
@@ -69,7 +71,8 @@ async def recommend(
     upload = await read_image_upload(request, max_upload_bytes)
     started = time.perf_counter()
     [result] = await cat.run(
-        cat.recommender.recommend_images,
+        # The decode waits for room in the server's memory budget (server/memory.py).
+        budget.bound(decode_cost(upload.data), cat.recommender.recommend_images),
         [upload.data],
         k,
         filters=filters,
