@@ -27,13 +27,16 @@ import numpy as np
 
 from lookalike.bundle import BundleData, read_bundle
 from lookalike.encoders import load_encoder
+from lookalike.encoders.focus import FOCUS_CROPS, FOCUS_THRESHOLD, choose_views, focus_views
 from lookalike.imaging import (
     Crop,
     CropError,
     ImageDecodeError,
     check_crop,
+    letterbox,
     load_image,
     load_images,
+    open_rgb,
 )
 from lookalike.index import load_index
 
@@ -91,15 +94,21 @@ class QueryResult:
     query: str
     results: list[Recommendation] = field(default_factory=list)
     error: str | None = None
+    #: For a photo: the region (x, y, w, h fractions) the results answer: the shopper's crop,
+    #: or the garment focus's pick; None = the whole photo.
+    crop: Crop | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: the query and its ranked list (or its error)."""
+        """JSON-ready dict: the query and its ranked list (or its error), and the region
+        of the photo answered when it is not the whole photo."""
         payload: dict[str, Any] = {
             "query": self.query,
             "results": [r.to_dict() for r in self.results],
         }
         if self.error:
             payload["error"] = self.error
+        if self.crop is not None:
+            payload["crop"] = [round(v, 4) for v in self.crop]
         return payload
 
 
@@ -255,10 +264,70 @@ class Recommender:
         return np.flatnonzero(mask).astype(np.int64)
 
     # --- encoding ---------------------------------------------------------------------------
+    @property
+    def focuses(self) -> bool:
+        """Whether photo queries get the garment focus (the encoder reports a confidence)."""
+        return hasattr(self.encoder, "encode_with_confidence")
+
+    def encode_photos(
+        self,
+        sources: Sequence,
+        crop: Crop | Sequence[Crop | None] | None = None,
+        *,
+        focus: bool = True,
+    ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
+        """:meth:`encode_images`, plus per readable source the region the vector describes.
+
+        With ``focus`` (and an encoder that reports its confidence: the hybrid), a photo
+        without a crop whose top ProductType probability is below
+        :data:`~lookalike.encoders.focus.FOCUS_THRESHOLD` is looked at again through the
+        :data:`~lookalike.encoders.focus.FOCUS_CROPS` (one more encoder batch for all such
+        photos), and described by the view the encoder is surest about.
+        """
+        sources = list(sources)
+        crops = per_source_crops(crop, len(sources))
+        if focus and self.focuses and not any(crops):
+            return self._encode_focused(sources)
+        vectors, ok, errors = self.encode_images(sources, crops)
+        return vectors, ok, errors, [crops[i] for i in ok]
+
+    def _encode_focused(
+        self, sources: list
+    ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
+        size = self.encoder.input_size
+        decoded, ok, errors = [], [], []
+        for index, source in enumerate(sources):
+            try:
+                # Drafted so that the focus crops keep ``size`` pixels a side.
+                draft = int(np.ceil(size / min(min(c[2:]) for c in FOCUS_CROPS.values())))
+                decoded.append(open_rgb(source, draft_size=draft))
+                ok.append(index)
+            except ImageDecodeError as exc:
+                errors.append((index, str(exc)))
+        if not ok:
+            return np.zeros((0, self.encoder.dim), np.float32), ok, errors, []
+        whole = np.stack([letterbox(image, size) for image in decoded])
+        vectors, confidence = self.encoder.encode_with_confidence(whole)
+        regions: list[Crop | None] = [None] * len(ok)
+        unsure = np.flatnonzero(confidence < FOCUS_THRESHOLD)  # NaN (no classifier): never
+        if len(unsure):
+            boxes = list(FOCUS_CROPS.values())
+            views = np.concatenate([focus_views(decoded[i], size, boxes) for i in unsure])
+            crop_vectors, crop_confidence = self.encoder.encode_with_confidence(views)
+            crop_vectors = crop_vectors.reshape(len(unsure), len(boxes), -1)
+            crop_confidence = crop_confidence.reshape(len(unsure), len(boxes))
+            chosen = choose_views(np.column_stack([confidence[unsure], crop_confidence]))
+            for slot, (row, view) in enumerate(zip(unsure, chosen, strict=True)):
+                if view > 0:
+                    vectors[row] = crop_vectors[slot, view - 1]
+                    regions[row] = boxes[view - 1]
+        return vectors, ok, errors, regions
+
     def encode_images(
         self, sources: Sequence, crop: Crop | Sequence[Crop | None] | None = None
     ) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
-        """Decode + encode image files/bytes in one batch.
+        """Decode + encode image files/bytes in one batch (no garment focus: see
+        :meth:`encode_photos`).
 
         Args:
             sources: image paths or bytes.
@@ -378,16 +447,19 @@ class Recommender:
         collapse_duplicates: bool = True,
         names: Sequence[str] | None = None,
         crop: Crop | Sequence[Crop | None] | None = None,
+        focus: bool = True,
     ) -> list[QueryResult]:
         """Lookalikes for each image (path or bytes); one model pass for all of them.
 
         ``crop`` = (x, y, w, h), fractions of the photo's width and height: the shopper's
         choice of the garment to match (one for every image, or one per image; None = the
-        whole photo). Unreadable images get a QueryResult with ``error`` set instead of
-        raising; a bad crop raises CropError (a ValueError) before anything is decoded.
+        whole photo). Without a crop, ``focus`` lets the encoder look again at the garment
+        in photos it is unsure about (:meth:`encode_photos`); each result's ``crop`` names
+        the region answered. Unreadable images get a QueryResult with ``error`` set instead
+        of raising; a bad crop raises CropError (a ValueError) before anything is decoded.
         """
         names = list(names) if names is not None else [str(s) for s in sources]
-        vectors, ok, errors = self.encode_images(sources, crop)
+        vectors, ok, errors, regions = self.encode_photos(sources, crop, focus=focus)
         out = [QueryResult(query=name) for name in names]
         for index, message in errors:
             out[index].error = message
@@ -395,8 +467,9 @@ class Recommender:
             found = self.search(
                 vectors, k, filters=filters, collapse_duplicates=collapse_duplicates
             )
-            for index, results in zip(ok, found, strict=True):
+            for index, results, region in zip(ok, found, regions, strict=True):
                 out[index].results = results
+                out[index].crop = region
         return out
 
     def recommend_items(

@@ -24,6 +24,7 @@ from lookalike.encoders.base import (
     save_pca,
     write_encoder_json,
 )
+from lookalike.encoders.focus import top_probability
 from lookalike.encoders.hybrid.colour import colour_histogram
 from lookalike.encoders.hybrid.config import (
     HYBRID_LEGACY_OPTIONS,
@@ -106,6 +107,17 @@ class HybridEncoder:
         if len(images) == 0:
             return np.zeros((0, self.dim), np.float32)
         return self.embed_parts(*self.parts(images))
+
+    def encode_with_confidence(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(``encode(images)``, float32 (n,) confidence): the top probability of the head's
+        ``primary_label`` classifier (ProductType), NaN without one. One backbone pass."""
+        backbone, colour = self.parts(images)
+        parts = fusion_parts(self.head, backbone, colour, self.cfg)
+        vectors = apply_pca(fuse(parts, self.cfg.weights), self.pca)
+        prototypes = (self.head or {}).get(f"class.{self.cfg.primary_label}")
+        if prototypes is None or not len(images):
+            return vectors, np.full(len(images), np.nan, np.float32)
+        return vectors, top_probability(parts[0] @ prototypes.T / self.cfg.temperature)
 
     # --- training -------------------------------------------------------------------------
     @classmethod

@@ -119,3 +119,19 @@ def test_archive_photos_train_the_head_but_not_the_projection(tmp_path, tiny_ima
     assert taught.encode(images).shape == (len(images), taught.dim)
     # Archive views are cached beside the catalog's: two view caches now.
     assert len(list((tmp_path / "hybrid").glob("views-*.npy"))) == 2
+
+
+def test_encode_with_confidence_is_encode_plus_the_type_classifiers_top_probability(
+    tmp_path, tiny_images
+):
+    catalog, images = tiny_images
+    labels = {"ProductType": [item.metadata["ProductType"] for item in catalog.items]}
+    config = HybridConfig(**{**FAST, "tune": False})
+    encoder = HybridEncoder.fit(TrainingData(images, labels, tmp_path, progress=False), config)
+
+    vectors, confidence = encoder.encode_with_confidence(images[:5])
+
+    np.testing.assert_allclose(vectors, encoder.encode(images[:5]), atol=1e-5)
+    assert confidence.shape == (5,) and ((confidence > 1 / 3) & (confidence <= 1)).all()
+    unlabelled = HybridEncoder.fit(TrainingData(images, {}, tmp_path / "u", progress=False), config)
+    assert np.isnan(unlabelled.encode_with_confidence(images[:2])[1]).all()

@@ -1,0 +1,45 @@
+"""Garment focus at query time: when the encoder is unsure what a photo shows (a person
+wearing a garment, other garments and a background in the frame), look again at a few crops
+of it and answer from the one the encoder's own classifier is surest about.
+
+Pure functions over decoded images and confidences; the recommender wires them in
+(:meth:`lookalike.recommend.Recommender.encode_images`). The crops, the confidence threshold
+and the choice rule are measured on held-out archive photos (``bench/shopper_focus.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from lookalike.imaging import Crop, crop_image, letterbox
+
+#: The regions looked at again (x, y, w, h fractions of the photo): where a worn garment is.
+FOCUS_CROPS: dict[str, Crop] = {
+    "centre": (0.15, 0.15, 0.7, 0.7),
+    "upper": (0.0, 0.0, 1.0, 0.6),
+    "lower": (0.0, 0.4, 1.0, 0.6),
+}
+#: Photos whose top class probability (the encoder's primary label) reaches this are
+#: answered from the whole photo, with no second look (catalog-style photos: no extra cost).
+FOCUS_THRESHOLD = 0.7
+
+
+def focus_views(image: Image.Image, size: int, crops: Sequence[Crop]) -> np.ndarray:
+    """uint8 (len(crops), size, size, 3): each crop of ``image``, letterboxed."""
+    return np.stack([letterbox(crop_image(image, box), size) for box in crops])
+
+
+def top_probability(logits: np.ndarray) -> np.ndarray:
+    """float (n,): the largest softmax probability of each row of ``logits``."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    return (probs.max(axis=1) / probs.sum(axis=1)).astype(np.float32)
+
+
+def choose_views(confidence: np.ndarray) -> np.ndarray:
+    """int (n,): per photo, the view (column of ``confidence``, (n, views); column 0 the whole
+    photo) with the highest confidence; ties go to the earlier view."""
+    return np.asarray(confidence).argmax(axis=1)
