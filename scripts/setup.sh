@@ -16,4 +16,12 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
     || echo "warning: could not install Chromium; browser tests will be skipped"
 fi
+# axe-core for the browser tests' accessibility check, from the npm registry (never a CDN).
+AXE_DIR=.cache/axe-core-4.14.1
+if [ ! -f "$AXE_DIR/axe.min.js" ] && command -v npm >/dev/null 2>&1; then
+  (mkdir -p "$AXE_DIR" && cd "$AXE_DIR" && npm pack --silent axe-core@4.14.1 >/dev/null \
+    && tar -xzf axe-core-4.14.1.tgz --strip-components=1 package/axe.min.js package/LICENSE \
+    && rm -f axe-core-4.14.1.tgz) \
+    || echo "warning: could not fetch axe-core; the accessibility test will be skipped"
+fi
 echo "lookalike is set up: .venv/bin/lookalike --help"

@@ -232,13 +232,19 @@ def open_page(browser, url: str, *ready_selectors: str) -> Iterator:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def phone_context(browser):
-    """A 375x740 touch-screen phone context (close it when done)."""
+#: A phone's viewport (CSS pixels), as the browser tests use it.
+PHONE = {"width": 390, "height": 844}
+
+
+def phone_context(browser, **options):
+    """A 390x844 touch-screen phone context (close it when done); ``options`` go to
+    ``new_context``."""
     context = browser.new_context(
-        viewport={"width": 375, "height": 740},
+        viewport=PHONE,
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
+        **options,
     )
     context.set_default_timeout(TIMEOUT_MS)
     return context

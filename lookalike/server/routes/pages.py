@@ -1,6 +1,7 @@
 """The web page (``GET /``, its files under ``/static``), ``GET /healthz``, the favicon and the
-API documentation (``/docs``, ``/redoc``) served offline: Swagger UI and ReDoc come from the
-``fastapi-offline`` package's files, so no request leaves the machine."""
+API documentation (``/docs``) served offline: Swagger UI comes from the ``fastapi-offline``
+package's files, so no request leaves the machine. (No ``/redoc``: ReDoc loads its logo from
+a CDN.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -24,13 +25,12 @@ PAGE_CSP = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
-#: Swagger UI 5 and ReDoc, as shipped by the fastapi-offline package (no CDN).
+#: Swagger UI 5, as shipped by the fastapi-offline package (no CDN).
 DOCS_ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
 #: The files of DOCS_ASSETS_DIR the docs pages load, and their media types.
 DOCS_ASSETS = {
     "swagger-ui-bundle.js": "text/javascript",
     "swagger-ui.css": "text/css",
-    "redoc.standalone.js": "text/javascript",
 }
 ASSET_CACHE = "public, max-age=86400"
 
@@ -88,19 +88,6 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_favicon_url=f"{root}/favicon.ico",
         # No validator badge: it would send the document's URL to an outside service.
         swagger_ui_parameters={"validatorUrl": None},
-    )
-
-
-@router.get("/redoc", include_in_schema=False)
-def redoc(request: Request) -> HTMLResponse:
-    """Read-only API documentation (ReDoc), without web fonts from outside."""
-    root = request.scope.get("root_path", "")
-    return get_redoc_html(
-        openapi_url=f"{root}{request.app.openapi_url}",
-        title=f"{request.app.title}: API reference",
-        redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
-        redoc_favicon_url=f"{root}/favicon.ico",
-        with_google_fonts=False,
     )
 
 

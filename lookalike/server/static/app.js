@@ -173,7 +173,7 @@
   function showError(box, message) {
     box.textContent = message;
     box.hidden = !message;
-    if (message && box.getClientRects().length) box.scrollIntoView({ block: "nearest" });
+    if (message && box.getClientRects().length) box.scrollIntoView({ block: "center" });
   }
 
   function clearErrors() {
@@ -628,6 +628,12 @@
   function applyHash({ focusResults = false } = {}) {
     const hash = location.hash;
     if (hash === state.appliedHash) return;
+    if (/^#[\w-]+$/.test(hash) && document.getElementById(hash.slice(1))) {
+      // An in-page anchor (e.g. typed by hand), not a state: keep showing what was shown.
+      history.replaceState(history.state, "", location.pathname + location.search + hashFor());
+      state.appliedHash = location.hash;
+      return;
+    }
     state.appliedHash = hash;
     const next = parseHash(hash);
     state.k = next.k;
@@ -1223,6 +1229,13 @@
 
   // --- wiring ----------------------------------------------------------------------------
   function wire() {
+    // The skip link moves focus without touching the address (which holds the search).
+    document.querySelector(".skip-link").addEventListener("click", (e) => {
+      e.preventDefault();
+      const target = $("results-start");
+      target.focus({ preventScroll: true });
+      target.scrollIntoView({ block: "start" });
+    });
     els.uploadButton.addEventListener("click", () => els.fileInput.click());
     els.cameraButton.addEventListener("click", () => els.cameraInput.click());
     for (const input of [els.fileInput, els.cameraInput]) {
