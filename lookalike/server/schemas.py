@@ -62,6 +62,11 @@ class QueryInfo(BaseModel):
     item: Item | None = None
     k: int
     filters: dict[str, list[str]]
+    crop: list[float] | None = Field(
+        None,
+        description="for a photo: the region (x, y, w, h fractions) the results answer: the "
+        "crop asked for, or the garment focus's pick; null = the whole photo",
+    )
 
 
 class Recommendations(BaseModel):

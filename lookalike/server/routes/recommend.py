@@ -85,7 +85,13 @@ async def recommend(
         detail = result.error.replace("<bytes>", repr(upload.filename), 1)
         raise ApiError(422, "invalid_image", detail)
     return {
-        "query": {"type": "image", "filename": upload.filename, "k": k, "filters": filters},
+        "query": {
+            "type": "image",
+            "filename": upload.filename,
+            "k": k,
+            "filters": filters,
+            "crop": list(result.crop) if result.crop else None,
+        },
         **results_json(request, result.results, started),
     }
 

@@ -21,6 +21,7 @@ def test_recommend_photo(client, red_circle):
         "item": None,
         "k": 5,
         "filters": {},
+        "crop": None,
     }
     results = body["results"]
     assert [r["rank"] for r in results] == [1, 2, 3, 4, 5]

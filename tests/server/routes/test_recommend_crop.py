@@ -29,8 +29,9 @@ def test_crop_picks_the_garment(client, tiny_catalog):
     assert left.status_code == 200 and right.status_code == 200, left.text + right.text
     assert left.json()["results"][0]["id"] == "101"
     assert right.json()["results"][0]["id"] == "111"
-    # crop is a parameter, not a metadata filter
+    # crop is a parameter, not a metadata filter, and the response names the region answered
     assert right.json()["query"]["filters"] == {}
+    assert right.json()["query"]["crop"] == [0.5, 0, 0.5, 1]
 
 
 @pytest.mark.parametrize("crop", ["0,0,1", "0,0,0,1", "0.5,0,0.6,1", "a,b,c,d", "-1,0,1,1"])
