@@ -4,6 +4,7 @@ Usage:
 
     .venv/bin/python bench/latency.py --bundle bundles/demo-hybrid             # full run
     .venv/bin/python bench/latency.py --bundle /tmp/b-eff --queries 10 --runs 2  # smoke run
+    .venv/bin/python bench/latency.py --bundle bundles/demo-hybrid --threads 2 --focus both
 
 Each query is a different catalog photo (400 px JPEG, distinct image files spread over the
 catalog), timed stage by stage with ``time.perf_counter``:
@@ -18,7 +19,11 @@ For every thread count (default 1 and 2) the bundle is reloaded with that many t
 PyTorch, faiss and the ONNX Runtime session, a few untimed warm-up queries run, then
 ``--runs`` passes over the queries. The table shows the median over runs of each run's
 p50/p95 (min..max across runs in the JSON) and the per-stage medians: the profile that shows
-where the time goes. Results go to ``bench/results/latency.json``. No HTTP: see
+where the time goes. ``--focus both`` measures the garment focus (the hybrid's second look
+through crops of a photo it is unsure about; on by default, as ``recommend_images`` runs it)
+against the plain path, side by side in one run; ``--photos DIR`` queries with other photos
+(e.g. ``../shared/shopper-photos``, where the second look happens often). Results go to
+``bench/results/latency.json``. No HTTP: see
 bench/http_latency.py for the served path.
 """
 
@@ -51,16 +56,27 @@ TARGET_THREADS = 2
 STAGES = ("read", "decode", "encode", "search")
 
 
-def query_once(recommender: Any, path: str, k: int) -> tuple[dict[str, float], list[str]]:
-    """One query through every stage; returns (ms per stage + total, result ids)."""
+def query_once(
+    recommender: Any, path: str, k: int, focus: bool = True
+) -> tuple[dict[str, float], list[str]]:
+    """One query through every stage; returns (ms per stage + total, result ids). With
+    ``focus`` (and a recommender that focuses: the hybrid) decode and encode are the garment
+    focus's (``decode_for_focus``, ``encode_focused``: letterbox, one pass, a second one over
+    the crops of a photo the encoder is unsure about), as ``recommend_images`` runs them."""
     from lookalike.imaging import load_image
 
+    focus = focus and getattr(recommender, "focuses", False)
     t0 = time.perf_counter()
     data = Path(path).read_bytes()
     t1 = time.perf_counter()
-    image = load_image(data, recommender.encoder.input_size)
-    t2 = time.perf_counter()
-    vector = recommender.encoder.encode(image[None])
+    if focus:
+        decoded = recommender.decode_for_focus(data)
+        t2 = time.perf_counter()
+        vector, _ = recommender.encode_focused([decoded])
+    else:
+        image = load_image(data, recommender.encoder.input_size)
+        t2 = time.perf_counter()
+        vector = recommender.encoder.encode(image[None])
     t3 = time.perf_counter()
     found = recommender.search(vector, k)
     t4 = time.perf_counter()
@@ -84,25 +100,33 @@ def index_search_ms(recommender: Any, vectors: np.ndarray, k: int) -> list[float
     return out
 
 
-def check_matches_api(recommender: Any, path: str, k: int, ids: list[str]) -> bool:
+def check_matches_api(
+    recommender: Any, path: str, k: int, ids: list[str], focus: bool = True
+) -> bool:
     """True when ``recommend_images`` returns the same ids as the staged pipeline."""
-    result = recommender.recommend_images([Path(path).read_bytes()], k)[0]
+    result = recommender.recommend_images([Path(path).read_bytes()], k, focus=focus)[0]
     return [r.id for r in result.results] == ids
 
 
 def bench_threads(
-    bundle: Path, threads: int, paths: list[str], k: int, runs: int, warmup: int
+    bundle: Path,
+    threads: int,
+    paths: list[str],
+    k: int,
+    runs: int,
+    warmup: int,
+    focus: bool = True,
 ) -> dict[str, Any]:
     """All runs for one thread count: per-run percentiles, stage medians and a sanity check."""
     started = time.perf_counter()
     recommender, runtime = load_recommender(bundle, threads)
     load_s = time.perf_counter() - started
     for path in paths[:warmup]:
-        query_once(recommender, path, k)
+        query_once(recommender, path, k, focus)
     run_totals, run_p95, stage_runs = [], [], {s: [] for s in (*STAGES, "index.search")}
     all_totals: list[float] = []
     for _ in range(runs):
-        timings = [query_once(recommender, p, k)[0] for p in paths]
+        timings = [query_once(recommender, p, k, focus)[0] for p in paths]
         totals = [t["total"] for t in timings]
         all_totals += totals
         run_totals.append(float(np.percentile(totals, 50)))
@@ -114,9 +138,10 @@ def bench_threads(
     )
     for _ in range(runs):
         stage_runs["index.search"].append(median_of(index_search_ms(recommender, vectors, k)))
-    _, ids = query_once(recommender, paths[0], k)
+    _, ids = query_once(recommender, paths[0], k, focus)
     return {
         "threads": threads,
+        "focus": bool(focus and getattr(recommender, "focuses", False)),
         "runtime": runtime,
         "encoder": recommender.encoder.name,
         "input_size": recommender.encoder.input_size,
@@ -128,7 +153,7 @@ def bench_threads(
         "p95_ms": spread(run_p95),
         "all_queries_ms": percentiles(all_totals),
         "stage_median_ms": {s: spread(v) for s, v in stage_runs.items()},
-        "matches_recommend_images": check_matches_api(recommender, paths[0], k, ids),
+        "matches_recommend_images": check_matches_api(recommender, paths[0], k, ids, focus),
     }
 
 
@@ -161,26 +186,29 @@ def query_paths(bundle: Path, count: int) -> tuple[list[str], str]:
 
 def print_report(results: list[dict[str, Any]], note: str, n_queries: int, runs: int) -> None:
     """The latency table, the stage profile and the target line."""
-    print(f"\nqueries: {n_queries} distinct catalog photos ({note}); {runs} run(s) each; "
+    print(f"\nqueries: {n_queries} distinct photos ({note}); {runs} run(s) each; "
           "median over runs (min..max)")
     rows = []
     for r in results:
         rows.append([
-            r["threads"], r["runtime"],
+            r["threads"], "on" if r.get("focus") else "off", r["runtime"],
             r["p50_ms"]["median"], f"{r['p50_ms']['min']:.2f}..{r['p50_ms']['max']:.2f}",
             r["p95_ms"]["median"], r["all_queries_ms"]["max"],
         ])
     print(format_table(
-        ["threads", "encoder runtime", "p50 ms", "p50 range", "p95 ms", "max ms"], rows))
+        ["threads", "focus", "encoder runtime", "p50 ms", "p50 range", "p95 ms", "max ms"],
+        rows))
     print("\nwhere the time goes (median ms per query stage):")
     stage_names = (*STAGES, "index.search")
     rows = []
     for r in results:
         medians = [r["stage_median_ms"][s]["median"] for s in stage_names]
         total = sum(medians[: len(STAGES)])
-        rows.append([r["threads"], *medians, *[f"{100 * m / total:.0f}%" for m in medians[1:4]]])
+        rows.append([r["threads"], "on" if r.get("focus") else "off", *medians,
+                     *[f"{100 * m / total:.0f}%" for m in medians[1:4]]])
     print(format_table(
-        ["threads", *[f"{s} ms" for s in stage_names], "decode %", "encode %", "search %"], rows))
+        ["threads", "focus", *[f"{s} ms" for s in stage_names], "decode %", "encode %",
+         "search %"], rows))
     for r in results:
         if r["threads"] == TARGET_THREADS:
             p50 = r["p50_ms"]["median"]
@@ -205,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="timed passes over the queries")
     parser.add_argument("--warmup", type=int, default=5, help="untimed queries first")
     parser.add_argument("-k", type=int, default=10, help="results per query")
+    parser.add_argument("--focus", choices=["on", "off", "both"], default="on",
+                        help="garment focus on photo queries (on: as recommend_images runs; "
+                             "both: measure with and without, side by side)")
+    parser.add_argument("--photos", type=Path,
+                        help="query with the photos below this folder (e.g. "
+                             "../shared/shopper-photos) instead of catalog photos")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latency.json",
                         help="JSON output file")
     parser.add_argument("--library-threads", action="store_true",
@@ -222,11 +256,23 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     if warning := load_warning(info):
         print(warning)
-    paths, note = query_paths(args.bundle, args.queries)
+    if args.photos is not None:
+        from lookalike.catalog import find_images
+
+        found = [str(p) for p in find_images(args.photos)]
+        step = max(1, len(found) // args.queries)
+        paths = found[::step][: args.queries]
+        note = f"photos from {args.photos}"
+    else:
+        paths, note = query_paths(args.bundle, args.queries)
+    focus_modes = {"on": [True], "off": [False], "both": [False, True]}[args.focus]
     results = []
     for threads in args.threads:
-        print(f"threads={threads}: {len(paths)} queries x {args.runs} run(s) ...", flush=True)
-        results.append(bench_threads(args.bundle, threads, paths, args.k, args.runs, args.warmup))
+        for focus in focus_modes:
+            print(f"threads={threads} focus={focus}: {len(paths)} queries x {args.runs} "
+                  "run(s) ...", flush=True)
+            results.append(bench_threads(args.bundle, threads, paths, args.k, args.runs,
+                                         args.warmup, focus))
     print_report(results, note, len(paths), args.runs)
     target = next((r for r in results if r["threads"] == TARGET_THREADS), None)
     payload = {
@@ -237,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "warmup": args.warmup,
         "k": args.k,
+        "focus": args.focus,
         "thread_pools": pools,
         "target": {
             "p50_ms_max": TARGET_P50_MS,

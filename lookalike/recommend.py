@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from lookalike.bundle import BundleData, read_bundle
 from lookalike.encoders import load_encoder
@@ -294,25 +295,37 @@ class Recommender:
     def _encode_focused(
         self, sources: list
     ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
-        size = self.encoder.input_size
         decoded, ok, errors = [], [], []
         for index, source in enumerate(sources):
             try:
-                # Drafted so that the focus crops keep ``size`` pixels a side.
-                draft = int(np.ceil(size / min(min(c[2:]) for c in FOCUS_CROPS.values())))
-                decoded.append(open_rgb(source, draft_size=draft))
+                decoded.append(self.decode_for_focus(source))
                 ok.append(index)
             except ImageDecodeError as exc:
                 errors.append((index, str(exc)))
         if not ok:
             return np.zeros((0, self.encoder.dim), np.float32), ok, errors, []
-        whole = np.stack([letterbox(image, size) for image in decoded])
+        vectors, regions = self.encode_focused(decoded)
+        return vectors, ok, errors, regions
+
+    def decode_for_focus(self, source: Any) -> Image.Image:
+        """A photo decoded for :meth:`encode_focused`: drafted so that the focus crops keep
+        the encoder's input size a side. Raises ImageDecodeError."""
+        smallest = min(min(box[2:]) for box in FOCUS_CROPS.values())
+        return open_rgb(source, draft_size=int(np.ceil(self.encoder.input_size / smallest)))
+
+    def encode_focused(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[Crop | None]]:
+        """Vectors of decoded photos with the garment focus, and per photo the region each
+        describes (None = the whole photo): one encoder pass over the whole photos, one more
+        over the focus crops of the photos whose top type probability is below
+        :data:`~lookalike.encoders.focus.FOCUS_THRESHOLD`."""
+        size = self.encoder.input_size
+        whole = np.stack([letterbox(image, size) for image in images])
         vectors, confidence = self.encoder.encode_with_confidence(whole)
-        regions: list[Crop | None] = [None] * len(ok)
+        regions: list[Crop | None] = [None] * len(images)
         unsure = np.flatnonzero(confidence < FOCUS_THRESHOLD)  # NaN (no classifier): never
         if len(unsure):
             boxes = list(FOCUS_CROPS.values())
-            views = np.concatenate([focus_views(decoded[i], size, boxes) for i in unsure])
+            views = np.concatenate([focus_views(images[i], size, boxes) for i in unsure])
             crop_vectors, crop_confidence = self.encoder.encode_with_confidence(views)
             crop_vectors = crop_vectors.reshape(len(unsure), len(boxes), -1)
             crop_confidence = crop_confidence.reshape(len(unsure), len(boxes))
@@ -321,7 +334,7 @@ class Recommender:
                 if view > 0:
                     vectors[row] = crop_vectors[slot, view - 1]
                     regions[row] = boxes[view - 1]
-        return vectors, ok, errors, regions
+        return vectors, regions
 
     def encode_images(
         self, sources: Sequence, crop: Crop | Sequence[Crop | None] | None = None
