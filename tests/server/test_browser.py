@@ -169,26 +169,42 @@ def test_phone_width(browser, server, tiny_catalog):
 
 
 def test_docs_screenshot(browser, tmp_path):
-    """Opt-in: render docs/screenshot.png from a real catalog bundle."""
+    """Opt-in: render docs/screenshot.png (laptop) and docs/screenshot-phone.png from a real
+    catalog bundle."""
     bundle = os.environ.get("LOOKALIKE_DOCS_SCREENSHOT")
     if not bundle:
-        pytest.skip("set LOOKALIKE_DOCS_SCREENSHOT=BUNDLE_DIR to render docs/screenshot.png")
+        pytest.skip("set LOOKALIKE_DOCS_SCREENSHOT=BUNDLE_DIR to render docs/screenshot*.png")
     process, url = start_server(Path(bundle), tmp_path, env=server_env())
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(120_000)
     try:
-        page = context.new_page()
-        page.goto(f"{url}/?seed=11")
-        page.wait_for_selector("#samples [data-item-id]")
         query = os.environ.get("LOOKALIKE_DOCS_QUERY")  # an item id, else the 3rd sample
-        if not query:
-            query = page.eval_on_selector_all(
-                "#samples [data-item-id]", "els => els[2].dataset.itemId"
-            )
-        page.goto(f"{url}/?seed=11#item={query}")
-        wait_for_results(page, "10 lookalikes")
-        page.wait_for_function("() => [...document.images].every(img => img.complete)")
-        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+        for name, options in (
+            ("screenshot.png", {"viewport": {"width": 1280, "height": 1000}}),
+            (
+                "screenshot-phone.png",
+                {
+                    "viewport": {"width": 390, "height": 844},
+                    "device_scale_factor": 2,
+                    "is_mobile": True,
+                    "has_touch": True,
+                },
+            ),
+        ):
+            context = browser.new_context(**options)
+            context.set_default_timeout(120_000)
+            try:
+                page = context.new_page()
+                page.goto(f"{url}/?seed=11")
+                page.wait_for_selector("#samples [data-item-id]")
+                if not query:
+                    query = page.eval_on_selector_all(
+                        "#samples [data-item-id]", "els => els[2].dataset.itemId"
+                    )
+                page.goto(f"{url}/?seed=11#item={query}")
+                wait_for_results(page, "10 lookalikes")
+                page.evaluate("window.scrollTo(0, 0)")
+                page.wait_for_function("() => [...document.images].every(img => img.complete)")
+                page.screenshot(path=str(ROOT / "docs" / name))
+            finally:
+                context.close()
     finally:
-        context.close()
         stop_server(process)

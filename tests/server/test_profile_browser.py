@@ -82,6 +82,9 @@ def test_likes_drive_for_you(page, server):
     )
     assert chips == [first]
     assert "from your 1 like" in page.text_content("#for-you-status")
+    # Picks blend several likes: no distances (nor closeness words) on them.
+    assert "distance" not in page.inner_text("#for-you-results")
+    assert page.eval_on_selector_all("#for-you-results .card-cue", "els => els.length") == 0
 
     # 2. Like the top pick: the list changes and holds neither liked item.
     second = picks[0]

@@ -196,9 +196,10 @@
       .join(" · ");
   }
 
-  /** One result or sample card: a button that shows the item's lookalikes. */
+  /** One result or sample card: a button that shows the item's lookalikes. ("li-pick": a
+   * "For you" pick, whose order blends several likes: no closeness word.) */
   function card(item, tag) {
-    const li = document.createElement(tag);
+    const li = document.createElement(tag === "li-pick" ? "li" : tag);
     li.className = "card";
     li.dataset.itemId = item.id;
     const isResult = item.rank !== undefined;
@@ -222,7 +223,7 @@
     img.height = 192;
     button.append(img);
 
-    if (isResult) {
+    if (isResult && tag !== "li-pick") {
       const cue = document.createElement("span");
       cue.className = `card-cue cue-${item.rank === 1 ? "closest" : item.match || "similar"}`;
       cue.textContent =
@@ -570,7 +571,7 @@
     const inside = els.forYouResults.contains(focused);
     const card = inside ? focused.closest(".card") : null;
     const action = inside && focused.dataset ? focused.dataset.action : null;
-    renderGrid(els.forYouResults, items, "li");
+    renderGrid(els.forYouResults, items, "li-pick");
     if (!inside) return;
     const again =
       card &&
