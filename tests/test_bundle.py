@@ -269,3 +269,63 @@ def test_item_table_from_json_turns_numeric_ids_into_strings():
 
     assert loaded.ids == ["7", "8"]
     assert loaded.content_hashes == []
+
+
+# --- garbage collection (issue 15) ---------------------------------------------------------------
+def _gc_bundle(tmp_path):
+    """A stand-in bundle: two kept versions naming images a.jpg and b.jpg under images/."""
+    from lookalike.bundle import IMAGES_DIR, ITEMS, VERSIONS
+
+    bundle = tmp_path / "bundle"
+    images = bundle / IMAGES_DIR
+    images.mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg", "orphan.jpg"):
+        (images / name).write_bytes(name.encode())
+    for version, names in (("v000001", ["a.jpg"]), ("v000002", ["a.jpg", "b.jpg"])):
+        folder = bundle / VERSIONS / version
+        folder.mkdir(parents=True)
+        paths = [str(images / n) for n in names]
+        payload = {"ids": names, "paths": paths, "metadata": [{} for _ in names]}
+        (folder / ITEMS).write_text(json.dumps(payload))
+    (bundle / "CURRENT").write_text("v000002\n")
+    return bundle, images
+
+
+def test_find_orphans_lists_only_what_no_kept_version_uses(tmp_path):
+    from lookalike.bundle import THUMBNAILS_DIR, find_orphans, thumbnail_source_key
+
+    bundle, images = _gc_bundle(tmp_path)
+    thumbs = bundle / THUMBNAILS_DIR / "ab"
+    thumbs.mkdir(parents=True)
+    used = thumbs / f"{thumbnail_source_key(images / 'b.jpg')}-0000abcd.jpg"
+    stale = thumbs / f"{'f' * 32}-0000abcd.jpg"  # a removed or changed source
+    fresh_tmp = thumbs / ".tmp-12345.jpg"  # an atomic write in progress: kept
+    for path in (used, stale, fresh_tmp):
+        path.write_bytes(b"jpeg")
+    report = find_orphans(bundle)
+    assert sorted(p.name for p in report.files) == sorted(["orphan.jpg", stale.name])
+    assert report.bytes == len(b"orphan.jpg") + 4 and not report.removed
+    assert (images / "orphan.jpg").exists()  # listing removes nothing
+
+
+def test_collect_garbage_removes_orphans_under_the_lock(tmp_path):
+    from lookalike.bundle import BundleBusyError, bundle_lock, collect_garbage, find_orphans
+
+    bundle, images = _gc_bundle(tmp_path)
+    with bundle_lock(bundle), pytest.raises(BundleBusyError):
+        collect_garbage(bundle, lock_timeout=0.1)  # another writer holds the lock
+    assert (images / "orphan.jpg").exists()
+    report = collect_garbage(bundle)
+    assert report.removed and [p.name for p in report.files] == ["orphan.jpg"]
+    assert sorted(p.name for p in images.iterdir()) == ["a.jpg", "b.jpg"]
+    assert find_orphans(bundle).files == []
+
+
+def test_collect_garbage_keeps_everything_when_a_version_is_unreadable(tmp_path):
+    from lookalike.bundle import ITEMS, VERSIONS, collect_garbage
+
+    bundle, images = _gc_bundle(tmp_path)
+    (bundle / VERSIONS / "v000001" / ITEMS).write_text("{broken")
+    with pytest.raises(BundleError, match="cannot read"):
+        collect_garbage(bundle)
+    assert len(list(images.iterdir())) == 3

@@ -532,3 +532,72 @@ def test_replaced_versions_are_freed_after_reloads(bundle_copy, new_photos):
         if type(o) is Recommender and Path(o.data.bundle_dir) == bundle_copy
     ]
     assert alive == [app.state.live.catalog.recommender]
+
+
+# --- ids and garbage (issue 15) ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "item_id, reason",
+    [
+        ("1636\u200b", "U+200B"),  # zero-width space: looks like 1636
+        ("\u202eevil", "U+202E"),  # right-to-left override
+        ("a\u2066b\u2069", "U+2066"),  # bidi isolate
+        ("x\ufe0f", "U+FE0F"),  # variation selector
+        ("a\u00a0b", "U+00A0"),  # no-break space
+        ("a\u2028b", "U+2028"),  # line separator
+        ("a\ue000", "U+E000"),  # private use
+        ("a\ud800", "U+D800"),  # lone surrogate
+        ("a\tb", "U+0009"),
+        ("e\u0301", "NFC"),  # decomposed: only valid once normalised
+        ("x" * 201, "longer than 200"),
+    ],
+)
+def test_check_item_id_refuses_lookalike_and_invisible_characters(item_id, reason):
+    from lookalike.updates import check_item_id
+
+    assert reason in (check_item_id(item_id) or "")
+
+
+def test_ids_are_stored_in_nfc(bundle_copy, new_photos):
+    from lookalike.updates import check_item_id, normalize_item_id
+
+    assert normalize_item_id("e\u0301") == "\u00e9" and check_item_id("\u00e9") is None
+    assert check_item_id("Caf\u00e9 42 \u65e5\u672c") is None  # ordinary text is fine
+    report = add_new_items(
+        bundle_copy,
+        [NewItem("cafe\u0301", new_photos["purple-circle"].read_bytes())],
+        store_images=True,
+    )
+    assert report.added == ["caf\u00e9"] and "caf\u00e9" in read_bundle(bundle_copy).items.ids
+
+
+def test_churn_leaves_exactly_the_files_kept_versions_use(bundle_copy, new_photos):
+    """Adds and removes through the library, failed adds among them: afterwards the files
+    under images/ are exactly those the kept versions name, and thumbnails of removed
+    items are gone."""
+    from lookalike.bundle import find_orphans, kept_image_paths
+
+    photos = [p.read_bytes() for p in new_photos.values() if p.suffix == ".jpg"]
+    thumbs = bundle_copy / "thumbnails" / "00"
+    thumbs.mkdir(parents=True)
+    (thumbs / f"{'0' * 32}-deadbeef.jpg").write_bytes(b"a thumbnail of nothing kept")
+    for n in range(6):
+        data = photos[n % len(photos)] + bytes([n])  # a new file (and sha256) each time
+        report = add_new_items(bundle_copy, [NewItem(f"churn-{n}", data)], store_images=True)
+        assert report.added == [f"churn-{n}"]
+        if n % 2:
+            assert remove_items(bundle_copy, [f"churn-{n}"]).removed == [f"churn-{n}"]
+    # A failed add stores its image, then its version cannot be written (a lone surrogate
+    # in the metadata): nothing of it may stay.
+    with pytest.raises(UnicodeEncodeError):
+        add_new_items(
+            bundle_copy,
+            [NewItem("bad", photos[0] + b"bad", {"Title": "x\ud800"})],
+            store_images=True,
+        )
+    kept = [Path(p) for p in kept_image_paths(bundle_copy)]
+    used = {p.name for p in kept if p.parent == (bundle_copy / IMAGES_DIR).resolve()}
+    on_disk = {p.name for p in (bundle_copy / IMAGES_DIR).iterdir()}
+    assert on_disk == used and len(used) >= 2
+    assert find_orphans(bundle_copy).files == []
+    assert not list(thumbs.iterdir())
+    assert check_bundle(bundle_copy) == []
