@@ -361,3 +361,55 @@ def test_draft_shrinks_big_jpeg(tmp_path):
 def test_draft_ignored_for_png(tmp_path):
     path = save(solid(RED, size=(600, 400)), tmp_path / "big.png")
     assert open_rgb(path, draft_size=64).size == (600, 400)
+
+
+# --- containers whose images are bigger than their headers say (issue 15) ----------------------
+def _png_bytes(width: int, height: int, declared: tuple[int, int] | None = None) -> bytes:
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 30)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    if declared is not None:
+        data[16:24] = struct.pack(">II", *declared)
+        data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def _ico(payload: bytes, directory_size: int = 0) -> bytes:
+    import struct
+
+    entry = struct.pack("<BBBBHHII", directory_size, directory_size, 0, 0, 1, 32, len(payload), 22)
+    return struct.pack("<HHH", 0, 1, 1) + entry + payload
+
+
+def test_ico_with_a_huge_embedded_png_is_refused_before_pillow_opens_it():
+    from lookalike.imaging.decode import embedded_frame_sizes
+
+    bomb = _ico(_png_bytes(1, 1, declared=(13000, 13000)), directory_size=0)  # "256x256"
+    assert embedded_frame_sizes(io.BytesIO(bomb)) == ("ICO", [(13000, 13000)])
+    started = time.perf_counter()
+    with pytest.raises(ImageDecodeError) as info:
+        open_rgb(bomb)
+    assert time.perf_counter() - started < 0.5  # nothing was decoded
+    message = str(info.value)
+    assert "ICO container holds a 13000x13000" in message and "refused before decoding" in message
+
+
+def test_ico_within_the_limit_decodes_at_its_real_size():
+    image = open_rgb(_ico(_png_bytes(40, 30), directory_size=16))
+    assert image.size == (40, 30)
+
+
+def test_a_frame_decoded_bigger_than_declared_is_refused_with_a_true_message(monkeypatch):
+    """The check after decoding: a format whose header understates its size (simulated by
+    switching the checks before decoding off) is refused, and the message says it decoded."""
+    from lookalike.imaging import decode
+
+    monkeypatch.setattr(decode, "_check_size", lambda *args: None)
+    monkeypatch.setattr(decode, "_check_embedded", lambda *args: None)
+    with pytest.raises(ImageDecodeError) as info:
+        open_rgb(_png_bytes(100, 80), max_pixels=5000)
+    message = str(info.value)
+    assert "decoded to 100x80 = 8,000 pixels" in message and "before decoding" not in message
