@@ -184,16 +184,18 @@ def evaluate_queries_folder(
     split: str | None = "auto",
     primary: str = DEFAULT_PRIMARY,
     min_type_items: int = MIN_ITEMS_PER_SCORED_TYPE,
+    **query_options: Any,
 ) -> dict[str, Any]:
     """:func:`evaluate_query_photos` on a folder's photos (``split``: a value of its
     ``split`` column; ``auto``: ``dev`` when there is one, else every photo; None: every
-    photo), with the folder and split named in the result."""
+    photo), with the folder and split named in the result; ``query_options`` go to
+    ``recommend_images`` (e.g. ``focus=False``)."""
     if split == "auto":
         everything = read_query_photos(folder, None, recommender)
         split = "dev" if any(i.metadata.get("split") == "dev" for i in everything.items) else None
     photos = read_query_photos(folder, split, recommender)
     result = evaluate_query_photos(
-        recommender, photos, primary=primary, min_type_items=min_type_items
+        recommender, photos, primary=primary, min_type_items=min_type_items, **query_options
     )
     return {"folder": str(folder), "split": split, **result}
 
@@ -255,13 +257,14 @@ def evaluate_bundle(
     queries: Path | None = None,
     queries_split: str | None = "auto",
     queries_min_items: int = MIN_ITEMS_PER_SCORED_TYPE,
+    focus: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``bundle`` on the protocol; write report.md/json and grids to ``out_dir``.
 
     With ``queries`` (a folder of labelled outside photos, e.g. ``../shared/shopper-photos``)
     the shopper-photo protocol runs too (:func:`evaluate_query_photos`) on its
     ``queries_split`` rows (``auto``: ``dev`` when the labels have such a split, else all;
-    None: all).
+    None: all), with the garment focus unless ``focus`` is False.
 
     Returns:
         The report's JSON payload.
@@ -317,7 +320,7 @@ def evaluate_bundle(
     shopper = None
     if queries is not None:
         shopper = evaluate_queries_folder(
-            recommender, Path(queries), queries_split, primary, queries_min_items
+            recommender, Path(queries), queries_split, primary, queries_min_items, focus=focus
         )
         table = format_query_set_table({f"{encoder_name} (this bundle)": shopper["metrics"]})
         extra += [
@@ -345,6 +348,7 @@ def evaluate_bundle(
         "gallery": "whole catalog minus the query and its duplicate group",
         "primary_label": primary,
         "test_labels_hidden_in_training": hidden,
+        "garment_focus": bool(focus and queries is not None and recommender.focuses),
         "seconds": round(time.perf_counter() - started, 1),
     }
     md, js = write_report(out_dir, evaluations, context, "\n".join(extra))

@@ -34,6 +34,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         queries=args.queries,
         queries_split=args.queries_split or None,
         queries_min_items=args.queries_min_items,
+        focus=not args.no_focus,
     )
     return 0
 
@@ -72,6 +73,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=20,
         help="catalog items a photo's type needs to be scored (the protocol's 20)",
+    )
+    p.add_argument(
+        "--no-focus",
+        action="store_true",
+        help="query the outside photos without the garment focus (to measure what it adds)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_evaluate)
