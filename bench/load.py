@@ -9,6 +9,15 @@ p50/p95/p99 latency (overall and per kind), 5xx and failed requests (transport e
 timeouts and any unexpected status; the target is zero of both) and the server's resident
 memory before and after the run (``VmRSS``/``VmHWM`` from ``/proc/<pid>/status``).
 
+``--hostile SHARE`` mixes in that share of hostile requests (issue 15, see
+docs/security.md): deeply nested and surrogate-laden JSON, nested multipart ``filters``, an
+ICO holding a 13000x13000 PNG, gzip bodies, a body without its closing boundary, a 5,000-
+character file name, lookalike ids (``1636\u200b``, ``\u202eevil``), a 10 KB unknown id,
+and large-but-legal photos (12 MP) that exercise the decode memory budget. Each must get a
+4xx with the JSON error shape (large photos: 200, or 503 ``busy`` when the budget is full);
+any 5xx or other answer counts as failed, and the run ends with the bundle checked
+(``lookalike check`` clean, no orphaned files).
+
 With updates (the default when the bench starts the server) the server runs on a scratch
 copy of the bundle's live version (hard links, so it costs no disk) with a random API key:
 the bundle given is never modified.
@@ -28,13 +37,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import io
+import json
 import os
 import secrets
 import shutil
+import struct
 import sys
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +56,14 @@ import httpx
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lookalike.bundle import CURRENT, VERSIONS, current_version_dir, read_bundle
+from lookalike.bundle import (
+    CURRENT,
+    VERSIONS,
+    check_bundle,
+    current_version_dir,
+    find_orphans,
+    read_bundle,
+)
 from lookalike.server.testing import ServerStartError, start_server, stop_server
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -71,6 +91,21 @@ MIX = {
 }
 EXPECTED_STATUS = {"add": 201}  # every other kind: 200
 UPLOAD_POOL = 16
+#: The hostile requests, in turn (name -> how it is sent; see hostile_request).
+HOSTILE = (
+    "deep-json",
+    "surrogate-json",
+    "deep-multipart-filters",
+    "ico-bomb",
+    "gzip-body",
+    "no-closing-boundary",
+    "long-filename",
+    "zero-width-id",
+    "bidi-id",
+    "huge-unknown-id",
+    "large-photo",
+    "large-photo",
+)
 
 
 @dataclass
@@ -81,6 +116,7 @@ class Sample:
     status: int  # 0 when no response came back
     ms: float
     error: str | None = None
+    ok: bool | None = None  # set by hostile requests (their own expectation)
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -116,10 +152,14 @@ def memory_kb(pid: int | None) -> dict[str, int | None]:
 
 
 # --- the clients --------------------------------------------------------------------------------
-def plan(n: int, seed: int, updates: bool) -> list[str]:
-    """The request kinds, in order, drawn from MIX with ``seed``."""
-    kinds = [k for k in MIX if updates or k not in ("add", "remove")]
-    weights = np.array([MIX[k] for k in kinds])
+def plan(n: int, seed: int, updates: bool, hostile: float = 0.0) -> list[str]:
+    """The request kinds, in order, drawn from MIX (plus ``hostile`` of hostile requests)
+    with ``seed``."""
+    mix = {k: v * (1 - hostile) for k, v in MIX.items()}
+    if hostile:
+        mix["hostile"] = hostile
+    kinds = [k for k in mix if updates or k not in ("add", "remove")]
+    weights = np.array([mix[k] for k in kinds])
     rng = np.random.default_rng(seed)
     return [str(k) for k in rng.choice(kinds, size=n, p=weights / weights.sum())]
 
@@ -144,6 +184,96 @@ def upload_pool(paths: list[str], count: int = UPLOAD_POOL) -> list[bytes]:
     return photos
 
 
+def _png(width: int, height: int, declared: tuple[int, int] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1" if declared else "RGB", (width, height), 1).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    if declared is not None:
+        data[16:24] = struct.pack(">II", *declared)
+        data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def hostile_payloads() -> dict[str, bytes]:
+    """The bodies the hostile requests send (made once)."""
+    bomb = _png(1, 1, declared=(13000, 13000))
+    entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(bomb), 22)
+    big = Image.new("RGB", (4000, 3000), (200, 200, 200))
+    ImageDraw.Draw(big).ellipse([800, 500, 3200, 2500], fill=(30, 60, 160))
+    buffer = io.BytesIO()
+    big.save(buffer, "JPEG", quality=70)
+    return {"ico": struct.pack("<HHH", 0, 1, 1) + entry + bomb, "large": buffer.getvalue()}
+
+
+async def hostile_request(
+    client: httpx.AsyncClient,
+    name: str,
+    item: str,
+    photo: bytes,
+    payloads: dict[str, bytes],
+    headers: dict[str, str],
+) -> tuple[httpx.Response, bool]:
+    """Send hostile request ``name``; returns (response, whether it got what it should:
+    a 4xx with the JSON error shape, or for a large photo 200 or a JSON 503)."""
+    boundary = "hostileboundary"
+    form = f"multipart/form-data; boundary={boundary}"
+
+    def part(field: str, data: bytes, filename: str | None = None) -> bytes:
+        extra = f'; filename="{filename}"\r\nContent-Type: image/jpeg' if filename else ""
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"{extra}\r\n\r\n'
+        return head.encode() + data + b"\r\n"
+
+    close = f"--{boundary}--\r\n".encode()
+    json_type = {"Content-Type": "application/json"}
+    profile = "/api/recommend/profile"
+    if name == "deep-json":
+        r = await client.post(profile, content="[" * 1000 + "]" * 1000, headers=json_type)
+    elif name == "surrogate-json":
+        body = json.dumps({"liked": [item], "filters": {"Colour": ["\udfff"]}})
+        r = await client.post(profile, content=body, headers=json_type)
+    elif name == "deep-multipart-filters":
+        body = part("liked", item.encode()) + part("filters", b"[" * 1000 + b"]" * 1000) + close
+        r = await client.post(profile, content=body, headers={"Content-Type": form})
+    elif name == "ico-bomb":
+        files = {"image": ("bomb.ico", payloads["ico"], "image/x-icon")}
+        r = await client.post("/api/recommend", files=files)
+    elif name == "gzip-body":
+        body = gzip.compress(json.dumps({"liked": [item]}).encode())
+        r = await client.post(
+            profile, content=body, headers={**json_type, "Content-Encoding": "gzip"}
+        )
+    elif name == "no-closing-boundary":
+        body = part("image", photo, "cut.jpg")
+        r = await client.post("/api/recommend", content=body, headers={"Content-Type": form})
+    elif name == "long-filename":
+        files = {"image": ("a" * 5000 + ".jpg", photo, "image/jpeg")}
+        r = await client.post("/api/recommend", files=files)
+        await r.aread()
+        return r, r.status_code == 200
+    elif name in ("zero-width-id", "bidi-id"):
+        new_id = f"{item}\u200b" if name == "zero-width-id" else f"\u202e{item}"
+        files = {"image": ("x.jpg", photo, "image/jpeg")}
+        r = await client.post("/api/items", files=files, data={"id": new_id}, headers=headers)
+    elif name == "huge-unknown-id":
+        r = await client.get(f"/api/items/{'z' * 10_000}/similar")
+    else:  # large-photo: 12 MP, legal
+        files = {"image": ("large.jpg", payloads["large"], "image/jpeg")}
+        r = await client.post("/api/recommend", files=files)
+        await r.aread()
+        busy = r.status_code == 503 and _json_error(r)
+        return r, r.status_code == 200 or busy
+    await r.aread()
+    return r, 400 <= r.status_code < 500 and _json_error(r)
+
+
+def _json_error(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and {"error", "detail"} <= set(body)
+
+
 async def run_load(
     url: str,
     kinds: list[str],
@@ -154,6 +284,7 @@ async def run_load(
     api_key: str | None = None,
     timeout: float = 60.0,
     seed: int = 0,
+    payloads: dict[str, bytes] | None = None,
 ) -> tuple[list[Sample], float]:
     """Send ``kinds`` from ``concurrency`` clients; returns (samples, wall seconds).
 
@@ -189,6 +320,13 @@ async def run_load(
                 response = await client.get("/api/facets")
             elif kind == "thumbnail":
                 response = await client.get(f"/api/items/{item}/thumbnail")
+            elif kind == "hostile":
+                name = HOSTILE[n % len(HOSTILE)]
+                response, ok = await hostile_request(
+                    client, name, item, photo, payloads or hostile_payloads(), headers
+                )
+                ms = (time.perf_counter() - started) * 1000
+                return Sample(f"hostile:{name}", response.status_code, ms, ok=ok)
             elif kind == "add":
                 new_id = f"load-{seed}-{n}"
                 files = {"image": (f"{new_id}.jpg", photo, "image/jpeg")}
@@ -233,6 +371,8 @@ def summarize(samples: list[Sample], wall: float) -> dict[str, Any]:
     """Counts, throughput, latency and errors of a run."""
 
     def unexpected(s: Sample) -> bool:
+        if s.ok is not None:
+            return not s.ok
         return s.status != EXPECTED_STATUS.get(s.kind, 200)
 
     per_kind = {}
@@ -273,6 +413,7 @@ def measure(
     seed: int = 0,
     warmup: int = 20,
     rounds: int = 1,
+    hostile: float = 0.0,
 ) -> dict[str, Any]:
     """Warm up, then run the plan ``rounds`` times against ``url``; the summary includes
     server memory after each round.
@@ -285,6 +426,7 @@ def measure(
     ids = list(items.ids)
     photos = upload_pool(list(items.paths))
     updates = api_key is not None
+    payloads = hostile_payloads() if hostile else None
     warm = plan(warmup, seed + 7, updates=False)
     asyncio.run(run_load(url, warm, ids, photos, concurrency=min(4, concurrency), seed=seed))
     before = memory_kb(pid)
@@ -296,12 +438,13 @@ def measure(
         got, took = asyncio.run(
             run_load(
                 url,
-                plan(requests, round_seed, updates),
+                plan(requests, round_seed, updates, hostile),
                 ids,
                 photos,
                 concurrency=concurrency,
                 api_key=api_key,
                 seed=round_seed,
+                payloads=payloads,
             )
         )
         samples += got
@@ -316,6 +459,7 @@ def measure(
             "concurrency": concurrency,
             "rounds": rounds,
             "updates": updates,
+            "hostile_share": hostile,
             "items_before": len(ids),
             "items_after": health.get("items"),
             "bundle_version_after": health.get("bundle_version"),
@@ -352,6 +496,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-updates", dest="updates", action="store_false", help="no adds/removes"
     )
+    parser.add_argument(
+        "--hostile",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of hostile requests mixed in, 0..1 (default 0; see docs/security.md)",
+    )
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help="extra `lookalike serve` options, e.g. '--decode-budget-mb 256'",
+    )
     parser.add_argument("--url", help="load this running server instead of starting one")
     parser.add_argument("--pid", type=int, help="with --url: the server's pid, for memory")
     parser.add_argument(
@@ -362,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.requests, args.concurrency, args.rounds) < 1:
         parser.error("--requests, --concurrency and --rounds must be >= 1")
+    if not 0 <= args.hostile <= 1:
+        parser.error("--hostile must be between 0 and 1")
 
     with tempfile.TemporaryDirectory(prefix="lookalike-load-") as tmp:
         workdir = Path(tmp)
@@ -379,7 +537,11 @@ def main(argv: list[str] | None = None) -> int:
                 env["LOOKALIKE_API_KEY"] = api_key
             try:
                 process, url = start_server(
-                    bundle, workdir, timeout=args.startup_timeout, env=env
+                    bundle,
+                    workdir,
+                    *args.server_args.split(),
+                    timeout=args.startup_timeout,
+                    env=env,
                 )
             except ServerStartError as exc:
                 raise SystemExit(str(exc)) from None
@@ -394,9 +556,14 @@ def main(argv: list[str] | None = None) -> int:
                 api_key=api_key,
                 seed=args.seed,
                 rounds=args.rounds,
+                hostile=args.hostile,
             )
         finally:
             stop_server(process)
+        if not args.url:
+            # What the run left on disk: a clean bundle, no file that no kept version uses.
+            summary["bundle_problems"] = check_bundle(bundle)
+            summary["orphaned_files"] = len(find_orphans(bundle).files)
 
     info = machine_info()
     summary = {"benchmark": "load", "bundle": str(args.bundle), **summary, "machine": info}
@@ -421,10 +588,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['rounds']} round(s) (peak {rss['peak']} MB; last round "
         f"{rss['last_round_growth']} MB)"
     )
+    if "orphaned_files" in summary:
+        print(
+            f"bundle after the run: {len(summary['bundle_problems'])} problem(s), "
+            f"{summary['orphaned_files']} orphaned file(s)"
+        )
     if warning := load_warning(info):
         print(warning)
     print(f"written to {path}")
-    return 0 if summary["failed_requests"] == 0 else 1
+    clean = not summary.get("bundle_problems") and not summary.get("orphaned_files")
+    return 0 if summary["failed_requests"] == 0 and clean else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A small run of bench/load.py against a real ``lookalike serve``: concurrent mixed traffic
-(uploads, lookalikes, browsing, adds and removes) must see no 5xx, no failed request and no
-runaway memory growth."""
+(uploads, lookalikes, browsing, adds and removes, and a share of hostile requests) must see
+no 5xx, no failed request, no runaway memory growth, and leave a clean bundle without
+orphaned files."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from lookalike.bundle import check_bundle, find_orphans
 from lookalike.server.testing import start_server, stop_server
 from tests.server.conftest import server_env
 
@@ -36,7 +38,13 @@ def test_mixed_concurrent_load_has_no_failures(bundle_copy, tmp_path, monkeypatc
     )
     try:
         summary = bench.measure(
-            url, bundle_copy, requests=REQUESTS, concurrency=16, pid=process.pid, api_key=key
+            url,
+            bundle_copy,
+            requests=REQUESTS,
+            concurrency=16,
+            pid=process.pid,
+            api_key=key,
+            hostile=0.15,
         )
     finally:
         stop_server(process)
@@ -46,6 +54,8 @@ def test_mixed_concurrent_load_has_no_failures(bundle_copy, tmp_path, monkeypatc
     assert summary["failed_requests"] == 0, (summary["failure_examples"], log[-3000:])
     kinds = summary["per_kind"]
     assert {"similar", "upload", "browse", "add", "remove"} <= set(kinds)
+    assert sum(k.startswith("hostile:") for k in kinds) >= 8, kinds
+    assert check_bundle(bundle_copy) == [] and find_orphans(bundle_copy).files == []
     # Every add and remove went through, and the server serves the result.
     expected = 24 + kinds["add"]["requests"] - kinds["remove"]["requests"]
     assert summary["items_after"] == expected
