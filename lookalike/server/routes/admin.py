@@ -87,7 +87,9 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
     """
     upload = await read_image_upload(request, max_upload_bytes, max_fields=MAX_METADATA_FIELDS + 2)
     item_id, metadata = item_fields(upload.fields)
-    if item_id is None or not item_id.strip():
+    # Only a missing or empty id means "derive one"; whitespace or invisible characters
+    # alone are an id, which check_item_id refuses.
+    if item_id is None or item_id == "":
         item_id = "u" + hashlib.sha256(upload.data).hexdigest()[:15]
     item_id = normalize_item_id(item_id)
     if (reason := check_item_id(item_id)) is not None:
