@@ -47,6 +47,7 @@ import numpy as np
 
 from lookalike.files import atomic_write_with, sha256_file
 from lookalike.index import load_index
+from lookalike.index.registry import release_index
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -354,6 +355,7 @@ def prune_versions(bundle_dir: Path, keep: int = KEEP_VERSIONS) -> None:
     )
     for old in versions[:-keep]:
         if old.name != live:
+            release_index(old / INDEX_DIR)  # drops a pruned version's Milvus collection
             shutil.rmtree(old, ignore_errors=True)
     for stale in (bundle_dir / VERSIONS).glob(".staging-*"):
         # A staging folder older than an hour belongs to a killed writer.
@@ -430,6 +432,12 @@ def check_bundle(bundle_dir: str | Path) -> list[str]:
         index = load_index(data.index_dir)
         if index.ntotal != len(data.items):
             problems.append(f"index holds {index.ntotal} vectors for {len(data.items)} items")
+        elif hasattr(index, "item_ids"):  # Milvus: the collection holds exactly these items
+            stored = index.ids()
+            if not np.array_equal(stored, np.arange(len(data.items))):
+                problems.append(f"index rows differ from the bundle's 0..{len(data.items) - 1}")
+            elif index.item_ids(stored) != list(data.items.ids):
+                problems.append("index item ids differ from the bundle's items")
     except Exception as exc:  # noqa: BLE001 - any failure to load is a finding
         problems.append(f"index does not load: {exc}")
     counts = data.manifest.get("counts", {})

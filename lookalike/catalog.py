@@ -5,7 +5,11 @@ Two layouts are understood:
 * the Kaggle "E-commerce Product Images" layout: a folder with ``fashion.csv`` (columns
   ``ProductId`` and ``Image``) and images anywhere below it, named ``<ProductId>.jpg``;
 * any folder tree of images (jpg, jpeg, png, webp), optionally with a CSV that maps an image
-  file name (or stem, or id) to metadata columns.
+  file name (or stem, or id) to metadata columns;
+* a manifest: a CSV or Parquet file with one row per item, an image column holding a path
+  (relative to the manifest's folder, or absolute) or a URI (``s3://``, ``gs://``,
+  ``hdfs://``, ``file://``: anything pyarrow's filesystems open), an optional id column and
+  metadata columns. Photos can then live on shared or object storage.
 
 Reading never decodes images; problems (bad CSV rows, duplicate ids, rows without an image,
 images without a row) are collected as human-readable strings, never raised, so one bad row
@@ -20,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lookalike.extras import require
+
 #: File endings read as images, everywhere (catalog folders, uploads, `lookalike add`).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 #: The project's reference catalog: ``../shared/fashion-images`` beside the checkout.
@@ -32,10 +38,14 @@ IMAGE_COLUMN_CANDIDATES = ("Image", "image", "filename", "file", "path", "image_
 
 @dataclass(frozen=True)
 class Item:
-    """One catalog item: a stable id, its image file and its metadata columns."""
+    """One catalog item: a stable id, its image file and its metadata columns.
+
+    ``path`` is a local :class:`~pathlib.Path`, or a ``str`` URI for a manifest row whose
+    image lives on a remote filesystem (see :func:`is_uri`).
+    """
 
     id: str
-    path: Path
+    path: Path | str
     metadata: dict[str, str] = field(default_factory=dict)
 
 
@@ -132,6 +142,107 @@ def find_images(root: Path) -> list[Path]:
     return sorted(found)
 
 
+MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def is_uri(location: str | Path) -> bool:
+    """True for ``scheme://...`` locations (read through pyarrow filesystems)."""
+    return isinstance(location, str) and "://" in location
+
+
+def read_location_bytes(location: str | Path) -> bytes:
+    """The bytes of a local path or a URI (``s3://``, ``gs://``, ``hdfs://``, ``file://``).
+
+    URIs need pyarrow (``pip install 'lookalike[ray]'``); local paths need nothing.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    if not is_uri(location):
+        return Path(location).read_bytes()
+    fs_module = require("pyarrow.fs", "ray")
+    try:
+        filesystem, path = fs_module.FileSystem.from_uri(str(location))
+        with filesystem.open_input_stream(path) as stream:
+            return stream.read()
+    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) too
+        raise OSError(f"cannot read {location}: {exc}") from exc
+
+
+def _manifest_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    if path.suffix.lower() == ".csv":
+        return read_csv_rows(path)
+    pq = require("pyarrow.parquet", "ray")
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"cannot read manifest {path}: {exc}") from exc
+    rows = [
+        {str(k): "" if v is None else str(v).strip() for k, v in row.items()}
+        for row in table.to_pylist()
+    ]
+    return rows, []
+
+
+def read_manifest(
+    path: str | Path, *, id_column: str | None = None, image_column: str | None = None
+) -> Catalog:
+    """Read a manifest (CSV or Parquet: image path or URI + metadata columns) into a Catalog.
+
+    Args:
+        path: the manifest file.
+        id_column: column with the item id (default: ProductId, id, ...; else the file stem).
+        image_column: column with the image location (default: Image, image, path, ...).
+
+    Returns:
+        A :class:`Catalog` rooted at the manifest's folder, sorted by id. Rows without an image
+        location, duplicate ids and repeated locations are skipped and named in ``problems``.
+        Images are not opened here (a missing file is reported when the build decodes it).
+
+    Raises:
+        CatalogError: unreadable manifest, no image column, or no usable row.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise CatalogError(f"manifest not found: {path}")
+    rows, problems = _manifest_rows(path)
+    fieldnames = list(rows[0]) if rows else []
+    image_col = pick_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES)
+    if image_col is None:
+        raise CatalogError(
+            f"manifest {path} has no image column "
+            f"({image_column or ', '.join(IMAGE_COLUMN_CANDIDATES)}); columns: "
+            f"{', '.join(fieldnames) or 'none'}"
+        )
+    id_col = pick_column(fieldnames, id_column, ID_COLUMN_CANDIDATES)
+    if id_column is not None and id_col is None:
+        problems.append(f"manifest has no id column {id_column!r}; ids are file stems")
+    items: dict[str, Item] = {}
+    seen: set[str] = set()
+    for line_no, row in enumerate(rows, start=2):
+        location = row.get(image_col, "")
+        if not location:
+            problems.append(f"manifest row {line_no}: no image location; skipped")
+            continue
+        where: Path | str = location if is_uri(location) else (path.parent / location).resolve()
+        key = str(where)
+        stem = Path(location.rsplit("/", 1)[-1]).stem
+        item_id = (row.get(id_col, "") if id_col else "") or stem
+        if item_id in items:
+            problems.append(f"manifest row {line_no}: duplicate id {item_id!r}; first row kept")
+            continue
+        if key in seen:
+            problems.append(f"manifest row {line_no}: image {location} already used; skipped")
+            continue
+        seen.add(key)
+        metadata = {k: v for k, v in row.items() if k not in (id_col, image_col)}
+        items[item_id] = Item(item_id, where, metadata)
+    if not items:
+        raise CatalogError(f"manifest {path} lists no usable image")
+    ordered = sorted(items.values(), key=item_sort_key)
+    return Catalog(root=path.parent, items=ordered, problems=problems)
+
+
 def read_catalog(
     root: str | Path,
     metadata_csv: str | Path | None = None,
@@ -153,17 +264,19 @@ def read_catalog(
         id and empty metadata; rows without an image, and duplicate ids, are skipped and named in
         ``problems``.
 
+    A file ending in .csv or .parquet is read as a manifest (:func:`read_manifest`).
+
     Raises:
         CatalogError: the folder is missing or holds no images.
     """
     root = Path(root).expanduser().resolve()
+    if root.is_file() and root.suffix.lower() in MANIFEST_SUFFIXES:
+        return read_manifest(root, id_column=id_column, image_column=image_column)
     if not root.is_dir():
         raise CatalogError(f"catalog folder not found: {root}")
     images = find_images(root)
     if not images:
-        raise CatalogError(
-            f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {root}"
-        )
+        raise CatalogError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {root}")
     if metadata_csv is None and (root / KAGGLE_CSV).is_file():
         metadata_csv = root / KAGGLE_CSV
     problems: list[str] = []

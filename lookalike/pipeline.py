@@ -2,6 +2,11 @@
 
 This is the one place that wires the pure pieces together with files on disk; the CLI and
 the Python API both call :func:`build_bundle`.
+
+The encode step is a seam with two engines and one output: ``local`` decodes the catalog
+into memory and encodes it on in-process threads (as always); ``ray`` fits the encoder on
+the driver the same way, then decodes and encodes every photo on Ray Data actors
+(:mod:`lookalike.distributed`) and returns the same rows, hashes and embeddings.
 """
 
 from __future__ import annotations
@@ -26,17 +31,21 @@ from lookalike.bundle import (
     ItemTable,
     bundle_lock,
 )
-from lookalike.catalog import Catalog, read_catalog, read_split
+from lookalike.catalog import Catalog, Item, is_uri, read_catalog, read_location_bytes, read_split
 from lookalike.dedup import duplicate_groups, near_duplicate_pairs
+from lookalike.distributed import EncodedCatalog, RayOptions, ray_encode_catalog
 from lookalike.encoders import TrainingData, encoder_class, load_encoder, make_config
 from lookalike.encoders.base import encode_in_batches
-from lookalike.imaging import cached_images, image_content_hash
+from lookalike.encoders.device import resolve_device
+from lookalike.imaging import cached_images, image_content_hash, load_images
 from lookalike.index import build_index
 from lookalike.labelled import Archive, read_archive
 
 # Columns that describe an item one-of-a-kind (titles) are useless as class labels.
 MAX_LABEL_CLASSES = 200
 DEFAULT_ENCODER = "hybrid"
+#: The engines of the encode step.
+ENGINES = ("local", "ray")
 
 
 @dataclass
@@ -56,6 +65,11 @@ class BuildConfig:
         label_columns: metadata columns an encoder may learn from (default: every column with
             2..200 distinct values).
         workdir: cache and checkpoint folder (default: BUNDLE/work); reused by later runs.
+        fit_limit: fit the encoder on at most this many catalog images, evenly spaced over
+            the catalog's order (None: all of them, as always). The fit holds its images in
+            the driver's memory (224 px: 150 KB each, 1.5 GB per 10,000), so cap it for huge
+            catalogs; every image is still encoded.
+        index_options: parameters of the index kind (e.g. ``uri`` for ``milvus``).
         archive: folder of labelled photos that are not catalog items (a retailer's archive
             of past products; a CSV with the catalog's label columns, as a catalog takes):
             they teach the encoder (the hybrid trains its head on them too), are recorded in
@@ -75,6 +89,8 @@ class BuildConfig:
     split_csv: str | None = None
     label_columns: list[str] | None = None
     workdir: str | None = None
+    fit_limit: int | None = None
+    index_options: dict[str, Any] = field(default_factory=dict)
     archive: str | None = None
     archive_split: str | None = "auto"
 
@@ -138,17 +154,51 @@ def decode_catalog(
     catalog: Catalog, size: int, workdir: Path, progress: bool
 ) -> tuple[ItemTable, np.ndarray, list[str]]:
     """Decode every catalog image at ``size`` (cached); drop and report the unreadable ones."""
-    paths = [item.path for item in catalog.items]
-    batch = cached_images(paths, size, workdir / "image-cache", progress=progress)
-    problems = [f"{paths[i]}: {message}; skipped" for i, message in batch.errors]
-    kept = [catalog.items[i] for i in batch.ok]
+    table, images, problems, _ = decode_items(catalog.items, size, workdir, progress)
+    return table, images, problems
+
+
+def decode_items(
+    items: list[Item], size: int, workdir: Path, progress: bool
+) -> tuple[ItemTable, np.ndarray, list[str], list[int]]:
+    """Decode ``items``' images at ``size``: (table of the readable ones, their images,
+    problems, their positions in ``items``). Local files go through the image cache; URIs
+    (manifest catalogs on remote storage) are fetched through pyarrow filesystems."""
+    paths = [item.path for item in items]
+    if not any(is_uri(p) for p in paths):
+        batch = cached_images(paths, size, workdir / "image-cache", progress=progress)
+        hashes = [image_content_hash(items[i].path) for i in batch.ok]
+        problems = [f"{paths[i]}: {message}; skipped" for i, message in batch.errors]
+    else:
+        sources: list[bytes] = []
+        problems, readable = [], []
+        for i, path in enumerate(paths):
+            try:
+                sources.append(read_location_bytes(path))
+                readable.append(i)
+            except OSError as exc:
+                problems.append(f"{path}: {exc}; skipped")
+        batch = load_images(sources, size, progress=progress)
+        problems += [f"{paths[readable[i]]}: {m}; skipped" for i, m in batch.errors]
+        hashes = [hashlib.sha256(sources[j]).hexdigest() for j in batch.ok]
+        batch.ok = [readable[j] for j in batch.ok]
+    kept = [items[i] for i in batch.ok]
     table = ItemTable(
         ids=[item.id for item in kept],
         paths=[str(item.path) for item in kept],
         metadata=[item.metadata for item in kept],
-        content_hashes=[image_content_hash(item.path) for item in kept],
+        content_hashes=hashes,
     )
-    return table, batch.images, problems
+    return table, batch.images, problems, list(batch.ok)
+
+
+def fit_sample_rows(n: int, limit: int | None) -> np.ndarray:
+    """Rows (ascending) an encoder is fitted on: all ``n``, or ``limit`` evenly spaced."""
+    if limit is not None and limit < 2:
+        raise ValueError(f"fit limit must be at least 2 images, got {limit}")
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
 
 
 def fingerprint_path(trained_dir: Path) -> Path:
@@ -224,6 +274,9 @@ def build_bundle(
     progress: bool = True,
     reuse_trained: bool | str = True,
     train_only: bool = False,
+    engine: str = "local",
+    ray: RayOptions | None = None,
+    device: str = "auto",
 ) -> Path:
     """Build (train + encode + index) a bundle for ``config`` into ``out``.
 
@@ -235,6 +288,11 @@ def build_bundle(
             folder (and let training resume from its checkpoint); ``"required"`` fails when
             there is none (the ``index`` command).
         train_only: stop after training; returns the trained encoder's folder.
+        engine: where the catalog is decoded and encoded: ``local`` (in-process threads) or
+            ``ray`` (Ray Data actors, :mod:`lookalike.distributed`); the bundle is the same.
+        ray: cluster, workers and batch size for ``engine="ray"``.
+        device: ``auto`` (CUDA when PyTorch sees a GPU), ``cpu`` or ``cuda``, for training
+            and batch encoding. On a machine without a GPU ``auto`` changes nothing.
 
     Returns:
         The folder of the new live version (or of the trained encoder with ``train_only``).
@@ -244,6 +302,9 @@ def build_bundle(
     workdir = Path(config.workdir) if config.workdir else out / "work"
     say = print if progress else (lambda *a, **k: None)
 
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    device = resolve_device(device)
     catalog = load_catalog(config)
     encoder_cls = encoder_class(config.encoder)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -251,23 +312,38 @@ def build_bundle(
     for problem in catalog.problems[:20]:
         say(f"  warning: {problem}")
     encoder_config = make_config(config.encoder, config.encoder_options)
-    items, images, decode_problems = decode_catalog(
-        catalog, encoder_config.input_size, workdir, progress
-    )
+    size = encoder_config.input_size
+    fit_rows = fit_sample_rows(len(catalog), config.fit_limit)
+    if engine == "local":
+        # Decode the whole catalog once: the fit reads (a sample of) it, the encode all of it.
+        items, images, decode_problems, ok = decode_items(catalog.items, size, workdir, progress)
+        if len(fit_rows) < len(catalog):
+            keep = np.flatnonzero(np.isin(np.asarray(ok, dtype=np.int64), fit_rows))
+            fit_items, fit_images = items.select(keep), images[keep]
+        else:
+            fit_items, fit_images = items, images
+    else:
+        # Only the fit sample is decoded here; the Ray pipeline decodes every photo.
+        sample = [catalog.items[r] for r in fit_rows]
+        fit_items, fit_images, decode_problems, _ = decode_items(sample, size, workdir, progress)
+        images = None
     for problem in decode_problems[:20]:
         say(f"  warning: {problem}")
-    if len(items) == 0:
+    if len(fit_items) == 0:
         raise ValueError(f"no readable images in {config.catalog}")
 
     hidden = hidden_label_ids(config)
-    columns = choose_label_columns(items.metadata, config.label_columns)
-    labels = training_labels(items, columns, hidden)
+    columns = choose_label_columns(fit_items.metadata, config.label_columns)
+    labels = training_labels(fit_items, columns, hidden)
     say(
-        f"encoder {config.encoder}: {len(items)} images at {encoder_config.input_size}px; "
-        f"label columns {columns or 'none'}"
-        + (f" ({sum(i in hidden for i in items.ids)} test items' labels hidden)" if hidden else "")
+        f"encoder {config.encoder}: fitted on {len(fit_items)} of {len(catalog)} images at "
+        f"{size}px on {device}; label columns {columns or 'none'}"
+        + (
+            f" ({sum(i in hidden for i in fit_items.ids)} test items' labels hidden)"
+            if hidden
+            else ""
+        )
     )
-    size = encoder_config.input_size
     archive = load_archive(config, columns, size, workdir, progress, encoder_cls)
     record = archive.record() if archive is not None else None
     train_started = time.perf_counter()
@@ -278,7 +354,7 @@ def build_bundle(
             raise ValueError(f"no trained {config.encoder} encoder in {trained_dir}; run `train`")
         # Fingerprint the config as asked for: fit may return a tuned copy of it.
         fingerprint = json.dumps(training_fingerprint(encoder_config, labels, record))
-        data = TrainingData(images, labels, workdir, progress)
+        data = TrainingData(fit_images, labels, workdir, progress, device=device)
         if archive is not None:
             data.archive_images, data.archive_labels = archive.images, archive.labels
         encoder = encoder_cls.fit(data, encoder_config)
@@ -286,18 +362,40 @@ def build_bundle(
         fingerprint_path(trained_dir).write_text(fingerprint)
     else:
         say(f"reusing the trained encoder in {trained_dir}")
-    del archive
+    del fit_images, archive
     train_seconds = time.perf_counter() - train_started
     if train_only:
         say(f"encoder trained in {train_seconds:.0f}s and saved to {trained_dir}")
         return trained_dir
     encode_started = time.perf_counter()
-    embeddings = encode_in_batches(
-        encoder.encode, images, batch_size=128, progress=progress, desc="embedding catalog"
-    )
+    if engine == "local":
+        if device != "cpu" and hasattr(encoder, "to_device"):
+            encoder.to_device(device)
+        embeddings = encode_in_batches(
+            encoder.encode, images, batch_size=128, progress=progress, desc="embedding catalog"
+        )
+        del images
+    else:
+        options = dataclasses.replace(ray or RayOptions(), progress=progress)
+        if options.device == "auto":
+            options.device = device if device != "cpu" else "auto"
+        say(f"encoding {len(catalog)} images on Ray ({options.address or 'local'})")
+        encoded = ray_encode_catalog(
+            trained_dir, [str(item.path) for item in catalog.items], size, options
+        )
+        items, embeddings, decode_problems = items_from_encoded(catalog, encoded)
+        for problem in decode_problems[:20]:
+            say(f"  warning: {problem}")
+        if len(items) == 0:
+            raise ValueError(f"no readable images in {config.catalog}")
     encode_seconds = time.perf_counter() - encode_started
-    del images
-    index = build_index(embeddings, np.arange(len(items), dtype=np.int64), kind=config.index)
+    index = build_index(
+        embeddings,
+        np.arange(len(items), dtype=np.int64),
+        kind=config.index,
+        rows=list(zip(items.ids, items.metadata, strict=True)),
+        **config.index_options,
+    )
     exact_groups = duplicate_groups(items.content_hashes, items.ids)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -319,6 +417,9 @@ def build_bundle(
             "label_columns": columns,
             "hidden_label_items": len(hidden & set(items.ids)),
             "encoder_mode": getattr(encoder, "mode", None),
+            "engine": engine,
+            "device": device,
+            "fit_images": len(fit_items),
             **({"archive": record} if record is not None else {}),
             "seconds": {
                 "train": round(train_seconds, 1),
@@ -341,6 +442,22 @@ def build_bundle(
     return version
 
 
+def items_from_encoded(
+    catalog: Catalog, encoded: EncodedCatalog
+) -> tuple[ItemTable, np.ndarray, list[str]]:
+    """The item table, embeddings and decode problems of a distributed encode, in the same
+    form (and order) as an in-process build's."""
+    kept = [catalog.items[r] for r in encoded.rows]
+    table = ItemTable(
+        ids=[item.id for item in kept],
+        paths=[str(item.path) for item in kept],
+        metadata=[item.metadata for item in kept],
+        content_hashes=list(encoded.content_hashes),
+    )
+    problems = [f"{catalog.items[r].path}: {message}; skipped" for r, message in encoded.errors]
+    return table, encoded.embeddings, problems
+
+
 def read_build_report(version_dir: Path) -> dict[str, Any]:
     """The build report of a bundle version ({} when absent)."""
     path = version_dir / BUILD_REPORT
@@ -350,10 +467,14 @@ def read_build_report(version_dir: Path) -> dict[str, Any]:
 __all__ = [
     "BUILD_REPORT",
     "DEFAULT_ENCODER",
+    "ENGINES",
     "BuildConfig",
     "build_bundle",
     "choose_label_columns",
     "decode_catalog",
+    "decode_items",
+    "fit_sample_rows",
+    "items_from_encoded",
     "duplicate_groups",
     "hidden_label_ids",
     "load_catalog",

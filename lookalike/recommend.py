@@ -405,8 +405,14 @@ class Recommender:
         results: list[list[Recommendation] | None] = [None] * len(vectors)
         pending = list(range(len(vectors)))
         fetch = min(n_candidates, k + max((len(e) for e in excludes), default=0) + 8)
+        # Indexes that filter on their own metadata fields (Milvus) get the filters as the
+        # exact stored values that match, case-insensitively; the others get the rows.
+        inside = self.exact_filter_values(filters) if self._filters_inside(allowed) else None
         while pending and n_candidates:
-            distances, rows = self.index.search(vectors[pending], fetch, allowed=allowed)
+            if inside is not None:
+                distances, rows = self.index.search(vectors[pending], fetch, filters=inside)
+            else:
+                distances, rows = self.index.search(vectors[pending], fetch, allowed=allowed)
             still = []
             for slot, query in enumerate(pending):
                 picked = self._pick(
@@ -418,6 +424,20 @@ class Recommender:
                     still.append(query)
             pending, fetch = still, min(n_candidates, fetch * 4)
         return [r or [] for r in results]
+
+    def _filters_inside(self, allowed: np.ndarray | None) -> bool:
+        return allowed is not None and getattr(self.index, "filters_inside", False)
+
+    def exact_filter_values(self, filters: Filters | None) -> dict[str, list[str]]:
+        """column -> the stored values that match the filter's (case-insensitively)."""
+        out: dict[str, list[str]] = {}
+        for name, values in {k: v for k, v in (filters or {}).items() if v}.items():
+            wanted = {
+                str(v).strip().lower() for v in ([values] if isinstance(values, str) else values)
+            }
+            stored = {str(v) for v in self.column(name)}
+            out[name] = sorted(v for v in stored if v.lower() in wanted)
+        return out
 
     def _pick(
         self,

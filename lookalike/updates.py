@@ -473,13 +473,17 @@ def _add_locked(
         kept = np.setdiff1d(np.arange(len(data.items)), replaced_rows)
         items = _with_hashes(data.items).select(kept).extend(added)
         embeddings = np.concatenate([data.embeddings[kept], vectors])
-        index, note = _rebuild_index(data, embeddings)
+        index, note = _rebuild_index(data, embeddings, items)
         report.problems += [note] if note else []
     else:
         items = _with_hashes(data.items).extend(added)
         embeddings = np.concatenate([data.embeddings, vectors])
         # Appended rows keep ids == row numbers: the old rows are unchanged.
-        index.add(vectors, np.arange(len(data.items), len(items), dtype=np.int64))
+        new_rows = np.arange(len(data.items), len(items), dtype=np.int64)
+        if getattr(index, "stores_rows", False):  # Milvus: item id + metadata as fields
+            index.add(vectors, new_rows, rows=_index_rows(added))
+        else:
+            index.add(vectors, new_rows)
     _stage("indexed")
     report.items = len(items)
     report.seconds = time.perf_counter() - started
@@ -647,7 +651,7 @@ def _remove_locked(bundle_dir: Path, wanted: list[str], started: float) -> Updat
         )
     items = data.items.select(kept)
     embeddings = data.embeddings[kept]
-    index, note = _rebuild_index(data, embeddings)
+    index, note = _rebuild_index(data, embeddings, items)
     report.problems += [note] if note else []
     _stage("indexed")
     report.removed = [data.items.ids[r] for r in drop]
@@ -662,13 +666,22 @@ def _load_index(data: BundleData):
     return load_index(data.index_dir)
 
 
-def _rebuild_index(data: BundleData, embeddings: np.ndarray) -> tuple[Any, str | None]:
-    """A new index over ``embeddings`` (ids = rows) of the live index's kind and params."""
+def _index_rows(items: ItemTable) -> list[tuple[str, dict[str, str]]]:
+    return list(zip(items.ids, items.metadata, strict=True))
+
+
+def _rebuild_index(
+    data: BundleData, embeddings: np.ndarray, items: ItemTable
+) -> tuple[Any, str | None]:
+    """A new index over ``embeddings`` (ids = rows) of the live index's kind and params
+    (a Milvus index gets a new collection with ``items``' ids and metadata)."""
     config = json.loads((data.index_dir / CONFIG_FILE).read_text())
     kind, params = config["kind"], dict(config.get("params") or {})
     try:
-        return build_index(embeddings, kind=kind, **params), None
+        return build_index(embeddings, kind=kind, rows=_index_rows(items), **params), None
     except ValueError as exc:
+        if kind == "milvus":
+            raise  # a serving index never silently becomes a local one
         # e.g. an ivfpq index with more lists than the remaining items can train.
         index = build_index(embeddings, kind="auto")
         return index, f"could not rebuild the {kind} index ({exc}); using {index.kind}"

@@ -6,13 +6,21 @@ import argparse
 from pathlib import Path
 
 from lookalike.cli.common import UsageError, parse_options
-from lookalike.pipeline import DEFAULT_ENCODER, BuildConfig, build_bundle
+from lookalike.distributed import RayOptions
+from lookalike.encoders.device import DEVICES
+from lookalike.extras import require
+from lookalike.pipeline import DEFAULT_ENCODER, ENGINES, BuildConfig, build_bundle
 
 
 def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = True) -> None:
     """The options every build-like command takes (catalog, encoder, metadata, index...)."""
     if needs_catalog:
-        parser.add_argument("catalog", type=Path, help="folder of product images (any tree)")
+        parser.add_argument(
+            "catalog",
+            type=Path,
+            help="folder of product images (any tree), or a manifest CSV/Parquet "
+            "(image path or URI + metadata columns)",
+        )
     parser.add_argument("--out", type=Path, required=True, help="bundle folder to write")
     parser.add_argument(
         "--encoder",
@@ -36,8 +44,43 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
     parser.add_argument(
         "--index",
         default="auto",
-        choices=["auto", "flat", "hnsw", "ivfpq"],
-        help="index type (auto: exact below the measured threshold, approximate above)",
+        choices=["auto", "flat", "hnsw", "ivfpq", "milvus"],
+        help="index type (auto: exact below the measured threshold, approximate above; "
+        "milvus: a Milvus collection, see --milvus-uri)",
+    )
+    parser.add_argument(
+        "--milvus-uri",
+        help="with --index milvus: a Milvus server (http://host:19530) or a Milvus Lite file "
+        "(path/to/x.db; default BUNDLE/milvus.db)",
+    )
+    parser.add_argument(
+        "--milvus-token-env",
+        metavar="NAME",
+        help="environment variable holding the Milvus token (user:password or API key)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=list(ENGINES),
+        default="local",
+        help="where photos are decoded and encoded: local (in-process) or ray (Ray Data)",
+    )
+    parser.add_argument(
+        "--ray-address", help="an existing Ray cluster (default: start a local Ray)"
+    )
+    parser.add_argument("--workers", type=int, help="Ray encoder actors (default: CPUs or GPUs)")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="images per Ray batch (default 64)"
+    )
+    parser.add_argument(
+        "--device",
+        choices=list(DEVICES),
+        default="auto",
+        help="training and batch encoding: auto (CUDA when PyTorch sees a GPU), cpu, cuda",
+    )
+    parser.add_argument(
+        "--fit-limit",
+        type=int,
+        help="fit the encoder on at most N images, evenly spaced (default: all)",
     )
     parser.add_argument(
         "--archive",
@@ -73,6 +116,14 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         options["epochs"] = args.epochs
     if args.input_size is not None:
         options["input_size"] = args.input_size
+    index_options: dict[str, object] = {}
+    if args.index == "milvus":
+        uri = args.milvus_uri or str(args.out.resolve() / "milvus.db")
+        index_options["uri"] = uri
+        if args.milvus_token_env:
+            index_options["token_env"] = args.milvus_token_env
+    elif args.milvus_uri:
+        raise ValueError("--milvus-uri needs --index milvus")
     return BuildConfig(
         catalog=str(catalog.resolve()),
         metadata_csv=str(args.metadata.resolve()) if args.metadata else None,
@@ -86,12 +137,29 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         workdir=str(args.workdir.resolve()) if args.workdir else None,
         archive=str(args.archive.resolve()) if args.archive else None,
         archive_split=args.archive_split or None,
+        fit_limit=args.fit_limit,
+        index_options=index_options,
     )
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, object]:
+    """``build_bundle``'s engine and device arguments from the command line."""
+    if args.engine == "ray":
+        # Fail with the one-line install hint before any decoding or training.
+        require("ray", "ray")
+    ray = RayOptions(
+        address=args.ray_address,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    return {"engine": args.engine, "ray": ray, "device": args.device}
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Train the encoder, embed the catalog, index it, write the bundle."""
-    build_bundle(build_config(args, args.catalog), args.out, progress=not args.quiet)
+    config = build_config(args, args.catalog)
+    build_bundle(config, args.out, progress=not args.quiet, **engine_options(args))
     return 0
 
 
@@ -99,7 +167,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train the encoder only (resumable); `lookalike index` then builds the bundle."""
     config = build_config(args, args.catalog)
     build_bundle(
-        config, args.out, progress=not args.quiet, reuse_trained=args.resume, train_only=True
+        config,
+        args.out,
+        progress=not args.quiet,
+        reuse_trained=args.resume,
+        train_only=True,
+        **engine_options(args),
     )
     return 0
 
@@ -107,7 +180,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     """Embed + index with the encoder that `lookalike train` left in the work folder."""
     config = build_config(args, args.catalog)
-    build_bundle(config, args.out, progress=not args.quiet, reuse_trained="required")
+    build_bundle(
+        config, args.out, progress=not args.quiet, reuse_trained="required", **engine_options(args)
+    )
     return 0
 
 

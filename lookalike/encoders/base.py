@@ -54,6 +54,8 @@ class TrainingData:
             evaluation test items). Empty when the catalog has no metadata.
         workdir: folder for checkpoints, loss curves and caches that outlive the run.
         progress: show progress bars.
+        device: where training runs: ``cpu`` (default), ``cuda`` or ``auto``
+            (:func:`lookalike.encoders.device.resolve_device`).
         archive_images: uint8 (m, size, size, 3) labelled photos that are not catalog items
             (a retailer's archive of past products, e.g. on-model photos): encoders that can
             learn from them add them to training; they are never encoded into the bundle.
@@ -64,6 +66,7 @@ class TrainingData:
     labels: dict[str, list[str]]
     workdir: Path
     progress: bool = True
+    device: str = "cpu"
     archive_images: np.ndarray | None = None
     archive_labels: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 

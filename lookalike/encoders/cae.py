@@ -40,6 +40,7 @@ from lookalike.encoders.base import (
     to_tensor_batch,
     write_encoder_json,
 )
+from lookalike.encoders.device import resolve_device
 
 ACCURACY_TOLERANCE = 0.1
 HISTORY_CSV = "history.csv"
@@ -177,6 +178,7 @@ def _run_epoch(
     """One pass; trains when ``optimizer`` is given. Returns (mean MSE, mean accuracy)."""
     training = optimizer is not None
     model.train(training)
+    device = next(model.parameters()).device
     total_loss = total_acc = 0.0
     seen = 0
     if training:
@@ -189,13 +191,14 @@ def _run_epoch(
             batch_idx = np.sort(order[start : start + config.batch_size])
             if training and len(batch_idx) < 2:
                 continue  # BatchNorm cannot train on a single image
-            target = to_tensor_batch(images[batch_idx]).contiguous(
-                memory_format=torch.channels_last
+            target = to_tensor_batch(images[batch_idx]).to(
+                device=device, memory_format=torch.channels_last
             )
             inputs = target
             if config.denoise_std > 0:
+                # Drawn on the CPU generator, so noise is the same on every device.
                 noise = torch.randn(target.shape, generator=generator) * config.denoise_std
-                inputs = (target + noise).clamp_(0, 1)
+                inputs = (target + noise.to(device)).clamp_(0, 1)
             recon = model(inputs)
             loss = nn.functional.mse_loss(recon, target)
             if training:
@@ -286,6 +289,7 @@ def train_cae(
     *,
     resume: bool = False,
     progress: bool = True,
+    device: str = "cpu",
 ) -> tuple[ConvAutoEncoder, list[dict]]:
     """Train the CAE on uint8 images; checkpoint every epoch into ``workdir``.
 
@@ -296,6 +300,10 @@ def train_cae(
         workdir: gets ``checkpoint.pt`` (each epoch), ``history.csv`` and ``loss_curves.png``.
         resume: continue from ``workdir/checkpoint.pt`` when it exists and matches ``config``.
         progress: show a tqdm bar with the running loss.
+        device: ``cpu`` (the default, bit-identical to before), ``cuda`` or ``auto``
+            (:func:`lookalike.encoders.device.resolve_device`). Batches move to the device one
+            at a time; the random streams (split, order, noise) stay on the CPU, so a run
+            draws the same batches on any device. The returned model is on the CPU.
 
     Returns:
         (model in eval mode with the best-validation weights, per-epoch history rows).
@@ -316,14 +324,15 @@ def train_cae(
     train_idx, val_idx = _split(len(images), config.val_fraction, config.seed)
     model = ConvAutoEncoder(config.channels, config.bottleneck_channels)
     model.set_output_bias(float(images[train_idx[:512]].mean()) / 255.0)
-    model = model.to(memory_format=torch.channels_last)
+    device = resolve_device(device)
+    model = model.to(device=device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     history: list[dict] = []
     best_state, best_val, start_epoch = None, math.inf, 0
 
     checkpoint_path = workdir / CHECKPOINT
     if resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=True)
+        state = torch.load(checkpoint_path, weights_only=True, map_location=device)
         if state["config"] == training_fingerprint(config):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -370,7 +379,7 @@ def train_cae(
             )
         if val_loss < best_val:
             best_val, stale = val_loss, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         else:
             stale += 1
         torch.save(
@@ -393,6 +402,7 @@ def train_cae(
             if progress:
                 print(f"early stopping: no validation improvement for {stale} epochs")
             break
+    model = model.to("cpu")
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history
@@ -413,6 +423,7 @@ class CAEEncoder:
         pca: ``mean`` (raw_dim,) and ``components`` (pca_dim, raw_dim), or None.
         """
         self.model = model.eval().to(memory_format=torch.channels_last)
+        self.device = "cpu"
         self.cfg = config
         self.pca = pca
         self.input_size = config.input_size
@@ -425,7 +436,12 @@ class CAEEncoder:
         """Train on ``data.images`` (labels unused: the CAE is unsupervised), then fit the
         PCA projection on the catalog's bottlenecks when ``pca_dim`` asks for one."""
         model, _ = train_cae(
-            data.images, config, data.workdir / "cae", resume=resume, progress=data.progress
+            data.images,
+            config,
+            data.workdir / "cae",
+            resume=resume,
+            progress=data.progress,
+            device=data.device,
         )
         encoder = cls(model, config)
         if config.pca_dim:
@@ -438,15 +454,21 @@ class CAEEncoder:
 
         def one_batch(batch: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                x = to_tensor_batch(batch).contiguous(memory_format=torch.channels_last)
+                x = to_tensor_batch(batch).to(device=self.device, memory_format=torch.channels_last)
                 z = self.model.encode(x)
                 if self.cfg.embedding_pool > 1:
                     z = nn.functional.avg_pool2d(z, self.cfg.embedding_pool)
-                return z.flatten(1).numpy().astype(np.float32)
+                return z.flatten(1).cpu().numpy().astype(np.float32)
 
         if len(images) == 0:
             return np.zeros((0, self.raw_dim), np.float32)
         return encode_in_batches(one_batch, images, batch_size=64)
+
+    def to_device(self, device: str = "auto") -> CAEEncoder:
+        """Run batch encoding on ``device`` (``auto``: CUDA when PyTorch sees a GPU)."""
+        self.device = resolve_device(device)
+        self.model = self.model.to(self.device)
+        return self
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, s, s, 3) -> float32 (n, dim): the bottleneck, PCA-projected if fitted."""
@@ -455,7 +477,7 @@ class CAEEncoder:
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """uint8 images -> uint8 reconstructions (for looking at what the CAE learned)."""
         with torch.inference_mode():
-            out = self.model(to_tensor_batch(images))
+            out = self.model(to_tensor_batch(images).to(self.device)).cpu()
         return (out.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
 
     def config(self) -> dict:

@@ -26,6 +26,7 @@ from lookalike.encoders.base import (
     read_encoder_json,
     write_encoder_json,
 )
+from lookalike.encoders.device import resolve_device
 from lookalike.encoders.pooling import LAST_CHANNELS, MID_BLOCK, describe, get_pooling
 from lookalike.files import atomic_write_with, sha256_file
 
@@ -144,9 +145,17 @@ class BackboneRunner:
                 self.small_batch_session = _onnx_session(
                     onnx_path, 1, input_size, False, pooling=pooling
                 )
+        self.device = "cpu"
         if self.session is None:
             torch.set_num_threads(self.threads)
             self.torch_model = PooledBackbone(pooling).eval()
+
+    def to_device(self, device: str) -> BackboneRunner:
+        """Run the PyTorch backbone on ``device`` (``cpu``/``cuda``; ONNX sessions stay on CPU)."""
+        if self.torch_model is not None:
+            self.device = device
+            self.torch_model = self.torch_model.to(device)
+        return self
 
     @property
     def dim(self) -> int:
@@ -165,10 +174,10 @@ class BackboneRunner:
                 session = self.small_batch_session
             return describe(self.pooling, session.run(None, {"images": x}))
         with torch.inference_mode():
-            outputs = self.torch_model(torch.from_numpy(x))
+            outputs = self.torch_model(torch.from_numpy(x).to(self.device))
         if isinstance(outputs, torch.Tensor):
             outputs = (outputs,)
-        return describe(self.pooling, [o.numpy() for o in outputs])
+        return describe(self.pooling, [o.cpu().numpy() for o in outputs])
 
 
 def export_onnx(
@@ -401,6 +410,15 @@ class PretrainedEncoder:
     def fit(cls, data: TrainingData, config: PretrainedConfig) -> PretrainedEncoder:
         """Nothing to learn: prepare the (ONNX, maybe int8) backbone in the work folder."""
         return cls(config, data.workdir / "efficientnet-lite0", True, data.images)
+
+    def to_device(self, device: str = "auto") -> PretrainedEncoder:
+        """Run batch encoding on ``device``: on ``cuda`` the backbone runs in PyTorch on the
+        GPU (ONNX Runtime here is the CPU build); on ``cpu`` nothing changes."""
+        if resolve_device(device) == "cuda":
+            self.backbone = BackboneRunner(
+                None, input_size=self.input_size, pooling=backbone_pooling(self.cfg)
+            ).to_device("cuda")
+        return self
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, 224, 224, 3) -> float32 (n, 1280), unit length."""

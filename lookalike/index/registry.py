@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from lookalike.index.base import VectorIndex, _read_config
 from lookalike.index.flat import FlatIndex
 from lookalike.index.hnsw import HNSWIndex
 from lookalike.index.ivfpq import IVFPQIndex
+from lookalike.index.milvus import MilvusIndex
 from lookalike.neighbours import _is_int_at_least, _numeric_2d
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "choose_index_kind",
     "create_index",
     "load_index",
+    "release_index",
 ]
 
 # Measured here (bench/index_scale.py, 256-d, one thread): an exact flat search takes
@@ -34,7 +37,10 @@ FLAT_MAX_ITEMS = 50_000
 HNSW_MAX_ITEMS = 2_000_000
 
 # Every kind, by the name saved in index.json. A new kind is one module and one entry here.
-INDEX_KINDS: dict[str, type] = {cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFPQIndex)}
+# ``milvus`` imports pymilvus only when such an index is created or loaded.
+INDEX_KINDS: dict[str, type] = {
+    cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFPQIndex, MilvusIndex)
+}
 
 
 def _index_class(kind: str) -> type:
@@ -72,6 +78,18 @@ def load_index(directory: Path) -> VectorIndex:
     return _index_class(config["kind"]).load(Path(directory))
 
 
+def release_index(directory: Path) -> str | None:
+    """Free what a saved index holds outside its folder (a Milvus collection) before the
+    folder is deleted; returns what was released, or None. Never raises: a pruned version
+    must not fail a commit (a leftover collection is named by ``lookalike check``)."""
+    try:
+        config = _read_config(Path(directory))
+        release = getattr(INDEX_KINDS.get(config["kind"]), "release", None)
+        return release(Path(directory)) if release else None
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+
+
 def choose_index_kind(n_items: int) -> str:
     """Pick the index kind for a collection size (see FLAT_MAX_ITEMS, HNSW_MAX_ITEMS).
 
@@ -90,7 +108,12 @@ def choose_index_kind(n_items: int) -> str:
 
 
 def build_index(
-    vectors: np.ndarray, ids: np.ndarray | None = None, kind: str = "auto", **params: Any
+    vectors: np.ndarray,
+    ids: np.ndarray | None = None,
+    kind: str = "auto",
+    *,
+    rows: Sequence[tuple[str, dict[str, str]]] | None = None,
+    **params: Any,
 ) -> VectorIndex:
     """Create, train if needed, and fill an index in one call.
 
@@ -98,6 +121,8 @@ def build_index(
         vectors: (n, d) finite numeric array (float32 avoids a copy).
         ids: (n,) unique non-negative int ids; default ``arange(n)`` (bundle rows).
         kind: "auto" (``choose_index_kind(n)``) or a key of INDEX_KINDS.
+        rows: per vector, (item id, metadata); kinds that store them beside the vectors
+            (``milvus``: scalar fields that filters run on) get them, the others ignore them.
         **params: passed to the kind's ``create``.
 
     Returns:
@@ -111,5 +136,8 @@ def build_index(
     index = create_index(kind, x.shape[1], **params)
     if not index.is_trained:
         index.train(x)
-    index.add(x, ids)
+    if rows is not None and getattr(index, "stores_rows", False):
+        index.add(x, ids, rows=rows)
+    else:
+        index.add(x, ids)
     return index

@@ -32,4 +32,11 @@ def test_each_name_is_the_object_of_its_one_home_module():
 
 
 def test_registry_maps_each_kind_to_its_class():
-    assert ix.INDEX_KINDS == {"flat": ix.FlatIndex, "hnsw": ix.HNSWIndex, "ivfpq": ix.IVFPQIndex}
+    from lookalike.index.milvus import MilvusIndex
+
+    assert ix.INDEX_KINDS == {
+        "flat": ix.FlatIndex,
+        "hnsw": ix.HNSWIndex,
+        "ivfpq": ix.IVFPQIndex,
+        "milvus": MilvusIndex,
+    }

@@ -24,6 +24,7 @@ from lookalike.encoders.base import (
     save_pca,
     write_encoder_json,
 )
+from lookalike.encoders.device import resolve_device
 from lookalike.encoders.focus import top_probability
 from lookalike.encoders.hybrid.colour import colour_histogram
 from lookalike.encoders.hybrid.config import (
@@ -35,7 +36,12 @@ from lookalike.encoders.hybrid.fusion import fuse, fusion_parts, split_parts
 from lookalike.encoders.hybrid.head import encode_label_columns, head_to_numpy, train_head
 from lookalike.encoders.hybrid.tuning import tune_fusion_weights
 from lookalike.encoders.pooling import normalize_blocks
-from lookalike.encoders.pretrained import copy_backbone, make_backbone_runner
+from lookalike.encoders.pretrained import (
+    BackboneRunner,
+    backbone_pooling,
+    copy_backbone,
+    make_backbone_runner,
+)
 from lookalike.files import atomic_write_with
 
 
@@ -102,6 +108,15 @@ class HybridEncoder:
         parts = fusion_parts(self.head, backbone, colour, self.cfg)
         return fuse(parts, self.cfg.weights)
 
+    def to_device(self, device: str = "auto") -> HybridEncoder:
+        """Run batch encoding on ``device``: on ``cuda`` the backbone runs in PyTorch on the
+        GPU (ONNX Runtime here is the CPU build); on ``cpu`` nothing changes."""
+        if resolve_device(device) == "cuda":
+            self.backbone = BackboneRunner(
+                None, input_size=self.input_size, pooling=backbone_pooling(self.cfg)
+            ).to_device("cuda")
+        return self
+
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, 224, 224, 3) -> float32 (n, dim)."""
         if len(images) == 0:
@@ -149,7 +164,7 @@ class HybridEncoder:
                 view_feats, targets, config, data.progress, n_catalog=n_catalog
             )
             config = dataclasses.replace(config, weights=best)
-        head = train_head(view_feats, targets, config, progress=data.progress)
+        head = train_head(view_feats, targets, config, progress=data.progress, device=data.device)
         encoder = cls(config, head_to_numpy(head), workdir, mode, writable=True)
         if config.pca_dim:
             # Fit on the clean view of every catalog image: what the catalog is encoded as.

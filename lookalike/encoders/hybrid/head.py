@@ -9,6 +9,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lookalike.encoders.base import l2_normalize
+from lookalike.encoders.device import resolve_device
 from lookalike.encoders.hybrid.config import HybridConfig
 
 
@@ -122,6 +123,7 @@ def train_head(
     config: HybridConfig,
     progress: bool = False,
     description: str = "training hybrid head",
+    device: str = "cpu",
 ) -> Head:
     """Train the head on cached view features.
 
@@ -131,7 +133,10 @@ def train_head(
         config: schedule and loss weights.
         progress: show a progress bar with the loss.
         description: its label.
+        device: ``cpu`` (default, bit-identical to before), ``cuda`` or ``auto``; batches are
+            drawn on the CPU either way, and the returned head is on the CPU.
     """
+    device = resolve_device(device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     n, n_views, in_dim = features.shape
@@ -139,23 +144,26 @@ def train_head(
     classifiers = nn.ModuleDict(
         {c: nn.Linear(config.head_dim, int(t.max()) + 1, bias=False) for c, t in targets.items()}
     )
+    head, classifiers = head.to(device), classifiers.to(device)
     params = list(head.parameters()) + list(classifiers.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     steps = max(1, n // config.batch_size) * config.epochs
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
-    feats = torch.from_numpy(features)
-    target_t = {c: torch.from_numpy(t) for c, t in targets.items()}
+    feats = torch.from_numpy(features).to(device)
+    target_t = {c: torch.from_numpy(t).to(device) for c, t in targets.items()}
     scale = 1.0 / config.temperature
     bar = tqdm(total=steps, desc=description, unit="step", disable=not progress)
     for _ in range(steps):
         idx = torch.from_numpy(rng.choice(n, size=min(config.batch_size, n), replace=False))
+        idx = idx.to(device)
         # v1 is a catalog-like view (clean or mirrored) used by the classifiers; v2 may be any
         # view, degraded ones included, and is pulled towards v1 by the contrastive term.
         v1 = torch.from_numpy(rng.integers(0, min(config.classify_views, n_views), size=len(idx)))
         v2 = torch.from_numpy(rng.integers(0, n_views, size=len(idx)))
+        v1, v2 = v1.to(device), v2.to(device)
         z1, i1 = head.outputs(feats[idx, v1].float())
         z2, i2 = head.outputs(feats[idx, v2].float())
-        loss = torch.zeros(())
+        loss = torch.zeros((), device=device)
         if config.contrastive_weight > 0 or not targets:
             weight = config.contrastive_weight if targets else 1.0
             loss = loss + weight * instance_contrastive(z1, z2, scale)
@@ -178,7 +186,8 @@ def train_head(
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
-    head.eval()
+    head = head.to("cpu").eval()
+    classifiers = classifiers.to("cpu")
     head.classifiers = {
         c: nn.functional.normalize(m.weight, dim=1).detach().numpy() for c, m in classifiers.items()
     }

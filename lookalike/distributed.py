@@ -1,0 +1,334 @@
+"""The encode step of a build on Ray Data: decode + encode every catalog photo on a cluster.
+
+The encoder is fitted on the driver (as in an in-process build); this module then runs::
+
+    image list (row, location) -> map_batches(CatalogEncoder actors: read bytes, sha256,
+    decode + letterbox, encode) -> rows + embeddings + hashes + errors as Parquet shards
+
+and hands the shards back as one :class:`EncodedCatalog` in catalog row order, so the rest of
+the build (index, bundle) is the in-process one and the bundle is the same.
+
+Ray (``pip install 'lookalike[ray]'``) is imported only when a Ray build is asked for; without
+``address`` a local Ray is started on this machine and stopped afterwards. Each actor loads the
+exported encoder once (its files travel through Ray's object store, so cluster nodes need
+``lookalike`` installed but not the driver's folders); with GPUs each actor takes one
+(``num_gpus=1``) and decoding moves to separate CPU tasks that overlap with the GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lookalike.catalog import is_uri, read_location_bytes
+from lookalike.encoders import load_encoder
+from lookalike.extras import require
+from lookalike.imaging import ImageDecodeError, load_image
+
+__all__ = [
+    "EncodedCatalog",
+    "RayOptions",
+    "decode_rows",
+    "encode_rows",
+    "ray_encode_catalog",
+]
+
+
+@dataclass
+class RayOptions:
+    """How the Ray engine runs.
+
+    Attributes:
+        address: an existing cluster (``ray://host:10001`` or ``auto``); None starts a local
+            Ray on this machine for the build and stops it afterwards.
+        workers: encoder actors (default: one per GPU when there are GPUs, else one per CPU
+            of the cluster, at most 1 on a 1-CPU machine).
+        batch_size: images per map_batches call.
+        device: ``auto`` (CUDA when the cluster has GPUs), ``cpu`` or ``cuda``.
+        shard_dir: where the Parquet shards go (default: a temporary folder, removed after).
+        progress: Ray Data's progress bars.
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    batch_size: int = 64
+    device: str = "auto"
+    shard_dir: Path | None = None
+    progress: bool = True
+
+
+@dataclass
+class EncodedCatalog:
+    """What the encode step returns, in catalog row order.
+
+    Attributes:
+        rows: catalog rows that decoded, ascending.
+        embeddings: float32 (len(rows), dim).
+        content_hashes: sha256 of each encoded row's file bytes.
+        errors: (catalog row, message) for rows that could not be read or decoded.
+        seconds: wall time of the pipeline (Ray start-up excluded).
+    """
+
+    rows: list[int]
+    embeddings: np.ndarray
+    content_hashes: list[str]
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _read(location: str) -> bytes:
+    if is_uri(location):
+        return read_location_bytes(location)
+    return Path(location).read_bytes()
+
+
+def decode_rows(batch: dict, size: int) -> dict:
+    """A batch of ``row`` + ``location`` -> decoded images, sha256, error per row.
+
+    Never raises for one bad file: its ``error`` is set and its image is blank.
+    """
+    rows = np.asarray(batch["row"], dtype=np.int64)
+    images = np.zeros((len(rows), size, size, 3), np.uint8)
+    hashes, errors = [], []
+    for i, location in enumerate(batch["location"]):
+        location = str(location)
+        try:
+            data = _read(location)
+        except OSError as exc:
+            hashes.append("")
+            errors.append(f"cannot read {location}: {exc.strerror or exc}")
+            continue
+        hashes.append(hashlib.sha256(data).hexdigest())
+        try:
+            # A local file decodes from its path, as an in-process build does (same messages).
+            images[i] = load_image(location if not is_uri(location) else data, size)
+            errors.append("")
+        except ImageDecodeError as exc:
+            errors.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the build
+            errors.append(f"cannot decode image {location}: {type(exc).__name__}: {exc}")
+    return {"row": rows, "image": images, "sha256": np.array(hashes), "error": np.array(errors)}
+
+
+def encode_rows(encoder, batch: dict) -> dict:
+    """Decoded batch -> the same rows with ``embedding`` (zeros where decoding failed)."""
+    ok = np.array([not e for e in batch["error"]], dtype=bool)
+    vectors = np.zeros((len(ok), encoder.dim), np.float32)
+    if ok.any():
+        vectors[ok] = encoder.encode(np.asarray(batch["image"])[ok])
+    return {
+        "row": np.asarray(batch["row"], dtype=np.int64),
+        "embedding": vectors,
+        "sha256": np.asarray(batch["sha256"]),
+        "error": np.asarray(batch["error"]),
+    }
+
+
+def _encoder_files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*") if p.is_file()
+    }
+
+
+class CatalogEncoder:
+    """A Ray Data actor: loads the exported encoder once, then encodes batch after batch.
+
+    With ``decode`` it also reads and decodes its batch (CPU builds: no second stage and no
+    image copies through the object store); without, the batch arrives decoded.
+    """
+
+    def __init__(self, files: dict[str, bytes], size: int, device: str, decode: bool):
+        self._tmp = tempfile.TemporaryDirectory(prefix="lookalike-encoder-")
+        root = Path(self._tmp.name)
+        for name, data in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        self.encoder = load_encoder(root)
+        if device != "cpu" and hasattr(self.encoder, "to_device"):
+            self.encoder.to_device(device)
+        self.size = size
+        self.decode = decode
+
+    def __call__(self, batch: dict) -> dict:
+        """One batch of rows -> rows with embeddings."""
+        if self.decode:
+            batch = decode_rows(batch, self.size)
+        return encode_rows(self.encoder, batch)
+
+
+def _init_ray(ray, options: RayOptions) -> bool:
+    """Connect to ``options.address`` or start a local Ray; True when we started one."""
+    if ray.is_initialized():
+        return False
+    quiet = {"log_to_driver": False, "logging_level": "ERROR"}
+    if options.address:
+        ray.init(address=options.address, **quiet)
+        return True
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    return True
+
+
+def _plan(ray, options: RayOptions) -> tuple[int, int, bool]:
+    """(workers, gpus per actor, decode inside the actor) for the cluster at hand."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    cpus = max(1, int(resources.get("CPU", 1)))
+    device = options.device
+    if device == "cuda" and gpus == 0:
+        raise ValueError("--device cuda: the Ray cluster has no GPU")
+    use_gpu = gpus > 0 and device != "cpu"
+    workers = options.workers or (gpus if use_gpu else cpus)
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    return workers, (1 if use_gpu else 0), not use_gpu
+
+
+def ray_encode_catalog(
+    encoder_dir: Path, locations: Sequence[str], size: int, options: RayOptions | None = None
+) -> EncodedCatalog:
+    """Decode + encode every location with the encoder saved in ``encoder_dir`` on Ray Data.
+
+    Args:
+        encoder_dir: a saved encoder (``encoder.json`` + weights), fitted on the driver.
+        locations: image paths or URIs (pyarrow filesystems), one per catalog row.
+        size: the encoder's input side in pixels.
+        options: cluster, workers, batch size, device, shard folder.
+
+    Returns:
+        The rows that decoded, in catalog order, with their embeddings and content hashes,
+        plus one error message per row that did not.
+
+    Raises:
+        MissingExtraError: Ray is not installed (``pip install 'lookalike[ray]'``).
+    """
+    options = options or RayOptions()
+    if options.batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {options.batch_size}")
+    ray = require("ray", "ray")
+    require("ray.data", "ray")
+    pa = require("pyarrow", "ray")
+    pq = require("pyarrow.parquet", "ray")
+    started_ray = _init_ray(ray, options)
+    try:
+        workers, gpus, decode_in_actor = _plan(ray, options)
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = options.progress
+        context.enable_operator_progress_bars = options.progress
+        if hasattr(context, "print_on_execution_start"):
+            context.print_on_execution_start = options.progress
+        started = time.perf_counter()
+        n = len(locations)
+        table = pa.table(
+            {
+                "row": pa.array(np.arange(n, dtype=np.int64)),
+                "location": pa.array([str(x) for x in locations], pa.string()),
+            }
+        )
+        # Blocks made here (no shuffle task): enough for every actor to stay busy.
+        n_blocks = max(1, min(n, workers * 4, -(-n // options.batch_size)))
+        step = -(-n // n_blocks)
+        ds = ray.data.from_arrow([table.slice(i, step) for i in range(0, n, step)])
+        device = "cuda" if gpus else "cpu"
+        files = _encoder_files(Path(encoder_dir))
+        if not decode_in_actor:
+            ds = ds.map_batches(
+                decode_rows, fn_kwargs={"size": size}, batch_size=options.batch_size, num_cpus=1
+            )
+        ds = ds.map_batches(
+            CatalogEncoder,
+            fn_constructor_kwargs={
+                "files": files,
+                "size": size,
+                "device": device,
+                "decode": decode_in_actor,
+            },
+            batch_size=options.batch_size,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_gpus=gpus,
+            num_cpus=1 if not gpus else 0.5,
+        )
+        tmp = None
+        shard_dir = options.shard_dir
+        if shard_dir is None:
+            tmp = tempfile.TemporaryDirectory(prefix="lookalike-shards-")
+            shard_dir = Path(tmp.name)
+        try:
+            # The driver streams the results and writes the shards itself: no write tasks
+            # compete with the actors for CPUs, and shards land where the driver runs.
+            write_shards(ds, Path(shard_dir), n, options.progress, pa, pq)
+            result = read_shards(shard_dir, pa, pq)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+        result.seconds = time.perf_counter() - started
+        return result
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+def write_shards(ds, shard_dir: Path, total: int, progress: bool, pa, pq) -> None:
+    """Stream a dataset of encoded batches into ``shard_dir/part-NNNNN.parquet``."""
+    from tqdm.auto import tqdm
+
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    for old in shard_dir.glob("part-*.parquet"):
+        old.unlink()
+    with tqdm(total=total, desc="encoding on Ray", unit="img", disable=not progress) as bar:
+        for number, batch in enumerate(ds.iter_batches(batch_size=None, batch_format="numpy")):
+            vectors = np.asarray(batch["embedding"], dtype=np.float32)
+            table = pa.table(
+                {
+                    "row": pa.array(np.asarray(batch["row"], dtype=np.int64)),
+                    "embedding": pa.FixedSizeListArray.from_arrays(
+                        pa.array(vectors.reshape(-1)), vectors.shape[1]
+                    ),
+                    "sha256": pa.array([str(h) for h in batch["sha256"]], pa.string()),
+                    "error": pa.array([str(e) for e in batch["error"]], pa.string()),
+                }
+            )
+            final = shard_dir / f"part-{number:05d}.parquet"
+            tmp = shard_dir / f".{final.name}.tmp"
+            pq.write_table(table, tmp)
+            tmp.replace(final)
+            bar.update(len(vectors))
+
+
+def read_shards(shard_dir: Path, pa=None, pq=None) -> EncodedCatalog:
+    """Read the Parquet shards of a Ray encode back, sorted by catalog row."""
+    pa = pa or require("pyarrow", "ray")
+    pq = pq or require("pyarrow.parquet", "ray")
+    files = sorted(Path(shard_dir).glob("part-*.parquet"))
+    if not files:
+        raise ValueError(f"the Ray encode wrote no shards into {shard_dir}")
+    table = pa.concat_tables([pq.read_table(f) for f in files])
+    rows = table.column("row").to_numpy()
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    errors = np.asarray(table.column("error").to_pylist(), dtype=object)[order]
+    hashes = np.asarray(table.column("sha256").to_pylist(), dtype=object)[order]
+    vectors = _embedding_array(table.column("embedding"))[order]
+    ok = np.array([not e for e in errors], dtype=bool)
+    return EncodedCatalog(
+        rows=[int(r) for r in rows[ok]],
+        embeddings=np.ascontiguousarray(vectors[ok], dtype=np.float32),
+        content_hashes=[str(h) for h in hashes[ok]],
+        errors=[(int(r), str(e)) for r, e in zip(rows[~ok], errors[~ok], strict=True)],
+    )
+
+
+def _embedding_array(column) -> np.ndarray:
+    """A fixed-size-list Parquet column of vectors -> float32 (n, d)."""
+    values = column.combine_chunks()
+    if len(values) == 0:
+        return np.zeros((0, values.type.list_size), np.float32)
+    flat = values.flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float32).reshape(len(values), values.type.list_size)
