@@ -1,0 +1,66 @@
+"""A bundle served from Milvus Lite end to end: build, filtered queries, remove, check, prune.
+
+The tiny catalog with the tiny CAE its session bundle trained (nothing is trained here).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lookalike.bundle import check_bundle, read_bundle
+from lookalike.index import load_index
+from lookalike.pipeline import build_bundle
+from lookalike.recommend import Recommender
+from lookalike.updates import remove_items
+from tests.test_pipeline import pretrained_workdir, tiny_config
+
+pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+pytest.importorskip("milvus_lite", reason="the milvus extra is not installed")
+
+
+def _ids(rec: Recommender, item: str, **filters) -> list[str]:
+    [result] = rec.recommend_items([item], k=5, filters=filters or None)
+    return [r.id for r in result.results]
+
+
+def test_milvus_bundle_end_to_end(tiny_catalog, tiny_bundle, tmp_path):
+    uri = str(tmp_path / "milvus.db")
+    config = tiny_config(
+        tiny_catalog,
+        pretrained_workdir(tiny_bundle, tmp_path / "w"),
+        index="milvus",
+        index_options={"uri": uri},
+    )
+    version = build_bundle(config, tmp_path / "b", progress=False)
+    manifest = json.loads((version / "manifest.json").read_text())
+    first = manifest["index"]["collection"]
+    assert manifest["index"]["kind"] == "milvus" and first.startswith("lookalike_")
+    assert check_bundle(tmp_path / "b") == []
+
+    flat, served = Recommender.from_bundle(tiny_bundle), Recommender.from_bundle(tmp_path / "b")
+    item = flat.items.ids[0]
+    assert _ids(served, item) == _ids(flat, item)
+    # Filter values match case-insensitively, inside Milvus, and still return full k.
+    women = _ids(served, item, Gender=["women"], Colour=["Red", "blue"])
+    assert women == _ids(flat, item, Gender=["women"], Colour=["Red", "blue"])
+    served_meta = {r: m for r, m in zip(served.items.ids, served.items.metadata, strict=True)}
+    assert all(served_meta[i]["Gender"] == "Women" for i in women) and len(women) >= 3
+
+    # Remove: a new version with a new collection; the removed item never comes back.
+    gone = _ids(served, item)[0]
+    remove_items(tmp_path / "b", [gone])
+    after = Recommender.from_bundle(tmp_path / "b")
+    second = after.index.collection
+    assert second != first and gone not in _ids(after, item)
+    assert check_bundle(tmp_path / "b") == []
+
+    # check notices a collection that no longer holds exactly the bundle's ids.
+    after.index.client.delete(second, ids=[0])
+    assert any("index" in p for p in check_bundle(tmp_path / "b"))
+
+    # Pruning the oldest version drops its collection (two versions are kept).
+    remove_items(tmp_path / "b", [after.items.ids[-1]])
+    assert not after.index.client.has_collection(first)
+    assert load_index(read_bundle(tmp_path / "b").index_dir).ntotal == len(after.items) - 1
