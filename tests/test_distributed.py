@@ -143,6 +143,19 @@ def test_cli_engine_ray_without_ray_says_what_to_install(
     assert lookalike.extras.require("json", "ray") is json
 
 
+def test_cli_index_milvus_without_pymilvus_says_what_to_install(
+    tiny_catalog, tmp_path, monkeypatch, capsys
+):
+    def missing(module, extra):
+        raise MissingExtraError(f"needs {module}: pip install 'lookalike[{extra}]'")
+
+    monkeypatch.setattr(cli_build, "require", missing)
+    args = ["build", str(tiny_catalog), "--out", str(tmp_path / "b"), "--index", "milvus"]
+    assert main([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'lookalike[milvus]'" in err[0]
+
+
 def test_require_names_the_extra():
     with pytest.raises(MissingExtraError, match=r"pip install 'lookalike\[milvus\]'"):
         require("no_such_module_for_lookalike", "milvus")

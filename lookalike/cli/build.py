@@ -118,6 +118,8 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         options["input_size"] = args.input_size
     index_options: dict[str, object] = {}
     if args.index == "milvus":
+        # Fail with the one-line install hint before any decoding or training.
+        require("pymilvus", "milvus")
         uri = args.milvus_uri or str(args.out.resolve() / "milvus.db")
         index_options["uri"] = uri
         if args.milvus_token_env:
