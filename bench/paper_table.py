@@ -77,7 +77,9 @@ def main() -> None:
                 "train_accuracy": round(100 * best["train_accuracy"], 2),
                 "val_accuracy": round(100 * best["val_accuracy"], 2),
                 "seconds": round(seconds, 1),
-                "paper": dict(zip(("train_loss", "val_loss", "train_acc", "val_acc"), paper, strict=True)),
+                "paper": dict(
+                    zip(("train_loss", "val_loss", "train_acc", "val_acc"), paper, strict=True)
+                ),
             }
             results.append(result)
             rows.append(
