@@ -19,6 +19,9 @@ from lookalike.evaluation import instance_recall, label_precision
 
 # Weight of the degraded-copy recall next to the label precision in the tuning score.
 INSTANCE_WEIGHT = 0.5
+# Weight of the held-out archive photos' label precision (outside photos querying the
+# catalog, e.g. on-model shots) in the tuning score, when the head learns from an archive.
+ARCHIVE_WEIGHT = 1.0
 
 
 def validation_fifth(labelled: np.ndarray, seed: int, split: int = 0) -> np.ndarray:
@@ -47,14 +50,17 @@ def tune_fusion_weights(
     """Grid-search the fusion weights on ``tune_splits`` disjoint fifths of the labelled
     items (scores averaged), each scored with a head trained without that fifth's labels.
 
-    Rows from ``n_catalog`` on (an archive's photos) only train the heads: validation items
-    and their gallery are catalog rows."""
+    Rows from ``n_catalog`` on (an archive's photos) train the heads, except for a fifth of
+    them per split, held out like the catalog's fifth: those query the catalog's labelled
+    rows, and their label precision (as for catalog items) joins the score at
+    ``ARCHIVE_WEIGHT``, so the weighting also serves photos unlike the catalog's."""
     primary = targets.get(config.primary_label)
     if primary is None:
         primary = next(iter(targets.values()))
     labelled = np.flatnonzero(primary >= 0)
+    archive = np.zeros(0, np.int64)
     if n_catalog is not None:
-        labelled = labelled[labelled < n_catalog]
+        labelled, archive = labelled[labelled < n_catalog], labelled[labelled >= n_catalog]
     clean = np.asarray(view_feats[:, 0], np.float32)
     # Label precision is measured as the evaluation protocol does: among items whose label
     # is known (a neighbour with a hidden label is neither hit nor miss), never counting
@@ -70,7 +76,8 @@ def tune_fusion_weights(
     splits = max(1, min(config.tune_splits, 5))
     for split in range(splits):
         val = validation_fifth(labelled, config.seed, split)
-        held_out = (val, labelled, groups, label_sets)
+        archive_val = validation_fifth(archive, config.seed, split) if len(archive) else archive
+        held_out = (val, labelled, groups, label_sets, archive_val)
         description = f"tuning fusion weights ({split + 1}/{splits})" if progress else ""
         per_split.append(
             score_fusion_grid(view_feats, clean, targets, config, held_out, grid, description)
@@ -78,7 +85,10 @@ def tune_fusion_weights(
     details = {w: tuple(np.mean([d[w] for d in per_split], axis=0)) for w in grid}
     # P@1 counts once, label P@10 (type; type AND colour) twice: the mean of the three.
     scores = {
-        w: (d[0] + 2 * d[1]) / 3 + INSTANCE_WEIGHT * (d[2] + d[3]) / 2 for w, d in details.items()
+        w: (d[0] + 2 * d[1]) / 3
+        + INSTANCE_WEIGHT * (d[2] + d[3]) / 2
+        + (ARCHIVE_WEIGHT * (d[4] + 2 * d[5]) / 3 if len(d) > 4 else 0.0)
+        for w, d in details.items()
     }
     best = max(scores, key=scores.get)
     if progress:
@@ -90,8 +100,11 @@ def tune_fusion_weights(
     return best, {
         "validation_items": int(len(val)),
         "validation_splits": len(per_split),
-        "score": f"mean(P@1, P@10 x 2) + {INSTANCE_WEIGHT} x mean degraded recall@1, @10",
-        "columns": ["P@1", "label P@10", "recall@1", "recall@10"],
+        "score": f"mean(P@1, P@10 x 2) + {INSTANCE_WEIGHT} x mean degraded recall@1, @10"
+        + (f" + {ARCHIVE_WEIGHT} x archive mean(P@1, P@10 x 2)" if len(archive) else ""),
+        "columns": ["P@1", "label P@10", "recall@1", "recall@10"]
+        + (["archive P@1", "archive label P@10"] if len(archive) else []),
+        "archive_validation_items": int(len(archive) // 5) if len(archive) else 0,
         "scores": {str(k): [round(v, 4) for v in details[k]] for k in scores},
         "best": list(best),
     }
@@ -102,7 +115,7 @@ def score_fusion_grid(
     clean: np.ndarray,
     targets: dict[str, np.ndarray],
     config: HybridConfig,
-    held_out: tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]],
+    held_out: tuple,
     grid: list[tuple[float, ...]],
     progress: str = "",
 ) -> dict[tuple[float, ...], tuple[float, ...]]:
@@ -112,11 +125,13 @@ def score_fusion_grid(
     Args:
         view_feats, clean: the cached views and their clean view as float32.
         held_out: (validation rows, gallery rows, duplicate group per row, label arrays
-            for :func:`label_precision`).
+            for :func:`label_precision`[, held-out archive rows, which query the gallery
+            too: two more values per weighting, their P@1 and label P@10]).
         progress: description of a progress bar (none when empty).
     """
-    val, gallery, groups, label_sets = held_out
-    hidden = hide_labels(targets, val)
+    val, gallery, groups, label_sets = held_out[:4]
+    archive_val = held_out[4] if len(held_out) > 4 else np.zeros(0, np.int64)
+    hidden = hide_labels(targets, np.concatenate([val, archive_val]))
     head = train_head(view_feats, hidden, config, bool(progress), f"{progress}: head")
     params = head_to_numpy(head)
     parts = fusion_parts(params, *split_parts(clean, config), config)
@@ -132,4 +147,8 @@ def score_fusion_grid(
         first, precision = label_precision(embeddings, val, gallery, label_sets, 10, groups)
         recalls = instance_recall(fuse(degraded_parts, weights), embeddings, val)
         details[weights] = (first, precision, *recalls)
+        if len(archive_val):
+            details[weights] += label_precision(
+                embeddings, archive_val, gallery, label_sets, 10, groups
+            )
     return details

@@ -19,3 +19,32 @@ def test_validation_fifths_are_disjoint_seeded_and_hiding_labels_copies():
     assert (hidden["Type"][fifths[0]] == -1).all() and (targets["Type"] >= 0).all()
     rest = np.setdiff1d(np.arange(60), fifths[0])
     np.testing.assert_array_equal(hidden["Type"][rest], targets["Type"][rest])
+
+
+def test_archive_rows_train_but_a_fifth_of_them_is_scored_against_the_catalog(monkeypatch):
+    from lookalike.encoders.hybrid import tuning
+    from lookalike.encoders.hybrid.config import HybridConfig
+
+    seen = []
+
+    def fake_grid(view_feats, clean, targets, config, held_out, grid, progress=""):
+        val, gallery, _, _, archive_val = held_out
+        seen.append((val, gallery, archive_val))
+        # the archive's P@1 / label P@10 favour the mix with the highest colour weight
+        return {w: (0.5, 0.5, 0.9, 0.9, w[1], w[1]) for w in grid}
+
+    monkeypatch.setattr(tuning, "score_fusion_grid", fake_grid)
+    features = np.zeros((60, 3, 8 + 8**3), np.float16)
+    targets = {"ProductType": np.arange(60) % 3}
+    config = HybridConfig(tune_splits=2)
+
+    best, info = tuning.tune_fusion_weights(features, targets, config, False, n_catalog=50)
+
+    for val, gallery, archive_val in seen:
+        assert (val < 50).all() and (gallery < 50).all() and len(gallery) == 50
+        assert len(archive_val) == 2 and (archive_val >= 50).all()
+    assert best[1] == 1.0 and "archive P@1" in info["columns"]
+    # Without archive rows the score and its columns are as before.
+    catalog_only = {"ProductType": targets["ProductType"][:50]}
+    _, plain = tuning.tune_fusion_weights(features[:50], catalog_only, config, False)
+    assert plain["columns"] == ["P@1", "label P@10", "recall@1", "recall@10"]
