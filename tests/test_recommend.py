@@ -326,7 +326,7 @@ def test_match_words_follow_the_typical_distance(rec):
     assert typical > 0
     assert rec.match_word(0.0) == "same"
     assert rec.match_word(0.5 * typical) == "close"
-    assert rec.match_word(1.3 * typical) == "similar"
+    assert rec.match_word(1.45 * typical) == "similar"
     assert rec.match_word(5 * typical) == "distant"
     [result] = rec.recommend_items(["101"], k=23)
     words = [r.match for r in result.results]
