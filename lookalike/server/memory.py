@@ -1,19 +1,21 @@
 """The memory guard for uploads in flight: decodes share a stated budget of memory.
 
 Every decode the server runs (an uploaded photo, a profile's liked photos, an added item,
-a thumbnail) first reserves what it will need from one :class:`DecodeBudget`:
-``width x height x`` :data:`DECODE_BYTES_PER_PIXEL` of the image its header declares (the
-real size of icon containers' embedded images; :func:`decode_cost`). Reservations that do
-not fit wait for others to finish; one that waits longer than ``wait_s`` is refused with
-503 ``busy`` (the JSON error shape, with ``Retry-After``), so N simultaneous large-but-legal
-photos take at most the budget, never N times their size. A single image larger than the
-whole budget (possible only when the budget is set below what one image at the pixel limit
-needs) runs alone.
+a thumbnail) first reserves what it will need from one :class:`DecodeBudget`: the pixels
+its header declares (for icon containers, their largest embedded image) times the measured
+peak bytes per pixel of its kind (:data:`BYTES_PER_PIXEL`, :func:`decode_cost`).
+Reservations that do not fit wait for others to finish; one that waits longer than
+``wait_s`` is refused with 503 ``busy`` (the JSON error shape, with ``Retry-After``), so N
+simultaneous large-but-legal photos take at most the budget, never N times their size. A
+single image that needs more than the whole budget runs alone: at the 40 MP pixel limit a
+PNG with alpha needs about 880 MB, so the true bound is the budget or the largest single
+decode, whichever is larger.
 
-The default budget, :data:`DECODE_BUDGET_BYTES` = 512 MB, holds about five 12-megapixel
-photos decoding at once (the pixel limit, 40 MP, needs 320 MB alone); ``create_app``'s
-``decode_budget_bytes`` and ``lookalike serve --decode-budget-mb`` change it. The budget
-covers decode buffers; upload bodies are bounded separately (``--max-upload-mb`` each).
+The default budget, :data:`DECODE_BUDGET_BYTES` = 512 MB, holds forty 12-megapixel JPEGs
+(decoded at reduced scale), four 12 MP RGB PNGs or two 12 MP PNGs with alpha decoding at
+once; ``create_app``'s ``decode_budget_bytes`` and ``lookalike serve --decode-budget-mb``
+change it. The budget covers decode buffers; upload bodies are bounded separately
+(``--max-upload-mb`` each).
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ from lookalike.server.errors import ApiError
 
 #: The default memory budget of all decodes in flight, in bytes.
 DECODE_BUDGET_BYTES = 512 * 2**20
-#: Peak bytes per declared pixel of one decode, letterboxing included (measured: RGBA PNG
-#: with transparency composited on white is the worst common case, about 8; see
-#: docs/security.md).
-DECODE_BYTES_PER_PIXEL = 8
+#: Peak bytes per declared pixel of one decode plus letterbox, by kind, rounded up from
+#: measurements (docs/security.md): JPEGs decode at reduced scale (0.26 measured);
+#: alpha is composited on white through two RGBA copies (20.1); 16-bit values are scaled
+#: through int64 arrays (19.3); RGB/CMYK (8.1-8.3); grey and palette (5.1).
+BYTES_PER_PIXEL = {"jpeg": 1, "alpha": 22, "sixteen_bit": 21, "colour": 9, "grey": 6}
+#: Bytes per pixel of an RGB image (the common case; kept for callers of the old name).
+DECODE_BYTES_PER_PIXEL = BYTES_PER_PIXEL["colour"]
+#: Bytes per pixel when the kind is unknown (an icon's embedded image): the worst.
+WORST_BYTES_PER_PIXEL = max(BYTES_PER_PIXEL.values())
 #: The least a decode reserves (headers, small buffers).
 MIN_DECODE_BYTES = 2**20
 #: Seconds a decode waits for room before the request gets 503.
@@ -125,11 +132,25 @@ class DecodeBudget:
         return run
 
 
+def bytes_per_pixel(image: Image.Image) -> int:
+    """Peak decode bytes per declared pixel of an opened (not loaded) image, by kind."""
+    if image.format in ("JPEG", "MPO"):
+        return BYTES_PER_PIXEL["jpeg"]
+    mode = image.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        return BYTES_PER_PIXEL["alpha"]
+    if mode.startswith("I") or mode == "F":
+        return BYTES_PER_PIXEL["sixteen_bit"]
+    if mode in ("L", "P", "1"):
+        return BYTES_PER_PIXEL["grey"]
+    return BYTES_PER_PIXEL["colour"]
+
+
 def decode_cost(source: bytes | str | Path) -> int:
     """Bytes a decode of ``source`` (encoded bytes or a file) reserves: its declared
-    pixels (for icon containers, their largest embedded image) times
-    :data:`DECODE_BYTES_PER_PIXEL`. Unreadable headers cost the minimum: the decoder
-    refuses them before allocating pixels."""
+    pixels times :func:`bytes_per_pixel` (for icon containers, their largest embedded
+    image times :data:`WORST_BYTES_PER_PIXEL`). Unreadable headers cost the minimum: the
+    decoder refuses them before allocating pixels."""
     try:
         with contextlib.ExitStack() as stack:
             if isinstance(source, bytes | bytearray | memoryview):
@@ -140,20 +161,25 @@ def decode_cost(source: bytes | str | Path) -> int:
             if fmt:
                 # Pillow decodes an icon while opening it; never open one to measure it.
                 pixels = max((w * h for w, h in sizes), default=0)
+                factor = WORST_BYTES_PER_PIXEL
             else:
                 with Image.open(fp) as image:
                     pixels = image.size[0] * image.size[1]
+                    factor = bytes_per_pixel(image)
     except Exception:  # noqa: BLE001 - anything unreadable is refused by the decoder
         return MIN_DECODE_BYTES
-    return max(MIN_DECODE_BYTES, pixels * DECODE_BYTES_PER_PIXEL)
+    return max(MIN_DECODE_BYTES, pixels * factor)
 
 
 __all__ = [
+    "BYTES_PER_PIXEL",
     "DECODE_BUDGET_BYTES",
     "DECODE_BYTES_PER_PIXEL",
     "DECODE_WAIT_S",
     "MIN_DECODE_BYTES",
+    "WORST_BYTES_PER_PIXEL",
     "DecodeBudget",
     "DecodeBusyError",
+    "bytes_per_pixel",
     "decode_cost",
 ]

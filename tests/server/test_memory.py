@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from lookalike.server.memory import (
+    BYTES_PER_PIXEL,
     DECODE_BYTES_PER_PIXEL,
     MIN_DECODE_BYTES,
+    WORST_BYTES_PER_PIXEL,
     DecodeBudget,
     DecodeBusyError,
     decode_cost,
@@ -25,10 +27,14 @@ from lookalike.server.memory import (
 MB = 2**20
 
 
-def png(width: int, height: int) -> bytes:
+def encoded(width: int, height: int, mode: str = "RGB", fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (180, 40, 40)).save(buffer, "PNG")
+    Image.new(mode, (width, height)).save(buffer, fmt)
     return buffer.getvalue()
+
+
+def png(width: int, height: int) -> bytes:
+    return encoded(width, height)
 
 
 def test_reservations_never_exceed_the_budget():
@@ -81,6 +87,15 @@ def test_bad_budgets_are_refused():
 
 def test_decode_cost_from_headers():
     assert decode_cost(png(1000, 500)) == 1000 * 500 * DECODE_BYTES_PER_PIXEL
+    # By kind: alpha and 16-bit cost most, JPEGs least (decoded at reduced scale).
+    for mode, fmt, kind in [
+        ("RGBA", "PNG", "alpha"),
+        ("I;16", "PNG", "sixteen_bit"),
+        ("L", "PNG", "grey"),
+        ("RGB", "JPEG", "jpeg"),
+        ("RGB", "TIFF", "colour"),
+    ]:
+        assert decode_cost(encoded(2000, 1000, mode, fmt)) == 2_000_000 * BYTES_PER_PIXEL[kind]
     assert decode_cost(b"not an image") == MIN_DECODE_BYTES
     # An ICO is measured by its embedded image's own header, never opened (Pillow decodes
     # an ICO while opening it).
@@ -88,12 +103,12 @@ def test_decode_cost_from_headers():
     payload[16:24] = struct.pack(">II", 13000, 13000)
     entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(payload), 22)
     ico = struct.pack("<HHH", 0, 1, 1) + entry + bytes(payload)
-    assert decode_cost(ico) == 13000 * 13000 * DECODE_BYTES_PER_PIXEL
+    assert decode_cost(ico) == 13000 * 13000 * WORST_BYTES_PER_PIXEL
 
 
 def test_simultaneous_large_photos_stay_within_the_budget(app_factory, tmp_path):
-    """Six 2.5-megapixel photos at once (20 MB each by the estimate) against a 48 MB budget:
-    never more than two decode together, every request answers 200 or a JSON 503."""
+    """Six 2.5-megapixel PNGs at once (22.5 MB each by the estimate) against a 48 MB
+    budget: never more than two decode together, every request answers 200 or a JSON 503."""
     budget_bytes = 48 * MB
     # Six searches may run at once: only the budget holds them back.
     app = app_factory(
@@ -103,7 +118,7 @@ def test_simultaneous_large_photos_stay_within_the_budget(app_factory, tmp_path)
     )
     budget = app.state.lookalike.decode_budget
     photo = png(2000, 1250)
-    assert decode_cost(photo) == 20_000_000
+    assert decode_cost(photo) == 2_500_000 * DECODE_BYTES_PER_PIXEL
     with TestClient(app, raise_server_exceptions=False) as client:
 
         def send(_: int):
@@ -116,4 +131,4 @@ def test_simultaneous_large_photos_stay_within_the_budget(app_factory, tmp_path)
         if response.status_code == 503:
             assert response.json()["error"] == "busy"
     assert sum(r.status_code == 200 for r in responses) >= 1
-    assert 20_000_000 <= budget.peak <= budget_bytes and budget.in_use == 0
+    assert decode_cost(photo) <= budget.peak <= budget_bytes and budget.in_use == 0
