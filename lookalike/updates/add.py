@@ -1,0 +1,378 @@
+"""Add items (image files or uploaded bytes) to a built bundle as a new version."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from lookalike.bundle import (
+    IMAGES_DIR,
+    LOCK_TIMEOUT,
+    BundleData,
+    ItemTable,
+    UpdateError,
+    bundle_lock,
+    read_bundle,
+)
+from lookalike.catalog import (
+    ID_COLUMN_CANDIDATES,
+    IMAGE_COLUMN_CANDIDATES,
+    find_images,
+    pick_column,
+    read_csv_rows,
+)
+from lookalike.dedup import (
+    find_duplicates,
+)
+from lookalike.encoders import load_encoder
+from lookalike.encoders.base import encode_in_batches
+from lookalike.files import atomic_write_bytes
+from lookalike.imaging import image_content_hash, load_images
+from lookalike.updates.ids import check_item_id, normalize_item_id
+from lookalike.updates.report import NewItem, Skipped, UpdateReport
+from lookalike.updates.versions import (
+    collect_unused,
+    index_rows,
+    load_live_index,
+    rebuild_index,
+    stage,
+    write_version,
+)
+
+# Pillow format name -> file extension for stored uploads (the image endpoint serves files
+# with a type guessed from the extension).
+_FORMAT_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+
+
+def add_items(
+    bundle_dir: str | Path,
+    images: Sequence[str | Path],
+    metadata_csv: str | Path | None = None,
+    ids: Sequence[str] | None = None,
+    progress: bool = False,
+    *,
+    replace: bool = False,
+    id_column: str | None = None,
+    image_column: str | None = None,
+    near_threshold: float | None = None,
+    lock_timeout: float | None = LOCK_TIMEOUT,
+) -> UpdateReport:
+    """Add image files to the bundle as a new version.
+
+    Args:
+        bundle_dir: a built bundle.
+        images: image files; folders are searched like a catalog folder.
+        metadata_csv: optional CSV; rows match images by the image column's file name or by
+            id == file stem, with the same column names a catalog CSV uses.
+        ids: ids for ``images`` (files, not folders), overriding the CSV and the file stem.
+        progress: print a line per step.
+        replace: replace items whose id is already in the bundle (default: skip them).
+        id_column, image_column: CSV columns (default: as for a catalog).
+        near_threshold: embedding distance for near duplicates (default: NEAR_FRACTION of the
+            catalog's median nearest-neighbour distance).
+        lock_timeout: seconds to wait for another writer.
+
+    Returns:
+        The report; unreadable images, invalid or taken ids are skipped and named there.
+    """
+    paths = _expand_images([Path(p) for p in images])
+    if ids is not None and len(ids) != len(paths):
+        raise UpdateError(f"got {len(ids)} ids for {len(paths)} images")
+    rows, problems = _metadata_rows(metadata_csv, id_column, image_column, paths)
+    new: list[NewItem] = []
+    skipped: list[Skipped] = []
+    for position, path in enumerate(paths):
+        if not path.is_file():
+            skipped.append(Skipped(str(path), None, "file not found", "not_found"))
+            continue
+        row_id, metadata = rows.get(path.name) or rows.get(path.stem) or (None, {})
+        item_id = ids[position] if ids is not None else (row_id or path.stem)
+        new.append(NewItem(str(item_id), path, metadata, name=str(path)))
+    return add_new_items(
+        bundle_dir,
+        new,
+        replace=replace,
+        near_threshold=near_threshold,
+        progress=progress,
+        lock_timeout=lock_timeout,
+        skipped=skipped,
+        problems=problems,
+    )
+
+
+def add_new_items(
+    bundle_dir: str | Path,
+    new: Sequence[NewItem],
+    *,
+    replace: bool = False,
+    store_images: bool = False,
+    near_threshold: float | None = None,
+    progress: bool = False,
+    lock_timeout: float | None = LOCK_TIMEOUT,
+    skipped: list[Skipped] | None = None,
+    problems: list[str] | None = None,
+    encoder_loader: Callable[[BundleData], Any] | None = None,
+    thumbnail_dirs: Sequence[str | Path] | None = None,
+) -> UpdateReport:
+    """Add prepared items (file paths or image bytes) to the bundle as a new version.
+
+    Args:
+        bundle_dir: a built bundle.
+        new: the items; invalid or repeated ids and unreadable images are skipped.
+        replace: replace items whose id is already in the bundle (default: skip them).
+        store_images: copy each added image into ``BUNDLE/images/`` (named by its sha256) and
+            point the item there; needed for bytes sources (uploads).
+        near_threshold, progress, lock_timeout: as for :func:`add_items`.
+        skipped, problems: findings of the caller's own, carried into the report.
+        encoder_loader: returns the encoder of the version it is given (default: load it
+            from the version's ``encoder/``); the server passes one that reuses its own.
+        thumbnail_dirs: thumbnail caches to clear of orphans afterwards (default
+            ``BUNDLE/thumbnails``); see :func:`collect_garbage`.
+
+    Returns:
+        The report (``version`` None when nothing was added).
+    """
+    started = time.perf_counter()
+    say = print if progress else (lambda *a, **k: None)
+    skipped = list(skipped or [])
+    candidates: list[NewItem] = []
+    seen: set[str] = set()
+    for item in new:
+        item = NewItem(normalize_item_id(item.id), item.source, item.metadata, item.name)
+        reason, code = check_item_id(item.id), "invalid_id"
+        if reason is None and item.id in seen:
+            reason, code = f"id {item.id!r} given twice; the first one is kept", "repeated_id"
+        if reason is not None:
+            skipped.append(Skipped(item.name or item.id, item.id, reason, code))
+            continue
+        if isinstance(item.source, bytes | bytearray) and not store_images:
+            raise ValueError("image bytes can only be added with store_images=True")
+        seen.add(item.id)
+        candidates.append(item)
+
+    bundle_dir = Path(bundle_dir)
+    with bundle_lock(bundle_dir, lock_timeout):
+        try:
+            report = _add_locked(
+                bundle_dir,
+                candidates,
+                skipped,
+                problems,
+                replace=replace,
+                store_images=store_images,
+                near_threshold=near_threshold,
+                say=say,
+                encoder_loader=encoder_loader,
+                started=started,
+            )
+        finally:
+            # Also after a failed add: an image stored before the failure is garbage.
+            collect_unused(bundle_dir, thumbnail_dirs)
+    if report.version:
+        say(f"bundle {bundle_dir}: version {report.version}, {report.items} items")
+    return report
+
+
+def _add_locked(
+    bundle_dir: Path,
+    candidates: list[NewItem],
+    skipped: list[Skipped],
+    problems: list[str] | None,
+    *,
+    replace: bool,
+    store_images: bool,
+    near_threshold: float | None,
+    say: Callable[..., None],
+    encoder_loader: Callable[[BundleData], Any] | None,
+    started: float,
+) -> UpdateReport:
+    """The body of :func:`add_new_items`, run under the writer lock."""
+    stage("locked")
+    data = read_bundle(bundle_dir)
+    report = UpdateReport(
+        "add",
+        data.version_dir.name,
+        items=len(data.items),
+        skipped=skipped,
+        problems=list(problems or []),
+    )
+    stage("read")
+    existing = set(data.items.ids)
+    if not replace:
+        taken = [item for item in candidates if item.id in existing]
+        report.skipped += [
+            Skipped(
+                item.name or item.id,
+                item.id,
+                f"id {item.id!r} is already in the bundle (remove it first, or use --replace)",
+                "id_exists",
+            )
+            for item in taken
+        ]
+        candidates = [item for item in candidates if item.id not in existing]
+    if not candidates:
+        report.seconds = time.perf_counter() - started
+        return report
+
+    encoder = encoder_loader(data) if encoder_loader else load_encoder(data.encoder_dir)
+    say(f"decoding {len(candidates)} image(s) at {encoder.input_size}px")
+    accepted, vectors, images, failed = _encode_new(candidates, encoder)
+    report.skipped += failed
+    if not accepted:
+        report.seconds = time.perf_counter() - started
+        return report
+    hashes = [_content_hash(item.source) for item in accepted]
+    index = load_live_index(data)
+    report.duplicates = find_duplicates(
+        data, index, accepted, hashes, vectors, images, encoder.input_size, near_threshold
+    )
+    paths = (
+        [
+            _store_image(bundle_dir, item.source, digest)
+            for item, digest in zip(accepted, hashes, strict=True)
+        ]
+        if store_images
+        else [str(Path(item.source).resolve()) for item in accepted]  # type: ignore[arg-type]
+    )
+    added = ItemTable(
+        ids=[item.id for item in accepted],
+        paths=paths,
+        metadata=[dict(item.metadata) for item in accepted],
+        content_hashes=hashes,
+    )
+    new_ids = set(added.ids)
+    replaced_rows = [row for row, item_id in enumerate(data.items.ids) if item_id in new_ids]
+    report.replaced = [data.items.ids[row] for row in replaced_rows]
+    report.added = added.ids
+    if replaced_rows:
+        kept = np.setdiff1d(np.arange(len(data.items)), replaced_rows)
+        items = _with_hashes(data.items).select(kept).extend(added)
+        embeddings = np.concatenate([data.embeddings[kept], vectors])
+        index, note = rebuild_index(data, embeddings, items)
+        report.problems += [note] if note else []
+    else:
+        items = _with_hashes(data.items).extend(added)
+        embeddings = np.concatenate([data.embeddings, vectors])
+        # Appended rows keep ids == row numbers: the old rows are unchanged.
+        new_rows = np.arange(len(data.items), len(items), dtype=np.int64)
+        if getattr(index, "stores_rows", False):  # Milvus: item id + metadata as fields
+            index.add(vectors, new_rows, rows=index_rows(added))
+        else:
+            index.add(vectors, new_rows)
+    stage("indexed")
+    report.items = len(items)
+    report.seconds = time.perf_counter() - started
+    report.version = write_version(bundle_dir, data, items, embeddings, index, report)
+    return report
+
+
+def _encode_new(
+    candidates: list[NewItem], encoder: Any
+) -> tuple[list[NewItem], np.ndarray, np.ndarray, list[Skipped]]:
+    """Decode and encode ``candidates``: (the usable ones, their vectors, their decoded
+    images, the skipped ones with the decoder's message)."""
+    skipped = []
+    batch = load_images([item.source for item in candidates], encoder.input_size)
+    for position, message in batch.errors:
+        item = candidates[position]
+        name = item.name or item.id
+        # The decoder names in-memory sources "<bytes>"; name the upload instead.
+        message = message.replace("<bytes>", repr(name))
+        skipped.append(Skipped(name, item.id, message, "invalid_image"))
+    decoded = [candidates[position] for position in batch.ok]
+    stage("decoded")
+    if not decoded:
+        return [], np.zeros((0, encoder.dim), np.float32), batch.images, skipped
+    vectors = encode_in_batches(encoder.encode, batch.images, batch_size=64)
+    finite = np.isfinite(vectors).all(axis=1)
+    for position in np.flatnonzero(~finite):
+        item = decoded[position]
+        reason = "the encoder gave non-finite values"
+        skipped.append(Skipped(item.name or item.id, item.id, reason, "non_finite"))
+    keep = np.flatnonzero(finite)
+    stage("encoded")
+    return [decoded[p] for p in keep], vectors[keep], batch.images[keep], skipped
+
+
+def _expand_images(paths: list[Path]) -> list[Path]:
+    """Files as given; folders replaced by the catalog images below them."""
+    out: list[Path] = []
+    for path in paths:
+        out += find_images(path) if path.is_dir() else [path]
+    return out
+
+
+def _metadata_rows(
+    csv_path: str | Path | None,
+    id_column: str | None,
+    image_column: str | None,
+    images: list[Path],
+) -> tuple[dict[str, tuple[str | None, dict[str, str]]], list[str]]:
+    """CSV rows keyed by image file name and by id: key -> (id, metadata); plus problems."""
+    if csv_path is None:
+        return {}, []
+    rows, problems = read_csv_rows(Path(csv_path))
+    fieldnames = list(rows[0]) if rows else []
+    id_col = pick_column(fieldnames, id_column, ID_COLUMN_CANDIDATES)
+    image_col = pick_column(fieldnames, image_column, IMAGE_COLUMN_CANDIDATES)
+    if rows and id_col is None and image_col is None:
+        problems.append(
+            f"{Path(csv_path).name} has neither an id nor an image column; ids are file names"
+        )
+        return {}, problems
+    names = {p.name for p in images} | {p.stem for p in images}
+    keyed: dict[str, tuple[str | None, dict[str, str]]] = {}
+    for line_no, row in enumerate(rows, start=2):
+        item_id = row.get(id_col, "") if id_col else ""
+        file_name = Path(row.get(image_col, "")).name if image_col else ""
+        key = file_name if file_name in names else item_id if item_id in names else None
+        if key is None:
+            problems.append(
+                f"{Path(csv_path).name} line {line_no}: no image among the inputs matches "
+                f"{(file_name or item_id)!r}; row ignored"
+            )
+            continue
+        if key in keyed:
+            problems.append(f"{Path(csv_path).name} line {line_no}: {key!r} repeated; first kept")
+            continue
+        metadata = {k: v for k, v in row.items() if k not in (id_col, image_col)}
+        keyed[key] = (item_id or None, metadata)
+    return keyed, problems
+
+
+def _content_hash(source: Path | bytes) -> str:
+    if isinstance(source, bytes | bytearray):
+        return hashlib.sha256(source).hexdigest()
+    return image_content_hash(source)
+
+
+def _with_hashes(items: ItemTable) -> ItemTable:
+    """``items`` with content hashes (old bundles may lack them: rows then count as unique)."""
+    if items.content_hashes or not len(items):
+        return items
+    return ItemTable(
+        items.ids, items.paths, items.metadata, [f"row-{r}" for r in range(len(items))]
+    )
+
+
+def _store_image(bundle_dir: Path, source: Path | bytes, digest: str) -> str:
+    """Keep an added image in ``BUNDLE/images/<sha256><ext>`` (written once, atomically)."""
+    data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            suffix = _FORMAT_EXTENSIONS.get(image.format or "", ".img")
+    except Exception:  # noqa: BLE001 - it decoded a moment ago; the name is cosmetic
+        suffix = ".img"
+    folder = bundle_dir / IMAGES_DIR
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{digest}{suffix}"
+    if not target.exists():
+        atomic_write_bytes(target, data)
+    return str(target.resolve())
