@@ -24,6 +24,9 @@ Garbage: ``images/`` and ``thumbnails/`` outlive the versions that use them, so
 :func:`collect_garbage` (under the writer lock; after every update and by
 ``lookalike check --repair``) removes every file there that no kept version uses, and
 :func:`find_orphans` lists them for ``lookalike check``.
+
+The module is about 600 lines on purpose: layout, writer, lock, reading, checks and garbage
+collection are the bundle's one on-disk contract and must agree on every file name and rule.
 """
 
 from __future__ import annotations

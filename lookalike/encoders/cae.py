@@ -13,6 +13,9 @@ all-white image that a plain CAE predicts on white-background product photos.
 
 "Accuracy" (the paper reports one without defining it) is here the share of pixel channels
 reconstructed within 0.1 of the target (on a 0..1 scale).
+
+Model, training loop (checkpoints, resume, early stopping, loss curves) and the encoder that
+wraps them stay in one module (about 520 lines) so that it reads as the paper's method.
 """
 
 from __future__ import annotations
