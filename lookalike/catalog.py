@@ -19,12 +19,14 @@ never stops a build.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lookalike.extras import require
+from lookalike.ids import check_item_id, normalize_item_id
 
 #: File endings read as images, everywhere (catalog folders, uploads, `lookalike add`).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
@@ -239,7 +241,9 @@ def read_manifest(
         items[item_id] = Item(item_id, where, metadata)
     if not items:
         raise CatalogError(f"manifest {path} lists no usable image")
-    ordered = sorted(items.values(), key=item_sort_key)
+    ordered = sorted(with_valid_ids(list(items.values()), problems), key=item_sort_key)
+    if not ordered:
+        raise CatalogError(f"manifest {path} lists no usable image")
     return Catalog(root=path.parent, items=ordered, problems=problems)
 
 
@@ -356,8 +360,30 @@ def _match_rows_to_images(
         orphans += 1
     if rows and orphans:
         problems.append(f"{orphans} image(s) have no metadata row; kept with empty metadata")
-    ordered = sorted(items.values(), key=item_sort_key)
+    ordered = sorted(with_valid_ids(list(items.values()), problems), key=item_sort_key)
     return Catalog(root=root, items=ordered, problems=problems)
+
+
+def with_valid_ids(items: list[Item], problems: list[str]) -> list[Item]:
+    """The items whose id passes :func:`lookalike.ids.check_item_id` once stored in Unicode NFC
+    (a folder copied from macOS names files in NFD); the others are named in ``problems``.
+
+    The same check as for items added later through the CLI or the HTTP API, so a catalog id
+    can always be looked up, linked to and shown.
+    """
+    kept: list[Item] = []
+    seen: set[str] = set()
+    for item in items:
+        item_id = normalize_item_id(item.id)
+        reason = check_item_id(item_id)
+        if reason is None and item_id in seen:
+            reason = "it repeats another id once written in Unicode NFC"
+        if reason is not None:
+            problems.append(f"{item.path}: id {item.id!r} refused ({reason}); skipped")
+            continue
+        seen.add(item_id)
+        kept.append(item if item_id == item.id else dataclasses.replace(item, id=item_id))
+    return kept
 
 
 def item_sort_key(item: Item) -> tuple[int, int, str, str]:

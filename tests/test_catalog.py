@@ -70,6 +70,24 @@ def test_plain_folder_without_csv_uses_file_stems_as_ids(tmp_path):
     assert catalog.metadata_columns() == []
 
 
+def test_ids_pass_the_one_id_check_and_are_stored_in_nfc(tmp_path):
+    touch_image(tmp_path / "ok.jpg")
+    touch_image(tmp_path / "caf\u0065\u0301.jpg")  # NFD, as macOS names files
+    touch_image(tmp_path / "1636\u200b.jpg")  # a zero-width space: looks like "1636"
+    touch_image(tmp_path / "\u202eevil.jpg")  # a bidi override
+    write_csv(tmp_path / "meta.csv", "id,filename\nshirts/1,ok.jpg\n")
+
+    catalog = read_catalog(tmp_path)
+
+    assert ids(catalog) == ["caf\u00e9", "ok"]
+    refused = [p for p in catalog.problems if "refused" in p]
+    assert len(refused) == 2
+    assert any("U+200B" in p for p in refused) and any("U+202E" in p for p in refused)
+    with_csv = read_catalog(tmp_path, tmp_path / "meta.csv")
+    assert ids(with_csv) == ["caf\u00e9"]
+    assert any("'shirts/1' refused" in p and "'/'" in p for p in with_csv.problems)
+
+
 def test_csv_rows_match_images_by_file_name_column(tmp_path):
     touch_image(tmp_path / "img" / "photo_a.png")
     touch_image(tmp_path / "img" / "photo_b.jpg")

@@ -29,6 +29,7 @@ LAYERS = {
     "lookalike.evaluation": 0,
     "lookalike.degrade": 0,
     "lookalike.extras": 0,
+    "lookalike.ids": 0,
     "lookalike.catalog": 1,
     "lookalike.labelled": 2,
     "lookalike.imaging": 2,

@@ -46,8 +46,8 @@ from lookalike.dedup import (
     find_duplicates,
     typical_neighbour_distance,
 )
+from lookalike.ids import MAX_ID_LENGTH, check_item_id, normalize_item_id
 from lookalike.updates.add import add_items, add_new_items
-from lookalike.updates.ids import MAX_ID_LENGTH, check_item_id, normalize_item_id
 from lookalike.updates.remove import remove_items
 from lookalike.updates.report import NewItem, Skipped, UpdateReport
 from lookalike.updates.versions import SLOW_ENV, UPDATE_REPORT

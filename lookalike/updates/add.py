@@ -34,8 +34,8 @@ from lookalike.dedup import (
 from lookalike.encoders import load_encoder
 from lookalike.encoders.base import encode_in_batches
 from lookalike.files import atomic_write_bytes
+from lookalike.ids import check_item_id, normalize_item_id
 from lookalike.imaging import image_content_hash, load_images
-from lookalike.updates.ids import check_item_id, normalize_item_id
 from lookalike.updates.report import NewItem, Skipped, UpdateReport
 from lookalike.updates.versions import (
     collect_unused,

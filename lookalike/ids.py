@@ -1,4 +1,5 @@
-"""The one place that says whether a string may be an item id (new items, uploads, the API)."""
+"""The one place that says whether a string may be an item id: catalogs read for a build,
+items added by the CLI or the library, and the HTTP API all ask it."""
 
 from __future__ import annotations
 
