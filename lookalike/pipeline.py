@@ -30,6 +30,7 @@ from lookalike.bundle import (
     BundleWriter,
     ItemTable,
     bundle_lock,
+    collect_garbage,
 )
 from lookalike.catalog import Catalog, Item, is_uri, read_catalog, read_location_bytes, read_split
 from lookalike.dedup import duplicate_groups, near_duplicate_pairs
@@ -435,6 +436,8 @@ def build_bundle(
                 **({"archive": record} if record is not None else {}),
             }
         )
+        # Publishing pruned old versions: images and thumbnails only they used go too.
+        collect_garbage(out, locked=True)
     say(
         f"bundle written to {out} ({len(items)} items, dim {encoder.dim}, index {index.kind}, "
         f"{len(exact_groups)} exact-duplicate groups) in {time.perf_counter() - started:.0f}s"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lookalike.bundle import ItemTable, read_bundle
+from lookalike.bundle import IMAGES_DIR, KEEP_VERSIONS, ItemTable, find_orphans, read_bundle
 from lookalike.encoders.cae import CAEEncoder
 from lookalike.pipeline import (
     BuildConfig,
@@ -24,6 +24,7 @@ from lookalike.pipeline import (
     read_build_report,
     training_labels,
 )
+from lookalike.updates import NewItem, add_new_items
 from tests.conftest import TINY_CAE, make_catalog
 
 
@@ -313,3 +314,17 @@ def test_without_an_archive_nothing_mentions_one(tiny_bundle):
     assert "archive" not in data.manifest
     fingerprint = tiny_bundle / "work" / "trained" / "cae" / "trained_with.json"
     assert "archive" not in json.loads(fingerprint.read_text())
+
+
+def test_a_rebuild_collects_the_images_only_pruned_versions_used(bundle_copy, tiny_catalog):
+    photo = next(iter(sorted(tiny_catalog.rglob("*.jpg")))).read_bytes()
+    add_new_items(bundle_copy, [NewItem("uploaded", photo, name="up.jpg")], store_images=True)
+    stored = list((bundle_copy / IMAGES_DIR).iterdir())
+    assert stored  # the upload is kept beside the versions
+    config = BuildConfig(**read_bundle(bundle_copy).config)
+
+    for _ in range(KEEP_VERSIONS):  # rebuilds push the version that used it out
+        build_bundle(config, bundle_copy, progress=False)
+
+    assert not any(path.exists() for path in stored)
+    assert find_orphans(bundle_copy).files == []
