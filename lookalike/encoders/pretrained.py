@@ -303,6 +303,15 @@ def backbone_pooling(config: Any) -> str:
     return getattr(config, "pooling", "avg")
 
 
+def backbone_on_device(backbone: Any, device: str, input_size: int, config: Any) -> Any:
+    """The backbone to encode batches with on ``device``: on ``cuda`` a PyTorch runner on the
+    GPU (ONNX Runtime here is the CPU build); on ``cpu`` ``backbone`` itself, unchanged."""
+    if resolve_device(device) == "cuda":
+        runner = BackboneRunner(None, input_size=input_size, pooling=backbone_pooling(config))
+        return runner.to_device("cuda")
+    return backbone
+
+
 def make_backbone_runner(
     config: Any,
     directory: Path | None,
@@ -412,12 +421,8 @@ class PretrainedEncoder:
         return cls(config, data.workdir / "efficientnet-lite0", True, data.images)
 
     def to_device(self, device: str = "auto") -> PretrainedEncoder:
-        """Run batch encoding on ``device``: on ``cuda`` the backbone runs in PyTorch on the
-        GPU (ONNX Runtime here is the CPU build); on ``cpu`` nothing changes."""
-        if resolve_device(device) == "cuda":
-            self.backbone = BackboneRunner(
-                None, input_size=self.input_size, pooling=backbone_pooling(self.cfg)
-            ).to_device("cuda")
+        """Run batch encoding on ``device`` (:func:`backbone_on_device`)."""
+        self.backbone = backbone_on_device(self.backbone, device, self.input_size, self.cfg)
         return self
 
     def encode(self, images: np.ndarray) -> np.ndarray:

@@ -24,7 +24,6 @@ from lookalike.encoders.base import (
     save_pca,
     write_encoder_json,
 )
-from lookalike.encoders.device import resolve_device
 from lookalike.encoders.focus import top_probability
 from lookalike.encoders.hybrid.colour import colour_histogram
 from lookalike.encoders.hybrid.config import (
@@ -37,8 +36,7 @@ from lookalike.encoders.hybrid.head import encode_label_columns, head_to_numpy, 
 from lookalike.encoders.hybrid.tuning import tune_fusion_weights
 from lookalike.encoders.pooling import normalize_blocks
 from lookalike.encoders.pretrained import (
-    BackboneRunner,
-    backbone_pooling,
+    backbone_on_device,
     copy_backbone,
     make_backbone_runner,
 )
@@ -109,12 +107,8 @@ class HybridEncoder:
         return fuse(parts, self.cfg.weights)
 
     def to_device(self, device: str = "auto") -> HybridEncoder:
-        """Run batch encoding on ``device``: on ``cuda`` the backbone runs in PyTorch on the
-        GPU (ONNX Runtime here is the CPU build); on ``cpu`` nothing changes."""
-        if resolve_device(device) == "cuda":
-            self.backbone = BackboneRunner(
-                None, input_size=self.input_size, pooling=backbone_pooling(self.cfg)
-            ).to_device("cuda")
+        """Run batch encoding on ``device`` (:func:`backbone_on_device`)."""
+        self.backbone = backbone_on_device(self.backbone, device, self.input_size, self.cfg)
         return self
 
     def encode(self, images: np.ndarray) -> np.ndarray:
