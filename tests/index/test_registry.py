@@ -28,7 +28,7 @@ def test_choose_index_kind_thresholds():
 
 
 def test_registry_and_unknown_kind():
-    assert set(ix.INDEX_KINDS) == {"flat", "hnsw", "ivfpq"}
+    assert set(ix.INDEX_KINDS) == {"flat", "hnsw", "ivfpq", "milvus"}
     with pytest.raises(ValueError, match="flat, hnsw, ivfpq"):
         ix.create_index("nope", DIM)
     with pytest.raises(ValueError, match="unknown hnsw params"):
