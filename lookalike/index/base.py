@@ -343,14 +343,7 @@ class _IndexBase:
         try:
             for name, write in self._payload().items():
                 staged[name] = stage_file(directory / name, write)
-            config = {
-                "format_version": FORMAT_VERSION,
-                "kind": self.kind,
-                "dim": self.dim,
-                "params": self.params(),
-                "ntotal": self.ntotal,
-                "files": {name: tmp.stat().st_size for name, tmp in staged.items()},
-            }
+            config = index_config(self, {name: tmp.stat().st_size for name, tmp in staged.items()})
             text = json.dumps(config, indent=2) + "\n"
             staged[CONFIG_FILE] = stage_file(directory / CONFIG_FILE, lambda p: p.write_text(text))
             # Data files first, the sidecar (staged last) last.
@@ -402,6 +395,19 @@ class _IndexBase:
         self, q: np.ndarray, k: int, candidates: np.ndarray | None, selectivity: float
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+
+def index_config(index: Any, files: dict[str, int]) -> dict[str, Any]:
+    """The ``index.json`` sidecar of ``index``: format version, kind, dim, parameters, vector
+    count and the byte size of each data file (none for an index kept elsewhere)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": index.kind,
+        "dim": index.dim,
+        "params": index.params(),
+        "ntotal": index.ntotal,
+        "files": files,
+    }
 
 
 def _write_faiss(index: faiss.Index) -> Callable[[Path], None]:

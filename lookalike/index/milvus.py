@@ -30,7 +30,7 @@ import numpy as np
 
 from lookalike.extras import require
 from lookalike.files import atomic_write_text
-from lookalike.index.base import CONFIG_FILE, FORMAT_VERSION, _as_ids, _padding, _read_config
+from lookalike.index.base import CONFIG_FILE, _as_ids, _padding, _read_config, index_config
 from lookalike.neighbours import _check_k, _numeric_2d
 
 __all__ = ["MILVUS_MAX_TOPK", "MilvusIndex", "filter_expression", "string_literal"]
@@ -384,14 +384,7 @@ class MilvusIndex:
         self.client.flush(self.collection)
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        config = {
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "dim": self.dim,
-            "params": self.params(),
-            "ntotal": self.ntotal,
-            "files": {},
-        }
+        config = index_config(self, {})
         atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
     @classmethod
