@@ -36,6 +36,25 @@ NEAR_FRACTION = 0.1
 NEIGHBOUR_SAMPLE = 2000
 
 
+#: Two photos whose embeddings are closer than this fraction of the catalog's median
+#: nearest-neighbour distance count as one (near duplicates). Measured on the reference
+#: catalog by ``bench/near_duplicates.py`` (docs/near-duplicates.md): its different-file
+#: near-identical pairs sit under 0.15 (223 pairs, 222 of the same type and colour); from 0.2
+#: to 0.3 only 3 more pairs appear, so 0.25 sits in that gap.
+NEAR_COLLAPSE_FRACTION = 0.25
+#: Neighbours (besides the item itself) checked per item when grouping near duplicates.
+NEAR_COLLAPSE_NEIGHBOURS = 4
+#: Upper bounds of the ``match`` words, as multiples of the median nearest-neighbour
+#: distance (``same`` below NEAR_COLLAPSE_FRACTION). Measured by bench/near_duplicates.py on
+#: the reference catalog: results up to 1.3 share the query's type 98-100 % of the time
+#: (shopper photos: 82-86 %), 1.3-1.6 89 % (55 %), beyond 1.6 77 % and less (shopper
+#: photos: 14-19 %, hence ``distant``).
+MATCH_CLOSE = 1.3
+MATCH_SIMILAR = 1.6
+#: Rows searched per call while grouping near duplicates at load time.
+_GROUP_BATCH = 4096
+
+
 @dataclass
 class Duplicate:
     """An added item that duplicates ``of`` (an existing or another added item).
@@ -180,3 +199,71 @@ def find_duplicates(
                     row = int(row)
                     consider(position, ids[row], float(distance), lambda r=row: new_hash[r])
     return list(found.values())
+
+
+def exact_group_numbers(content_hashes: Sequence[str]) -> np.ndarray:
+    """Per row, a group number shared by the rows whose image files are byte-identical."""
+    group_of: dict[str, int] = {}
+    return np.array([group_of.setdefault(h, len(group_of)) for h in content_hashes], np.int64)
+
+
+def near_duplicate_groups(
+    embeddings: np.ndarray, exact_group: np.ndarray, index: Any
+) -> tuple[np.ndarray, float]:
+    """Join exact groups whose embeddings are nearly identical and measure the catalog's
+    typical neighbour distance.
+
+    Args:
+        embeddings: float32 (n, dim), row-aligned with the index's ids.
+        exact_group: per row, its byte-identical group number (:func:`exact_group_numbers`).
+        index: a ``VectorIndex`` over the rows (searched for each row's nearest neighbours).
+
+    Returns:
+        (per row its duplicate group number, the median distance from an item to its
+        nearest non-identical item). Groups are joined by union-find over each item's
+        NEAR_COLLAPSE_NEIGHBOURS nearest neighbours closer than NEAR_COLLAPSE_FRACTION
+        times that median.
+    """
+    n = len(embeddings)
+    k = min(n, NEAR_COLLAPSE_NEIGHBOURS + 1)
+    vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+    distances = np.empty((n, k), np.float32)
+    rows = np.empty((n, k), np.int64)
+    for start in range(0, n, _GROUP_BATCH):
+        d, r = index.search(vectors[start : start + _GROUP_BATCH], k)
+        distances[start : start + len(d)], rows[start : start + len(d)] = d, r
+    own = np.arange(n)[:, None]
+    other = (rows >= 0) & (rows != own) & np.isfinite(distances)
+    other &= exact_group[np.clip(rows, 0, None)] != exact_group[own]
+    nearest = np.where(other, distances, np.inf).min(axis=1)
+    nearest = nearest[np.isfinite(nearest) & (nearest > 0)]
+    typical = float(np.median(nearest)) if len(nearest) else 0.0
+    threshold = NEAR_COLLAPSE_FRACTION * typical
+    parent = np.arange(int(exact_group.max()) + 1)
+
+    def find(g: int) -> int:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = int(parent[g])
+        return g
+
+    for row, col in zip(*np.nonzero(other & (distances < threshold)), strict=True):
+        a, b = find(int(exact_group[row])), find(int(exact_group[rows[row, col]]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    roots = np.array([find(g) for g in range(len(parent))], np.int64)
+    return roots[exact_group], typical
+
+
+def match_word(distance: float, typical_distance: float) -> str:
+    """How close ``distance`` is, in words: ``same`` (a near-identical photo), ``close``,
+    ``similar`` or ``distant``, relative to ``typical_distance``, the catalog's median
+    distance between an item and its nearest neighbour."""
+    if typical_distance <= 0:
+        return "same" if distance <= 1e-6 else "similar"
+    ratio = distance / typical_distance
+    if ratio < NEAR_COLLAPSE_FRACTION:
+        return "same"
+    if ratio <= MATCH_CLOSE:
+        return "close"
+    return "similar" if ratio <= MATCH_SIMILAR else "distant"

@@ -27,6 +27,15 @@ import numpy as np
 from PIL import Image
 
 from lookalike.bundle import BundleData, read_bundle
+from lookalike.dedup import (
+    MATCH_CLOSE,
+    MATCH_SIMILAR,
+    NEAR_COLLAPSE_FRACTION,
+    NEAR_COLLAPSE_NEIGHBOURS,
+    exact_group_numbers,
+    match_word,
+    near_duplicate_groups,
+)
 from lookalike.encoders import load_encoder
 from lookalike.encoders.focus import FOCUS_CROPS, FOCUS_THRESHOLD, choose_views, focus_views
 from lookalike.imaging import (
@@ -43,24 +52,6 @@ from lookalike.index import load_index
 
 Filters = dict[str, Sequence[str]]
 MAX_K = 1000
-
-#: Two photos whose embeddings are closer than this fraction of the catalog's median
-#: nearest-neighbour distance count as one (near duplicates). Measured on the reference
-#: catalog by ``bench/near_duplicates.py`` (docs/near-duplicates.md): its different-file
-#: near-identical pairs sit under 0.15 (223 pairs, 222 of the same type and colour); from 0.2
-#: to 0.3 only 3 more pairs appear, so 0.25 sits in that gap.
-NEAR_COLLAPSE_FRACTION = 0.25
-#: Neighbours (besides the item itself) checked per item when grouping near duplicates.
-NEAR_COLLAPSE_NEIGHBOURS = 4
-#: Upper bounds of the ``match`` words, as multiples of the median nearest-neighbour
-#: distance (``same`` below NEAR_COLLAPSE_FRACTION). Measured by bench/near_duplicates.py on
-#: the reference catalog: results up to 1.3 share the query's type 98-100 % of the time
-#: (shopper photos: 82-86 %), 1.3-1.6 89 % (55 %), beyond 1.6 77 % and less (shopper
-#: photos: 14-19 %, hence ``distant``).
-MATCH_CLOSE = 1.3
-MATCH_SIMILAR = 1.6
-#: Rows searched per call while grouping near duplicates at load time.
-_GROUP_BATCH = 4096
 
 
 class UnknownItemError(KeyError):
@@ -134,11 +125,8 @@ class Recommender:
         self.embeddings = data.embeddings
         self._row_of = {item_id: row for row, item_id in enumerate(self.items.ids)}
         hashes = self.items.content_hashes or [str(row) for row in range(len(self.items))]
-        # Rows with byte-identical images share an exact group number.
-        group_of: dict[str, int] = {}
-        self.exact_group = np.array(
-            [group_of.setdefault(h, len(group_of)) for h in hashes], dtype=np.int64
-        )
+        #: Rows with byte-identical images share an exact group number.
+        self.exact_group = exact_group_numbers(hashes)
         #: Median distance from an item to its nearest other (non-identical) item.
         self.typical_distance = 0.0
         #: Exact groups joined with near-identical embeddings: one result per group.
@@ -149,50 +137,14 @@ class Recommender:
             self._group_near_duplicates()
 
     def _group_near_duplicates(self) -> None:
-        """Join exact groups whose embeddings are nearly identical (union-find over each
-        item's nearest neighbours) and measure the catalog's typical neighbour distance."""
-        n = len(self.items)
-        k = min(n, NEAR_COLLAPSE_NEIGHBOURS + 1)
-        vectors = np.ascontiguousarray(self.embeddings, dtype=np.float32)
-        distances = np.empty((n, k), np.float32)
-        rows = np.empty((n, k), np.int64)
-        for start in range(0, n, _GROUP_BATCH):
-            d, r = self.index.search(vectors[start : start + _GROUP_BATCH], k)
-            distances[start : start + len(d)], rows[start : start + len(d)] = d, r
-        own = np.arange(n)[:, None]
-        other = (rows >= 0) & (rows != own) & np.isfinite(distances)
-        other &= self.exact_group[np.clip(rows, 0, None)] != self.exact_group[own]
-        nearest = np.where(other, distances, np.inf).min(axis=1)
-        nearest = nearest[np.isfinite(nearest) & (nearest > 0)]
-        self.typical_distance = float(np.median(nearest)) if len(nearest) else 0.0
-        threshold = NEAR_COLLAPSE_FRACTION * self.typical_distance
-        parent = np.arange(int(self.exact_group.max()) + 1)
-
-        def find(g: int) -> int:
-            while parent[g] != g:
-                parent[g] = parent[parent[g]]
-                g = int(parent[g])
-            return g
-
-        for row, col in zip(*np.nonzero(other & (distances < threshold)), strict=True):
-            a, b = find(int(self.exact_group[row])), find(int(self.exact_group[rows[row, col]]))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-        roots = np.array([find(g) for g in range(len(parent))], np.int64)
-        self.duplicate_group = roots[self.exact_group]
+        """Join near-identical photos into one duplicate group (:mod:`lookalike.dedup`)."""
+        self.duplicate_group, self.typical_distance = near_duplicate_groups(
+            self.embeddings, self.exact_group, self.index
+        )
 
     def match_word(self, distance: float) -> str:
-        """How close ``distance`` is, in words: ``same`` (a near-identical photo),
-        ``close``, ``similar`` or ``distant``, relative to the catalog's typical distance
-        between an item and its nearest neighbour."""
-        if self.typical_distance <= 0:
-            return "same" if distance <= 1e-6 else "similar"
-        ratio = distance / self.typical_distance
-        if ratio < NEAR_COLLAPSE_FRACTION:
-            return "same"
-        if ratio <= MATCH_CLOSE:
-            return "close"
-        return "similar" if ratio <= MATCH_SIMILAR else "distant"
+        """How close ``distance`` is, in words (:func:`lookalike.dedup.match_word`)."""
+        return match_word(distance, self.typical_distance)
 
     def duplicates_of(self, row: int) -> list[int]:
         """Rows in ``row``'s duplicate group (exact or near), ``row`` itself left out."""
@@ -549,3 +501,20 @@ def per_source_crops(crop: Crop | Sequence[Crop | None] | None, count: int) -> l
             raise CropError(f"{len(crop)} crops for {count} images; give one per image")
         return [None if c is None else check_crop(c) for c in crop]
     return [check_crop(crop)] * count
+
+
+# The near-duplicate constants live in lookalike.dedup; importable from here too.
+__all__ = [
+    "MATCH_CLOSE",
+    "MATCH_SIMILAR",
+    "MAX_K",
+    "NEAR_COLLAPSE_FRACTION",
+    "NEAR_COLLAPSE_NEIGHBOURS",
+    "FilterError",
+    "Filters",
+    "QueryResult",
+    "Recommendation",
+    "Recommender",
+    "UnknownItemError",
+    "per_source_crops",
+]
