@@ -111,6 +111,20 @@ def _cut(value: Any) -> str:
     return text if len(raw) <= MAX_VARCHAR else raw[:MAX_VARCHAR].decode(errors="ignore")
 
 
+#: Bytes one search call may make Milvus Lite hold: its brute-force search materialises
+#: queries x items x dim float32 differences (a 2,906-item, 1280-d catalog searched with 2,906
+#: queries at once asked for 40 GB), so queries go in batches sized to stay under this.
+SEARCH_BUDGET_BYTES = 256 << 20
+#: Queries per search call at most, whatever the budget allows.
+MAX_SEARCH_ROWS = 256
+
+
+def search_batch_rows(ntotal: int, dim: int) -> int:
+    """Queries per search call so one call stays within :data:`SEARCH_BUDGET_BYTES`."""
+    per_query = max(1, ntotal) * max(1, dim) * 4
+    return max(1, min(MAX_SEARCH_ROWS, SEARCH_BUDGET_BYTES // per_query))
+
+
 class MilvusIndex:
     """A Milvus collection behind the VectorIndex calls.
 
@@ -316,20 +330,22 @@ class MilvusIndex:
             if not len(allowed):
                 return distances, rows
             expression = "row in [" + ", ".join(str(int(r)) for r in allowed) + "]"
-        hits = self.client.search(
-            self.collection,
-            data=q.tolist(),
-            limit=min(k, MILVUS_MAX_TOPK),
-            filter=expression,
-            output_fields=["row"],
-            search_params={"metric_type": "L2"},
-            consistency_level="Strong",
-        )
-        for i, found in enumerate(hits):
-            for j, hit in enumerate(found):
-                rows[i, j] = int(hit["row"] if "row" in hit else hit["id"])
-                # Milvus' L2 is the squared distance; the seam's distances are Euclidean.
-                distances[i, j] = np.sqrt(max(float(hit["distance"]), 0.0))
+        step = search_batch_rows(self.ntotal, self.dim)
+        for start in range(0, len(q), step):
+            hits = self.client.search(
+                self.collection,
+                data=q[start : start + step].tolist(),
+                limit=min(k, MILVUS_MAX_TOPK),
+                filter=expression,
+                output_fields=["row"],
+                search_params={"metric_type": "L2"},
+                consistency_level="Strong",
+            )
+            for i, found in enumerate(hits, start=start):
+                for j, hit in enumerate(found):
+                    rows[i, j] = int(hit["row"] if "row" in hit else hit["id"])
+                    # Milvus' L2 is the squared distance; the seam's distances are Euclidean.
+                    distances[i, j] = np.sqrt(max(float(hit["distance"]), 0.0))
         return distances, rows
 
     def ids(self) -> np.ndarray:

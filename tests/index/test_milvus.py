@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from lookalike.index import build_index, create_index, load_index
+from lookalike.index import build_index, create_index, load_index, milvus
 from lookalike.index.milvus import _field_names, filter_expression, string_literal
 from lookalike.index.registry import release_index
 from lookalike.neighbours import exact_search
@@ -77,6 +77,29 @@ def test_search_equals_exact_search(filled):
     ref_d, ref_rows = exact_search(vectors, queries, 10)
     np.testing.assert_array_equal(rows, ref_rows)
     np.testing.assert_allclose(distances, ref_d, rtol=1e-4, atol=1e-4)  # Euclidean, not squared
+
+
+def test_many_queries_are_searched_in_bounded_batches(filled, monkeypatch):
+    index, vectors, _ = filled
+    monkeypatch.setattr(milvus, "MAX_SEARCH_ROWS", 7)  # 50 queries: 8 calls, the last short
+    calls = []
+    search = index.client.search
+    monkeypatch.setattr(
+        index.client, "search", lambda *a, **kw: calls.append(len(kw["data"])) or search(*a, **kw)
+    )
+
+    distances, rows = index.search(vectors[:50], 5)
+
+    assert calls == [7] * 7 + [1]
+    ref_d, ref_rows = exact_search(vectors, vectors[:50], 5)
+    np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_allclose(distances, ref_d, rtol=1e-4, atol=1e-4)
+
+
+def test_search_batch_rows_keep_one_call_within_the_budget():
+    assert milvus.search_batch_rows(2906, 1280) * 2906 * 1280 * 4 <= milvus.SEARCH_BUDGET_BYTES
+    assert milvus.search_batch_rows(10_000_000, 1280) == 1
+    assert milvus.search_batch_rows(10, 16) == milvus.MAX_SEARCH_ROWS
 
 
 def test_filters_run_inside_the_search_and_return_full_k(filled):
