@@ -83,12 +83,6 @@ class EncodedCatalog:
     seconds: float = 0.0
 
 
-def _read(location: str) -> bytes:
-    if is_uri(location):
-        return read_location_bytes(location)
-    return Path(location).read_bytes()
-
-
 def decode_rows(batch: dict, size: int) -> dict:
     """A batch of ``row`` + ``location`` -> decoded images, sha256, error per row.
 
@@ -100,7 +94,7 @@ def decode_rows(batch: dict, size: int) -> dict:
     for i, location in enumerate(batch["location"]):
         location = str(location)
         try:
-            data = _read(location)
+            data = read_location_bytes(location)
         except OSError as exc:
             hashes.append("")
             errors.append(f"cannot read {location}: {exc.strerror or exc}")

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,14 +184,18 @@ def decode_items(
         problems += [f"{paths[readable[i]]}: {m}; skipped" for i, m in batch.errors]
         hashes = [hashlib.sha256(sources[j]).hexdigest() for j in batch.ok]
         batch.ok = [readable[j] for j in batch.ok]
-    kept = [items[i] for i in batch.ok]
-    table = ItemTable(
-        ids=[item.id for item in kept],
-        paths=[str(item.path) for item in kept],
-        metadata=[item.metadata for item in kept],
-        content_hashes=hashes,
-    )
+    table = item_table([items[i] for i in batch.ok], hashes)
     return table, batch.images, problems, list(batch.ok)
+
+
+def item_table(items: Sequence[Item], content_hashes: Sequence[str]) -> ItemTable:
+    """The bundle's item table of catalog ``items`` (row i = items[i]) with their hashes."""
+    return ItemTable(
+        ids=[item.id for item in items],
+        paths=[str(item.path) for item in items],
+        metadata=[item.metadata for item in items],
+        content_hashes=list(content_hashes),
+    )
 
 
 def fit_sample_rows(n: int, limit: int | None) -> np.ndarray:
@@ -450,13 +455,7 @@ def items_from_encoded(
 ) -> tuple[ItemTable, np.ndarray, list[str]]:
     """The item table, embeddings and decode problems of a distributed encode, in the same
     form (and order) as an in-process build's."""
-    kept = [catalog.items[r] for r in encoded.rows]
-    table = ItemTable(
-        ids=[item.id for item in kept],
-        paths=[str(item.path) for item in kept],
-        metadata=[item.metadata for item in kept],
-        content_hashes=list(encoded.content_hashes),
-    )
+    table = item_table([catalog.items[r] for r in encoded.rows], encoded.content_hashes)
     problems = [f"{catalog.items[r].path}: {message}; skipped" for r, message in encoded.errors]
     return table, encoded.embeddings, problems
 
@@ -480,6 +479,7 @@ __all__ = [
     "items_from_encoded",
     "duplicate_groups",
     "hidden_label_ids",
+    "item_table",
     "load_catalog",
     "near_duplicate_pairs",
     "read_build_report",

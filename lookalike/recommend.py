@@ -18,7 +18,7 @@ Each result also gets a shopper-facing :attr:`Recommendation.match` word (``same
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,13 +252,7 @@ class Recommender:
     def _encode_focused(
         self, sources: list
     ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
-        decoded, ok, errors = [], [], []
-        for index, source in enumerate(sources):
-            try:
-                decoded.append(self.decode_for_focus(source))
-                ok.append(index)
-            except ImageDecodeError as exc:
-                errors.append((index, str(exc)))
+        decoded, ok, errors = decode_each(sources, lambda _, source: self.decode_for_focus(source))
         if not ok:
             return np.zeros((0, self.encoder.dim), np.float32), ok, errors, []
         vectors, regions = self.encode_focused(decoded)
@@ -317,13 +311,10 @@ class Recommender:
             batch = load_images(sources, self.encoder.input_size)
             images, ok, errors = batch.images, batch.ok, batch.errors
         else:
-            decoded, ok, errors = [], [], []
-            for index, (source, box) in enumerate(zip(sources, crops, strict=True)):
-                try:
-                    decoded.append(load_image(source, self.encoder.input_size, crop=box))
-                    ok.append(index)
-                except ImageDecodeError as exc:
-                    errors.append((index, str(exc)))
+            size = self.encoder.input_size
+            decoded, ok, errors = decode_each(
+                sources, lambda index, source: load_image(source, size, crop=crops[index])
+            )
             images = np.stack(decoded) if decoded else None
         vectors = self.encoder.encode(images) if ok else np.zeros((0, self.encoder.dim), np.float32)
         return vectors, ok, errors
@@ -490,6 +481,21 @@ class Recommender:
         ]
 
 
+def decode_each(
+    sources: Sequence, decode: Callable[[int, Any], Any]
+) -> tuple[list, list[int], list[tuple[int, str]]]:
+    """``decode(index, source)`` for each source: (the decoded ones, their indices, errors as
+    (index, message) for those that raised ImageDecodeError)."""
+    decoded, ok, errors = [], [], []
+    for index, source in enumerate(sources):
+        try:
+            decoded.append(decode(index, source))
+            ok.append(index)
+        except ImageDecodeError as exc:
+            errors.append((index, str(exc)))
+    return decoded, ok, errors
+
+
 def per_source_crops(crop: Crop | Sequence[Crop | None] | None, count: int) -> list[Crop | None]:
     """One checked crop (or None) per source: ``crop`` is one (x, y, w, h) for all, or a
     sequence of ``count`` of them (None entries allowed)."""
@@ -516,5 +522,6 @@ __all__ = [
     "Recommendation",
     "Recommender",
     "UnknownItemError",
+    "decode_each",
     "per_source_crops",
 ]
