@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import lookalike
 from lookalike.encoders.cae import CAEEncoder
@@ -26,15 +27,25 @@ def rec(tiny_bundle) -> Recommender:
 @pytest.fixture(scope="module")
 def dup_rec(tiny_bundle, tmp_path_factory) -> Recommender:
     """The tiny catalog plus item 900, an identical copy of 101 (reusing the tiny encoder)."""
-    root = tmp_path_factory.mktemp("dup")
+
+    def copy_101(catalog: Path) -> None:
+        shutil.copyfile(catalog / "Apparel" / "101.jpg", catalog / "Apparel" / f"{COPY_ID}.jpg")
+
+    row = f"{COPY_ID},Women,Circle,Red,Red circle copy,{COPY_ID}.jpg"
+    return tiny_plus_one(tiny_bundle, tmp_path_factory.mktemp("dup"), copy_101, row)
+
+
+def tiny_plus_one(tiny_bundle: Path, root: Path, add_image, csv_row: str) -> Recommender:
+    """A bundle of the tiny catalog plus one item (``add_image(catalog)`` writes its photo,
+    ``csv_row`` is its fashion.csv line), encoded with the tiny bundle's encoder: no
+    training, so the catalogs differ only by that item."""
     catalog = make_catalog(root / "cat")
-    shutil.copyfile(catalog / "Apparel" / "101.jpg", catalog / "Apparel" / f"{COPY_ID}.jpg")
+    add_image(catalog)
     with open(catalog / "fashion.csv", "a") as handle:
-        handle.write(f"{COPY_ID},Women,Circle,Red,Red circle copy,{COPY_ID}.jpg\n")
+        handle.write(csv_row + "\n")
     trained = CAEEncoder.load(tiny_bundle / "work" / "trained" / "cae")
     config = BuildConfig(catalog=str(catalog), encoder="cae", encoder_options=dict(TINY_CAE))
     with pytest.MonkeyPatch.context() as patch:
-        # No training: the catalog differs from the tiny one only by the copy.
         patch.setattr(CAEEncoder, "fit", classmethod(lambda cls, data, config: trained))
         build_bundle(config, root / "bundle", progress=False)
     return lookalike.load(root / "bundle")
@@ -260,22 +271,15 @@ NEAR_ID = "901"  # item 101's photo, re-encoded and nudged: a different file, th
 @pytest.fixture(scope="module")
 def near_rec(tiny_bundle, tmp_path_factory) -> Recommender:
     """The tiny catalog plus item 901, a re-encoded copy of 101 (not byte-identical)."""
-    from PIL import Image
 
-    root = tmp_path_factory.mktemp("near")
-    catalog = make_catalog(root / "cat")
-    with Image.open(catalog / "Apparel" / "101.jpg") as original:
-        image = original.convert("RGB")
-    image.putpixel((0, 0), (250, 250, 250))
-    image.save(catalog / "Apparel" / f"{NEAR_ID}.jpg", quality=85)
-    with open(catalog / "fashion.csv", "a") as handle:
-        handle.write(f"{NEAR_ID},Men,Circle,Red,Red circle again,{NEAR_ID}.jpg\n")
-    trained = CAEEncoder.load(tiny_bundle / "work" / "trained" / "cae")
-    config = BuildConfig(catalog=str(catalog), encoder="cae", encoder_options=dict(TINY_CAE))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(CAEEncoder, "fit", classmethod(lambda cls, data, config: trained))
-        build_bundle(config, root / "bundle", progress=False)
-    return lookalike.load(root / "bundle")
+    def reencode_101(catalog: Path) -> None:
+        with Image.open(catalog / "Apparel" / "101.jpg") as original:
+            image = original.convert("RGB")
+        image.putpixel((0, 0), (250, 250, 250))
+        image.save(catalog / "Apparel" / f"{NEAR_ID}.jpg", quality=85)
+
+    row = f"{NEAR_ID},Men,Circle,Red,Red circle again,{NEAR_ID}.jpg"
+    return tiny_plus_one(tiny_bundle, tmp_path_factory.mktemp("near"), reencode_101, row)
 
 
 def test_near_identical_photos_share_a_duplicate_group(near_rec):
