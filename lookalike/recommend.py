@@ -210,13 +210,11 @@ class Recommender:
         mask = np.ones(len(self.items), dtype=bool)
         known = set(self.metadata_columns)
         for name, values in filters.items():
-            if isinstance(values, str):
-                values = [values]
             if name not in known:
                 raise FilterError(
                     f"unknown filter column {name!r}; columns: {', '.join(sorted(known))}"
                 )
-            wanted = {str(v).strip().lower() for v in values}
+            wanted = filter_values(values)
             column = np.array([str(v).lower() for v in self.column(name)], dtype=object)
             mask &= np.isin(column, list(wanted))
         return np.flatnonzero(mask).astype(np.int64)
@@ -380,9 +378,7 @@ class Recommender:
         """column -> the stored values that match the filter's (case-insensitively)."""
         out: dict[str, list[str]] = {}
         for name, values in {k: v for k, v in (filters or {}).items() if v}.items():
-            wanted = {
-                str(v).strip().lower() for v in ([values] if isinstance(values, str) else values)
-            }
+            wanted = filter_values(values)
             stored = {str(v) for v in self.column(name)}
             out[name] = sorted(v for v in stored if v.lower() in wanted)
         return out
@@ -481,6 +477,12 @@ class Recommender:
         ]
 
 
+def filter_values(values: str | Iterable[object]) -> set[str]:
+    """A filter's wanted values as compared with the metadata: stripped, lower case (one
+    value or several)."""
+    return {str(v).strip().lower() for v in ([values] if isinstance(values, str) else values)}
+
+
 def decode_each(
     sources: Sequence, decode: Callable[[int, Any], Any]
 ) -> tuple[list, list[int], list[tuple[int, str]]]:
@@ -523,5 +525,6 @@ __all__ = [
     "Recommender",
     "UnknownItemError",
     "decode_each",
+    "filter_values",
     "per_source_crops",
 ]
