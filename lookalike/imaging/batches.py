@@ -15,7 +15,7 @@ from lookalike.imaging.decode import (
     ImageSource,
     _source_name,
 )
-from lookalike.imaging.preprocess import load_image
+from lookalike.imaging.preprocess import LEGACY_RESIZE, check_resize, load_image
 
 __all__ = ["BatchResult", "iter_image_batches", "load_images"]
 
@@ -36,11 +36,11 @@ class BatchResult:
 
 
 def _decode_into(
-    out: np.ndarray, row: int, source: ImageSource, size: int, max_pixels: int
+    out: np.ndarray, row: int, source: ImageSource, size: int, max_pixels: int, resize: str
 ) -> str | None:
     """Decode ``source`` into ``out[row]``; return an error message instead of raising."""
     try:
-        out[row] = load_image(source, size, max_pixels=max_pixels)
+        out[row] = load_image(source, size, max_pixels=max_pixels, resize=resize)
         return None
     except ImageDecodeError as e:
         return str(e)
@@ -66,7 +66,8 @@ def _progress_bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="img", disable=not enabled)
 
 
-def _check_common(size: int, workers: int) -> None:
+def _check_common(size: int, workers: int, resize: str) -> None:
+    check_resize(resize)
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
     if workers < 1:
@@ -81,6 +82,7 @@ def load_images(
     progress: bool = False,
     desc: str = "decoding images",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    resize: str = LEGACY_RESIZE,
 ) -> BatchResult:
     """Decode many images into one preallocated array, in input order.
 
@@ -94,26 +96,28 @@ def load_images(
         progress: Show a tqdm progress bar.
         desc: Progress bar label.
         max_pixels: As for :func:`open_rgb`.
+        resize: the letterbox's filter (:data:`~lookalike.imaging.preprocess.RESIZE_FILTERS`;
+            an encoder's recorded one).
 
     Returns:
         A :class:`BatchResult`. Memory is len(sources) * size * size * 3 bytes for the whole
         run (2,906 images at 256 px = 571 MB); use :func:`iter_image_batches` for more.
     """
-    _check_common(size, workers)
+    _check_common(size, workers, resize)
     n = len(sources)
     out = np.empty((n, size, size, 3), dtype=np.uint8)
     errors: dict[int, str] = {}
     with _progress_bar(n, desc, progress) as bar:
         if workers == 1 or n <= 1:
             for i, source in enumerate(sources):
-                if (msg := _decode_into(out, i, source, size, max_pixels)) is not None:
+                if (msg := _decode_into(out, i, source, size, max_pixels, resize)) is not None:
                     errors[i] = msg
                 bar.update(1)
         else:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-decode")
             try:
                 futures = {
-                    pool.submit(_decode_into, out, i, s, size, max_pixels): i
+                    pool.submit(_decode_into, out, i, s, size, max_pixels, resize): i
                     for i, s in enumerate(sources)
                 }
                 for future in as_completed(futures):
@@ -135,6 +139,7 @@ def iter_image_batches(
     progress: bool = False,
     desc: str = "encoding",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    resize: str = LEGACY_RESIZE,
 ) -> Iterator[BatchResult]:
     """Decode images batch by batch, prefetching the next batch while the caller works.
 
@@ -152,16 +157,17 @@ def iter_image_batches(
         progress: Show a tqdm progress bar counting images.
         desc: Progress bar label.
         max_pixels: As for :func:`open_rgb`.
+        resize: as for :func:`load_images`.
 
     Yields:
         One :class:`BatchResult` per batch of inputs, in order; ``ok`` and ``errors`` hold
         global indices into ``sources``. Every input appears in exactly one batch.
     """
     # Validate now, not at the first next(), so mistakes surface where the call is made.
-    _check_common(size, workers)
+    _check_common(size, workers, resize)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return _batches(sources, size, batch_size, workers, progress, desc, max_pixels)
+    return _batches(sources, size, batch_size, workers, progress, desc, max_pixels, resize)
 
 
 def _batches(
@@ -172,6 +178,7 @@ def _batches(
     progress: bool,
     desc: str,
     max_pixels: int,
+    resize: str,
 ) -> Iterator[BatchResult]:
     n = len(sources)
     starts = range(0, n, batch_size)
@@ -181,7 +188,7 @@ def _batches(
         stop = min(start + batch_size, n)
         out = np.empty((stop - start, size, size, 3), dtype=np.uint8)
         futures = [
-            pool.submit(_decode_into, out, i - start, sources[i], size, max_pixels)
+            pool.submit(_decode_into, out, i - start, sources[i], size, max_pixels, resize)
             for i in range(start, stop)
         ]
         return start, out, futures

@@ -11,6 +11,7 @@ import numpy as np
 
 from lookalike.files import PRIVATE_MODE, atomic_write_with
 from lookalike.imaging.batches import BatchResult, load_images
+from lookalike.imaging.preprocess import LEGACY_RESIZE, check_resize
 
 __all__ = ["cached_images"]
 
@@ -18,7 +19,7 @@ __all__ = ["cached_images"]
 _CACHE_VERSION = 1
 
 
-def _cache_key(sources: Sequence[Path], size: int) -> str:
+def _cache_key(sources: Sequence[Path], size: int, resize: str = LEGACY_RESIZE) -> str:
     entries = []
     for source in sources:
         path = Path(source).resolve()
@@ -28,9 +29,11 @@ def _cache_key(sources: Sequence[Path], size: int) -> str:
         except OSError:
             # Missing now; the key changes once the file appears.
             entries.append([str(path), -1, -1])
-    payload = json.dumps(
-        {"version": _CACHE_VERSION, "size": size, "files": entries}, separators=(",", ":")
-    )
+    key: dict = {"version": _CACHE_VERSION, "size": size, "files": entries}
+    if resize != LEGACY_RESIZE:
+        # Only other filters join the key: caches written before it was recorded stay valid.
+        key["resize"] = resize
+    payload = json.dumps(key, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -56,13 +59,19 @@ def _read_cache(npy: Path, meta: Path, key: str, size: int) -> BatchResult | Non
 
 
 def cached_images(
-    sources: Sequence[Path], size: int, cache_dir: Path, *, progress: bool = True
+    sources: Sequence[Path],
+    size: int,
+    cache_dir: Path,
+    *,
+    progress: bool = True,
+    resize: str = LEGACY_RESIZE,
 ) -> BatchResult:
     """:func:`load_images`, cached on disk so re-runs and epochs never decode JPEGs again.
 
     The cache is ``images-<size>px-<key>.npy`` (uint8, no pickle) plus a ``.json`` holding
-    ``ok`` and ``errors``, where key is a sha256 over the size, each path's resolved name,
-    mtime_ns and byte size (and a preprocessing version). Changing, adding, removing or
+    ``ok`` and ``errors``, where key is a sha256 over the size, the resize filter (unless
+    LANCZOS), each path's resolved name, mtime_ns and byte size (and a preprocessing
+    version). Changing, adding, removing or
     reordering a file therefore rebuilds the cache. Files are written atomically (temp file in
     ``cache_dir`` + ``os.replace``), so concurrent or interrupted runs never leave a torn cache.
     Old entries are not deleted.
@@ -72,19 +81,21 @@ def cached_images(
         size: Output side in pixels, >= 1.
         cache_dir: Directory for cache files; created if missing.
         progress: Show a progress bar while decoding.
+        resize: the letterbox's filter (as for :func:`load_images`).
 
     Returns:
         A :class:`BatchResult` with an in-memory (not memory-mapped) array.
     """
+    check_resize(resize)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = _cache_key(sources, size)
+    key = _cache_key(sources, size, resize)
     stem = f"images-{size}px-{key[:32]}"
     npy, meta = cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
     cached = _read_cache(npy, meta, key, size)
     if cached is not None:
         return cached
-    result = load_images(list(sources), size, progress=progress)
+    result = load_images(list(sources), size, progress=progress, resize=resize)
     # The array goes first: a reader only trusts the npy once the matching json exists.
     # Cache files are private (0600), as they always were: they hold decoded catalog pixels.
     atomic_write_with(npy, lambda tmp: _save_array(tmp, result.images), mode=PRIVATE_MODE)

@@ -59,3 +59,25 @@ def test_cached_images_rebuilds_corrupt_cache(tmp_path):
     npy.write_bytes(b"garbage")
     again = cached_images([path], 8, cache_dir, progress=False)
     assert again.ok == [0] and (again.images == RED).all()
+
+
+def test_cached_images_keys_the_resize_filter(tmp_path):
+    """A bilinear cache never answers for a LANCZOS one (and vice versa), and the LANCZOS
+    key is the one caches had before the filter was recorded."""
+    img_dir, cache_dir = tmp_path / "imgs", tmp_path / "cache"
+    img_dir.mkdir()
+    pixels = np.zeros((30, 40, 3), np.uint8)
+    pixels[:, ::2] = 200
+    from PIL import Image
+
+    paths = [img_dir / "stripes.png"]
+    Image.fromarray(pixels).save(paths[0])
+    lanczos = cached_images(paths, 16, cache_dir, progress=False)
+    bilinear = cached_images(paths, 16, cache_dir, progress=False, resize="bilinear")
+    assert len(list(cache_dir.glob("*.npy"))) == 2
+    assert not np.array_equal(lanczos.images, bilinear.images)
+    assert np.array_equal(
+        cached_images(paths, 16, cache_dir, progress=False).images, lanczos.images
+    )
+    assert imaging_cache._cache_key(paths, 16) == imaging_cache._cache_key(paths, 16, "lanczos")
+    assert imaging_cache._cache_key(paths, 16) != imaging_cache._cache_key(paths, 16, "bilinear")

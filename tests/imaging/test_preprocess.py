@@ -92,3 +92,65 @@ def test_load_image_with_a_crop_keeps_only_that_region(tmp_path):
     assert right.shape == (32, 32, 3)
     assert right[..., 2].mean() > 200 and right[..., 0].mean() < 30
     assert whole[..., 0].mean() > 50  # the uncropped photo still shows red
+
+
+def _striped(size=(400, 300)) -> Image.Image:
+    """Fine vertical stripes: where resize filters differ most."""
+    pixels = np.zeros((size[1], size[0], 3), np.uint8)
+    pixels[:, ::2] = (200, 40, 90)
+    pixels[:, 1::2] = (20, 180, 60)
+    return Image.fromarray(pixels)
+
+
+def test_letterbox_default_is_exactly_lanczos():
+    """Bundles without a recorded filter keep LANCZOS: the default letterbox is pixel for
+    pixel the resize it always did."""
+    image = _striped()
+    # A portrait photo, as in the catalog: 300x400 -> 240x320, centred in 320.
+    portrait = image.transpose(Image.Transpose.TRANSPOSE)
+    out = letterbox(portrait, 320)
+    expected = np.asarray(portrait.resize((240, 320), Image.Resampling.LANCZOS, reducing_gap=3.0))
+    assert np.array_equal(out[:, 40:280], expected)
+    assert (out[:, :40] == 255).all() and (out[:, 280:] == 255).all()
+    assert np.array_equal(letterbox(image, 320, resize="lanczos"), letterbox(image, 320))
+
+
+def test_letterbox_bilinear_differs_and_keeps_the_frame():
+    image = _striped()
+    lanczos = letterbox(image, 320)
+    bilinear = letterbox(image, 320, resize="bilinear")
+    assert bilinear.shape == lanczos.shape
+    assert not np.array_equal(bilinear, lanczos)
+    # Same placement: the white bands (top and bottom of a landscape photo) are where they were.
+    assert (bilinear[:40] == 255).all() and (bilinear[280:] == 255).all()
+    assert (bilinear[40:280] != 255).any(axis=2).all()
+    assert abs(float(bilinear[40:280].mean()) - float(lanczos[40:280].mean())) < 2.0
+
+
+def test_letterbox_coloured_fill_still_fills():
+    out = letterbox(solid(RED, size=(10, 40)), 40, fill=(1, 2, 3), resize="bilinear")
+    assert (out[:, 0] == (1, 2, 3)).all() and (out[:, 20] == RED).all()
+
+
+def test_unknown_resize_filter_is_a_clear_error(tmp_path):
+    from lookalike.imaging import load_image, load_images
+
+    with pytest.raises(ValueError, match="unknown resize filter 'bicubic'; one of"):
+        letterbox(solid(RED), 8, resize="bicubic")
+    path = tmp_path / "a.png"
+    solid(RED).save(path)
+    with pytest.raises(ValueError, match="unknown resize filter"):
+        load_image(path, 8, resize="nearest")
+    with pytest.raises(ValueError, match="unknown resize filter"):
+        load_images([path], 8, resize="nearest")
+
+
+def test_load_image_passes_the_filter(tmp_path):
+    from lookalike.imaging import load_image, open_rgb
+
+    path = tmp_path / "stripes.png"
+    _striped().save(path)
+    for resize in ("lanczos", "bilinear"):
+        assert np.array_equal(
+            load_image(path, 320, resize=resize), letterbox(open_rgb(path), 320, resize=resize)
+        )
