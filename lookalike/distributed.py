@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.catalog import is_uri, read_location_bytes
-from lookalike.encoders import load_encoder
+from lookalike.encoders import encoder_resize, load_encoder
+from lookalike.encoders.base import saved_resize
 from lookalike.extras import require
-from lookalike.imaging import ImageDecodeError, load_image
+from lookalike.imaging import LEGACY_RESIZE, ImageDecodeError, load_image
 
 __all__ = [
     "EncodedCatalog",
@@ -83,7 +84,7 @@ class EncodedCatalog:
     seconds: float = 0.0
 
 
-def decode_rows(batch: dict, size: int) -> dict:
+def decode_rows(batch: dict, size: int, resize: str = LEGACY_RESIZE) -> dict:
     """A batch of ``row`` + ``location`` -> decoded images, sha256, error per row.
 
     Never raises for one bad file: its ``error`` is set and its image is blank.
@@ -102,7 +103,8 @@ def decode_rows(batch: dict, size: int) -> dict:
         hashes.append(hashlib.sha256(data).hexdigest())
         try:
             # A local file decodes from its path, as an in-process build does (same messages).
-            images[i] = load_image(location if not is_uri(location) else data, size)
+            source = location if not is_uri(location) else data
+            images[i] = load_image(source, size, resize=resize)
             errors.append("")
         except ImageDecodeError as exc:
             errors.append(str(exc))
@@ -154,7 +156,7 @@ class CatalogEncoder:
     def __call__(self, batch: dict) -> dict:
         """One batch of rows -> rows with embeddings."""
         if self.decode:
-            batch = decode_rows(batch, self.size)
+            batch = decode_rows(batch, self.size, encoder_resize(self.encoder))
         return encode_rows(self.encoder, batch)
 
 
@@ -234,7 +236,11 @@ def ray_encode_catalog(
         files = _encoder_files(Path(encoder_dir))
         if not decode_in_actor:
             ds = ds.map_batches(
-                decode_rows, fn_kwargs={"size": size}, batch_size=options.batch_size, num_cpus=1
+                decode_rows,
+                # The encoder's recorded filter: the catalog is letterboxed as queries are.
+                fn_kwargs={"size": size, "resize": saved_resize(encoder_dir)},
+                batch_size=options.batch_size,
+                num_cpus=1,
             )
         ds = ds.map_batches(
             CatalogEncoder,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.catalog import CatalogError, Item, read_catalog
-from lookalike.imaging import cached_images
+from lookalike.imaging import LEGACY_RESIZE, cached_images
 
 #: The ``split`` value an archive folder's photos are taken from when it has that split.
 ARCHIVE_SPLIT = "archive"
@@ -146,10 +146,12 @@ def read_archive(
     size: int,
     cache_dir: Path,
     progress: bool = False,
+    resize: str = LEGACY_RESIZE,
 ) -> Archive:
     """Read and decode an archive of labelled photos (``split`` as for
-    :func:`resolve_archive_split`) at ``size``, labels in the catalog's ``columns``
-    (unreadable photos reported in ``problems`` and skipped).
+    :func:`resolve_archive_split`) at ``size`` with the letterbox filter ``resize`` (the
+    encoder's), labels in the catalog's ``columns`` (unreadable photos reported in
+    ``problems`` and skipped).
 
     Raises:
         CatalogError: no readable labelled photo.
@@ -158,7 +160,8 @@ def read_archive(
     photos = read_labelled_photos(
         folder, split=resolve_archive_split(folder, split), columns=columns
     )
-    batch = cached_images([Path(p) for p in photos.paths], size, cache_dir, progress=progress)
+    paths = [Path(p) for p in photos.paths]
+    batch = cached_images(paths, size, cache_dir, progress=progress, resize=resize)
     problems = [f"{photos.paths[i]}: {message}; skipped" for i, message in batch.errors]
     if not batch.ok:
         raise CatalogError(f"no readable photos in the archive {folder}")

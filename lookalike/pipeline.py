@@ -37,9 +37,9 @@ from lookalike.catalog import Catalog, Item, is_uri, read_catalog, read_location
 from lookalike.dedup import duplicate_groups, near_duplicate_pairs
 from lookalike.distributed import EncodedCatalog, RayOptions, ray_encode_catalog
 from lookalike.encoders import TrainingData, encoder_class, load_encoder, make_config
-from lookalike.encoders.base import encode_in_batches
+from lookalike.encoders.base import encode_in_batches, encoder_resize
 from lookalike.encoders.device import resolve_device
-from lookalike.imaging import cached_images, image_content_hash, load_images
+from lookalike.imaging import LEGACY_RESIZE, cached_images, image_content_hash, load_images
 from lookalike.index import build_index
 from lookalike.labelled import Archive, read_archive
 
@@ -153,22 +153,25 @@ def training_labels(items: ItemTable, columns: list[str], hidden: set[str]) -> d
 
 
 def decode_catalog(
-    catalog: Catalog, size: int, workdir: Path, progress: bool
+    catalog: Catalog, size: int, workdir: Path, progress: bool, resize: str = LEGACY_RESIZE
 ) -> tuple[ItemTable, np.ndarray, list[str]]:
-    """Decode every catalog image at ``size`` (cached); drop and report the unreadable ones."""
-    table, images, problems, _ = decode_items(catalog.items, size, workdir, progress)
+    """Decode every catalog image at ``size`` with the letterbox filter ``resize`` (cached);
+    drop and report the unreadable ones."""
+    table, images, problems, _ = decode_items(catalog.items, size, workdir, progress, resize)
     return table, images, problems
 
 
 def decode_items(
-    items: list[Item], size: int, workdir: Path, progress: bool
+    items: list[Item], size: int, workdir: Path, progress: bool, resize: str = LEGACY_RESIZE
 ) -> tuple[ItemTable, np.ndarray, list[str], list[int]]:
-    """Decode ``items``' images at ``size``: (table of the readable ones, their images,
+    """Decode ``items``' images at ``size`` with the letterbox filter ``resize`` (the
+    encoder's recorded one): (table of the readable ones, their images,
     problems, their positions in ``items``). Local files go through the image cache; URIs
     (manifest catalogs on remote storage) are fetched through pyarrow filesystems."""
     paths = [item.path for item in items]
     if not any(is_uri(p) for p in paths):
-        batch = cached_images(paths, size, workdir / "image-cache", progress=progress)
+        cache = workdir / "image-cache"
+        batch = cached_images(paths, size, cache, progress=progress, resize=resize)
         hashes = [image_content_hash(items[i].path) for i in batch.ok]
         problems = [f"{paths[i]}: {message}; skipped" for i, message in batch.errors]
     else:
@@ -180,7 +183,7 @@ def decode_items(
                 readable.append(i)
             except OSError as exc:
                 problems.append(f"{path}: {exc}; skipped")
-        batch = load_images(sources, size, progress=progress)
+        batch = load_images(sources, size, progress=progress, resize=resize)
         problems += [f"{paths[readable[i]]}: {m}; skipped" for i, m in batch.errors]
         hashes = [hashlib.sha256(sources[j]).hexdigest() for j in batch.ok]
         batch.ok = [readable[j] for j in batch.ok]
@@ -251,13 +254,20 @@ def load_archive(
     workdir: Path,
     progress: bool,
     encoder_cls: type,
+    resize: str = LEGACY_RESIZE,
 ) -> Archive | None:
     """The decoded archive ``config`` names (labels in the catalog's label ``columns``), or
     None; says what it is and whether the encoder learns from it."""
     if not config.archive:
         return None
     archive = read_archive(
-        config.archive, config.archive_split, columns, size, workdir / "image-cache", progress
+        config.archive,
+        config.archive_split,
+        columns,
+        size,
+        workdir / "image-cache",
+        progress,
+        resize,
     )
     if progress:
         split = archive.photos.split
@@ -319,10 +329,14 @@ def build_bundle(
         say(f"  warning: {problem}")
     encoder_config = make_config(config.encoder, config.encoder_options)
     size = encoder_config.input_size
+    # The build letterboxes as the queries will: with the filter the encoder records.
+    resize = encoder_resize(encoder_config)
     fit_rows = fit_sample_rows(len(catalog), config.fit_limit)
     if engine == "local":
         # Decode the whole catalog once: the fit reads (a sample of) it, the encode all of it.
-        items, images, decode_problems, ok = decode_items(catalog.items, size, workdir, progress)
+        items, images, decode_problems, ok = decode_items(
+            catalog.items, size, workdir, progress, resize
+        )
         if len(fit_rows) < len(catalog):
             keep = np.flatnonzero(np.isin(np.asarray(ok, dtype=np.int64), fit_rows))
             fit_items, fit_images = items.select(keep), images[keep]
@@ -331,7 +345,9 @@ def build_bundle(
     else:
         # Only the fit sample is decoded here; the Ray pipeline decodes every photo.
         sample = [catalog.items[r] for r in fit_rows]
-        fit_items, fit_images, decode_problems, _ = decode_items(sample, size, workdir, progress)
+        fit_items, fit_images, decode_problems, _ = decode_items(
+            sample, size, workdir, progress, resize
+        )
         images = None
     for problem in decode_problems[:20]:
         say(f"  warning: {problem}")
@@ -350,7 +366,7 @@ def build_bundle(
             else ""
         )
     )
-    archive = load_archive(config, columns, size, workdir, progress, encoder_cls)
+    archive = load_archive(config, columns, size, workdir, progress, encoder_cls, resize)
     record = archive.record() if archive is not None else None
     train_started = time.perf_counter()
     trained_dir = workdir / "trained" / config.encoder

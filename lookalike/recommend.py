@@ -36,7 +36,7 @@ from lookalike.dedup import (
     match_word,
     near_duplicate_groups,
 )
-from lookalike.encoders import load_encoder
+from lookalike.encoders import encoder_resize, load_encoder
 from lookalike.encoders.focus import FOCUS_CROPS, FOCUS_THRESHOLD, choose_views, focus_views
 from lookalike.imaging import (
     Crop,
@@ -267,14 +267,14 @@ class Recommender:
         describes (None = the whole photo): one encoder pass over the whole photos, one more
         over the focus crops of the photos whose top type probability is below
         :data:`~lookalike.encoders.focus.FOCUS_THRESHOLD`."""
-        size = self.encoder.input_size
-        whole = np.stack([letterbox(image, size) for image in images])
+        size, resize = self.encoder.input_size, encoder_resize(self.encoder)
+        whole = np.stack([letterbox(image, size, resize=resize) for image in images])
         vectors, confidence = self.encoder.encode_with_confidence(whole)
         regions: list[Crop | None] = [None] * len(images)
         unsure = np.flatnonzero(confidence < FOCUS_THRESHOLD)  # NaN (no classifier): never
         if len(unsure):
             boxes = list(FOCUS_CROPS.values())
-            views = np.concatenate([focus_views(images[i], size, boxes) for i in unsure])
+            views = np.concatenate([focus_views(images[i], size, boxes, resize) for i in unsure])
             crop_vectors, crop_confidence = self.encoder.encode_with_confidence(views)
             crop_vectors = crop_vectors.reshape(len(unsure), len(boxes), -1)
             crop_confidence = crop_confidence.reshape(len(unsure), len(boxes))
@@ -306,12 +306,15 @@ class Recommender:
         sources = list(sources)
         crops = per_source_crops(crop, len(sources))
         if not any(crops):
-            batch = load_images(sources, self.encoder.input_size)
+            batch = load_images(
+                sources, self.encoder.input_size, resize=encoder_resize(self.encoder)
+            )
             images, ok, errors = batch.images, batch.ok, batch.errors
         else:
-            size = self.encoder.input_size
+            size, resize = self.encoder.input_size, encoder_resize(self.encoder)
             decoded, ok, errors = decode_each(
-                sources, lambda index, source: load_image(source, size, crop=crops[index])
+                sources,
+                lambda index, source: load_image(source, size, crop=crops[index], resize=resize),
             )
             images = np.stack(decoded) if decoded else None
         vectors = self.encoder.encode(images) if ok else np.zeros((0, self.encoder.dim), np.float32)

@@ -16,6 +16,7 @@ import numpy as np
 from lookalike.bundle import read_bundle
 from lookalike.catalog import read_duplicate_groups, read_split
 from lookalike.degrade import DEGRADATIONS, degrade_batch
+from lookalike.encoders import encoder_resize
 from lookalike.evaluation import (
     DEFAULT_COLUMNS,
     DEFAULT_PRIMARY,
@@ -89,7 +90,9 @@ def degraded_copy_recall(
         rng.choice(query_rows, size=min(ROBUSTNESS_QUERIES, len(query_rows)), replace=False)
     )
     originals = load_images(
-        [recommender.items.paths[r] for r in rows], recommender.encoder.input_size
+        [recommender.items.paths[r] for r in rows],
+        recommender.encoder.input_size,
+        resize=encoder_resize(recommender.encoder),
     )
     rows = rows[originals.ok]
     keys = np.array(group_keys, dtype=object)

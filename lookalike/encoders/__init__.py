@@ -1,6 +1,6 @@
 """Encoders behind one protocol, chosen by name: ``cae``, ``efficientnet-lite0``, ``hybrid``."""
 
-from lookalike.encoders.base import Encoder, TrainingData
+from lookalike.encoders.base import Encoder, TrainingData, encoder_resize
 from lookalike.encoders.registry import (
     ENCODERS,
     encoder_class,
@@ -15,6 +15,7 @@ __all__ = [
     "Encoder",
     "TrainingData",
     "encoder_class",
+    "encoder_resize",
     "fit_encoder",
     "load_encoder",
     "make_config",

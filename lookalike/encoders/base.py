@@ -18,6 +18,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from lookalike.files import atomic_write_text, atomic_write_with
+from lookalike.imaging import LEGACY_RESIZE
 
 ENCODER_JSON = "encoder.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -42,6 +43,28 @@ class Encoder(Protocol):
     def save(self, directory: Path) -> None:
         """Write ``encoder.json`` and weights into ``directory``."""
         ...
+
+
+def encoder_resize(encoder: Any) -> str:
+    """The letterbox filter (:data:`lookalike.imaging.RESIZE_FILTERS`) an encoder or its
+    config records: what its catalog was encoded with, so every query must use it too.
+
+    Args:
+        encoder: an :class:`Encoder` or an encoder's config dataclass.
+
+    Returns:
+        its ``resize``; ``lanczos`` for encoders without one (the CAE, and every bundle
+        built before the filter was recorded).
+    """
+    return getattr(encoder, "resize", LEGACY_RESIZE)
+
+
+def saved_resize(directory: str | Path) -> str:
+    """The letterbox filter recorded in the ``encoder.json`` saved in ``directory`` (as
+    :func:`encoder_resize`, without loading the encoder; ``lanczos`` when none is recorded).
+    """
+    payload = json.loads((Path(directory) / ENCODER_JSON).read_text())
+    return payload.get("config", {}).get("resize", LEGACY_RESIZE)
 
 
 @dataclasses.dataclass

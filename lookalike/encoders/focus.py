@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from lookalike.imaging import Crop, crop_image, letterbox
+from lookalike.imaging import LEGACY_RESIZE, Crop, crop_image, letterbox
 
 #: The regions looked at again (x, y, w, h fractions of the photo): where a worn garment is.
 FOCUS_CROPS: dict[str, Crop] = {
@@ -32,9 +32,12 @@ FOCUS_CROPS: dict[str, Crop] = {
 FOCUS_THRESHOLD = 0.6
 
 
-def focus_views(image: Image.Image, size: int, crops: Sequence[Crop]) -> np.ndarray:
-    """uint8 (len(crops), size, size, 3): each crop of ``image``, letterboxed."""
-    return np.stack([letterbox(crop_image(image, box), size) for box in crops])
+def focus_views(
+    image: Image.Image, size: int, crops: Sequence[Crop], resize: str = LEGACY_RESIZE
+) -> np.ndarray:
+    """uint8 (len(crops), size, size, 3): each crop of ``image``, letterboxed with the filter
+    ``resize`` (the encoder's, :func:`lookalike.encoders.base.encoder_resize`)."""
+    return np.stack([letterbox(crop_image(image, box), size, resize=resize) for box in crops])
 
 
 def top_probability(logits: np.ndarray) -> np.ndarray:

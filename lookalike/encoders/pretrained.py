@@ -29,6 +29,7 @@ from lookalike.encoders.base import (
 from lookalike.encoders.device import resolve_device
 from lookalike.encoders.pooling import LAST_CHANNELS, MID_BLOCK, describe, get_pooling
 from lookalike.files import atomic_write_with, sha256_file
+from lookalike.imaging import LEGACY_RESIZE, check_resize
 
 BACKBONE_ONNX = "backbone.onnx"
 BACKBONE_FILES = {"fp32": BACKBONE_ONNX, "int8": "backbone-int8.onnx"}
@@ -294,8 +295,9 @@ def _onnx_session(
     return session
 
 
-# Bundles written before int8 backbones existed ran the fp32 graph.
-LEGACY_OPTIONS = {"precision": "fp32"}
+# Bundles written before int8 backbones existed ran the fp32 graph; before the resize
+# filter was recorded, every bundle letterboxed with LANCZOS.
+LEGACY_OPTIONS = {"precision": "fp32", "resize": LEGACY_RESIZE}
 
 
 def backbone_pooling(config: Any) -> str:
@@ -379,12 +381,19 @@ class PretrainedConfig:
         threads: inference threads (0 = all cores).
         precision: ``fp32`` (the plain ImageNet baseline) or ``int8`` (quantised ONNX graph
             calibrated on catalog images; needs ``onnx``).
+        resize: the letterbox's filter (:data:`lookalike.imaging.RESIZE_FILTERS`), used at
+            build and query time alike. The baseline keeps ``lanczos``, as its published
+            figures were measured with it.
     """
 
     input_size: int = 224
     onnx: bool = True
     threads: int = 0
     precision: str = "fp32"
+    resize: str = LEGACY_RESIZE
+
+    def __post_init__(self) -> None:
+        check_resize(self.resize)
 
 
 class PretrainedEncoder:
@@ -410,6 +419,7 @@ class PretrainedEncoder:
         """
         self.cfg = config
         self.input_size = config.input_size
+        self.resize = config.resize
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
         self.backbone = make_backbone_runner(config, directory, writable, catalog_images)

@@ -25,9 +25,12 @@ from lookalike.imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, open_
 from lookalike.imaging.decode import ImageSource as ImageSource  # importable, not in __all__
 from lookalike.imaging.hashes import average_hash, hamming, image_content_hash
 from lookalike.imaging.preprocess import (
+    LEGACY_RESIZE,
+    RESIZE_FILTERS,
     Crop,
     CropError,
     check_crop,
+    check_resize,
     crop_image,
     letterbox,
     load_image,
@@ -37,6 +40,8 @@ from lookalike.imaging.preprocess import (
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "LEGACY_RESIZE",
+    "RESIZE_FILTERS",
     "BatchResult",
     "Crop",
     "CropError",
@@ -44,6 +49,7 @@ __all__ = [
     "average_hash",
     "cached_images",
     "check_crop",
+    "check_resize",
     "crop_image",
     "hamming",
     "image_content_hash",

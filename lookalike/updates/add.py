@@ -31,7 +31,7 @@ from lookalike.catalog import (
 from lookalike.dedup import (
     find_duplicates,
 )
-from lookalike.encoders import load_encoder
+from lookalike.encoders import encoder_resize, load_encoder
 from lookalike.encoders.base import encode_in_batches
 from lookalike.files import atomic_write_bytes
 from lookalike.ids import check_item_id, normalize_item_id
@@ -279,7 +279,9 @@ def _encode_new(
     """Decode and encode ``candidates``: (the usable ones, their vectors, their decoded
     images, the skipped ones with the decoder's message)."""
     skipped = []
-    batch = load_images([item.source for item in candidates], encoder.input_size)
+    sources = [item.source for item in candidates]
+    # The encoder's recorded filter: new items are encoded as the catalog was.
+    batch = load_images(sources, encoder.input_size, resize=encoder_resize(encoder))
     for position, message in batch.errors:
         item = candidates[position]
         name = item.name or item.id

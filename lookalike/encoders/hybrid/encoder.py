@@ -76,6 +76,7 @@ class HybridEncoder:
         self.pca = pca
         self.mode = mode
         self.input_size = config.input_size
+        self.resize = config.resize
         self.directory = directory
         self.backbone = make_backbone_runner(
             config, directory, writable, catalog_images, config.seed
