@@ -43,6 +43,26 @@ def test_onnx_and_torch_backbones_agree(tmp_path, images):
     np.testing.assert_allclose(onnx(images), eager(images), rtol=1e-3, atol=1e-3)
 
 
+def test_query_session_threads_and_same_features(tmp_path, images):
+    """Small batches (queries) run on their own session, with ``query_threads`` (default:
+    all of the runner's threads) spinning workers, and give the batch session's features."""
+    path = tmp_path / "backbone.onnx"
+    two = BackboneRunner(path, threads=2, writable=True)
+    query = two.small_batch_session.get_session_options()
+    assert query.intra_op_num_threads == 2 and two.small_batch_session is not two.session
+    spinning = "session.intra_op.allow_spinning"
+    with pytest.raises(RuntimeError):  # never set: ONNX Runtime's default, spinning
+        query.get_session_config_entry(spinning)
+    assert two.session.get_session_options().get_session_config_entry(spinning) == "0"
+    one_query_thread = BackboneRunner(path, threads=2, query_threads=1)
+    assert one_query_thread.small_batch_session.get_session_options().intra_op_num_threads == 1
+    single = BackboneRunner(path, threads=1)
+    assert single.small_batch_session is single.session  # no second session for nothing
+    many = two(np.concatenate([images, images]))  # > SMALL_BATCH: the batch session
+    for runner in (two, one_query_thread, single):
+        np.testing.assert_allclose(runner(images[:1]), many[:1], rtol=1e-5, atol=1e-5)
+
+
 def test_encoder_outputs_unit_vectors_and_round_trips(tmp_path, images):
     data = TrainingData(images, {}, tmp_path, progress=False)
     encoder = PretrainedEncoder.fit(data, PretrainedConfig())
