@@ -108,13 +108,14 @@ def set_threads(n: int) -> None:
     faiss_threads(n)
 
 
-def set_encoder_threads(encoder: Any, n: int) -> str:
+def set_encoder_threads(encoder: Any, n: int, query_threads: int | None = None) -> str:
     """Rebuild the encoder's inference runner with ``n`` threads; returns what runs it.
 
     Encoders with an EfficientNet ``backbone`` (efficientnet-lite0, hybrid) get a fresh
     ``BackboneRunner`` whose ONNX Runtime session has ``intra_op_num_threads = n`` (the
     thread count otherwise comes from the bundle's encoder config, where 0 = all cores).
     Pure PyTorch encoders (cae) follow ``torch.set_num_threads``, set by :func:`set_threads`.
+    ``query_threads``: the single-query session's threads (None: ``n``).
     """
     import dataclasses
 
@@ -126,7 +127,10 @@ def set_encoder_threads(encoder: Any, n: int) -> str:
     # Never export into the bundle (not writable): the runner reads the bundle's graph as
     # loading did, or runs PyTorch when the encoder has no ONNX graph.
     runner = make_backbone_runner(
-        dataclasses.replace(encoder.cfg, threads=n), getattr(encoder, "directory", None), False
+        dataclasses.replace(encoder.cfg, threads=n),
+        getattr(encoder, "directory", None),
+        False,
+        query_threads=query_threads,
     )
     encoder.backbone = runner
     if runner.session is not None:
@@ -135,8 +139,11 @@ def set_encoder_threads(encoder: Any, n: int) -> str:
     return f"pytorch eager ({n} threads)"
 
 
-def load_recommender(bundle: Path, threads: int) -> tuple[Any, str]:
-    """Load ``bundle`` with ``threads`` threads for torch, faiss and ONNX Runtime.
+def load_recommender(
+    bundle: Path, threads: int, query_threads: int | None = None
+) -> tuple[Any, str]:
+    """Load ``bundle`` with ``threads`` threads for torch, faiss and ONNX Runtime
+    (``query_threads`` for the single-query ONNX session; None: ``threads``).
 
     Returns:
         (the Recommender, a description of the encoder's runtime).
@@ -145,7 +152,7 @@ def load_recommender(bundle: Path, threads: int) -> tuple[Any, str]:
 
     set_threads(threads)
     recommender = lookalike.load(bundle)
-    runtime = set_encoder_threads(recommender.encoder, threads)
+    runtime = set_encoder_threads(recommender.encoder, threads, query_threads)
     return recommender, runtime
 
 
