@@ -10,8 +10,10 @@ Measured, with the same thread count for PyTorch, ONNX Runtime and faiss (``--th
 several counts, e.g. ``--threads 1 2``, give one row pair each):
 
 * ours  - ``lookalike.imaging.iter_image_batches`` (thread-pool JPEG decoding in draft mode,
-  letterboxed, prefetching the next batch while the current one encodes) feeding the
-  bundle's encoder in batches (ONNX Runtime for EfficientNet), then ``build_index``;
+  letterboxed with the filter the bundle's encoder records, prefetching the next batch while
+  the current one encodes) feeding the bundle's encoder in batches (ONNX Runtime for
+  EfficientNet), then ``build_index``; ``--also OTHER`` runs ours with other bundles too,
+  interleaved (e.g. a bundle before and after a preprocessing change);
 * naive - the paper notebook's way: per image ``PIL.Image.open(path).convert('RGB')
   .resize((s, s))`` (full decode, stretched), one image per forward pass through
   PyTorch eager fp32 EfficientNet-Lite0 (``PooledBackbone``, no ONNX), features in a dict.
@@ -70,13 +72,15 @@ def ours_encode(
     encoder: Any, paths: list[str], batch_size: int, workers: int
 ) -> dict[str, Any]:
     """Decode (prefetched, draft mode) + encode every path, then build the index."""
+    from lookalike.encoders import encoder_resize
     from lookalike.imaging import iter_image_batches
     from lookalike.index import build_index
 
     started = time.perf_counter()
     parts, rows, errors = [], [], 0
     for batch in iter_image_batches(
-        paths, encoder.input_size, batch_size, workers=workers, desc="ours"
+        paths, encoder.input_size, batch_size, workers=workers, desc="ours",
+        resize=encoder_resize(encoder),
     ):
         if batch.ok:
             parts.append(encoder.encode(batch.images))
@@ -242,16 +246,22 @@ def compare_build(
     batch_size: int,
     workers: int,
     naive_size: int | None = None,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Interleaved runs of both pipelines; returns (ours, naive, the last run's raw results).
-    The naive pipeline resizes to ``naive_size`` (None: the encoder's input side)."""
+    also: list[Path] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Interleaved runs of both pipelines; returns (ours, naive, the last run's raw results,
+    ours with each bundle of ``also``). The naive pipeline resizes to ``naive_size`` (None:
+    the encoder's input side)."""
     recommender, runtime = load_recommender(bundle, threads)
     encoder = recommender.encoder
+    others = [(other, *load_recommender(other, threads)) for other in also or []]
+    other_runs: list[list[dict[str, Any]]] = [[] for _ in others]
     size = naive_size or encoder.input_size
     model, model_s = timed(naive_model)
     set_threads(threads)  # PooledBackbone construction must not change it; make sure
     warm = paths[:WARMUP_IMAGES]
     ours_encode(encoder, warm, batch_size, workers)
+    for _, other, _ in others:
+        ours_encode(other.encoder, warm, batch_size, workers)
     naive_encode(model, warm, size)
     ours_runs, naive_runs = [], []
     last: dict[str, Any] = {}
@@ -259,7 +269,12 @@ def compare_build(
         print(f"  run {run + 1}/{runs}: ours ...", end="", flush=True)
         last["ours"] = ours_encode(encoder, paths, batch_size, workers)
         ours_runs.append(last["ours"])
-        print(f" {last['ours']['total_s']:.1f}s; naive ...", end="", flush=True)
+        print(f" {last['ours']['total_s']:.1f}s", end="")
+        for slot, (name, other, _) in enumerate(others):
+            print(f"; ours with {name.name} ...", end="", flush=True)
+            other_runs[slot].append(ours_encode(other.encoder, paths, batch_size, workers))
+            print(f" {other_runs[slot][-1]['total_s']:.1f}s", end="")
+        print("; naive ...", end="", flush=True)
         last["naive"] = naive_encode(model, paths, size)
         naive_runs.append(last["naive"])
         print(f" {last['naive']['total_s']:.1f}s", flush=True)
@@ -271,7 +286,13 @@ def compare_build(
     )
     naive["input_size"] = size
     naive["model_load_s"] = round(model_s, 2)
-    return ours, naive, last
+    extra = []
+    for (name, other, other_runtime), runs_of in zip(others, other_runs, strict=True):
+        summary = summarise(runs_of, ("encode_s", "index_s", "total_s"))
+        summary["runtime"] = f"{other.encoder.name}: {other_runtime}, bundle {name}"
+        extra.append(summary)
+    ours["runtime"] += f", bundle {bundle}"
+    return ours, naive, last, extra
 
 
 def summarise(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -298,6 +319,13 @@ def print_report(result: dict[str, Any]) -> None:
                 build["threads"], name, part["total_s"]["median"], rate["median"],
                 f"{rate['min']:.1f}..{rate['max']:.1f}",
                 f"{build['ratio']:.1f}x" if name == "ours" else "", part["runtime"],
+            ])
+        for part in build.get("also", []):
+            rate = part["images_per_s"]
+            ratio = rate["median"] / build["naive"]["images_per_s"]["median"]
+            rows.append([
+                build["threads"], "ours", part["total_s"]["median"], rate["median"],
+                f"{rate['min']:.1f}..{rate['max']:.1f}", f"{ratio:.1f}x", part["runtime"],
             ])
     print(format_table(
         ["threads", "pipeline", "seconds", "images/s", "range", "ours/naive", "how"], rows))
@@ -341,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bundle", type=Path, required=True,
                         help="bundle whose encoder and catalog are used")
+    parser.add_argument("--also", type=Path, nargs="*", default=[],
+                        help="more bundles whose encoders run our pipeline, interleaved")
     parser.add_argument("--limit", type=int,
                         help="images to encode, spread over the catalog (None = all)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each pipeline")
@@ -382,13 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     last: dict[str, Any] = {}
     for threads in args.threads:
         print(f"threads={threads}:", flush=True)
-        ours, naive, last = compare_build(
+        ours, naive, last, extra = compare_build(
             args.bundle, paths, threads, args.runs, args.batch_size, args.workers,
-            args.naive_size,
+            args.naive_size, args.also,
         )
         ratio = ours["images_per_s"]["median"] / naive["images_per_s"]["median"]
         result["builds"].append(
-            {"threads": threads, "ours": ours, "naive": naive, "ratio": round(ratio, 2)}
+            {"threads": threads, "ours": ours, "naive": naive, "ratio": round(ratio, 2),
+             "also": extra}
         )
     threads = args.threads[-1]
     print(f"timing search ({threads} threads) ...", flush=True)
