@@ -8,6 +8,7 @@ import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -31,14 +32,23 @@ from lookalike.encoders.hybrid.config import (
     PCA_MIN_ITEMS_PER_DIM,
     HybridConfig,
 )
+from lookalike.encoders.hybrid.fused import COLOUR, PIXELS, fused_query_model
 from lookalike.encoders.hybrid.fusion import fuse, fusion_parts, split_parts
-from lookalike.encoders.hybrid.head import encode_label_columns, head_to_numpy, train_head
+from lookalike.encoders.hybrid.head import (
+    class_probabilities,
+    encode_label_columns,
+    head_to_numpy,
+    train_head,
+)
 from lookalike.encoders.hybrid.tuning import tune_fusion_weights
 from lookalike.encoders.pooling import normalize_blocks
 from lookalike.encoders.pretrained import (
+    SMALL_BATCH,
+    BackboneRunner,
     backbone_on_device,
     copy_backbone,
     make_backbone_runner,
+    session_options,
 )
 from lookalike.files import atomic_write_with
 
@@ -81,6 +91,8 @@ class HybridEncoder:
         self.backbone = make_backbone_runner(
             config, directory, writable, catalog_images, config.seed
         )
+        # The query graph (hybrid/fused.py), made on the first query for this backbone.
+        self._fused: tuple[BackboneRunner, Any] | None = None
         self.dim = 0
         if head is not None or config.weights[0] == 0:
             probe = np.ones((1, self.backbone.dim), np.float32)
@@ -116,13 +128,56 @@ class HybridEncoder:
         """uint8 (n, 224, 224, 3) -> float32 (n, dim)."""
         if len(images) == 0:
             return np.zeros((0, self.dim), np.float32)
-        return self.embed_parts(*self.parts(images))
+        return apply_pca(fuse(self.fusion_parts(images), self.cfg.weights), self.pca)
+
+    def fusion_parts(self, images: np.ndarray) -> list[np.ndarray]:
+        """The fusion's parts (:func:`~lookalike.encoders.hybrid.fusion.fusion_parts`) of
+        uint8 images: for up to ``SMALL_BATCH`` images (queries) from the fused query graph
+        when there is one (:mod:`~lookalike.encoders.hybrid.fused`; same values within float
+        rounding), else from the backbone and the head in numpy."""
+        session = self.fused_session() if 0 < len(images) <= SMALL_BATCH else None
+        if session is None:
+            return fusion_parts(self.head, *self.parts(images), self.cfg)
+        colour = colour_histogram(
+            images, self.cfg.colour_bins, centre_sigma=self.cfg.colour_centre_sigma
+        )
+        feeds = {PIXELS: np.ascontiguousarray(images, np.uint8), COLOUR: colour}
+        backbone, z, instance = session.run(None, feeds)
+        probs = class_probabilities(
+            self.head, z, self.cfg.temperature, self.cfg.class_column_weights
+        )
+        return [z, colour, backbone, probs, instance]
+
+    def fused_session(self) -> Any:
+        """The ONNX Runtime session of the fused query graph for the current backbone, on
+        its query threads (spinning); None where the path is not fused (no head, not the
+        ``multi`` pooling, no ONNX graph). Made once per backbone runner (~0.5 s)."""
+        if self._fused is not None and self._fused[0] is self.backbone:
+            return self._fused[1]
+        session = None
+        runner = self.backbone
+        path = getattr(runner, "onnx_path", None)
+        if (
+            self.head is not None
+            and self.cfg.pooling == "multi"
+            and getattr(runner, "session", None) is not None
+            and path is not None
+            and Path(path).is_file()
+        ):
+            import onnxruntime as ort
+
+            session = ort.InferenceSession(
+                fused_query_model(Path(path), self.head),
+                session_options(runner.query_threads, spinning=True),
+                providers=["CPUExecutionProvider"],
+            )
+        self._fused = (runner, session)
+        return session
 
     def encode_with_confidence(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(``encode(images)``, float32 (n,) confidence): the top probability of the head's
         ``primary_label`` classifier (ProductType), NaN without one. One backbone pass."""
-        backbone, colour = self.parts(images)
-        parts = fusion_parts(self.head, backbone, colour, self.cfg)
+        parts = self.fusion_parts(images)
         vectors = apply_pca(fuse(parts, self.cfg.weights), self.pca)
         prototypes = (self.head or {}).get(f"class.{self.cfg.primary_label}")
         if prototypes is None or not len(images):
