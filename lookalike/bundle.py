@@ -7,8 +7,9 @@ Layout::
       versions/v000001/
         manifest.json         format version, library versions, creation time, counts, sha256
         config.json           the BuildConfig that made it
-        items.json            ids, image paths, metadata, content hashes (row order = vectors)
-        embeddings.npy        float32 (n, dim)
+        items.json            products: ids, main photo paths, metadata, content hashes
+        photos.json           photos: product id, photo number, path, sha256 (row = vector)
+        embeddings.npy        float32 (photos, dim): one vector per photo
         index/                index.faiss + index.json (see lookalike.index)
         encoder/              encoder.json + weights (see lookalike.encoders)
         training/             loss history CSV and curves PNG, when the encoder trained
@@ -58,6 +59,7 @@ VERSIONS = "versions"
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
 ITEMS = "items.json"
+PHOTOS = "photos.json"
 EMBEDDINGS = "embeddings.npy"
 INDEX_DIR = "index"
 ENCODER_DIR = "encoder"
@@ -91,7 +93,8 @@ class BundleBusyError(UpdateError):
 
 @dataclass
 class ItemTable:
-    """Row-aligned item data: row i describes embeddings[i]."""
+    """Row-aligned product data (one row per product; for a one-photo catalog row i also
+    describes embeddings[i]; see :class:`PhotoTable` for several photos per product)."""
 
     ids: list[str]
     paths: list[str]
@@ -145,6 +148,110 @@ class ItemTable:
         )
         return ItemTable(
             self.ids + other.ids, self.paths + other.paths, self.metadata + other.metadata, hashes
+        )
+
+
+@dataclass
+class PhotoTable:
+    """Row-aligned photo data: photo row i describes embeddings[i] (and index id i).
+
+    ``products[i]`` is the item-table row of the photo's product; ``numbers[i]`` its photo
+    number within the product (1 = the main photo; numbers stay fixed when a photo is removed).
+    """
+
+    products: list[int]
+    numbers: list[int]
+    paths: list[str]
+    content_hashes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    @classmethod
+    def one_per_item(cls, items: ItemTable) -> PhotoTable:
+        """One photo per product, the item's own path (how bundles without photos.json,
+        and one-photo catalogs, are read)."""
+        return cls(
+            list(range(len(items))), [1] * len(items), list(items.paths), list(items.content_hashes)
+        )
+
+    @property
+    def one_per_product(self) -> bool:
+        """Whether photo row i is product row i for every row (a one-photo catalog)."""
+        return self.products == list(range(len(self.products)))
+
+    def product_rows(self) -> np.ndarray:
+        """int64 (photos,): each photo's product row (the group of every grouped search)."""
+        return np.asarray(self.products, dtype=np.int64)
+
+    def of_product(self, row: int) -> list[int]:
+        """The photo rows of product ``row``, by photo number."""
+        rows = [i for i, product in enumerate(self.products) if product == row]
+        return sorted(rows, key=lambda i: self.numbers[i])
+
+    def to_json(self, items: ItemTable) -> dict[str, Any]:
+        """Plain-JSON form: one list per field, products named by id."""
+        return {
+            "product_ids": [items.ids[r] for r in self.products],
+            "numbers": self.numbers,
+            "paths": self.paths,
+            "content_hashes": self.content_hashes,
+        }
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any], items: ItemTable) -> PhotoTable:
+        """Inverse of :meth:`to_json`, checking the lists line up and every product (and only
+        a known one) has a photo."""
+        row_of = {item_id: row for row, item_id in enumerate(items.ids)}
+        try:
+            products = [row_of[str(i)] for i in payload["product_ids"]]
+        except KeyError as exc:
+            raise BundleError(f"{PHOTOS}: photo of unknown product {exc.args[0]!r}") from None
+        table = cls(
+            products,
+            [int(n) for n in payload["numbers"]],
+            [str(p) for p in payload["paths"]],
+            list(payload.get("content_hashes") or []),
+        )
+        table.check(len(items))
+        return table
+
+    def check(self, n_items: int) -> None:
+        """Raise BundleError unless the lists line up and each of ``n_items`` products has
+        at least one photo, with distinct photo numbers."""
+        n = len(self.products)
+        if len(self.numbers) != n or len(self.paths) != n:
+            raise BundleError(f"{PHOTOS}: product ids, numbers and paths differ in length")
+        if self.content_hashes and len(self.content_hashes) != n:
+            raise BundleError(f"{PHOTOS}: content_hashes differ in length from product ids")
+        if set(self.products) != set(range(n_items)):
+            raise BundleError(f"{PHOTOS}: not every product has a photo")
+        if len(set(zip(self.products, self.numbers, strict=True))) != n:
+            raise BundleError(f"{PHOTOS}: a product has two photos with the same number")
+
+    def select(self, rows: np.ndarray | list[int], product_map: dict[int, int]) -> PhotoTable:
+        """A new table with only photo ``rows``, their products renumbered by
+        ``product_map`` (old product row -> new)."""
+        rows = list(map(int, rows))
+        return PhotoTable(
+            [product_map[self.products[r]] for r in rows],
+            [self.numbers[r] for r in rows],
+            [self.paths[r] for r in rows],
+            [self.content_hashes[r] for r in rows] if self.content_hashes else [],
+        )
+
+    def extend(self, other: PhotoTable) -> PhotoTable:
+        """A new table with ``other``'s rows appended (its product rows already final)."""
+        hashes = (
+            self.content_hashes + other.content_hashes
+            if self.content_hashes and other.content_hashes
+            else []
+        )
+        return PhotoTable(
+            self.products + other.products,
+            self.numbers + other.numbers,
+            self.paths + other.paths,
+            hashes,
         )
 
 
@@ -279,11 +386,18 @@ class BundleWriter:
         """Write ``payload`` as JSON to ``name`` in the staging folder."""
         self.path(name).write_text(json.dumps(payload, indent=1, ensure_ascii=False))
 
-    def write_items(self, items: ItemTable, embeddings: np.ndarray) -> None:
-        """Write the row-aligned item table and embeddings."""
-        if len(items) != len(embeddings):
-            raise BundleError(f"{len(items)} items but {len(embeddings)} embeddings")
+    def write_items(
+        self, items: ItemTable, embeddings: np.ndarray, photos: PhotoTable | None = None
+    ) -> None:
+        """Write the item table, the photo table (default: one photo per item) and the
+        photo-aligned embeddings."""
+        what = "items" if photos is None else "photos"
+        photos = PhotoTable.one_per_item(items) if photos is None else photos
+        photos.check(len(items))
+        if len(photos) != len(embeddings):
+            raise BundleError(f"{len(photos)} {what} but {len(embeddings)} embeddings")
         self.write_json(ITEMS, items.to_json())
+        self.write_json(PHOTOS, photos.to_json(items))
         np.save(self.path(EMBEDDINGS), np.ascontiguousarray(embeddings, dtype=np.float32))
 
     def link_from(self, source_dir: Path, names: list[str]) -> None:
@@ -304,11 +418,14 @@ class BundleWriter:
         }
         items = json.loads((self.staging / ITEMS).read_text())
         embeddings = np.load(self.staging / EMBEDDINGS, mmap_mode="r", allow_pickle=False)
+        counts = {"items": len(items["ids"]), "embeddings": int(embeddings.shape[0])}
+        if (self.staging / PHOTOS).is_file():
+            counts["photos"] = int(embeddings.shape[0])
         manifest = {
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "library_versions": library_versions(),
-            "counts": {"items": len(items["ids"]), "embeddings": int(embeddings.shape[0])},
+            "counts": counts,
             "embedding_dim": int(embeddings.shape[1]),
             "files": files,
             **(extra_manifest or {}),
@@ -368,7 +485,10 @@ def prune_versions(bundle_dir: Path, keep: int = KEEP_VERSIONS) -> None:
 
 @dataclass
 class BundleData:
-    """A loaded bundle version: its files parsed, the encoder and index not yet built."""
+    """A loaded bundle version: its files parsed, the encoder and index not yet built.
+
+    ``embeddings`` has one row per photo (``photos``); index id i is photo row i.
+    """
 
     bundle_dir: Path
     version_dir: Path
@@ -376,6 +496,11 @@ class BundleData:
     config: dict[str, Any]
     items: ItemTable
     embeddings: np.ndarray
+    photos: PhotoTable = None  # type: ignore[assignment]  # set in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.photos is None:
+            self.photos = PhotoTable.one_per_item(self.items)
 
     @property
     def encoder_dir(self) -> Path:
@@ -387,7 +512,8 @@ class BundleData:
 
 
 def read_bundle(bundle_dir: str | Path) -> BundleData:
-    """Read the live version's manifest, config, items and embeddings (no checksum pass).
+    """Read the live version's manifest, config, items, photos and embeddings (no checksum
+    pass). A bundle written before photos were recorded reads as one photo per product.
 
     Raises:
         BundleError: missing files, a newer format, or counts that disagree.
@@ -397,6 +523,11 @@ def read_bundle(bundle_dir: str | Path) -> BundleData:
         manifest = json.loads((version_dir / MANIFEST).read_text())
         config = json.loads((version_dir / CONFIG).read_text())
         items = ItemTable.from_json(json.loads((version_dir / ITEMS).read_text()))
+        photos = (
+            PhotoTable.from_json(json.loads((version_dir / PHOTOS).read_text()), items)
+            if (version_dir / PHOTOS).is_file()
+            else PhotoTable.one_per_item(items)
+        )
         embeddings = np.load(version_dir / EMBEDDINGS, allow_pickle=False)
     except (OSError, ValueError, KeyError) as exc:
         raise BundleError(f"bundle {bundle_dir} is incomplete or damaged: {exc}") from exc
@@ -405,9 +536,12 @@ def read_bundle(bundle_dir: str | Path) -> BundleData:
             f"bundle format {manifest['format_version']} is newer than this lookalike "
             f"understands ({FORMAT_VERSION}); upgrade lookalike"
         )
-    if len(items) != len(embeddings):
-        raise BundleError(f"bundle {bundle_dir}: {len(items)} items but {len(embeddings)} vectors")
-    return BundleData(Path(bundle_dir), version_dir, manifest, config, items, embeddings)
+    if len(photos) != len(embeddings):
+        what = "photos" if (version_dir / PHOTOS).is_file() else "items"
+        raise BundleError(
+            f"bundle {bundle_dir}: {len(photos)} {what} but {len(embeddings)} vectors"
+        )
+    return BundleData(Path(bundle_dir), version_dir, manifest, config, items, embeddings, photos)
 
 
 def check_bundle(bundle_dir: str | Path) -> list[str]:
@@ -433,13 +567,14 @@ def check_bundle(bundle_dir: str | Path) -> list[str]:
         problems.append("non-finite values in embeddings")
     try:
         index = load_index(data.index_dir)
-        if index.ntotal != len(data.items):
-            problems.append(f"index holds {index.ntotal} vectors for {len(data.items)} items")
-        elif hasattr(index, "item_ids"):  # Milvus: the collection holds exactly these items
+        n_photos = len(data.photos)
+        if index.ntotal != n_photos:
+            problems.append(f"index holds {index.ntotal} vectors for {n_photos} photos")
+        elif hasattr(index, "item_ids"):  # Milvus: the collection holds exactly these photos
             stored = index.ids()
-            if not np.array_equal(stored, np.arange(len(data.items))):
-                problems.append(f"index rows differ from the bundle's 0..{len(data.items) - 1}")
-            elif index.item_ids(stored) != list(data.items.ids):
+            if not np.array_equal(stored, np.arange(n_photos)):
+                problems.append(f"index rows differ from the bundle's 0..{n_photos - 1}")
+            elif index.item_ids(stored) != [data.items.ids[r] for r in data.photos.products]:
                 problems.append("index item ids differ from the bundle's items")
     except Exception as exc:  # noqa: BLE001 - any failure to load is a finding
         problems.append(f"index does not load: {exc}")
@@ -484,16 +619,18 @@ class GarbageReport:
 
 
 def kept_image_paths(bundle_dir: str | Path) -> list[str]:
-    """The image paths of every version kept under ``versions/`` (the live one included)."""
+    """The image paths (every photo's) of every version kept under ``versions/`` (the live
+    one included)."""
     paths: list[str] = []
     for version_dir in sorted((Path(bundle_dir) / VERSIONS).glob("v*")):
-        items = version_dir / ITEMS
-        if not items.is_file():
-            continue
-        try:
-            paths += [str(p) for p in json.loads(items.read_text())["paths"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BundleError(f"cannot read {items}: {exc}") from exc
+        for name in (ITEMS, PHOTOS):
+            table = version_dir / name
+            if not table.is_file():
+                continue
+            try:
+                paths += [str(p) for p in json.loads(table.read_text())["paths"]]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise BundleError(f"cannot read {table}: {exc}") from exc
     return paths
 
 

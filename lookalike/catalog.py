@@ -1,6 +1,7 @@
-"""Read a catalog of product images into items (id, image path, metadata).
+"""Read a catalog of product images into items (id, photos, metadata).
 
-Two layouts are understood:
+An item is a product with one or more photos (:attr:`Item.photos`; the first is its main
+photo, :attr:`Item.path`). These layouts are understood:
 
 * the Kaggle "E-commerce Product Images" layout: a folder with ``fashion.csv`` (columns
   ``ProductId`` and ``Image``) and images anywhere below it, named ``<ProductId>.jpg``;
@@ -9,7 +10,11 @@ Two layouts are understood:
 * a manifest: a CSV or Parquet file with one row per item, an image column holding a path
   (relative to the manifest's folder, or absolute) or a URI (``s3://``, ``gs://``,
   ``hdfs://``, ``file://``: anything pyarrow's filesystems open), an optional id column and
-  metadata columns. Photos can then live on shared or object storage.
+  metadata columns. Photos can then live on shared or object storage;
+* several photos per product: a CSV (metadata or manifest) with several rows for one id,
+  one photo each (their metadata must agree: a row that disagrees is named in ``problems``
+  and the first row's metadata kept), or a folder per product, ``CATALOG/<id>/*.jpg``
+  (``product_folders``; detected when the metadata CSV's ids name the subfolders).
 
 Reading never decodes images; problems (bad CSV rows, duplicate ids, rows without an image,
 images without a row) are collected as human-readable strings, never raised, so one bad row
@@ -49,6 +54,13 @@ class Item:
     id: str
     path: Path | str
     metadata: dict[str, str] = field(default_factory=dict)
+    #: The product's other photos, after its main photo ``path`` (empty: one photo).
+    more_photos: tuple[Path | str, ...] = ()
+
+    @property
+    def photos(self) -> tuple[Path | str, ...]:
+        """Every photo of the product, main photo first."""
+        return (self.path, *self.more_photos)
 
 
 @dataclass
@@ -61,6 +73,11 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @property
+    def photo_count(self) -> int:
+        """Photos over all items (= ``len(self)`` for a one-photo-per-product catalog)."""
+        return sum(len(item.photos) for item in self.items)
 
     def metadata_columns(self) -> list[str]:
         """Metadata column names present on at least one item, in first-seen order."""
@@ -230,14 +247,16 @@ def read_manifest(
         key = str(where)
         stem = Path(location.rsplit("/", 1)[-1]).stem
         item_id = (row.get(id_col, "") if id_col else "") or stem
-        if item_id in items:
-            problems.append(f"manifest row {line_no}: duplicate id {item_id!r}; first row kept")
-            continue
         if key in seen:
             problems.append(f"manifest row {line_no}: image {location} already used; skipped")
             continue
         seen.add(key)
         metadata = {k: v for k, v in row.items() if k not in (id_col, image_col)}
+        if item_id in items:  # another photo of the same product
+            items[item_id] = add_photo(
+                items[item_id], where, metadata, f"manifest row {line_no}", problems
+            )
+            continue
         items[item_id] = Item(item_id, where, metadata)
     if not items:
         raise CatalogError(f"manifest {path} lists no usable image")
@@ -253,6 +272,7 @@ def read_catalog(
     *,
     id_column: str | None = None,
     image_column: str | None = None,
+    product_folders: bool | None = None,
 ) -> Catalog:
     """Read a catalog folder (Kaggle layout or any image tree) with optional metadata.
 
@@ -262,11 +282,14 @@ def read_catalog(
         id_column: CSV column with the item id (default: first of ProductId, id, item_id, sku).
         image_column: CSV column with the image file name (default: Image, filename, ...);
             without one, rows are matched to images by id == file stem.
+        product_folders: the folder holds a folder per product (``root/<id>/*.jpg``, each
+            folder's images the product's photos); None = detected
+            (:func:`looks_like_product_folders`).
 
     Returns:
         A :class:`Catalog` sorted by id. Items whose image has no CSV row keep the file stem as
-        id and empty metadata; rows without an image, and duplicate ids, are skipped and named in
-        ``problems``.
+        id and empty metadata; rows without an image are skipped and named in ``problems``.
+        Several rows for one id with different images are one product with several photos.
 
     A file ending in .csv or .parquet is read as a manifest (:func:`read_manifest`).
 
@@ -287,6 +310,10 @@ def read_catalog(
     rows: list[dict[str, str]] = []
     if metadata_csv is not None:
         rows, problems = read_csv_rows(Path(metadata_csv))
+    if product_folders is None:
+        product_folders = looks_like_product_folders(root, images, rows)
+    if product_folders:
+        return _product_folder_items(root, images, rows, problems, id_column)
     return _match_rows_to_images(root, images, rows, problems, id_column, image_column)
 
 
@@ -336,7 +363,7 @@ def _match_rows_to_images(
         if path is None:
             problems.append(f"metadata line {line_no}: item {item_id!r} has no image file; skipped")
             continue
-        if item_id in items:
+        if item_id in items and path in items[item_id].photos:
             problems.append(f"metadata line {line_no}: duplicate id {item_id!r}; first row kept")
             continue
         if path in used_paths:
@@ -345,8 +372,12 @@ def _match_rows_to_images(
             )
             continue
         metadata = {k: v for k, v in row.items() if k not in (id_col, image_col)}
-        items[item_id] = Item(item_id, path, metadata)
         used_paths.add(path)
+        if item_id in items:  # another row of the same product: one more photo
+            where = f"metadata line {line_no}"
+            items[item_id] = add_photo(items[item_id], path, metadata, where, problems)
+            continue
+        items[item_id] = Item(item_id, path, metadata)
 
     orphans = 0
     for path in images:
@@ -361,6 +392,78 @@ def _match_rows_to_images(
     if rows and orphans:
         problems.append(f"{orphans} image(s) have no metadata row; kept with empty metadata")
     ordered = sorted(with_valid_ids(list(items.values()), problems), key=item_sort_key)
+    return Catalog(root=root, items=ordered, problems=problems)
+
+
+def add_photo(
+    item: Item, path: Path | str, metadata: dict[str, str], where: str, problems: list[str]
+) -> Item:
+    """``item`` with one more photo, ``path``. A product's rows must agree on its metadata:
+    a row whose ``metadata`` differs is named in ``problems`` (its photo is kept, the first
+    row's metadata wins)."""
+    differ = sorted(
+        name
+        for name in set(item.metadata) | set(metadata)
+        if item.metadata.get(name, "") != metadata.get(name, "")
+    )
+    if differ:
+        shown = ", ".join(
+            f"{name} {metadata.get(name, '')!r} vs {item.metadata.get(name, '')!r}"
+            for name in differ[:3]
+        )
+        problems.append(
+            f"{where}: duplicate id {item.id!r} whose metadata disagrees with its first row "
+            f"({shown}): kept as another photo of the product, with the first row's metadata"
+        )
+    return dataclasses.replace(item, more_photos=(*item.more_photos, path))
+
+
+def looks_like_product_folders(root: Path, images: list[Path], rows: list[dict[str, str]]) -> bool:
+    """Whether ``root`` is a folder per product (``root/<id>/*.jpg``): every image one
+    level down, and the metadata CSV's ids name most subfolders but few image files."""
+    if not rows or any(len(path.relative_to(root).parts) != 2 for path in images):
+        return False
+    id_col = pick_column(list(rows[0]), None, ID_COLUMN_CANDIDATES)
+    if id_col is None:
+        return False
+    ids = {row.get(id_col, "") for row in rows}
+    folders = {path.parent.name for path in images}
+    stems = {path.stem for path in images}
+    return len(folders & ids) * 2 > len(folders) and len(stems & ids) * 2 <= len(stems)
+
+
+def _product_folder_items(
+    root: Path,
+    images: list[Path],
+    rows: list[dict[str, str]],
+    problems: list[str],
+    id_column: str | None,
+) -> Catalog:
+    """Items of a folder-per-product catalog: ``root/<id>/*`` are the photos of product
+    ``id`` (sorted by file name, the first is the main photo); an image directly in ``root``
+    is a one-photo product named by its stem; metadata rows are matched by id."""
+    photos: dict[str, list[Path]] = {}
+    for path in images:
+        parts = path.relative_to(root).parts
+        photos.setdefault(parts[0] if len(parts) > 1 else path.stem, []).append(path)
+    id_col = pick_column(list(rows[0]), id_column, ID_COLUMN_CANDIDATES) if rows else None
+    metadata: dict[str, dict[str, str]] = {}
+    for line_no, row in enumerate(rows, start=2):
+        item_id = row.get(id_col, "") if id_col else ""
+        if not item_id or item_id not in photos:
+            problems.append(
+                f"metadata line {line_no}: no folder of photos for {item_id!r}; skipped"
+            )
+            continue
+        if item_id in metadata:
+            problems.append(f"metadata line {line_no}: duplicate id {item_id!r}; first row kept")
+            continue
+        metadata[item_id] = {k: v for k, v in row.items() if k != id_col}
+    items = [
+        Item(item_id, paths[0], metadata.get(item_id, {}), tuple(paths[1:]))
+        for item_id, paths in photos.items()
+    ]
+    ordered = sorted(with_valid_ids(items, problems), key=item_sort_key)
     return Catalog(root=root, items=ordered, problems=problems)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["exact_search"]
+__all__ = ["exact_search", "first_per_group"]
 
 # Rows per block when validating or scanning caller arrays, to bound temporaries.
 _CHECK_ROWS = 65_536
@@ -143,3 +143,38 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.n
         _check_finite(np.asarray(vectors[start : start + _CHECK_ROWS]), "vectors")
     d2, pos = _exact_sq(vectors, queries, k)
     return _to_euclidean(d2, pos)
+
+
+def first_per_group(
+    distances: np.ndarray, ids: np.ndarray, groups: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reduce ranked member lists to the first (nearest) member of each group.
+
+    Args:
+        distances: float (q, n) nearest first, as an index returns them.
+        ids: int (q, n) member ids, -1 for padding.
+        groups: int (members,): the group of each member id (ids index it).
+        k: groups kept per row.
+
+    Returns:
+        (distances (q, k), group ids (q, k), member ids (q, k), distinct groups found per
+        row (q,)); padded with inf / -1.
+    """
+    q = len(ids)
+    out_d = np.full((q, k), np.inf, dtype=np.float32)
+    out_g = np.full((q, k), -1, dtype=np.int64)
+    out_m = np.full((q, k), -1, dtype=np.int64)
+    found = np.zeros(q, dtype=np.int64)
+    for row in range(q):
+        valid = np.flatnonzero(ids[row] >= 0)
+        if not len(valid):
+            continue
+        row_groups = groups[ids[row, valid]]
+        # np.unique's return_index is each group's first position: its nearest member.
+        _, first = np.unique(row_groups, return_index=True)
+        found[row] = len(first)
+        keep = valid[np.sort(first)[:k]]
+        out_d[row, : len(keep)] = distances[row, keep]
+        out_m[row, : len(keep)] = ids[row, keep]
+        out_g[row, : len(keep)] = groups[ids[row, keep]]
+    return out_d, out_g, out_m, found

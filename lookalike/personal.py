@@ -191,11 +191,12 @@ def profile_candidates(
         queries = liked
     else:
         raise ValueError(f"unknown profile method {method!r}; use 'mean' or 'fusion'")
-    _, rows = recommender.index.search(queries, k_candidates, allowed=allowed)
+    # nearest_products: a grouped search, so a product with several photos ranks once.
+    _, rows, _ = recommender.nearest_products(queries, k_candidates, allowed)
     rankings, weights = list(rows), [1.0] * len(rows)
     if profile.disliked_rows:
-        _, bad = recommender.index.search(
-            recommender.embeddings[profile.disliked_rows], k_candidates, allowed=allowed
+        _, bad, _ = recommender.nearest_products(
+            recommender.embeddings[profile.disliked_rows], k_candidates, allowed
         )
         rankings += list(bad)
         weights += [-dislike_weight * len(queries) / len(bad)] * len(bad)

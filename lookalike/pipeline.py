@@ -30,6 +30,7 @@ from lookalike.bundle import (
     TRAINING_DIR,
     BundleWriter,
     ItemTable,
+    PhotoTable,
     bundle_lock,
     collect_garbage,
 )
@@ -201,6 +202,51 @@ def item_table(items: Sequence[Item], content_hashes: Sequence[str]) -> ItemTabl
     )
 
 
+def photo_items(catalog: Catalog) -> tuple[list[Item], list[int]]:
+    """One :class:`Item` per photo (the product's id and metadata, ``path`` the photo), in
+    catalog order, and each one's photo number (1 = the product's main photo). For a
+    one-photo catalog the items themselves."""
+    photos: list[Item] = []
+    numbers: list[int] = []
+    for item in catalog.items:
+        if not item.more_photos:
+            photos.append(item)
+            numbers.append(1)
+            continue
+        for number, path in enumerate(item.photos, start=1):
+            photos.append(dataclasses.replace(item, path=path, more_photos=()))
+            numbers.append(number)
+    return photos, numbers
+
+
+def product_tables(photo_table: ItemTable, numbers: Sequence[int]) -> tuple[ItemTable, PhotoTable]:
+    """The bundle's item table (one row per product, in first-photo order; its path and
+    hash those of the product's first readable photo) and photo table, from the table of the
+    readable photos (ids repeated per photo) and their photo numbers.
+
+    A one-photo catalog's item table is ``photo_table`` itself, so its bundle is unchanged.
+    """
+    row_of: dict[str, int] = {}
+    products: list[int] = []
+    firsts: list[int] = []
+    for photo, item_id in enumerate(photo_table.ids):
+        if item_id not in row_of:
+            row_of[item_id] = len(firsts)
+            firsts.append(photo)
+        products.append(row_of[item_id])
+    items = photo_table if len(firsts) == len(photo_table) else photo_table.select(firsts)
+    photos = PhotoTable(
+        products, list(numbers), list(photo_table.paths), list(photo_table.content_hashes)
+    )
+    return items, photos
+
+
+def product_duplicate_groups(photos: ItemTable) -> list[list[str]]:
+    """Groups of distinct product ids that share a byte-identical photo (2+ products)."""
+    groups = duplicate_groups(photos.content_hashes, photos.ids)
+    return [list(dict.fromkeys(group)) for group in groups if len(set(group)) > 1]
+
+
 def fit_sample_rows(n: int, limit: int | None) -> np.ndarray:
     """Rows (ascending) an encoder is fitted on: all ``n``, or ``limit`` evenly spaced."""
     if limit is not None and limit < 2:
@@ -324,18 +370,23 @@ def build_bundle(
     catalog = load_catalog(config)
     encoder_cls = encoder_class(config.encoder)
     workdir.mkdir(parents=True, exist_ok=True)
-    say(f"catalog: {len(catalog)} items from {catalog.root}")
+    photos_in, numbers_in = photo_items(catalog)
+    say(
+        f"catalog: {len(catalog)} items from {catalog.root}"
+        + (f" ({len(photos_in)} photos)" if len(photos_in) != len(catalog) else "")
+    )
     for problem in catalog.problems[:20]:
         say(f"  warning: {problem}")
     encoder_config = make_config(config.encoder, config.encoder_options)
     size = encoder_config.input_size
     # The build letterboxes as the queries will: with the filter the encoder records.
     resize = encoder_resize(encoder_config)
-    fit_rows = fit_sample_rows(len(catalog), config.fit_limit)
+    # Every photo is an image to fit on and encode; the table groups them into products.
+    fit_rows = fit_sample_rows(len(photos_in), config.fit_limit)
     if engine == "local":
         # Decode the whole catalog once: the fit reads (a sample of) it, the encode all of it.
         items, images, decode_problems, ok = decode_items(
-            catalog.items, size, workdir, progress, resize
+            photos_in, size, workdir, progress, resize
         )
         if len(fit_rows) < len(catalog):
             keep = np.flatnonzero(np.isin(np.asarray(ok, dtype=np.int64), fit_rows))
@@ -344,7 +395,7 @@ def build_bundle(
             fit_items, fit_images = items, images
     else:
         # Only the fit sample is decoded here; the Ray pipeline decodes every photo.
-        sample = [catalog.items[r] for r in fit_rows]
+        sample = [photos_in[r] for r in fit_rows]
         fit_items, fit_images, decode_problems, _ = decode_items(
             sample, size, workdir, progress, resize
         )
@@ -401,16 +452,19 @@ def build_bundle(
         options = dataclasses.replace(ray or RayOptions(), progress=progress)
         if options.device == "auto":
             options.device = device if device != "cpu" else "auto"
-        say(f"encoding {len(catalog)} images on Ray ({options.address or 'local'})")
+        say(f"encoding {len(photos_in)} images on Ray ({options.address or 'local'})")
         encoded = ray_encode_catalog(
-            trained_dir, [str(item.path) for item in catalog.items], size, options
+            trained_dir, [str(item.path) for item in photos_in], size, options
         )
-        items, embeddings, decode_problems = items_from_encoded(catalog, encoded)
+        photo_catalog = dataclasses.replace(catalog, items=photos_in)
+        items, embeddings, decode_problems = items_from_encoded(photo_catalog, encoded)
+        ok = list(encoded.rows)
         for problem in decode_problems[:20]:
             say(f"  warning: {problem}")
         if len(items) == 0:
             raise ValueError(f"no readable images in {config.catalog}")
     encode_seconds = time.perf_counter() - encode_started
+    # `items` so far has a row per readable photo: index every photo, under its row number.
     index = build_index(
         embeddings,
         np.arange(len(items), dtype=np.int64),
@@ -418,13 +472,14 @@ def build_bundle(
         rows=list(zip(items.ids, items.metadata, strict=True)),
         **config.index_options,
     )
-    exact_groups = duplicate_groups(items.content_hashes, items.ids)
+    exact_groups = product_duplicate_groups(items)
+    items, photos = product_tables(items, [numbers_in[i] for i in ok])
 
     out.mkdir(parents=True, exist_ok=True)
     # The same writer lock as `lookalike add/remove`: a build never interleaves with an update.
     with bundle_lock(out, timeout=None), BundleWriter(out) as writer:
         writer.write_json(CONFIG, dataclasses.asdict(config))
-        writer.write_items(items, embeddings)
+        writer.write_items(items, embeddings, photos)
         encoder.save(writer.path(ENCODER_DIR, "x").parent)
         index.save(writer.path(INDEX_DIR, "x").parent)
         # Encoders that train keep their history in workdir/<encoder name>/.
@@ -460,7 +515,9 @@ def build_bundle(
         # Publishing pruned old versions: images and thumbnails only they used go too.
         collect_garbage(out, locked=True)
     say(
-        f"bundle written to {out} ({len(items)} items, dim {encoder.dim}, index {index.kind}, "
+        f"bundle written to {out} ({len(items)} items"
+        + (f", {len(photos)} photos" if len(photos) != len(items) else "")
+        + f", dim {encoder.dim}, index {index.kind}, "
         f"{len(exact_groups)} exact-duplicate groups) in {time.perf_counter() - started:.0f}s"
     )
     return version
@@ -498,6 +555,9 @@ __all__ = [
     "item_table",
     "load_catalog",
     "near_duplicate_pairs",
+    "photo_items",
+    "product_duplicate_groups",
+    "product_tables",
     "read_build_report",
     "training_labels",
 ]

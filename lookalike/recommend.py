@@ -12,6 +12,11 @@ from an item to its nearest other item; measured by ``bench/near_duplicates.py``
 *duplicate group*; a result list shows the nearest member of each group and names the others
 in :attr:`Recommendation.duplicates`.
 
+Products with several photos: the index holds every photo, and every search is a grouped
+search (:func:`lookalike.index.grouped.search_groups`): k distinct products come back, each
+with the photo that matched (:attr:`Recommendation.photo`). Duplicate groups are then groups
+of products: products that share a byte-identical or near-identical photo.
+
 Each result also gets a shopper-facing :attr:`Recommendation.match` word (``same``,
 ``close``, ``similar``, ``distant``) from its distance relative to that median distance.
 """
@@ -49,9 +54,12 @@ from lookalike.imaging import (
     open_rgb,
 )
 from lookalike.index import load_index
+from lookalike.index.grouped import search_groups
 
 Filters = dict[str, Sequence[str]]
 MAX_K = 1000
+#: How a query by a product with several photos combines them (``recommend_items``).
+COMBINE_METHODS = ("mean", "min")
 
 
 class UnknownItemError(KeyError):
@@ -78,6 +86,12 @@ class Recommendation:
     duplicates: list[str] = field(default_factory=list)
     #: how close, in words: ``same``, ``close``, ``similar`` or ``distant``.
     match: str = ""
+    #: the number of the product's photo that matched (1 = its main photo).
+    photo: int = 1
+    #: every photo number of the product, in order (``[1]`` for a one-photo product).
+    photos: list[int] = field(default_factory=lambda: [1])
+    #: the file of the photo that matched (``path`` is the main photo's).
+    photo_path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -122,24 +136,49 @@ class Recommender:
         self.encoder = encoder
         self.index = index
         self.items = data.items
-        self.embeddings = data.embeddings
+        #: One row per photo; photo row i is index id i.
+        self.photos = data.photos
+        self.photo_embeddings = data.embeddings
+        #: Whether some product has several photos (else photo row = product row).
+        self.grouped = not self.photos.one_per_product
+        #: Each photo's product row, and the most photos any product has (bounds searches).
+        self.photo_product = self.photos.product_rows()
+        self.max_photos = int(np.bincount(self.photo_product).max()) if len(self.photos) else 1
+        self._photo_rows = (
+            [[row] for row in range(len(self.items))]
+            if not self.grouped
+            else [self.photos.of_product(row) for row in range(len(self.items))]
+        )
+        #: One vector per product (a product query, profiles): the photo's own for one photo,
+        #: else the mean of its normalised photos' (:func:`product_vectors`).
+        self.embeddings = (
+            data.embeddings
+            if not self.grouped
+            else product_vectors(data.embeddings, self.photo_product, len(self.items))
+        )
         self._row_of = {item_id: row for row, item_id in enumerate(self.items.ids)}
-        hashes = self.items.content_hashes or [str(row) for row in range(len(self.items))]
-        #: Rows with byte-identical images share an exact group number.
-        self.exact_group = exact_group_numbers(hashes)
-        #: Median distance from an item to its nearest other (non-identical) item.
+        hashes = self.photos.content_hashes or [str(row) for row in range(len(self.photos))]
+        #: Per photo: photos of one product, and byte-identical photos, share a group number.
+        self.photo_exact_group = exact_group_numbers(hashes)
+        if self.grouped:
+            self.photo_exact_group = join_groups(self.photo_exact_group, self.photo_product)
+        #: Median distance from a photo to its nearest other (non-identical, other product's).
         self.typical_distance = 0.0
-        #: Exact groups joined with near-identical embeddings: one result per group.
-        self.duplicate_group = self.exact_group
+        self.photo_duplicate_group = self.photo_exact_group
         self._group_members: dict[int, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
-        if len(self.items) > 1 and len(self.embeddings) == len(self.items):
+        if len(self.photos) > 1 and len(self.photo_embeddings) == len(self.photos):
             self._group_near_duplicates()
+        first_photo = np.array([rows[0] for rows in self._photo_rows], np.int64)
+        #: Products sharing a byte-identical photo share an exact group number.
+        self.exact_group = self.photo_exact_group[first_photo]
+        #: Exact groups joined with near-identical embeddings: one result per group.
+        self.duplicate_group = self.photo_duplicate_group[first_photo]
 
     def _group_near_duplicates(self) -> None:
         """Join near-identical photos into one duplicate group (:mod:`lookalike.dedup`)."""
-        self.duplicate_group, self.typical_distance = near_duplicate_groups(
-            self.embeddings, self.exact_group, self.index
+        self.photo_duplicate_group, self.typical_distance = near_duplicate_groups(
+            self.photo_embeddings, self.photo_exact_group, self.index
         )
 
     def match_word(self, distance: float) -> str:
@@ -180,8 +219,13 @@ class Recommender:
         except KeyError:
             raise UnknownItemError(item_id) from None
 
-    def item(self, row: int, distance: float = 0.0, rank: int = 0) -> Recommendation:
-        """The item at ``row`` as a :class:`Recommendation`."""
+    def item(
+        self, row: int, distance: float = 0.0, rank: int = 0, photo_row: int | None = None
+    ) -> Recommendation:
+        """The item at ``row`` as a :class:`Recommendation`; ``photo_row`` is the photo
+        that matched (default: the product's main photo)."""
+        photo_rows = self._photo_rows[row]
+        photo_row = photo_rows[0] if photo_row is None else int(photo_row)
         return Recommendation(
             id=self.items.ids[row],
             distance=round(float(distance), 6),
@@ -189,6 +233,54 @@ class Recommender:
             metadata=self.items.metadata[row],
             path=self.items.paths[row],
             match=self.match_word(float(distance)),
+            photo=self.photos.numbers[photo_row],
+            photos=[self.photos.numbers[r] for r in photo_rows],
+            photo_path=self.photos.paths[photo_row],
+        )
+
+    def photo_rows(self, row: int) -> list[int]:
+        """The photo rows of product ``row``, by photo number."""
+        return list(self._photo_rows[row])
+
+    def photo_row(self, item_id: str, number: int) -> int:
+        """The photo row of ``item_id``'s photo ``number``. Raises UnknownItemError for an
+        unknown id, KeyError naming the numbers for a photo the product does not have."""
+        rows = self._photo_rows[self.row(item_id)]
+        for photo_row in rows:
+            if self.photos.numbers[photo_row] == number:
+                return photo_row
+        numbers = ", ".join(str(self.photos.numbers[r]) for r in rows)
+        raise KeyError(f"item {item_id!r} has no photo {number} (its photos: {numbers})")
+
+    def allowed_photos(self, allowed: np.ndarray | None) -> np.ndarray | None:
+        """The photo rows (index ids) of the product rows ``allowed`` (None = no filter)."""
+        if allowed is None or not self.grouped:
+            return allowed
+        return np.flatnonzero(np.isin(self.photo_product, allowed)).astype(np.int64)
+
+    def nearest_products(
+        self, vectors: np.ndarray, k: int, allowed: np.ndarray | None = None, **options: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``k`` nearest distinct products of each vector: a grouped search of the photo
+        index (:func:`lookalike.index.grouped.search_groups`).
+
+        Args:
+            vectors: float32 (q, dim).
+            k: products per query.
+            allowed: product rows that may be returned (None = all).
+            options: more index search options (Milvus ``filters``).
+
+        Returns:
+            (distances (q, k), product rows (q, k), matched photo rows (q, k)), -1 padded.
+        """
+        return search_groups(
+            self.index,
+            vectors,
+            k,
+            self.photo_product if self.grouped else None,
+            max_per_group=self.max_photos,
+            allowed=self.allowed_photos(allowed),
+            **options,
         )
 
     def column(self, name: str) -> np.ndarray:
@@ -359,13 +451,21 @@ class Recommender:
         inside = self.exact_filter_values(filters) if self._filters_inside(allowed) else None
         while pending and n_candidates:
             if inside is not None:
-                distances, rows = self.index.search(vectors[pending], fetch, filters=inside)
+                distances, rows, photos = self.nearest_products(
+                    vectors[pending], fetch, filters=inside
+                )
             else:
-                distances, rows = self.index.search(vectors[pending], fetch, allowed=allowed)
+                distances, rows, photos = self.nearest_products(vectors[pending], fetch, allowed)
             still = []
             for slot, query in enumerate(pending):
                 picked = self._pick(
-                    distances[slot], rows[slot], k, excludes[query], collapse_duplicates, allowed
+                    distances[slot],
+                    rows[slot],
+                    k,
+                    excludes[query],
+                    collapse_duplicates,
+                    allowed,
+                    photos[slot],
                 )
                 if len(picked) >= k or fetch >= n_candidates:
                     results[query] = picked
@@ -394,10 +494,12 @@ class Recommender:
         exclude: set[int],
         collapse: bool,
         allowed: np.ndarray | None = None,
+        photos: np.ndarray | None = None,
     ) -> list[Recommendation]:
         banned_groups = {int(self.duplicate_group[r]) for r in exclude} if collapse else set()
         picked: list[Recommendation] = []
-        for distance, row in zip(distances, rows, strict=True):
+        photos = rows if photos is None else photos
+        for distance, row, photo_row in zip(distances, rows, photos, strict=True):
             row = int(row)
             if row < 0 or row in exclude:
                 continue
@@ -406,7 +508,7 @@ class Recommender:
                 if group in banned_groups:
                     continue
                 banned_groups.add(group)
-            result = self.item(row, distance, rank=len(picked) + 1)
+            result = self.item(row, distance, rank=len(picked) + 1, photo_row=int(photo_row))
             if collapse:
                 others = self.duplicates_of(row)
                 if others and allowed is not None:
@@ -459,25 +561,124 @@ class Recommender:
         *,
         filters: Filters | None = None,
         collapse_duplicates: bool = True,
+        combine: str = "mean",
     ) -> list[QueryResult]:
         """Lookalikes of catalog items; an item (and its identical copies) never recommends
-        itself. Raises UnknownItemError for an id not in the bundle."""
+        itself. Raises UnknownItemError for an id not in the bundle.
+
+        ``combine`` says how a product with several photos asks: ``mean`` (one query at the
+        mean of its normalised photo vectors, :func:`product_vectors`; the default, see
+        docs/products.md) or ``min`` (one query per photo; a product's distance is its
+        nearest to any of them). Both are the same for a one-photo product."""
+        if combine not in COMBINE_METHODS:
+            raise ValueError(f"unknown combine {combine!r}; use {' or '.join(COMBINE_METHODS)}")
         rows = [self.row(item_id) for item_id in item_ids]
-        found = self.search(
-            self.embeddings[rows],
-            k,
-            filters=filters,
-            # The item and its byte-identical copies, even when duplicates are not collapsed
-            # (its near-identical ones go with its duplicate group when they are).
-            exclude_rows=[
-                np.flatnonzero(self.exact_group == self.exact_group[row]) for row in rows
-            ],
-            collapse_duplicates=collapse_duplicates,
-        )
+        # The item and its byte-identical copies, even when duplicates are not collapsed
+        # (its near-identical ones go with its duplicate group when they are).
+        excludes = [np.flatnonzero(self.exact_group == self.exact_group[row]) for row in rows]
+        if combine == "mean" or not self.grouped:
+            found = self.search(
+                self.embeddings[rows],
+                k,
+                filters=filters,
+                exclude_rows=excludes,
+                collapse_duplicates=collapse_duplicates,
+            )
+        else:
+            found = []
+            for row, exclude in zip(rows, excludes, strict=True):
+                photo_rows = self._photo_rows[row]
+                lists = self.search(
+                    self.photo_embeddings[photo_rows],
+                    k,
+                    filters=filters,
+                    exclude_rows=[exclude] * len(photo_rows),
+                    collapse_duplicates=collapse_duplicates,
+                )
+                found.append(merge_nearest(lists, k))
         return [
             QueryResult(query=str(item_id), results=results)
             for item_id, results in zip(item_ids, found, strict=True)
         ]
+
+
+def merge_nearest(lists: Sequence[Sequence[Recommendation]], k: int) -> list[Recommendation]:
+    """The ``k`` nearest distinct ids over several ranked lists (each id at its smallest
+    distance), re-ranked from 1. The exact top k by min distance when each list is its
+    query's top k (a product ranked k-th by its minimum is in the top k of the query that
+    gave that minimum)."""
+    best: dict[str, Recommendation] = {}
+    for results in lists:
+        for result in results:
+            if result.id not in best or result.distance < best[result.id].distance:
+                best[result.id] = result
+    merged = sorted(best.values(), key=lambda r: r.distance)[:k]
+    for rank, result in enumerate(merged, start=1):
+        result.rank = rank
+    return merged
+
+
+def product_vectors(photo_vectors: np.ndarray, products: np.ndarray, n_products: int) -> np.ndarray:
+    """One vector per product: the mean of its photos' L2-normalised vectors, scaled to their
+    mean length (so distances stay on the photos' scale). A one-photo product keeps its
+    photo's vector exactly.
+
+    Args:
+        photo_vectors: float32 (photos, dim).
+        products: int (photos,), each photo's product row in 0..n_products-1.
+        n_products: number of products (each must have a photo).
+
+    Returns:
+        float32 (n_products, dim).
+    """
+    vectors = np.asarray(photo_vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.maximum(norms, 1e-12)
+    counts = np.bincount(products, minlength=n_products).astype(np.float64)
+    mean = np.zeros((n_products, vectors.shape[1]))
+    np.add.at(mean, products, unit)
+    mean /= np.maximum(counts, 1)[:, None]
+    length = np.bincount(products, weights=norms[:, 0], minlength=n_products) / np.maximum(
+        counts, 1
+    )
+    mean *= (length / np.maximum(np.linalg.norm(mean, axis=1), 1e-12))[:, None]
+    out = mean.astype(np.float32)
+    single = np.flatnonzero(counts == 1)
+    if len(single):
+        # Exactly the photo's own vector: a one-photo product's queries are unchanged.
+        first = np.full(n_products, -1, np.int64)
+        first[products[::-1]] = np.arange(len(products))[::-1]
+        out[single] = photo_vectors[first[single]]
+    return out
+
+
+def join_groups(groups: np.ndarray, products: np.ndarray) -> np.ndarray:
+    """Per photo, a group number shared by the photos of one product and by every photo in
+    ``groups`` (e.g. byte-identical) with them: the connected components (union-find).
+
+    Args:
+        groups: int (photos,), group numbers (e.g. :func:`lookalike.dedup.exact_group_numbers`).
+        products: int (photos,), product rows.
+
+    Returns:
+        int64 (photos,), the smallest group number of each component.
+    """
+    parent = np.arange(int(groups.max()) + 1 if len(groups) else 0)
+
+    def find(g: int) -> int:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = int(parent[g])
+        return g
+
+    first_of_product: dict[int, int] = {}
+    for group, product in zip(groups.tolist(), products.tolist(), strict=True):
+        other = first_of_product.setdefault(product, group)
+        a, b = find(group), find(other)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    roots = np.array([find(g) for g in range(len(parent))], np.int64)
+    return roots[groups]
 
 
 def filter_values(values: str | Iterable[object]) -> set[str]:
@@ -516,6 +717,7 @@ def per_source_crops(crop: Crop | Sequence[Crop | None] | None, count: int) -> l
 
 # The near-duplicate constants live in lookalike.dedup; importable from here too.
 __all__ = [
+    "COMBINE_METHODS",
     "MATCH_CLOSE",
     "MATCH_SIMILAR",
     "MAX_K",
@@ -529,5 +731,8 @@ __all__ = [
     "UnknownItemError",
     "decode_each",
     "filter_values",
+    "join_groups",
+    "merge_nearest",
     "per_source_crops",
+    "product_vectors",
 ]

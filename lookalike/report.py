@@ -23,6 +23,7 @@ from lookalike.evaluation import (
     MIN_ITEMS_PER_SCORED_TYPE,
     Evaluation,
     evaluate_embeddings,
+    evaluate_products,
     format_query_set_table,
     format_table,
     hit_rate_at_k,
@@ -49,6 +50,9 @@ def group_keys_for(recommender, catalog: Path | None) -> list[str]:
     if catalog is not None and (catalog / "duplicates.csv").is_file():
         groups = read_duplicate_groups(catalog / "duplicates.csv")
     hashes = recommender.items.content_hashes or recommender.items.ids
+    if getattr(recommender, "grouped", False):
+        # Several photos per product: products sharing any identical photo share a key.
+        hashes = [f"exact{int(g)}" for g in recommender.exact_group]
     return [
         f"group:{groups[i]}" if i in groups else f"hash:{h}"
         for i, h in zip(recommender.items.ids, hashes, strict=True)
@@ -100,7 +104,7 @@ def degraded_copy_recall(
     for name in DEGRADATIONS:
         images = degrade_batch(originals.images, name, seed)
         vectors = recommender.encoder.encode(images)
-        _, found = recommender.index.search(vectors, 10)
+        _, found, _ = recommender.nearest_products(vectors, 10)  # product rows
         # A query hits when its item (or an identical image) is in the top k; the index
         # pads with -1, which never hits.
         hit = label_relevance(keys, rows, found)
@@ -297,6 +301,21 @@ def evaluate_bundle(
 
     say(f"evaluating {bundle} on {len(query_rows)} queries against {len(metadata)} items")
     evaluations = [run(f"{encoder_name} (this bundle)", recommender.embeddings)]
+    if recommender.grouped:
+        # Products with several photos: each photo of a test product asks, products answer.
+        evaluations.append(
+            evaluate_products(
+                recommender.photo_embeddings,
+                recommender.photo_product,
+                metadata,
+                query_rows,
+                keys,
+                primary=primary,
+                columns=columns,
+                name=f"{encoder_name}: photos ask, products answer",
+            )
+        )
+        say(f"  {evaluations[-1].name}: {evaluations[-1].metrics}")
     for other in compare_bundles:
         name, embeddings = aligned_embeddings(Path(other), recommender.items.ids)
         evaluations.append(run(name, embeddings))

@@ -118,3 +118,50 @@ def random_image(path: Path, size=(40, 30), seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
     return path
+
+
+def make_product_catalog(root: Path, photos: int = 3) -> Path:
+    """Write 12 products (3 shapes x 4 colours) with ``photos`` photos each (the shape drawn
+    at different margins/heights) and a fashion.csv with one row per photo (issue 18)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for number, (shape, (colour_name, rgb)) in enumerate(
+        ((s, c) for s in SHAPES for c in COLOURS.items()), start=201
+    ):
+        for photo in range(photos):
+            name = f"{number}-{photo + 1}.jpg"
+            draw_item(shape, rgb, photo).save(root / name, quality=92)
+            rows.append(
+                {
+                    "ProductId": str(number),
+                    "Gender": "Women" if number % 2 else "Men",
+                    "ProductType": shape.title(),
+                    "Colour": colour_name,
+                    "Image": name,
+                }
+            )
+    with open(root / "fashion.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+@pytest.fixture(scope="session")
+def product_catalog(tmp_path_factory) -> Path:
+    """12 synthetic products with 3 photos each (a CSV row per photo)."""
+    return make_product_catalog(tmp_path_factory.mktemp("product-catalog"))
+
+
+@pytest.fixture(scope="session")
+def product_bundle(product_catalog, tmp_path_factory) -> Path:
+    """A bundle of the product catalog (36 photos, 12 products) with the tiny CAE."""
+    from lookalike.pipeline import BuildConfig, build_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "products"
+    build_bundle(
+        BuildConfig(catalog=str(product_catalog), encoder="cae", encoder_options=dict(TINY_CAE)),
+        out,
+        progress=False,
+    )
+    return out

@@ -331,3 +331,47 @@ def test_query_set_metrics_missing_results_are_misses():
         k=2,
     )
     assert out["all"]["P@2 ProductType"] == 0.5 and "P@2 Colour" not in out["all"]
+
+
+# --- products with several photos (issue 18) --------------------------------------------------
+def test_product_protocol_search_excludes_the_own_product_and_returns_distinct_products():
+    from lookalike.evaluation import product_protocol_search
+
+    photos = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [9.0]], np.float32)
+    products = np.array([0, 0, 1, 1, 1, 2])
+
+    d, rows, matched = product_protocol_search(photos, products, photos[:1], [np.array([0])], 3)
+
+    assert rows.tolist() == [[1, 2, -1]] and matched.tolist() == [[2, 5, -1]]
+    assert d[0, :2] == pytest.approx([0.2, 9.0])
+
+
+def test_evaluate_products_equals_the_photo_protocol_for_one_photo_per_product():
+    from lookalike.evaluation import evaluate_embeddings, evaluate_products
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(30, 8)).astype(np.float32)
+    metadata = [{"ProductType": "ab"[i % 2], "Colour": "xyz"[i % 3]} for i in range(30)]
+    keys = [str(i // 2 if i < 6 else i) for i in range(30)]  # 3 duplicate pairs
+    queries = np.arange(0, 30, 3)
+
+    photo = evaluate_embeddings(vectors, metadata, queries, keys)
+    product = evaluate_products(vectors, np.arange(30), metadata, queries, keys)
+
+    assert product.metrics == pytest.approx(photo.metrics)
+    assert product.n_queries == len(queries)
+
+
+def test_evaluate_products_asks_with_every_photo_of_a_query_product():
+    from lookalike.evaluation import evaluate_products
+
+    # Products 0 and 1 have two photos each; each photo's nearest other product is the other.
+    photos = np.array([[0.0], [0.2], [0.5], [0.7], [10.0]], np.float32)
+    products = np.array([0, 0, 1, 1, 2])
+    metadata = [{"ProductType": "a"}, {"ProductType": "a"}, {"ProductType": "b"}]
+
+    result = evaluate_products(photos, products, metadata, np.array([0]), ["0", "1", "2"])
+
+    assert result.n_queries == 2
+    assert result.result_rows[:, :2].tolist() == [[1, 2], [1, 2]]
+    assert result.metrics["P@1 ProductType"] == 1.0

@@ -29,7 +29,8 @@ them with a lock if the server mutates an index while serving it.
 Modules: :mod:`~lookalike.index.base` (the protocol, input checks, the shared base with
 filtered search and save/load), :mod:`~lookalike.index.flat`,
 :mod:`~lookalike.index.hnsw`, :mod:`~lookalike.index.ivfpq` (one kind each) and
-:mod:`~lookalike.index.registry` (the kinds by name, ``create_index``, ``load_index``,
+:mod:`~lookalike.index.grouped` (``search_groups``: k distinct products over an index of
+their photos, for every kind), :mod:`~lookalike.index.registry` (the kinds by name, ``create_index``, ``load_index``,
 ``choose_index_kind``, ``build_index``). Exact brute-force search lives below the index,
 in :mod:`lookalike.neighbours`, and is re-exported here.
 """
@@ -46,6 +47,7 @@ from lookalike.index.base import (
     set_threads,
 )
 from lookalike.index.flat import FlatIndex
+from lookalike.index.grouped import search_groups
 from lookalike.index.hnsw import FILTER_EF_MAX, REMOVED_FILE, HNSWIndex
 from lookalike.index.ivfpq import (
     MAX_NLIST,
@@ -91,5 +93,6 @@ __all__ = [
     "default_nlist",
     "exact_search",
     "load_index",
+    "search_groups",
     "set_threads",
 ]

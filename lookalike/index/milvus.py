@@ -139,6 +139,9 @@ class MilvusIndex:
     stores_rows = True
     #: Recommender passes metadata ``filters`` to ``search`` (evaluated inside Milvus).
     filters_inside = True
+    #: ``search(group_by_item=True)`` groups photos by product inside Milvus (its
+    #: ``group_by_field`` search on ``item_id``; Milvus Lite supports it too).
+    groups_inside = True
 
     def __init__(self, dim: int, params: dict[str, Any], owned: bool):
         self.dim = int(dim)
@@ -302,6 +305,7 @@ class MilvusIndex:
         k: int,
         allowed: np.ndarray | None = None,
         filters: dict[str, Sequence[str]] | None = None,
+        group_by_item: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Nearest rows: Euclidean distances (nearest first) and row ids, -1 padded.
 
@@ -311,6 +315,8 @@ class MilvusIndex:
             allowed: rows that may be returned (a ``row in [...]`` expression).
             filters: metadata column -> exact values; evaluated inside Milvus. A column
                 without a field (added later) falls back to ``allowed``.
+            group_by_item: at most one row per item id (the nearest of a product's photos),
+                grouped inside Milvus: k distinct products (see lookalike.index.grouped).
         """
         q = _numeric_2d(queries, "queries")
         if q.shape[1] != self.dim:
@@ -331,6 +337,7 @@ class MilvusIndex:
                 return distances, rows
             expression = "row in [" + ", ".join(str(int(r)) for r in allowed) + "]"
         step = search_batch_rows(self.ntotal, self.dim)
+        grouping = {"group_by_field": "item_id"} if group_by_item else {}
         for start in range(0, len(q), step):
             hits = self.client.search(
                 self.collection,
@@ -340,10 +347,12 @@ class MilvusIndex:
                 output_fields=["row"],
                 search_params={"metric_type": "L2"},
                 consistency_level="Strong",
+                **grouping,
             )
             for i, found in enumerate(hits, start=start):
                 for j, hit in enumerate(found):
-                    rows[i, j] = int(hit["row"] if "row" in hit else hit["id"])
+                    row = hit["row"] if "row" in hit else hit.get("entity", {}).get("row")
+                    rows[i, j] = int(hit["id"] if row is None else row)
                     # Milvus' L2 is the squared distance; the seam's distances are Euclidean.
                     distances[i, j] = np.sqrt(max(float(hit["distance"]), 0.0))
         return distances, rows
