@@ -30,9 +30,10 @@ Modules: :mod:`~lookalike.index.base` (the protocol, input checks, the shared ba
 filtered search and save/load), :mod:`~lookalike.index.flat`,
 :mod:`~lookalike.index.hnsw`, :mod:`~lookalike.index.ivfpq` (one kind each) and
 :mod:`~lookalike.index.grouped` (``search_groups``: k distinct products over an index of
-their photos, for every kind), :mod:`~lookalike.index.registry` (the kinds by name, ``create_index``, ``load_index``,
-``choose_index_kind``, ``build_index``). Exact brute-force search lives below the index,
-in :mod:`lookalike.neighbours`, and is re-exported here.
+their photos, for every kind), :mod:`~lookalike.index.registry` (the kinds by name,
+``create_index``, ``load_index``, ``choose_index_kind``, ``build_index``). Exact
+brute-force search lives below the index, in :mod:`lookalike.neighbours`, and is
+re-exported here.
 """
 
 from __future__ import annotations
