@@ -30,13 +30,22 @@ MAX_USER_LENGTH = 200
 
 
 # --- response models -------------------------------------------------------------------------
+class Photo(BaseModel):
+    """One photo of a product (number 1 is its main photo)."""
+
+    number: int
+    image_url: str
+    thumbnail_url: str
+
+
 class Item(BaseModel):
-    """A catalog item."""
+    """A catalog item (a product): its main photo's URLs and all its photos."""
 
     id: str
     metadata: dict[str, str]
     image_url: str
     thumbnail_url: str
+    photos: list[Photo] = Field(default_factory=list, description="every photo, main first")
 
 
 class Result(BaseModel):
@@ -52,6 +61,8 @@ class Result(BaseModel):
     duplicates: list[str] = Field(
         default_factory=list, description="ids of near-identical items collapsed into this one"
     )
+    photo: Photo | None = Field(None, description="the product's photo that matched")
+    photos: list[Photo] = Field(default_factory=list, description="every photo, main first")
 
 
 class QueryInfo(BaseModel):
@@ -260,9 +271,21 @@ def item_urls(request: Request, item_id: str) -> dict[str, str]:
     return {"image_url": f"{base}/image", "thumbnail_url": f"{base}/thumbnail"}
 
 
+def photo_json(request: Request, item_id: str, number: int) -> dict[str, Any]:
+    """Public JSON of photo ``number`` of an item: its number and its image and thumbnail
+    URLs (``?photo=N``)."""
+    urls = item_urls(request, item_id)
+    return {"number": number, **{k: f"{v}?photo={number}" for k, v in urls.items()}}
+
+
 def item_json(request: Request, item: Recommendation) -> dict[str, Any]:
     """Public JSON of a catalog item (the server-side file path stays private)."""
-    return {"id": item.id, "metadata": item.metadata, **item_urls(request, item.id)}
+    return {
+        "id": item.id,
+        "metadata": item.metadata,
+        **item_urls(request, item.id),
+        "photos": [photo_json(request, item.id, n) for n in item.photos],
+    }
 
 
 def result_json(request: Request, item: Recommendation) -> dict[str, Any]:
@@ -275,6 +298,8 @@ def result_json(request: Request, item: Recommendation) -> dict[str, Any]:
         **item_urls(request, item.id),
         "match": item.match,
         "duplicates": item.duplicates,
+        "photo": photo_json(request, item.id, item.photo),
+        "photos": [photo_json(request, item.id, n) for n in item.photos],
     }
 
 

@@ -27,8 +27,10 @@ RESULT_FIELDS = {
     "thumbnail_url",
     "match",
     "duplicates",
+    "photo",
+    "photos",
 }
-ITEM_FIELDS = {"id", "metadata", "image_url", "thumbnail_url"}
+ITEM_FIELDS = {"id", "metadata", "image_url", "thumbnail_url", "photos"}
 API_KEY = "hostile-test-key-0123456789"
 SECRET = "TOP-SECRET-CONTENT"
 

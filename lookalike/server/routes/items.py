@@ -1,5 +1,8 @@
 """Browsing the catalog: pages of items, one item, its image and thumbnail, and facets.
 
+A product with several photos lists them (``photos``); ``?photo=N`` picks one of them for
+the image and the thumbnail (default: the main photo, number 1).
+
 Every file a response sends is found through the item's id in the served bundle, never from
 a path in the request. Images and thumbnails carry an ETag and are cached for a day.
 """
@@ -71,10 +74,31 @@ def get_item(item_id: str, request: Request, cat: CurrentCatalog) -> dict[str, A
     return item_json(request, cat.recommender.item(cat.row(item_id)))
 
 
+PHOTO_QUERY = Query(None, ge=1, le=2**31 - 1, description="photo number (default: the main)")
+
+
+def photo_path(cat: Any, item_id: str, photo: int | None) -> Path:
+    """The file of photo ``photo`` of ``item_id`` (None: the main photo), from the bundle.
+
+    Raises:
+        ApiError: 404 ``unknown_photo`` when the item has no such photo.
+    """
+    if photo is None:
+        return cat.source_path(item_id)
+    rec = cat.recommender
+    cat.row(item_id)  # an unknown id is unknown_item, before any photo question
+    try:
+        return Path(rec.photos.paths[rec.photo_row(item_id, photo)])
+    except KeyError as exc:
+        raise ApiError(404, "unknown_photo", str(exc.args[0])) from None
+
+
 @router.get("/api/items/{item_id}/image", responses=ERROR_RESPONSES, response_class=FileResponse)
-def get_image(item_id: str, request: Request, cat: CurrentCatalog) -> Response:
-    """The catalog image file of an item."""
-    path = cat.source_path(item_id)
+def get_image(
+    item_id: str, request: Request, cat: CurrentCatalog, photo: int | None = PHOTO_QUERY
+) -> Response:
+    """The catalog image file of an item (``photo``: which of its photos)."""
+    path = photo_path(cat, item_id, photo)
     try:
         stat = os.stat(path)
     except OSError:
@@ -92,10 +116,15 @@ def get_image(item_id: str, request: Request, cat: CurrentCatalog) -> Response:
     "/api/items/{item_id}/thumbnail", responses=ERROR_RESPONSES, response_class=FileResponse
 )
 def get_thumbnail(
-    item_id: str, request: Request, cat: CurrentCatalog, thumbs: Thumbnails
+    item_id: str,
+    request: Request,
+    cat: CurrentCatalog,
+    thumbs: Thumbnails,
+    photo: int | None = PHOTO_QUERY,
 ) -> Response:
-    """A small letterboxed JPEG of the item's image, made once and cached."""
-    path = cat.source_path(item_id)
+    """A small letterboxed JPEG of the item's image (``photo``: which of its photos), made
+    once and cached."""
+    path = photo_path(cat, item_id, photo)
     try:
         key = thumbs.key(path)
         etag = f'"{key}"'
