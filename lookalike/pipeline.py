@@ -80,6 +80,8 @@ class BuildConfig:
         archive_split: which rows of the archive's labels: ``auto`` (the ``archive`` split
             when its CSV has a ``split`` column with that value, else every photo), a split
             value, or None for every photo.
+        product_folders: the catalog is a folder per product (``CATALOG/<id>/*.jpg``);
+            None = detected (:func:`lookalike.catalog.looks_like_product_folders`).
     """
 
     catalog: str
@@ -96,6 +98,7 @@ class BuildConfig:
     index_options: dict[str, Any] = field(default_factory=dict)
     archive: str | None = None
     archive_split: str | None = "auto"
+    product_folders: bool | None = None
 
 
 def load_catalog(config: BuildConfig) -> Catalog:
@@ -105,6 +108,7 @@ def load_catalog(config: BuildConfig) -> Catalog:
         config.metadata_csv,
         id_column=config.id_column,
         image_column=config.image_column,
+        product_folders=config.product_folders,
     )
 
 

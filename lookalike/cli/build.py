@@ -31,6 +31,13 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
     parser.add_argument("--id-column", help="CSV column holding the item id")
     parser.add_argument("--image-column", help="CSV column holding the image file name")
     parser.add_argument(
+        "--product-folders",
+        action="store_true",
+        default=None,
+        help="the catalog holds a folder per product (CATALOG/<id>/*.jpg: its photos); "
+        "detected when the metadata CSV's ids name the folders",
+    )
+    parser.add_argument(
         "--split",
         help="CSV of id,split: labels of 'test' items are never trained on "
         "(default: CATALOG/split.csv if present; '' to use every label)",
@@ -131,6 +138,7 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         metadata_csv=str(args.metadata.resolve()) if args.metadata else None,
         id_column=args.id_column,
         image_column=args.image_column,
+        product_folders=args.product_folders,
         encoder=args.encoder or DEFAULT_ENCODER,
         encoder_options=options,
         index=args.index,

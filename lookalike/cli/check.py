@@ -4,9 +4,22 @@ orphaned files."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from lookalike.bundle import check_bundle, collect_garbage, current_version_dir, find_orphans
+from lookalike.bundle import (
+    BUILD_REPORT,
+    BundleError,
+    check_bundle,
+    collect_garbage,
+    current_version_dir,
+    find_orphans,
+    read_bundle,
+)
+
+#: Catalog problems ``check`` repeats from the build report: a product's CSV rows that
+#: disagree on its metadata (the first row's was kept).
+DISAGREEMENT = "disagrees with its first row"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -34,8 +47,26 @@ def cmd_check(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"problem: {problem}")
         return 1
+    print_catalog_notes(args.bundle)
     print(f"ok: {current_version_dir(args.bundle)}")
     return 0
+
+
+def print_catalog_notes(bundle: Path) -> None:
+    """Print the product and photo counts, and the build's notes on products whose rows
+    disagreed on metadata (warnings: the bundle itself is sound)."""
+    try:
+        data = read_bundle(bundle)
+        report = json.loads((data.version_dir / BUILD_REPORT).read_text())
+    except (BundleError, OSError, ValueError):
+        return
+    if len(data.photos) != len(data.items):
+        print(f"catalog: {len(data.items)} products, {len(data.photos)} photos")
+    notes = [p for p in report.get("catalog_problems", []) if DISAGREEMENT in p]
+    for note in notes[:10]:
+        print(f"warning: {note}")
+    if len(notes) > 10:
+        print(f"warning: ... and {len(notes) - 10} more products whose rows disagree")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

@@ -52,10 +52,18 @@ def parse_options(pairs: Sequence[str] | None) -> dict[str, object]:
 
 
 def format_table(result: QueryResult, columns: Sequence[str]) -> str:
-    """Results as an aligned text table: rank, id, distance, then ``columns``."""
-    header = ["rank", "id", "distance", *columns]
+    """Results as an aligned text table: rank, id, distance, then ``columns``; when a result
+    has several photos, a ``photo`` column after the distance (matched photo / photos)."""
+    photos = any(len(r.photos) > 1 for r in result.results)
+    header = ["rank", "id", "distance", *(["photo"] if photos else []), *columns]
     rows = [
-        [str(r.rank), r.id, f"{r.distance:.4f}", *(r.metadata.get(c, "") for c in columns)]
+        [
+            str(r.rank),
+            r.id,
+            f"{r.distance:.4f}",
+            *([f"{r.photo}/{len(r.photos)}"] if photos else []),
+            *(r.metadata.get(c, "") for c in columns),
+        ]
         for r in result.results
     ]
     widths = [

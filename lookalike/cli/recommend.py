@@ -17,7 +17,7 @@ from lookalike.cli.common import (
 from lookalike.grid import draw_grid, load_tile_image
 from lookalike.imaging import CropError, parse_crop
 from lookalike.personal import Profile, read_interactions, recommend_profile
-from lookalike.recommend import QueryResult, Recommender
+from lookalike.recommend import COMBINE_METHODS, QueryResult, Recommender
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -52,7 +52,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         query_images += [load_tile_image(p) for p in args.images]
     if args.item:
         results += recommender.recommend_items(
-            args.item, args.k, filters=filters, collapse_duplicates=collapse
+            args.item, args.k, filters=filters, collapse_duplicates=collapse, combine=args.combine
         )
         query_images += [
             load_tile_image(recommender.item(recommender.row(i)).path) for i in args.item
@@ -128,6 +128,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
     p.add_argument("images", nargs="*", type=Path, help="query image files")
     p.add_argument("--item", action="append", help="catalog item id to query (repeatable)")
+    p.add_argument(
+        "--combine",
+        choices=COMBINE_METHODS,
+        default="mean",
+        help="an --item with several photos asks with the mean of its photos (default) or "
+        "with each photo, nearest wins (min)",
+    )
     p.add_argument("-k", type=int, default=10, help="results per query (default 10)")
     p.add_argument(
         "--crop",
