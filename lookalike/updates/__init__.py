@@ -21,6 +21,11 @@ on stderr and pauses: ``SECONDS`` pauses that long at every stage, ``NAME=SECOND
 stage NAME (so a crash test can SIGKILL a writer held exactly there). Unset (always, in
 production), it costs one environment lookup per stage.
 
+Products with several photos: ``remove_items`` removes a product with all its photos,
+``remove_photos`` single photos of one product, ``add_photos`` adds photos to a product (or
+a new product with several photos); ``add_items --replace`` replaces a product (all its
+photos) with a one-photo one.
+
 The commands are ``lookalike add`` and ``lookalike remove`` (:mod:`lookalike.cli.update`).
 Modules: ``add`` and ``remove`` (the two updates), ``report`` (what an update did), ``ids``
 (which ids are acceptable), ``versions`` (the steps both share: test hook, index, writing and
@@ -47,8 +52,8 @@ from lookalike.dedup import (
     typical_neighbour_distance,
 )
 from lookalike.ids import MAX_ID_LENGTH, check_item_id, normalize_item_id
-from lookalike.updates.add import add_items, add_new_items
-from lookalike.updates.remove import remove_items
+from lookalike.updates.add import add_items, add_new_items, add_photos
+from lookalike.updates.remove import remove_items, remove_photos
 from lookalike.updates.report import NewItem, Skipped, UpdateReport
 from lookalike.updates.versions import SLOW_ENV, UPDATE_REPORT
 
@@ -75,10 +80,12 @@ __all__ = [
     "UpdateReport",
     "add_items",
     "add_new_items",
+    "add_photos",
     "bundle_lock",
     "check_item_id",
     "find_duplicates",
     "normalize_item_id",
     "remove_items",
+    "remove_photos",
     "typical_neighbour_distance",
 ]

@@ -1,7 +1,10 @@
-"""Add items (image files or uploaded bytes) to a built bundle as a new version."""
+"""Add items (image files or uploaded bytes) to a built bundle as a new version; or add
+photos to one product (:func:`add_photos`: a new product with several photos, or more
+photos of an existing one)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import time
@@ -17,6 +20,7 @@ from lookalike.bundle import (
     LOCK_TIMEOUT,
     BundleData,
     ItemTable,
+    PhotoTable,
     UpdateError,
     bundle_lock,
     read_bundle,
@@ -40,6 +44,7 @@ from lookalike.updates.report import NewItem, Skipped, UpdateReport
 from lookalike.updates.versions import (
     collect_unused,
     index_rows,
+    keep_photos,
     load_live_index,
     rebuild_index,
     stage,
@@ -120,6 +125,7 @@ def add_new_items(
     problems: list[str] | None = None,
     encoder_loader: Callable[[BundleData], Any] | None = None,
     thumbnail_dirs: Sequence[str | Path] | None = None,
+    photos_of: str | None = None,
 ) -> UpdateReport:
     """Add prepared items (file paths or image bytes) to the bundle as a new version.
 
@@ -135,6 +141,9 @@ def add_new_items(
             from the version's ``encoder/``); the server passes one that reuses its own.
         thumbnail_dirs: thumbnail caches to clear of orphans afterwards (default
             ``BUNDLE/thumbnails``); see :func:`collect_garbage`.
+        photos_of: every item of ``new`` is a photo of this one product (their ids are
+            ignored): added to it when it exists, else a new product with these photos and
+            the first one's metadata (:func:`add_photos`).
 
     Returns:
         The report (``version`` None when nothing was added).
@@ -145,9 +154,10 @@ def add_new_items(
     candidates: list[NewItem] = []
     seen: set[str] = set()
     for item in new:
-        item = NewItem(normalize_item_id(item.id), item.source, item.metadata, item.name)
+        item_id = item.id if photos_of is None else photos_of
+        item = NewItem(normalize_item_id(item_id), item.source, item.metadata, item.name)
         reason, code = check_item_id(item.id), "invalid_id"
-        if reason is None and item.id in seen:
+        if reason is None and item.id in seen and photos_of is None:
             reason, code = f"id {item.id!r} given twice; the first one is kept", "repeated_id"
         if reason is not None:
             skipped.append(Skipped(item.name or item.id, item.id, reason, code))
@@ -171,6 +181,7 @@ def add_new_items(
                 say=say,
                 encoder_loader=encoder_loader,
                 started=started,
+                photos_of=candidates[0].id if photos_of is not None and candidates else None,
             )
         finally:
             # Also after a failed add: an image stored before the failure is garbage.
@@ -192,6 +203,7 @@ def _add_locked(
     say: Callable[..., None],
     encoder_loader: Callable[[BundleData], Any] | None,
     started: float,
+    photos_of: str | None = None,
 ) -> UpdateReport:
     """The body of :func:`add_new_items`, run under the writer lock."""
     stage("locked")
@@ -205,7 +217,7 @@ def _add_locked(
     )
     stage("read")
     existing = set(data.items.ids)
-    if not replace:
+    if not replace and photos_of is None:
         taken = [item for item in candidates if item.id in existing]
         report.skipped += [
             Skipped(
@@ -230,9 +242,11 @@ def _add_locked(
         return report
     hashes = [_content_hash(item.source) for item in accepted]
     index = load_live_index(data)
+    # Searched photo by photo: a photo view of the bundle (an id per photo row).
     report.duplicates = find_duplicates(
-        data, index, accepted, hashes, vectors, images, encoder.input_size, near_threshold
-    )
+        photo_view(data), index, accepted, hashes, vectors, images, encoder.input_size,
+        near_threshold,
+    )  # fmt: skip
     paths = (
         [
             _store_image(bundle_dir, item.source, digest)
@@ -241,6 +255,10 @@ def _add_locked(
         if store_images
         else [str(Path(item.source).resolve()) for item in accepted]  # type: ignore[arg-type]
     )
+    if photos_of is not None:
+        return _add_photos_locked(
+            bundle_dir, data, index, photos_of, accepted, paths, hashes, vectors, report, started
+        )
     added = ItemTable(
         ids=[item.id for item in accepted],
         paths=paths,
@@ -251,17 +269,24 @@ def _add_locked(
     replaced_rows = [row for row, item_id in enumerate(data.items.ids) if item_id in new_ids]
     report.replaced = [data.items.ids[row] for row in replaced_rows]
     report.added = added.ids
+    old_items, old_photos = _with_hashes(data.items, data.photos)
     if replaced_rows:
-        kept = np.setdiff1d(np.arange(len(data.items)), replaced_rows)
-        items = _with_hashes(data.items).select(kept).extend(added)
-        embeddings = np.concatenate([data.embeddings[kept], vectors])
-        index, note = rebuild_index(data, embeddings, items)
+        # A replaced item loses every photo; the new one comes with one photo.
+        keep = ~np.isin(old_photos.product_rows(), replaced_rows)
+        kept_items, kept_photos, kept_vectors = keep_photos(
+            old_items, old_photos, data.embeddings, keep
+        )
+        items = kept_items.extend(added)
+        photos = kept_photos.extend(_one_photo_each(added, len(kept_items)))
+        embeddings = np.concatenate([kept_vectors, vectors])
+        index, note = rebuild_index(data, embeddings, items, photos)
         report.problems += [note] if note else []
     else:
-        items = _with_hashes(data.items).extend(added)
+        items = old_items.extend(added)
+        photos = old_photos.extend(_one_photo_each(added, len(old_items)))
         embeddings = np.concatenate([data.embeddings, vectors])
-        # Appended rows keep ids == row numbers: the old rows are unchanged.
-        new_rows = np.arange(len(data.items), len(items), dtype=np.int64)
+        # Appended photo rows keep ids == row numbers: the old rows are unchanged.
+        new_rows = np.arange(len(old_photos), len(photos), dtype=np.int64)
         if getattr(index, "stores_rows", False):  # Milvus: item id + metadata as fields
             index.add(vectors, new_rows, rows=index_rows(added))
         else:
@@ -269,8 +294,125 @@ def _add_locked(
     stage("indexed")
     report.items = len(items)
     report.seconds = time.perf_counter() - started
-    report.version = write_version(bundle_dir, data, items, embeddings, index, report)
+    report.version = write_version(bundle_dir, data, items, embeddings, index, report, photos)
     return report
+
+
+def add_photos(
+    bundle_dir: str | Path,
+    item_id: str,
+    sources: Sequence[str | Path | bytes],
+    metadata: dict[str, str] | None = None,
+    *,
+    store_images: bool = False,
+    progress: bool = False,
+    lock_timeout: float | None = LOCK_TIMEOUT,
+    encoder_loader: Callable[[BundleData], Any] | None = None,
+    thumbnail_dirs: Sequence[str | Path] | None = None,
+) -> UpdateReport:
+    """Add photos to product ``item_id``, as a new version: to its photos when it is in the
+    bundle (numbered after its last one; ``metadata`` is then ignored), else as a new
+    product with these photos (numbered from 1) and ``metadata``.
+
+    Args:
+        bundle_dir: a built bundle.
+        item_id: the product.
+        sources: image files, or encoded bytes (with ``store_images``).
+        metadata: a new product's metadata columns.
+        store_images, progress, lock_timeout, encoder_loader, thumbnail_dirs: as for
+            :func:`add_new_items`.
+
+    Returns:
+        The report: ``added`` names a new product, ``photos_added`` every photo added;
+        unreadable photos are skipped and named there.
+    """
+    new = []
+    skipped = []
+    for position, source in enumerate(sources):
+        name = f"photo {position + 1}" if isinstance(source, bytes | bytearray) else str(source)
+        if not isinstance(source, bytes | bytearray) and not Path(source).is_file():
+            skipped.append(Skipped(name, item_id, "file not found", "not_found"))
+            continue
+        data = source if isinstance(source, bytes | bytearray) else Path(source)
+        new.append(NewItem(item_id, data, dict(metadata or {}), name=name))
+    return add_new_items(
+        bundle_dir,
+        new,
+        store_images=store_images,
+        progress=progress,
+        lock_timeout=lock_timeout,
+        skipped=skipped,
+        encoder_loader=encoder_loader,
+        thumbnail_dirs=thumbnail_dirs,
+        photos_of=item_id,
+    )
+
+
+def _add_photos_locked(
+    bundle_dir: Path,
+    data: BundleData,
+    index: Any,
+    item_id: str,
+    accepted: list[NewItem],
+    paths: list[str],
+    hashes: list[str],
+    vectors: np.ndarray,
+    report: UpdateReport,
+    started: float,
+) -> UpdateReport:
+    """Append ``accepted`` as photos of ``item_id`` (a new product when it is not there)."""
+    items, photos = _with_hashes(data.items, data.photos)
+    if item_id in items.ids:
+        product = items.ids.index(item_id)
+        first = max(photos.numbers[r] for r in photos.of_product(product)) + 1
+    else:
+        product, first = len(items), 1
+        items = items.extend(
+            ItemTable([item_id], [paths[0]], [dict(accepted[0].metadata)], [hashes[0]])
+        )
+        report.added = [item_id]
+    numbers = list(range(first, first + len(accepted)))
+    photos = photos.extend(PhotoTable([product] * len(accepted), numbers, paths, hashes))
+    embeddings = np.concatenate([data.embeddings, vectors])
+    new_rows = np.arange(len(data.photos), len(photos), dtype=np.int64)
+    if getattr(index, "stores_rows", False):  # Milvus: product id + metadata as fields
+        rows = [(item_id, items.metadata[product])] * len(accepted)
+        index.add(vectors, new_rows, rows=rows)
+    else:
+        index.add(vectors, new_rows)
+    stage("indexed")
+    report.photos_added = [f"{item_id} photo {n}" for n in numbers]
+    report.items = len(items)
+    report.seconds = time.perf_counter() - started
+    report.version = write_version(bundle_dir, data, items, embeddings, index, report, photos)
+    return report
+
+
+def photo_view(data: BundleData) -> BundleData:
+    """``data`` seen photo by photo: an item row per photo (its product's id and metadata,
+    its own path and hash), for the duplicate search over the photo index."""
+    if data.photos.one_per_product:
+        return data
+    products = data.photos.products
+    table = ItemTable(
+        ids=[data.items.ids[p] for p in products],
+        paths=list(data.photos.paths),
+        metadata=[data.items.metadata[p] for p in products],
+        content_hashes=list(data.photos.content_hashes),
+    )
+    return dataclasses.replace(data, items=table, photos=PhotoTable.one_per_item(table))
+
+
+def _one_photo_each(added: ItemTable, first_product: int) -> PhotoTable:
+    """Photo rows for ``added`` items of one photo each, products numbered from
+    ``first_product``."""
+    n = len(added)
+    return PhotoTable(
+        list(range(first_product, first_product + n)),
+        [1] * n,
+        list(added.paths),
+        list(added.content_hashes),
+    )
 
 
 def _encode_new(
@@ -355,13 +497,24 @@ def _content_hash(source: Path | bytes) -> str:
     return image_content_hash(source)
 
 
-def _with_hashes(items: ItemTable) -> ItemTable:
-    """``items`` with content hashes (old bundles may lack them: rows then count as unique)."""
-    if items.content_hashes or not len(items):
-        return items
-    return ItemTable(
+def _with_hashes(items: ItemTable, photos: PhotoTable) -> tuple[ItemTable, PhotoTable]:
+    """``items`` and ``photos`` with content hashes (old bundles may lack them: rows then
+    count as unique)."""
+    if items.content_hashes and photos.content_hashes or not len(items):
+        return items, photos
+    items = ItemTable(
         items.ids, items.paths, items.metadata, [f"row-{r}" for r in range(len(items))]
     )
+    photos = PhotoTable(
+        photos.products,
+        photos.numbers,
+        photos.paths,
+        [
+            f"row-{p}" if n == 1 else f"row-{p}-{n}"
+            for p, n in zip(photos.products, photos.numbers, strict=True)
+        ],
+    )
+    return items, photos
 
 
 def _store_image(bundle_dir: Path, source: Path | bytes, digest: str) -> str:

@@ -1,4 +1,5 @@
-"""Remove items from a built bundle by id, as a new version."""
+"""Remove items (products, with all their photos) by id, or single photos of a product, from
+a built bundle, as a new version."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ import numpy as np
 
 from lookalike.bundle import (
     LOCK_TIMEOUT,
+    BundleData,
     UpdateError,
     bundle_lock,
     read_bundle,
 )
 from lookalike.updates.report import UpdateReport
-from lookalike.updates.versions import collect_unused, rebuild_index, stage, write_version
+from lookalike.updates.versions import (
+    collect_unused,
+    keep_photos,
+    rebuild_index,
+    stage,
+    write_version,
+)
 
 
 def remove_items(
@@ -64,19 +72,77 @@ def _remove_locked(bundle_dir: Path, wanted: list[str], started: float) -> Updat
     if not drop:
         report.seconds = time.perf_counter() - started
         return report
-    kept = np.setdiff1d(np.arange(len(data.items)), drop)
-    if not len(kept):
+    if len(drop) == len(data.items):
         raise UpdateError(
             f"refusing to remove all {len(data.items)} items: a bundle needs at least one; "
             "build a new bundle instead"
         )
-    items = data.items.select(kept)
-    embeddings = data.embeddings[kept]
-    index, note = rebuild_index(data, embeddings, items)
+    # Every photo of a removed product goes with it.
+    keep = ~np.isin(data.photos.product_rows(), drop)
+    report.removed = [data.items.ids[r] for r in drop]
+    return _publish(bundle_dir, data, keep, report, started)
+
+
+def _publish(
+    bundle_dir: Path, data: BundleData, keep: np.ndarray, report: UpdateReport, started: float
+) -> UpdateReport:
+    """Write the version that keeps the photos ``keep`` (bool per photo row), index rebuilt
+    (rows are renumbered: an index id must equal its photo row)."""
+    items, photos, embeddings = keep_photos(data.items, data.photos, data.embeddings, keep)
+    index, note = rebuild_index(data, embeddings, items, photos)
     report.problems += [note] if note else []
     stage("indexed")
-    report.removed = [data.items.ids[r] for r in drop]
     report.items = len(items)
     report.seconds = time.perf_counter() - started
-    report.version = write_version(bundle_dir, data, items, embeddings, index, report)
+    report.version = write_version(bundle_dir, data, items, embeddings, index, report, photos)
     return report
+
+
+def remove_photos(
+    bundle_dir: str | Path,
+    item_id: str,
+    numbers: Sequence[int],
+    *,
+    lock_timeout: float | None = LOCK_TIMEOUT,
+    thumbnail_dirs: Sequence[str | Path] | None = None,
+) -> UpdateReport:
+    """Remove photos (by number) of one product, as a new version; the product keeps its
+    other photos (and their numbers). Unknown numbers are reported in ``problems``.
+
+    Raises:
+        UpdateError: the item is not in the bundle, or the removal would leave it without a
+            photo (remove the item instead).
+    """
+    started = time.perf_counter()
+    bundle_dir = Path(bundle_dir)
+    with bundle_lock(bundle_dir, lock_timeout):
+        try:
+            stage("locked")
+            data = read_bundle(bundle_dir)
+            report = UpdateReport("remove", data.version_dir.name, items=len(data.items))
+            stage("read")
+            if item_id not in data.items.ids:
+                raise UpdateError(f"unknown item id {item_id!r}: not in the bundle")
+            rows = data.photos.of_product(data.items.ids.index(item_id))
+            have = {data.photos.numbers[r]: r for r in rows}
+            wanted = list(dict.fromkeys(int(n) for n in numbers))
+            unknown = [n for n in wanted if n not in have]
+            report.problems += [
+                f"item {item_id!r} has no photo {n} (its photos: "
+                f"{', '.join(map(str, sorted(have)))})"
+                for n in unknown
+            ]
+            drop = [have[n] for n in wanted if n in have]
+            if not drop:
+                report.seconds = time.perf_counter() - started
+                return report
+            if len(drop) == len(rows):
+                raise UpdateError(
+                    f"refusing to remove every photo of {item_id!r}; remove the item instead"
+                )
+            keep = np.ones(len(data.photos), dtype=bool)
+            keep[drop] = False
+            report.photos_removed = [f"{item_id} photo {data.photos.numbers[r]}" for r in drop]
+            return _publish(bundle_dir, data, keep, report, started)
+        finally:
+            collect_unused(bundle_dir, thumbnail_dirs)

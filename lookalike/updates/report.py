@@ -54,6 +54,9 @@ class UpdateReport:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    #: photos added to, or removed from, products ("ID photo N").
+    photos_added: list[str] = field(default_factory=list)
+    photos_removed: list[str] = field(default_factory=list)
     unknown_ids: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
@@ -85,6 +88,8 @@ class UpdateReport:
                     how.append(f"embedding distance {d.distance:.4f}")
                 out.append(f"near duplicate: {d.id!r} looks like {d.of!r} ({', '.join(how)})")
         verb = {"add": "added", "remove": "removed"}.get(self.action, self.action)
+        out += [f"photo added: {p}" for p in self.photos_added]
+        out += [f"photo removed: {p}" for p in self.photos_removed]
         count = len(self.added) if self.action == "add" else len(self.removed)
         extra = f", {len(self.replaced)} replaced" if self.replaced else ""
         if self.version:
