@@ -2,10 +2,10 @@
  *
  * Plain JavaScript, no build step. All data comes from the JSON API next to this page
  * (see /docs). What the shopper sees is a function of the address: the part after "#" names
- * the query (item=ID, photo=a small JPEG of the uploaded photo, or view=for-you), the number
- * of results (k=) and the filters (f.COLUMN=VALUE, repeated), so Back, Forward, reloads and
- * shared links all restore it. Uploaded photos are shrunk in the browser before they are
- * sent. Likes and dislikes form the shopper's profile, kept in localStorage; the "For you"
+ * the query (item=ID, photo=a small JPEG of the uploaded photo, or view=for-you), the part of
+ * the photo to match (crop=x,y,w,h, set with the crop box), the number of results (k=) and
+ * the filters (f.COLUMN=VALUE, repeated), so Back, Forward, reloads and shared links all
+ * restore it. Uploaded photos are shrunk in the browser before they are sent. Likes and dislikes form the shopper's profile, kept in localStorage; the "For you"
  * section shows POST /api/recommend/profile's picks for it.
  */
 (function () {
@@ -22,6 +22,12 @@
   const UPLOAD_SIDE = 1600; // longest side of the photo sent to the server
   const SHARE_SIDE = 320; // longest side of the copy carried in the address (#photo=)
   const K_CHOICES = [5, 10, 20, 50];
+  // The crop box: fractions [x, y, w, h] of the photo, as the API's crop= takes them.
+  const WHOLE_PHOTO = [0, 0, 1, 1];
+  const CROP_MIN = 0.1; // the smallest side, so the box never vanishes under a finger
+  const CROP_STEP = 0.02; // one arrow key press
+  const CROP_KEY_WAIT = 400; // ms after the last key release before results refresh
+  const CROP_DRAG_WAIT = 150; // ms after a drag ends (a second drag right after joins it)
   // Shopper words for the API's "match" field.
   const MATCH_WORDS = {
     same: "Same design",
@@ -33,7 +39,7 @@
   const state = {
     k: 10,
     filters: {}, // column -> array of selected values
-    query: null, // {type: "photo", key} | {type: "item", id} | {type: "for-you"} | null
+    query: null, // {type: "photo", key, crop} | {type: "item", id} | {type: "for-you"} | null
     seed: initialSeed(),
     expanded: new Set(), // facet columns showing all their values
     facets: [],
@@ -51,6 +57,11 @@
     drawerOpen: false,
     closingDrawer: false,
     health: null,
+    previewKey: null, // the photo the preview shows (kept while only its crop changes)
+    cropShown: null, // [x, y, w, h] the crop box shows
+    cropAnswered: null, // the crop the shown results answer (the server's pick or the asked)
+    cropDrag: null, // the pointer drag in progress
+    cropTimer: 0, // a pending refresh after a change
   };
 
   const $ = (id) => document.getElementById(id);
@@ -64,6 +75,10 @@
     preview: $("query-preview"),
     previewImage: $("query-image"),
     previewCaption: $("query-caption"),
+    cropFrame: $("crop-frame"),
+    cropBox: $("crop-box"),
+    cropControls: $("crop-controls"),
+    cropReset: $("crop-reset"),
     kSelect: $("k-select"),
     filtersPanel: $("filters-panel"),
     filtersHeading: $("filters-heading"),
@@ -156,6 +171,9 @@
       return `${subject} isn't a photo we can read. Try a JPEG, PNG or WebP picture.`;
     }
     if (err.status === 404) return "We couldn't find that item. It may no longer be in the catalog.";
+    if (err.code === "invalid_crop") {
+      return "That part of the photo can't be matched. Choose Whole photo and try again.";
+    }
     if (err.code === "invalid_filter") {
       return "One of the filters no longer exists in this catalog. Clear the filters and try again.";
     }
@@ -588,6 +606,7 @@
     const params = new URLSearchParams();
     if (query && query.type === "item") params.set("item", query.id);
     if (query && query.type === "photo") params.set("photo", query.key);
+    if (query && query.type === "photo" && query.crop) params.set("crop", cropText(query.crop));
     if (query && query.type === "for-you") params.set("view", "for-you");
     if (k !== 10) params.set("k", String(k));
     for (const [column, values] of Object.entries(filters)) {
@@ -611,7 +630,9 @@
     const k = Number.parseInt(params.get("k"), 10);
     let query = null;
     if (params.get("item")) query = { type: "item", id: params.get("item") };
-    else if (params.get("photo")) query = { type: "photo", key: params.get("photo") };
+    else if (params.get("photo")) {
+      query = { type: "photo", key: params.get("photo"), crop: parseCrop(params.get("crop")) };
+    }
     else if (params.get("view") === "for-you") query = { type: "for-you" };
     return { query, k: K_CHOICES.includes(k) ? k : 10, filters };
   }
@@ -671,6 +692,8 @@
   }
 
   function clearPreview() {
+    hideCrop();
+    state.previewKey = null;
     if (els.previewImage.src.startsWith("blob:")) URL.revokeObjectURL(els.previewImage.src);
     els.previewImage.removeAttribute("src");
     els.previewImage.alt = "";
@@ -705,7 +728,8 @@
         photo = { blob, name: "" };
         state.photos.set(query.key, photo);
       }
-      showPhotoPreview(photo);
+      // Only the crop changed: keep the photo and its crop box where they are.
+      if (state.previewKey !== query.key) showPhotoPreview(photo, query.key);
     }
     runQuery({ focusResults });
   }
@@ -730,6 +754,7 @@
       let data;
       if (query.type === "photo") {
         photo = state.photos.get(query.key);
+        if (query.crop) params.crop = cropText(query.crop);
         const form = new FormData();
         form.append("image", photo.blob, photo.name || "photo.jpg");
         data = await api(`api/recommend?${queryString(params)}`, {
@@ -745,6 +770,7 @@
         showItemPreview(data.query.item);
       }
       if (state.controller !== controller) return;
+      if (query.type === "photo") showCrop(data.query.crop);
       renderGrid(els.results, data.results, "li");
       renderResultsNote(data.results);
       const n = data.results.length;
@@ -799,8 +825,13 @@
     }
   }
 
-  function showPhotoPreview(photo) {
+  function showPhotoPreview(photo, key) {
     clearPreview();
+    state.previewKey = key;
+    // The crop controls come with the photo (no layout shift when the box appears).
+    els.preview.classList.add("is-cropping");
+    els.cropControls.hidden = false;
+    els.cropReset.disabled = true;
     els.previewImage.src = URL.createObjectURL(photo.blob);
     els.previewImage.alt = "Your photo";
     els.previewCaption.textContent = photo.name ? `Your photo: ${photo.name}` : "Your photo";
@@ -825,6 +856,242 @@
       return;
     }
     navigate({ query: { type: "item", id } });
+  }
+
+  // --- the crop box: the part of an uploaded photo the results match ----------------------
+  function clamp(value, low, high) {
+    return Math.min(Math.max(value, low), high);
+  }
+
+  /** A crop in whole thousandths that stays inside the photo (what the address carries). */
+  function roundCrop([x, y, w, h]) {
+    const left = clamp(Math.round(x * 1000), 0, 999);
+    const top = clamp(Math.round(y * 1000), 0, 999);
+    const width = clamp(Math.round(w * 1000), 1, 1000 - left);
+    const height = clamp(Math.round(h * 1000), 1, 1000 - top);
+    return [left / 1000, top / 1000, width / 1000, height / 1000];
+  }
+
+  function cropText(crop) {
+    return roundCrop(crop).join(",");
+  }
+
+  /** "x,y,w,h" from an address, or null when the API would refuse it. */
+  function parseCrop(text) {
+    if (!text) return null;
+    const parts = text.split(",").map((part) => (part.trim() ? Number(part) : NaN));
+    if (parts.length !== 4 || !parts.every(Number.isFinite)) return null;
+    const [x, y, w, h] = parts;
+    const inside = x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= 1 + 1e-6 && y + h <= 1 + 1e-6;
+    return inside ? roundCrop(parts) : null;
+  }
+
+  function sameCrop(a, b) {
+    return cropText(a) === cropText(b);
+  }
+
+  /** The box's position and size in words (its aria-valuetext). */
+  function cropWords(crop) {
+    if (sameCrop(crop, WHOLE_PHOTO)) return "Whole photo";
+    const [x, y, w, h] = crop.map((v) => `${Math.round(v * 100)}%`);
+    return `${w} wide, ${h} high, ${x} from the left, ${y} from the top`;
+  }
+
+  function drawCrop(crop) {
+    state.cropShown = crop;
+    const [x, y, w, h] = crop;
+    const box = els.cropBox;
+    // Percentages of the frame, which is exactly the photo: the box follows any resize.
+    box.style.left = `${x * 100}%`;
+    box.style.top = `${y * 100}%`;
+    box.style.width = `${w * 100}%`;
+    box.style.height = `${h * 100}%`;
+    box.setAttribute("aria-valuenow", String(Math.round(w * h * 100)));
+    box.setAttribute("aria-valuetext", cropWords(crop));
+  }
+
+  /** After a photo's results: the box shows the crop they answer (null: the whole photo). */
+  function showCrop(crop) {
+    state.cropAnswered = crop ? roundCrop(crop) : null;
+    // A change the shopper is still making wins over an older answer.
+    if (state.cropDrag || state.cropTimer) return;
+    drawCrop(state.cropAnswered || WHOLE_PHOTO);
+    els.cropBox.hidden = false;
+    els.cropReset.disabled = sameCrop(state.cropShown, WHOLE_PHOTO);
+  }
+
+  function hideCrop() {
+    clearTimeout(state.cropTimer);
+    state.cropTimer = 0;
+    state.cropDrag = null;
+    state.cropShown = null;
+    state.cropAnswered = null;
+    els.cropBox.hidden = true;
+    els.cropControls.hidden = true;
+    els.cropFrame.classList.remove("is-dragging");
+    els.cropFrame.style.cursor = "";
+    els.preview.classList.remove("is-cropping");
+  }
+
+  /** Search again with the box's crop, unless the results already answer it. */
+  function commitCrop() {
+    clearTimeout(state.cropTimer);
+    state.cropTimer = 0;
+    const query = state.query;
+    if (!query || query.type !== "photo" || !state.cropShown) return;
+    const crop = roundCrop(state.cropShown);
+    drawCrop(crop);
+    els.cropReset.disabled = sameCrop(crop, WHOLE_PHOTO);
+    const current = query.crop || state.cropAnswered || WHOLE_PHOTO;
+    if (sameCrop(crop, current)) return;
+    // The same history entry: Back goes to the previous search, not the previous box.
+    navigate({ query: { ...query, crop } }, { replace: true, focusResults: false });
+  }
+
+  function commitCropSoon(wait) {
+    clearTimeout(state.cropTimer);
+    state.cropTimer = setTimeout(commitCrop, wait);
+  }
+
+  /** The crop moved by (dx, dy), or with the `edges` named dragged by it; inside the photo
+   * and never smaller than CROP_MIN a side (a smaller one from an address may only grow). */
+  function draggedCrop([x, y, w, h], edges, dx, dy) {
+    if (!edges.left && !edges.right && !edges.top && !edges.bottom) {
+      return [clamp(x + dx, 0, 1 - w), clamp(y + dy, 0, 1 - h), w, h];
+    }
+    let [left, top, right, bottom] = [x, y, x + w, y + h];
+    if (edges.left) left = clamp(x + dx, 0, Math.max(right - CROP_MIN, x));
+    if (edges.right) right = clamp(x + w + dx, Math.min(left + CROP_MIN, x + w), 1);
+    if (edges.top) top = clamp(y + dy, 0, Math.max(bottom - CROP_MIN, y));
+    if (edges.bottom) bottom = clamp(y + h + dy, Math.min(top + CROP_MIN, y + h), 1);
+    return [left, top, right - left, bottom - top];
+  }
+
+  /** The crop dw wider and dh higher, its top-left corner kept unless the photo ends. */
+  function resizedCrop([x, y, w, h], dw, dh) {
+    const width = clamp(w + dw, Math.min(w, CROP_MIN), 1);
+    const height = clamp(h + dh, Math.min(h, CROP_MIN), 1);
+    return [Math.min(x, 1 - width), Math.min(y, 1 - height), width, height];
+  }
+
+  /** Which edges a pointer at (clientX, clientY) would drag ({} = move the box), or null
+   * when it is away from the box. Edges take a band of `grab` px, at most a third of the
+   * box, so a small box can still be moved. */
+  function cropGrip(event) {
+    const frame = els.cropFrame.getBoundingClientRect();
+    const [x, y, w, h] = state.cropShown;
+    const left = frame.left + x * frame.width;
+    const right = left + w * frame.width;
+    const top = frame.top + y * frame.height;
+    const bottom = top + h * frame.height;
+    const grab = event.pointerType === "mouse" ? 12 : 22; // fingers are less precise
+    const px = event.clientX;
+    const py = event.clientY;
+    if (px < left - grab || px > right + grab || py < top - grab || py > bottom + grab) return null;
+    const bandX = Math.min(grab, (right - left) / 3);
+    const bandY = Math.min(grab, (bottom - top) / 3);
+    return {
+      left: px < left + bandX,
+      right: px > right - bandX,
+      top: py < top + bandY,
+      bottom: py > bottom - bandY,
+    };
+  }
+
+  function gripCursor(grip) {
+    if (!grip) return "";
+    const { left, right, top, bottom } = grip;
+    if ((left && top) || (right && bottom)) return "nwse-resize";
+    if ((right && top) || (left && bottom)) return "nesw-resize";
+    if (left || right) return "ew-resize";
+    if (top || bottom) return "ns-resize";
+    return "move";
+  }
+
+  function onCropPointerDown(event) {
+    if (els.cropBox.hidden || !state.cropShown || state.cropDrag || event.button !== 0) return;
+    const grip = cropGrip(event);
+    if (!grip) return;
+    event.preventDefault(); // no text selection, image drag or scrolling
+    clearTimeout(state.cropTimer);
+    state.cropTimer = 0;
+    const frame = els.cropFrame.getBoundingClientRect();
+    state.cropDrag = {
+      id: event.pointerId,
+      grip,
+      start: state.cropShown,
+      x: event.clientX,
+      y: event.clientY,
+      width: frame.width,
+      height: frame.height,
+    };
+    els.cropFrame.setPointerCapture(event.pointerId);
+    els.cropFrame.classList.add("is-dragging");
+    els.cropFrame.style.cursor = gripCursor(grip);
+    els.cropBox.focus({ preventScroll: true }); // the keys go on from here
+  }
+
+  function onCropPointerMove(event) {
+    const drag = state.cropDrag;
+    if (!drag) {
+      if (event.pointerType === "mouse" && state.cropShown && !els.cropBox.hidden) {
+        els.cropFrame.style.cursor = gripCursor(cropGrip(event));
+      }
+      return;
+    }
+    if (event.pointerId !== drag.id) return;
+    const dx = (event.clientX - drag.x) / drag.width;
+    const dy = (event.clientY - drag.y) / drag.height;
+    drawCrop(draggedCrop(drag.start, drag.grip, dx, dy));
+  }
+
+  function onCropPointerEnd(event) {
+    const drag = state.cropDrag;
+    if (!drag || event.pointerId !== drag.id) return;
+    state.cropDrag = null;
+    els.cropFrame.classList.remove("is-dragging");
+    commitCropSoon(CROP_DRAG_WAIT);
+  }
+
+  /** Arrow keys move the box, Shift+arrow keys resize it; results follow the last release. */
+  function onCropKeyDown(event) {
+    const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    if (!(event.key in steps) || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (!state.cropShown || state.cropDrag) return;
+    event.preventDefault(); // no page scrolling
+    clearTimeout(state.cropTimer);
+    state.cropTimer = 0;
+    const [dx, dy] = steps[event.key].map((v) => v * CROP_STEP);
+    drawCrop(
+      event.shiftKey
+        ? resizedCrop(state.cropShown, dx, dy)
+        : draggedCrop(state.cropShown, {}, dx, dy)
+    );
+  }
+
+  function onCropKeyUp(event) {
+    if (event.key.startsWith("Arrow") && !state.cropDrag) commitCropSoon(CROP_KEY_WAIT);
+  }
+
+  function resetCrop() {
+    if (!state.cropShown) return;
+    els.cropBox.focus(); // the button is disabled next: keep the keyboard here
+    drawCrop(WHOLE_PHOTO);
+    commitCrop();
+  }
+
+  function wireCrop() {
+    els.cropFrame.addEventListener("pointerdown", onCropPointerDown);
+    els.cropFrame.addEventListener("pointermove", onCropPointerMove);
+    els.cropFrame.addEventListener("pointerup", onCropPointerEnd);
+    els.cropFrame.addEventListener("pointercancel", onCropPointerEnd);
+    els.cropFrame.addEventListener("lostpointercapture", onCropPointerEnd);
+    els.cropFrame.addEventListener("pointerleave", () => {
+      if (!state.cropDrag) els.cropFrame.style.cursor = "";
+    });
+    els.cropBox.addEventListener("keydown", onCropKeyDown);
+    els.cropBox.addEventListener("keyup", onCropKeyUp);
+    els.cropReset.addEventListener("click", resetCrop);
   }
 
   // --- photos: shrink in the browser, keep a small copy for the address --------------------
@@ -1301,6 +1568,7 @@
       navigate({ query: { type: "for-you" } });
     });
     els.detailsToggle.addEventListener("click", toggleDetails);
+    wireCrop();
     for (const list of [els.results, els.forYouResults, els.samples]) wireGrid(list);
     window.addEventListener("popstate", onPopState);
     window.addEventListener("hashchange", () => applyHash({ focusResults: true }));
