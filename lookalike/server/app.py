@@ -50,7 +50,7 @@ from lookalike.server.deps import API_KEY_ENV, check_api_key, configured_api_key
 from lookalike.server.errors import install_error_handlers
 from lookalike.server.memory import DECODE_BUDGET_BYTES, DecodeBudget
 from lookalike.server.middleware import NoSniff, RefuseEncodedBodies
-from lookalike.server.routes import admin, items, pages, profile, recommend
+from lookalike.server.routes import admin, items, pages, photos, profile, recommend
 from lookalike.server.routes.admin import (
     MAX_COLUMN_LENGTH,
     MAX_METADATA_FIELDS,
@@ -192,7 +192,7 @@ def create_app(
     app.add_middleware(RefuseEncodedBodies)
     app.add_middleware(NoSniff)
     # The order of the routes in the OpenAPI document (and of matching).
-    for area in (recommend, profile, items, admin, pages):
+    for area in (recommend, profile, items, admin, photos, pages):
         app.include_router(area.router)
     app.mount("/static", pages.static_files(), name="static")
     log.info(

@@ -164,6 +164,27 @@ class Removed(BaseModel):
     items: int
 
 
+class PhotoAdded(BaseModel):
+    """The product a photo was added to (``created``: it is new), the photo's number, the
+    version that holds it and duplicates found."""
+
+    item: Item
+    photo: int
+    created: bool
+    version: str
+    items: int
+    duplicates: list[DuplicateInfo]
+
+
+class PhotoRemoved(BaseModel):
+    """The photo removed and the version without it."""
+
+    id: str
+    photo: int
+    version: str
+    items: int
+
+
 class ProfileRequest(BaseModel):
     """The JSON body of ``POST /api/recommend/profile`` (multipart fields map onto it)."""
 

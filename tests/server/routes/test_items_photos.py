@@ -69,3 +69,61 @@ def test_results_carry_the_matched_photo_and_all_photo_urls(products, product_ca
     assert upload.status_code == 200, upload.text
     top = upload.json()["results"][0]
     assert top["id"] == "203" and top["photo"]["number"] == 2
+
+
+# --- photo updates (with the API key) ---------------------------------------------------------
+@pytest.fixture
+def keyed_products(product_bundle, tmp_path):
+    import shutil
+
+    from tests.server.conftest import API_KEY
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(product_bundle, bundle, symlinks=True)
+    app = create_app(bundle, api_key=API_KEY, api_key_env=None, thumbnail_dir=tmp_path / "thumbs")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.headers["X-API-Key"] = API_KEY
+        yield client
+
+
+def test_add_and_remove_photos_over_http(keyed_products, product_catalog):
+    client = keyed_products
+    photo = (product_catalog / "209-2.jpg").read_bytes()
+
+    added = client.post("/api/items/202/photos", files={"image": ("x.jpg", photo, "image/jpeg")})
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert body["photo"] == 4 and not body["created"]
+    assert [p["number"] for p in body["item"]["photos"]] == [1, 2, 3, 4]
+    assert body["duplicates"][0]["of"] == "209" and body["duplicates"][0]["kind"] == "exact"
+    assert client.get("/api/items/202/image?photo=4").content == photo
+
+    new = client.post(
+        "/api/items/N9/photos",
+        files={"image": ("y.jpg", photo, "image/jpeg")},
+        data={"Colour": "Teal"},
+    )
+    assert new.status_code == 201 and new.json()["created"] and new.json()["items"] == 13
+    assert client.get("/api/items/N9").json()["metadata"] == {"Colour": "Teal"}
+
+    removed = client.delete("/api/items/202/photos/1")
+    assert removed.status_code == 200, removed.text
+    assert [p["number"] for p in client.get("/api/items/202").json()["photos"]] == [2, 3, 4]
+    assert_error(client.get("/api/items/202/image?photo=1"), 404, "unknown_photo")
+    assert_error(client.delete("/api/items/202/photos/1"), 404, "unknown_photo")
+    assert_error(client.delete("/api/items/N9/photos/1"), 409, "conflict", "remove the item")
+    assert_error(client.delete("/api/items/zz/photos/1"), 404, "unknown_item")
+
+    gone = client.delete("/api/items/202")
+    assert gone.status_code == 200 and gone.json()["items"] == 12
+    assert_error(client.get("/api/items/202/image?photo=2"), 404, "unknown_item")
+
+
+def test_photo_updates_need_the_key(keyed_products, product_catalog):
+    photo = (product_catalog / "209-2.jpg").read_bytes()
+    del keyed_products.headers["X-API-Key"]
+    response = keyed_products.post(
+        "/api/items/202/photos", files={"image": ("x.jpg", photo, "image/jpeg")}
+    )
+    assert response.status_code == 401
+    assert keyed_products.delete("/api/items/202/photos/1").status_code == 401
