@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.cli.conftest import CAE_OPTIONS, run
+from tests.cli.conftest import CAE_OPTIONS, assert_user_error, run
 from tests.conftest import draw_item
 
 
@@ -60,3 +60,32 @@ def test_check_repeats_a_products_disagreeing_rows(product_catalog, tmp_path, ca
 
     assert code == 0 and "catalog: 12 products, 36 photos" in out
     assert "warning:" in out and "'201'" in out and "Colour 'Pink' vs 'Red'" in out
+
+
+def test_add_and_remove_photos_from_the_command_line(
+    product_bundle, product_catalog, tmp_path, capsys
+):
+    bundle = tmp_path / "b"
+    shutil.copytree(product_bundle, bundle, symlinks=True)
+    photos = [product_catalog / "203-1.jpg", product_catalog / "203-2.jpg"]
+
+    code, out, err = run(
+        capsys, "add", "--bundle", bundle, "--product", "N7", "--set", "Colour=Teal", *photos
+    )
+    assert code == 0, err
+    assert "photo added: N7 photo 2" in out and "13 items" in out
+
+    code, out, _ = run(capsys, "add", "--bundle", bundle, "--product", "201", photos[0])
+    assert code == 0 and "photo added: 201 photo 4" in out
+
+    code, out, _ = run(capsys, "remove", "--bundle", bundle, "201", "--photo", "2", "--photo", "8")
+    assert code == 1  # photo 8 does not exist: named, the rest done
+    assert "photo removed: 201 photo 2" in out and "no photo 8" in out
+
+    code, out, err = run(capsys, "remove", "--bundle", bundle, "201", "202", "--photo", "1")
+    assert_user_error(code, err, "remove", "exactly one id")
+    code, out, err = run(capsys, "add", "--bundle", bundle, "--set", "Colour=Red", photos[0])
+    assert_user_error(code, err, "add", "--set applies to --product")
+
+    code, out, _ = run(capsys, "check", "--bundle", bundle)
+    assert code == 0 and "catalog: 13 products, 38 photos" in out
