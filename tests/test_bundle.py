@@ -169,7 +169,7 @@ def test_manifest_records_format_versions_counts_and_checksums(tiny_bundle):
 
     assert manifest["format_version"] == FORMAT_VERSION
     assert {"python", "numpy", "torch", "lookalike"} <= set(manifest["library_versions"])
-    assert manifest["counts"] == {"items": 24, "embeddings": 24}
+    assert manifest["counts"] == {"items": 24, "embeddings": 24, "photos": 24}
     assert manifest["encoder"]["name"] == "cae"
     files = manifest["files"]
     on_disk = {str(p.relative_to(version)) for p in version.rglob("*") if p.is_file()} - {MANIFEST}
