@@ -1028,7 +1028,9 @@
     els.cropFrame.setPointerCapture(event.pointerId);
     els.cropFrame.classList.add("is-dragging");
     els.cropFrame.style.cursor = gripCursor(grip);
-    els.cropBox.focus({ preventScroll: true }); // the keys go on from here
+    // The keys go on from here; no focus ring for a pointer (browsers without the option
+    // show one, which does no harm).
+    els.cropBox.focus({ preventScroll: true, focusVisible: false });
   }
 
   function onCropPointerMove(event) {
