@@ -273,11 +273,21 @@ def test_the_box_starts_on_the_servers_garment_pick(browser, server, photo):
         )
         assert "crop=" not in page.evaluate("location.hash")  # the server's pick, not a choice
         assert page.is_enabled("#crop-reset")
-        # A click on the box without a move searches nothing again.
+        # A click on the box without a move searches nothing again; nor does a drag that
+        # Escape cancels (the box goes back).
         rect = photo_rect(page)
-        page.mouse.click(rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2)
+        middle = (rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2)
+        page.mouse.click(*middle)
+        page.mouse.down()
+        page.mouse.move(middle[0] + 40, middle[1] + 20, steps=4)
+        assert box_crop(page)[0] > 0.2
+        page.keyboard.press("Escape")
+        page.mouse.up()
         page.wait_for_timeout(400)
+        assert_crop(box_crop(page), [0.15, 0.15, 0.7, 0.7], 0.01)
         assert sent == [""]
+        # The retailer's details name the crop the results answer.
+        assert "crop 0.15,0.15,0.7,0.7" in page.text_content("#details-query")
 
 
 def test_touch_drag_and_the_box_stays_on_the_photo_when_the_layout_changes(browser, server, photo):

@@ -775,9 +775,10 @@
       renderResultsNote(data.results);
       const n = data.results.length;
       setStatus(n ? `${plural(n, "lookalike")}${filterSummary()}.` : "");
+      const region = data.query.crop ? `; crop ${cropText(data.query.crop)}` : "";
       noteTechnical(
         `Last query: ${n} results in ${Math.round(data.took_ms)} ms; ` +
-          `nearest distance ${n ? data.results[0].distance.toFixed(3) : "-"}.`
+          `nearest distance ${n ? data.results[0].distance.toFixed(3) : "-"}${region}.`
       );
       if (focusResults) focusResultsHeading();
     } catch (err) {
@@ -1055,8 +1056,18 @@
     commitCropSoon(CROP_DRAG_WAIT);
   }
 
-  /** Arrow keys move the box, Shift+arrow keys resize it; results follow the last release. */
+  /** Arrow keys move the box, Shift+arrow keys resize it (results follow the last key's
+   * release); Escape cancels a drag. */
   function onCropKeyDown(event) {
+    const drag = state.cropDrag;
+    if (event.key === "Escape" && drag) {
+      // Escape during a drag puts the box back where the drag began.
+      state.cropDrag = null;
+      els.cropFrame.classList.remove("is-dragging");
+      if (els.cropFrame.hasPointerCapture(drag.id)) els.cropFrame.releasePointerCapture(drag.id);
+      drawCrop(drag.start);
+      return;
+    }
     const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
     if (!(event.key in steps) || event.altKey || event.ctrlKey || event.metaKey) return;
     if (!state.cropShown || state.cropDrag) return;
