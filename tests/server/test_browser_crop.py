@@ -21,7 +21,14 @@ from PIL import Image
 
 from tests.server.conftest import PHONE, running_server, screenshot
 from tests.server.routes.test_recommend_crop import two_items
-from tests.server.test_browser_phone import LAPTOP, device_page, result_ids, wait_for_results
+from tests.server.test_browser_phone import (  # noqa: F401 - axe_source is a fixture
+    LAPTOP,
+    axe_source,
+    axe_violations,
+    device_page,
+    result_ids,
+    wait_for_results,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -168,8 +175,9 @@ def test_drag_the_box_with_the_mouse_and_the_results_follow(browser, server, pho
         page.wait_for_function("() => !location.hash.includes('photo=')")
 
 
-def test_keyboard_moves_and_resizes_the_box(browser, server, photo):
-    with device_page(browser, f"{server}/?seed=1", "laptop") as page:
+def test_keyboard_moves_and_resizes_the_box(browser, server, photo, axe_source):  # noqa: F811
+    # bypass_csp: axe-core is injected for the accessibility check at the end.
+    with device_page(browser, f"{server}/?seed=1", "laptop", bypass_csp=True) as page:
         sent = record_uploads(page)
         upload(page, photo)
         page.focus("#upload-button")
@@ -206,6 +214,9 @@ def test_keyboard_moves_and_resizes_the_box(browser, server, photo):
         page.wait_for_timeout(100)
         assert_crop(box_crop(page), [0.5, 0, 0.5, 0.1], 0.01)
         screenshot(page, "browser-crop-keyboard.png")
+        # axe-core: nothing serious with the box focused and cropped.
+        found = axe_violations(page, axe_source)
+        assert not [v for v in found if v["impact"] in ("serious", "critical")], found
 
 
 def is_search(url: str) -> bool:
