@@ -6,6 +6,7 @@ session's ``tiny_bundle`` trained, reused so nothing is trained again.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
@@ -16,9 +17,17 @@ import pytest
 from lookalike.bundle import read_bundle
 from lookalike.cli import build as cli_build
 from lookalike.cli import main
-from lookalike.distributed import RayOptions, decode_rows, read_shards
+from lookalike.distributed import (
+    RayOptions,
+    decode_rows,
+    plan,
+    ray_encode_catalog,
+    read_shards,
+    with_threads,
+)
 from lookalike.extras import MissingExtraError, require
 from lookalike.pipeline import build_bundle, fit_sample_rows, read_build_report
+from tests.conftest import TINY_CAE
 from tests.test_pipeline import pretrained_workdir, tiny_config
 
 ray = pytest.importorskip("ray", reason="the Ray extra is not installed")
@@ -88,6 +97,79 @@ def test_fit_limit_fits_on_the_same_sample_in_both_engines(
     assert len(seen) == 2 and len(seen[0]) == 7
     np.testing.assert_array_equal(seen[0], seen[1])
     assert read_build_report(read_bundle(tmp_path / "ray").version_dir)["fit_images"] == 7
+
+
+def test_one_actor_with_two_threads_encodes_as_in_process(tiny_catalog, tiny_bundle, ray_local):
+    # The other layout a 2-core machine allows: one actor decoding on 2 threads.
+    bundle = read_bundle(tiny_bundle)
+    encoded = ray_encode_catalog(
+        tiny_bundle / "work" / "trained" / "cae",
+        bundle.items.paths,
+        TINY_CAE["input_size"],
+        RayOptions(workers=1, threads=2, batch_size=7, progress=False),
+    )
+    assert encoded.rows == list(range(len(bundle.items)))
+    assert encoded.content_hashes == bundle.items.content_hashes
+    np.testing.assert_allclose(encoded.embeddings, bundle.embeddings, atol=1e-5, rtol=0)
+    t = encoded.timings
+    assert set(t) == {"ray_start", "first_batch", "pipeline"}
+    assert t["ray_start"] == 0  # the module's Ray was running
+    assert 0 < t["first_batch"] <= t["pipeline"] == encoded.seconds
+
+
+def test_plan_shares_the_cpus_among_the_actors():
+    two_cores = {"CPU": 2.0}
+    assert plan(two_cores, 2, RayOptions()).workers == 2
+    assert plan(two_cores, 2, RayOptions()).threads == 1
+    assert plan(two_cores, 2, RayOptions(workers=1)).threads == 2
+    assert plan(two_cores, 2, RayOptions(workers=1, threads=1)).threads == 1
+    # Never more threads than one node has, never fewer than 1.
+    assert plan({"CPU": 64.0}, 16, RayOptions(workers=2)).threads == 16
+    assert plan({"CPU": 2.0}, 2, RayOptions(workers=8)).threads == 1
+    gpu = plan({"CPU": 16.0, "GPU": 2.0}, 16, RayOptions())
+    assert (gpu.workers, gpu.gpus, gpu.decode_in_actor, gpu.threads) == (2, 1, False, 1)
+    assert plan({"CPU": 16.0, "GPU": 2.0}, 16, RayOptions(device="cpu")).decode_in_actor
+    with pytest.raises(ValueError, match="no GPU"):
+        plan(two_cores, 2, RayOptions(device="cuda"))
+    with pytest.raises(ValueError, match="--threads-per-worker must be >= 1"):
+        plan(two_cores, 2, RayOptions(threads=0))
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        plan(two_cores, 2, RayOptions(workers=-1))
+
+
+def test_cli_threads_per_worker_reaches_the_ray_options(tiny_catalog, tmp_path):
+    parser = argparse.ArgumentParser()
+    cli_build.add_build_arguments(parser)
+    base = [str(tiny_catalog), "--out", str(tmp_path / "b")]
+    args = parser.parse_args([*base, "--workers", "1", "--threads-per-worker", "2"])
+    ray_options = cli_build.engine_options(args)["ray"]
+    assert (ray_options.workers, ray_options.threads) == (1, 2)
+    assert cli_build.engine_options(parser.parse_args(base))["ray"].threads is None
+
+
+def test_with_threads_sets_only_the_encoders_thread_option():
+    payload = {"name": "efficientnet-lite0", "config": {"threads": 0, "onnx": True}, "dim": 8}
+    files = {"encoder.json": json.dumps(payload).encode(), "backbone.onnx": b"graph"}
+    out = with_threads(files, 1)
+    assert json.loads(out["encoder.json"])["config"] == {"threads": 1, "onnx": True}
+    assert json.loads(out["encoder.json"])["dim"] == 8
+    assert out["backbone.onnx"] == b"graph"
+    assert json.loads(files["encoder.json"])["config"]["threads"] == 0  # input untouched
+    cae = {"encoder.json": json.dumps({"name": "cae", "config": {"code_dim": 4}}).encode()}
+    assert with_threads(cae, 1) is cae
+    assert with_threads({"weights.npz": b"x"}, 1) == {"weights.npz": b"x"}
+
+
+def test_decode_rows_on_threads_gives_the_same_batch(tmp_path, tiny_catalog):
+    good = sorted((tiny_catalog / "Apparel").glob("*.jpg"))[:5]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    locations = [str(good[0]), str(bad), *map(str, good[1:]), "/no/such.jpg"]
+    batch = {"row": list(range(len(locations))), "location": locations}
+    one, three = decode_rows(batch, 16), decode_rows(batch, 16, threads=3)
+    for key in ("row", "image", "sha256", "error"):
+        np.testing.assert_array_equal(three[key], one[key])
+    assert [bool(e) for e in three["error"]] == [False, True, False, False, False, False, True]
 
 
 def test_fit_sample_rows_are_evenly_spaced_and_capped():

@@ -76,6 +76,11 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
     )
     parser.add_argument("--workers", type=int, help="Ray encoder actors (default: CPUs or GPUs)")
     parser.add_argument(
+        "--threads-per-worker",
+        type=int,
+        help="CPUs each Ray CPU actor decodes and encodes on (default: CPUs / workers)",
+    )
+    parser.add_argument(
         "--batch-size", type=int, default=64, help="images per Ray batch (default 64)"
     )
     parser.add_argument(
@@ -160,6 +165,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, object]:
     ray = RayOptions(
         address=args.ray_address,
         workers=args.workers,
+        threads=args.threads_per_worker,
         batch_size=args.batch_size,
         device=args.device,
     )
