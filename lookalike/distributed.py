@@ -47,10 +47,13 @@ MAX_BLOCKS_PER_ACTOR = 64
 
 __all__ = [
     "EncodedCatalog",
+    "Plan",
     "RayOptions",
     "decode_rows",
     "encode_rows",
+    "plan",
     "ray_encode_catalog",
+    "with_threads",
 ]
 
 
