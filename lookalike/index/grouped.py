@@ -30,7 +30,7 @@ import numpy as np
 
 from lookalike.neighbours import _check_k, first_per_group
 
-__all__ = ["first_per_group", "search_groups"]
+__all__ = ["search_groups"]
 
 
 def search_groups(

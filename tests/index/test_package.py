@@ -12,9 +12,10 @@ OLD_NAMES = """
     CONFIG_FILE EXACT_SCAN_MAX_ALLOWED FILTER_EF_MAX FLAT_MAX_ITEMS FORMAT_VERSION
     HNSW_MAX_ITEMS INDEX_FILE INDEX_KINDS MAX_NLIST MIN_K_FACTOR REFINE_FILE REMOVED_FILE
     RERANK_SHARE SELECTIVE_FRACTION FlatIndex HNSWIndex IVFPQIndex VectorIndex build_index
-    choose_index_kind create_index default_nlist exact_search load_index set_threads
+    choose_index_kind create_index default_nlist exact_search load_index search_groups
+    set_threads
 """.split()
-SUBMODULES = ["base", "flat", "hnsw", "ivfpq", "registry"]
+SUBMODULES = ["base", "flat", "grouped", "hnsw", "ivfpq", "registry"]
 
 
 def test_old_names_stay_importable_from_lookalike_index():
