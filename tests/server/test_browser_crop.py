@@ -141,7 +141,13 @@ def test_drag_the_box_with_the_mouse_and_the_results_follow(browser, server, pho
         assert page.is_enabled("#crop-reset")
         screenshot(page, "browser-crop-left.png")
 
-        # Drag the box from its middle to the right half: the blue square.
+        # Drag the box from its middle to the right half: the blue square. The photo, the
+        # controls and the results heading stay where they are (no layout shift).
+        places = (
+            "['crop-frame', 'crop-controls', 'results-heading'].map(id => "
+            "JSON.stringify(document.getElementById(id).getBoundingClientRect()))"
+        )
+        before = page.evaluate(places)
         page.mouse.move(rect["x"] + rect["width"] / 4, mid_y)
         page.mouse.down()
         page.mouse.move(rect["x"] + rect["width"], mid_y, steps=6)  # past the edge: clamped
@@ -151,6 +157,7 @@ def test_drag_the_box_with_the_mouse_and_the_results_follow(browser, server, pho
         assert result_ids(page)[0] == "111"
         assert_crop(box_crop(page), [0.5, 0, 0.5, 1])
         assert len(sent) == 3  # one search per drag
+        assert page.evaluate(places) == before
 
         # A shared link carries the crop: the same box and the same search elsewhere.
         link, right_ids = page.url, result_ids(page)
