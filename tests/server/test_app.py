@@ -105,6 +105,8 @@ def test_routes_keep_their_order(client):
         "/api/items/{item_id}/image",
         "/api/items/{item_id}/thumbnail",
         "/api/facets",
+        "/api/items/{item_id}/photos",
+        "/api/items/{item_id}/photos/{number}",
         "/healthz",
     ]
 
