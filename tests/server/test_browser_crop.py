@@ -169,6 +169,13 @@ def test_drag_the_box_with_the_mouse_and_the_results_follow(browser, server, pho
             assert shared.evaluate("location.hash") == page.evaluate("location.hash")
             assert result_ids(shared)[0] == right_ids[0]
             assert len(shared_sent) <= 1  # (the first may go out before the recorder)
+        # A garbled crop in an address is left out: the whole photo is searched.
+        garbled = re.sub(r"crop=[^&]*", "crop=0.9%2C0%2C0.5%2C1", link)
+        with device_page(browser, garbled, "laptop") as shared:
+            wait_for_results(shared, "10 lookalikes")
+            shared.wait_for_selector("#crop-box:not([hidden])")
+            assert_crop(box_crop(shared), WHOLE, 0.01)
+            assert shared.is_hidden("#photo-error")
 
         # "Whole photo" puts the box back over the whole photo and searches it all.
         page.click("#crop-reset")
