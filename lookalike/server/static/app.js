@@ -5,8 +5,9 @@
  * the query (item=ID, photo=a small JPEG of the uploaded photo, or view=for-you), the part of
  * the photo to match (crop=x,y,w,h, set with the crop box), the number of results (k=) and
  * the filters (f.COLUMN=VALUE, repeated), so Back, Forward, reloads and shared links all
- * restore it. Uploaded photos are shrunk in the browser before they are sent. Likes and dislikes form the shopper's profile, kept in localStorage; the "For you"
- * section shows POST /api/recommend/profile's picks for it.
+ * restore it. Uploaded photos are shrunk in the browser before they are sent. Likes and
+ * dislikes form the shopper's profile, kept in localStorage; the "For you" section shows
+ * POST /api/recommend/profile's picks for it.
  */
 (function () {
   "use strict";
