@@ -29,6 +29,8 @@ Prints tables and writes bench/results/products.json.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -236,6 +238,52 @@ def grouping_depth(catalog3: tuple[PhotoTable, np.ndarray]) -> dict[str, float]:
     }
 
 
+# Times Recommender.search (200 catalog vectors, k=10, one at a time, best of 3) with the
+# lookalike found first on sys.path: the code under test.
+TIME_SEARCH = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from lookalike.recommend import Recommender
+rec = Recommender.from_bundle(sys.argv[2])
+n = len(rec.embeddings)
+queries = rec.embeddings[np.random.default_rng(0).choice(n, min(200, n), replace=False)]
+best = []
+for filters in (None, {"Gender": ["Girls"]}):
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for row in range(len(queries)):
+            rec.search(queries[row : row + 1], 10, filters=filters)
+        runs.append(time.perf_counter() - started)
+    best.append(1000 * min(runs) / len(queries))
+print(json.dumps(best))
+"""
+
+
+def one_photo_against(code_dir: str, bundle: str, runs: int) -> dict[str, float]:
+    """ms per query of Recommender.search on the one-photo bundle: this checkout vs the code
+    in ``code_dir`` (e.g. a worktree of the commit before issue 18), interleaved processes,
+    median of ``runs``."""
+    here = str(Path(__file__).resolve().parents[1])
+    times: dict[str, list[list[float]]] = {"before": [], "now": []}
+    for _ in range(runs):
+        for name, code in (("before", code_dir), ("now", here)):
+            out = subprocess.run(
+                [sys.executable, "-c", TIME_SEARCH, code, bundle],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            times[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    result = {}
+    for slot, label in ((0, "plain"), (1, "filtered Gender=Girls")):
+        before = float(np.median([t[slot] for t in times["before"]]))
+        now = float(np.median([t[slot] for t in times["now"]]))
+        result[label] = {"before": before, "now": now, "ratio": now / before}
+    return result
+
+
 def fmt(values: dict) -> str:
     return ", ".join(
         f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()
@@ -248,6 +296,12 @@ def main() -> None:
     parser.add_argument("--catalog", default=None, help="default: the bundle's catalog")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kinds", default=",".join(KINDS), help="index kinds timed")
+    parser.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also time the one-photo bundle's search with the lookalike in DIR (e.g. "
+        "`git worktree add /tmp/old eae4651`, the commit before issue 18)",
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "products.json"))
     args = parser.parse_args()
     base = Recommender.from_bundle(args.bundle)
@@ -290,6 +344,11 @@ def main() -> None:
     results["grouping depth (3 photos per product, flat, k=10)"] = grouping_depth(catalog3)
     print("grouping depth: " + fmt(results["grouping depth (3 photos per product, flat, k=10)"]))
     print(f"latency, ms per query (Recommender.search, k=10, median of {args.runs} runs):")
+    if args.against:
+        print(f"one-photo search, this checkout vs {args.against} (median of {args.runs}):")
+        results["one photo vs before"] = one_photo_against(args.against, args.bundle, args.runs)
+        for label, values in results["one photo vs before"].items():
+            print(f"  {label}: " + fmt(values))
     kinds = tuple(args.kinds.split(","))
     results["latency ms per query"] = latency(base, catalog3, args.runs, kinds)
     write_json(results, "products", Path(args.out))
