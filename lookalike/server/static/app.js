@@ -76,6 +76,7 @@
     preview: $("query-preview"),
     previewImage: $("query-image"),
     previewCaption: $("query-caption"),
+    previewPhotos: $("preview-photos"),
     cropFrame: $("crop-frame"),
     cropBox: $("crop-box"),
     cropControls: $("crop-controls"),
@@ -234,13 +235,22 @@
     button.tabIndex = -1; // roving focus: the grid sets one card's tabindex to 0
     button.addEventListener("click", () => selectItem(item.id));
 
+    // A result shows the product's photo that matched; a product's other photos are
+    // counted, and shown when it is picked.
     const img = document.createElement("img");
-    img.src = item.thumbnail_url;
+    img.src = item.photo ? item.photo.thumbnail_url : item.thumbnail_url;
     img.alt = "";
     img.loading = "lazy";
     img.width = 192;
     img.height = 192;
     button.append(img);
+    if (item.photo) li.dataset.photo = String(item.photo.number);
+    if (item.photos && item.photos.length > 1) {
+      const count = document.createElement("span");
+      count.className = "card-photos";
+      count.textContent = `${item.photos.length} photos`;
+      button.append(count);
+    }
 
     if (isResult && tag !== "li-pick") {
       const cue = document.createElement("span");
@@ -699,6 +709,8 @@
     els.previewImage.removeAttribute("src");
     els.previewImage.alt = "";
     els.previewCaption.textContent = "";
+    els.previewPhotos.replaceChildren();
+    els.previewPhotos.hidden = true;
     els.preview.hidden = true;
   }
 
@@ -846,6 +858,26 @@
     els.previewImage.src = item.thumbnail_url;
     els.previewImage.alt = title(item);
     els.previewCaption.textContent = [title(item), subtitle(item)].filter(Boolean).join(" · ");
+    // Every photo of a product with several, each a link to the full-size image.
+    const photos = item.photos || [];
+    els.previewPhotos.replaceChildren(
+      ...photos.map((photo) => {
+        const li = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = photo.image_url;
+        link.target = "_blank";
+        link.rel = "noopener";
+        const img = document.createElement("img");
+        img.src = photo.thumbnail_url;
+        img.alt = `Photo ${photo.number} of ${photos.length}`;
+        img.width = 64;
+        img.height = 64;
+        link.append(img);
+        li.append(link);
+        return li;
+      })
+    );
+    els.previewPhotos.hidden = photos.length < 2;
     els.preview.hidden = false;
     els.resultsHeading.textContent = `Lookalikes of ${title(item)}`;
   }
