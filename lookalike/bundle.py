@@ -189,6 +189,16 @@ class PhotoTable:
         rows = [i for i, product in enumerate(self.products) if product == row]
         return sorted(rows, key=lambda i: self.numbers[i])
 
+    def by_product(self, n_items: int) -> list[list[int]]:
+        """Per product row (``n_items`` of them), its photo rows by photo number (one pass)."""
+        rows: list[list[int]] = [[] for _ in range(n_items)]
+        for photo, product in enumerate(self.products):
+            rows[product].append(photo)
+        for photos in rows:
+            if len(photos) > 1:
+                photos.sort(key=self.numbers.__getitem__)
+        return rows
+
     def to_json(self, items: ItemTable) -> dict[str, Any]:
         """Plain-JSON form: one list per field, products named by id."""
         return {

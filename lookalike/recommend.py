@@ -147,7 +147,7 @@ class Recommender:
         self._photo_rows = (
             [[row] for row in range(len(self.items))]
             if not self.grouped
-            else [self.photos.of_product(row) for row in range(len(self.items))]
+            else self.photos.by_product(len(self.items))
         )
         #: One vector per product (a product query, profiles): the photo's own for one photo,
         #: else the mean of its normalised photos' (:func:`product_vectors`).
