@@ -125,8 +125,8 @@ class BackboneRunner:
         onnx_path: where the exported ONNX graph lives (or will be written); None = PyTorch.
         threads: intra-op threads (0 = all cores).
         query_threads: intra-op threads of the session that runs batches of up to
-            ``SMALL_BATCH`` images (interactive queries); None = ``threads``. Its idle
-            workers spin between runs (see :meth:`__call__`).
+            ``SMALL_BATCH`` images (interactive queries); None = ``threads`` (then it is
+            the batch session itself; see :meth:`__call__`).
         input_size: the square input side the ONNX graph is exported for.
         writable: may (re-)export the graph at ``onnx_path``. Only work folders are; a
             bundle's files are never rewritten (their checksums are in its manifest).
@@ -148,11 +148,11 @@ class BackboneRunner:
             )
             if self.session is None and calibration is not None:
                 raise RuntimeError(f"could not export the int8 backbone to {onnx_path}")
-            if self.session is not None and self.query_threads == self.threads == 1:
+            if self.session is not None and self.query_threads == self.threads:
                 self.small_batch_session = self.session
             elif self.session is not None:
                 self.small_batch_session = _onnx_session(
-                    onnx_path, self.query_threads, input_size, False, pooling=pooling, spinning=True
+                    onnx_path, self.query_threads, input_size, False, pooling=pooling
                 )
         self.device = "cpu"
         if self.session is None:
@@ -175,11 +175,13 @@ class BackboneRunner:
         """uint8 (n, s, s, 3) -> float32 (n, ``dim``) pooled features (not normalised)."""
         x = scale_input(images)
         if self.session is not None:
-            # Small batches (interactive queries) run on their own session whose idle workers
-            # spin: a query's next pass starts without waking them. Measured on 2 cores with
-            # onnxruntime 1.32 (one 320 px int8 image, median of 5 x 20 runs): 13.2 ms on one
-            # thread, 7.8 on two spinning, 8.1 on two sleeping; batch encoding shares the
-            # cores with decoding threads and keeps sleeping workers.
+            # Small batches (interactive queries) run on ``query_threads`` threads (all, by
+            # default), whose idle workers sleep. Measured on 2 cores with onnxruntime 1.32,
+            # one 320 px int8 image, medians of 5 x 20-30 runs: on a quiet machine 13.2 ms on
+            # one thread, 8.1 on two sleeping, 7.8 on two spinning; with other processes busy
+            # 16.4 on one, 16.7 on two sleeping, 24 on two spinning (a spinning worker takes
+            # the core the other needs). Sleeping workers win where the cores are free and
+            # cost nothing where they are not.
             session = self.session
             if len(x) <= SMALL_BATCH and self.small_batch_session is not None:
                 session = self.small_batch_session
@@ -270,18 +272,19 @@ def quantize_onnx(source: Path, target: Path, calibration: np.ndarray) -> None:
         prepared.unlink(missing_ok=True)
 
 
-def session_options(threads: int, spinning: bool = False) -> Any:
+def session_options(threads: int) -> Any:
     """ONNX Runtime options of every backbone session: ``threads`` intra-op threads (>= 1),
-    one inter-op thread, warnings off; idle workers sleep unless ``spinning``."""
+    one inter-op thread, warnings off, idle workers sleeping."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    if threads > 1 and not spinning:
-        # Batch encoding shares the cores with the decoding threads: idle ORT workers must
-        # sleep, not spin (measured on 2 cores, 300 images: 132.7 vs 124.7 images/s).
+    if threads > 1:
+        # Batch encoding shares the cores with the decoding threads, a query with other
+        # processes: idle ORT workers must sleep, not spin (measured on 2 cores, 300 images:
+        # 132.7 vs 124.7 images/s; one query, busy machine: 16.7 vs 24 ms).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
@@ -293,7 +296,6 @@ def _onnx_session(
     writable: bool = False,
     calibration: np.ndarray | None = None,
     pooling: str = "avg",
-    spinning: bool = False,
 ):
     try:
         import onnxruntime as ort
@@ -301,7 +303,7 @@ def _onnx_session(
         return None
     if not path.exists() and not (writable and export_onnx(path, input_size, calibration, pooling)):
         return None
-    options = session_options(threads, spinning)
+    options = session_options(threads)
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     if session.get_inputs()[0].shape[2] != input_size:
         if not writable:

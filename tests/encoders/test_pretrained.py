@@ -44,22 +44,20 @@ def test_onnx_and_torch_backbones_agree(tmp_path, images):
 
 
 def test_query_session_threads_and_same_features(tmp_path, images):
-    """Small batches (queries) run on their own session, with ``query_threads`` (default:
-    all of the runner's threads) spinning workers, and give the batch session's features."""
+    """Small batches (queries) run on ``query_threads`` threads (default: the runner's,
+    then the batch session itself), idle workers sleeping, with the batch session's
+    features."""
     path = tmp_path / "backbone.onnx"
     two = BackboneRunner(path, threads=2, writable=True)
-    query = two.small_batch_session.get_session_options()
-    assert query.intra_op_num_threads == 2 and two.small_batch_session is not two.session
-    spinning = "session.intra_op.allow_spinning"
-    with pytest.raises(RuntimeError):  # never set: ONNX Runtime's default, spinning
-        query.get_session_config_entry(spinning)
-    assert two.session.get_session_options().get_session_config_entry(spinning) == "0"
+    assert two.small_batch_session is two.session
+    options = two.session.get_session_options()
+    assert options.intra_op_num_threads == 2
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     one_query_thread = BackboneRunner(path, threads=2, query_threads=1)
-    assert one_query_thread.small_batch_session.get_session_options().intra_op_num_threads == 1
-    single = BackboneRunner(path, threads=1)
-    assert single.small_batch_session is single.session  # no second session for nothing
+    query = one_query_thread.small_batch_session.get_session_options()
+    assert query.intra_op_num_threads == 1 and one_query_thread.query_threads == 1
     many = two(np.concatenate([images, images]))  # > SMALL_BATCH: the batch session
-    for runner in (two, one_query_thread, single):
+    for runner in (two, one_query_thread):
         np.testing.assert_allclose(runner(images[:1]), many[:1], rtol=1e-5, atol=1e-5)
 
 

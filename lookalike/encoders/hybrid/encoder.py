@@ -150,7 +150,7 @@ class HybridEncoder:
 
     def fused_session(self) -> Any:
         """The ONNX Runtime session of the fused query graph for the current backbone, on
-        its query threads (spinning); None where the path is not fused (no head, not the
+        its query threads; None where the path is not fused (no head, not the
         ``multi`` pooling, no ONNX graph). Made once per backbone runner (~0.5 s)."""
         if self._fused is not None and self._fused[0] is self.backbone:
             return self._fused[1]
@@ -168,7 +168,7 @@ class HybridEncoder:
 
             session = ort.InferenceSession(
                 fused_query_model(Path(path), self.head),
-                session_options(runner.query_threads, spinning=True),
+                session_options(runner.query_threads),
                 providers=["CPUExecutionProvider"],
             )
         self._fused = (runner, session)
