@@ -247,10 +247,12 @@ def compare_build(
     workers: int,
     naive_size: int | None = None,
     also: list[Path] | None = None,
+    naive_runs_max: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """Interleaved runs of both pipelines; returns (ours, naive, the last run's raw results,
     ours with each bundle of ``also``). The naive pipeline resizes to ``naive_size`` (None:
-    the encoder's input side)."""
+    the encoder's input side) in the first ``naive_runs_max`` runs only (None: every run;
+    it takes several times longer than ours)."""
     recommender, runtime = load_recommender(bundle, threads)
     encoder = recommender.encoder
     others = [(other, *load_recommender(other, threads)) for other in also or []]
@@ -274,6 +276,9 @@ def compare_build(
             print(f"; ours with {name.name} ...", end="", flush=True)
             other_runs[slot].append(ours_encode(other.encoder, paths, batch_size, workers))
             print(f" {other_runs[slot][-1]['total_s']:.1f}s", end="")
+        if naive_runs_max is not None and run >= naive_runs_max:
+            print(flush=True)
+            continue
         print("; naive ...", end="", flush=True)
         last["naive"] = naive_encode(model, paths, size)
         naive_runs.append(last["naive"])
@@ -374,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int,
                         help="images to encode, spread over the catalog (None = all)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each pipeline")
+    parser.add_argument("--naive-runs", type=int,
+                        help="run the naive pipeline in the first N runs only (default: all)")
     parser.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count() or 1],
                         help="torch / ONNX Runtime / faiss threads for both pipelines; several "
                              "values run side by side (search and CAE use the last)")
@@ -390,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.limit is not None and args.limit < 1) or args.runs < 1 or min(args.threads) < 1:
         parser.error("--limit, --runs and --threads must be >= 1")
+    if args.naive_runs is not None and args.naive_runs < 1:
+        parser.error("--naive-runs must be >= 1")
     if args.batch_size < 1 or args.workers < 1 or args.search_queries < 1 or args.cae_batches < 0:
         parser.error("--batch-size, --workers, --search-queries must be >= 1, --cae-batches >= 0")
 
@@ -414,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"threads={threads}:", flush=True)
         ours, naive, last, extra = compare_build(
             args.bundle, paths, threads, args.runs, args.batch_size, args.workers,
-            args.naive_size, args.also,
+            args.naive_size, args.also, args.naive_runs,
         )
         ratio = ours["images_per_s"]["median"] / naive["images_per_s"]["median"]
         result["builds"].append(
