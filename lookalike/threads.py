@@ -1,12 +1,13 @@
 """Thread-pool settings for processes that answer one query at a time (``lookalike serve``).
 
-On a 2-core machine a single query runs its ONNX pass on one thread (see
-``lookalike.encoders.pretrained.SMALL_BATCH``); pools that keep spinning after their own
-short calls steal that core. Measured with the default bundle (``bench/latency.py``, 2
-threads, 200 photos): OpenBLAS' threads spinning after the head's matrix product and faiss'
-OpenMP threads after a search put the query p95 at 24 ms for a p50 of 15-16 ms; with one
-BLAS thread and sleeping OpenMP threads p95 is 15.2 ms and p50 14.7-14.8 ms. Batch work
-(building a bundle) keeps the defaults: there every pool has a full batch to chew on.
+A single query runs its ONNX pass on the query session's threads, whose workers sleep
+between runs (``lookalike.encoders.pretrained.BackboneRunner``); pools that keep spinning
+after their own short calls steal the cores that pass needs. Measured before issue 19
+with the default bundle (``bench/latency.py``, 2 threads, 200 photos): OpenBLAS' threads
+spinning after the head's matrix product and faiss' OpenMP threads after a search put the
+query p95 at 24 ms for a p50 of 15-16 ms; with one BLAS thread and sleeping OpenMP threads
+p95 is 15.2 ms and p50 14.7-14.8 ms. Batch work (building a bundle) keeps the defaults:
+there every pool has a full batch to chew on.
 """
 
 from __future__ import annotations
