@@ -176,6 +176,14 @@ def main() -> None:
             "ratio_pipeline": round(local_median / med["pipeline"], 3),
             "ratio_with_ray_start": round(local_median / med["with_start"], 3),
             "ratio_steady_state": round(med["steady_img_per_s"] / (n / local_median), 3),
+            # Each run's Ray beside the in-process run just before it (load drifts between
+            # runs on a shared machine; the pairs drift together).
+            "ratio_pipeline_per_run": [
+                round(a / r["pipeline"], 3) for a, r in zip(local_s, results, strict=True)
+            ],
+            "ratio_with_ray_start_per_run": [
+                round(a / r["with_start"], 3) for a, r in zip(local_s, results, strict=True)
+            ],
             "same_rows": same_rows,
             "max_abs_embedding_difference": diff,
         }
