@@ -224,19 +224,23 @@ class Recommender:
     ) -> Recommendation:
         """The item at ``row`` as a :class:`Recommendation`; ``photo_row`` is the photo
         that matched (default: the product's main photo)."""
-        photo_rows = self._photo_rows[row]
-        photo_row = photo_rows[0] if photo_row is None else int(photo_row)
-        return Recommendation(
+        result = Recommendation(
             id=self.items.ids[row],
             distance=round(float(distance), 6),
             rank=rank,
             metadata=self.items.metadata[row],
             path=self.items.paths[row],
             match=self.match_word(float(distance)),
-            photo=self.photos.numbers[photo_row],
-            photos=[self.photos.numbers[r] for r in photo_rows],
-            photo_path=self.photos.paths[photo_row],
         )
+        if not self.grouped:  # one photo per product: photo 1 is the item's own file
+            result.photo_path = result.path
+            return result
+        photo_rows = self._photo_rows[row]
+        photo_row = photo_rows[0] if photo_row is None else int(photo_row)
+        result.photo = self.photos.numbers[photo_row]
+        result.photos = [self.photos.numbers[r] for r in photo_rows]
+        result.photo_path = self.photos.paths[photo_row]
+        return result
 
     def photo_rows(self, row: int) -> list[int]:
         """The photo rows of product ``row``, by photo number."""
@@ -273,11 +277,14 @@ class Recommender:
         Returns:
             (distances (q, k), product rows (q, k), matched photo rows (q, k)), -1 padded.
         """
+        if not self.grouped:  # one photo per product: the plain search, nothing added
+            distances, rows = self.index.search(vectors, k, allowed=allowed, **options)
+            return distances, rows, rows
         return search_groups(
             self.index,
             vectors,
             k,
-            self.photo_product if self.grouped else None,
+            self.photo_product,
             max_per_group=self.max_photos,
             allowed=self.allowed_photos(allowed),
             **options,
