@@ -318,3 +318,20 @@ def test_evaluate_reports_the_product_as_the_unit(product_bundle, tmp_path):
     assert payload["results"][1]["queries"] == 36  # every photo of every product
     assert 0.0 <= payload["results"][1]["metrics"]["P@1 ProductType"] <= 1.0
     assert "photos ask, products answer" in (tmp_path / "report.md").read_text()
+
+
+def test_a_manifest_with_several_rows_per_id_gives_photos(tmp_path):
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        draw_item("circle", (0, 200, 0), 0).save(tmp_path / name)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "id,image,Colour\nP,a.jpg,Green\nP,b.jpg,Green\nQ,c.jpg,Red\nP,a.jpg,Green\n"
+    )
+
+    catalog = read_catalog(manifest)
+
+    assert [(i.id, [Path(p).name for p in i.photos]) for i in catalog.items] == [
+        ("P", ["a.jpg", "b.jpg"]),
+        ("Q", ["c.jpg"]),
+    ]
+    assert any("row 5" in p and "already used" in p for p in catalog.problems)
