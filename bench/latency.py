@@ -120,8 +120,13 @@ def check_matches_api(
 
 
 def load_config(
-    bundle: Path, threads: int, query_threads: int | None, paths: list[str], k: int,
-    warmup: int, focus: bool,
+    bundle: Path,
+    threads: int,
+    query_threads: int | None,
+    paths: list[str],
+    k: int,
+    warmup: int,
+    focus: bool,
 ) -> dict[str, Any]:
     """One configuration, loaded and warmed up: its recommender and empty timings."""
     started = time.perf_counter()
@@ -130,9 +135,16 @@ def load_config(
     for path in paths[:warmup]:
         query_once(recommender, path, k, focus)
     return {
-        "bundle": bundle, "threads": threads, "query_threads": query_threads or threads,
-        "focus": focus, "recommender": recommender, "runtime": runtime, "load_s": load_s,
-        "run_totals": [], "run_p95": [], "all_totals": [],
+        "bundle": bundle,
+        "threads": threads,
+        "query_threads": query_threads or threads,
+        "focus": focus,
+        "recommender": recommender,
+        "runtime": runtime,
+        "load_s": load_s,
+        "run_totals": [],
+        "run_p95": [],
+        "all_totals": [],
         "stage_runs": {s: [] for s in (*STAGES, "index.search")},
     }
 
@@ -212,43 +224,65 @@ def query_paths(bundle: Path, count: int) -> tuple[list[str], str]:
 
 def print_report(results: list[dict[str, Any]], note: str, n_queries: int, runs: int) -> None:
     """The latency table, the stage profile and the target line."""
-    print(f"\nqueries: {n_queries} distinct photos ({note}); {runs} run(s) each; "
-          "median over runs (min..max)")
+    print(
+        f"\nqueries: {n_queries} distinct photos ({note}); {runs} run(s) each; "
+        "median over runs (min..max)"
+    )
     rows = []
     for r in results:
-        rows.append([
-            config_name(r), r["runtime"],
-            r["p50_ms"]["median"], f"{r['p50_ms']['min']:.2f}..{r['p50_ms']['max']:.2f}",
-            r["p95_ms"]["median"], r["all_queries_ms"]["max"],
-        ])
-    print(format_table(
-        ["configuration", "encoder runtime", "p50 ms", "p50 range", "p95 ms", "max ms"], rows))
+        rows.append(
+            [
+                config_name(r),
+                r["runtime"],
+                r["p50_ms"]["median"],
+                f"{r['p50_ms']['min']:.2f}..{r['p50_ms']['max']:.2f}",
+                r["p95_ms"]["median"],
+                r["all_queries_ms"]["max"],
+            ]
+        )
+    print(
+        format_table(
+            ["configuration", "encoder runtime", "p50 ms", "p50 range", "p95 ms", "max ms"], rows
+        )
+    )
     print("\nwhere the time goes (median ms per query stage):")
     stage_names = (*STAGES, "index.search")
     rows = []
     for r in results:
         medians = [r["stage_median_ms"][s]["median"] for s in stage_names]
         total = sum(medians[: len(STAGES)])
-        rows.append([config_name(r), *medians,
-                     *[f"{100 * m / total:.0f}%" for m in medians[1:4]]])
-    print(format_table(
-        ["configuration", *[f"{s} ms" for s in stage_names], "decode %", "encode %",
-         "search %"], rows))
+        rows.append([config_name(r), *medians, *[f"{100 * m / total:.0f}%" for m in medians[1:4]]])
+    print(
+        format_table(
+            [
+                "configuration",
+                *[f"{s} ms" for s in stage_names],
+                "decode %",
+                "encode %",
+                "search %",
+            ],
+            rows,
+        )
+    )
     for r in results:
         if r["threads"] == TARGET_THREADS:
             p50, p95 = r["p50_ms"]["median"], r["p95_ms"]["median"]
             verdict = "met" if p50 <= TARGET_P50_MS and p95 <= TARGET_P95_MS else "NOT met"
-            print(f"target p50 <= {TARGET_P50_MS:.0f} ms, p95 <= {TARGET_P95_MS:.0f} ms at "
-                  f"{TARGET_THREADS} threads, {config_name(r)}: {verdict} "
-                  f"(p50 {p50:.2f}, p95 {p95:.2f} ms)")
+            print(
+                f"target p50 <= {TARGET_P50_MS:.0f} ms, p95 <= {TARGET_P95_MS:.0f} ms at "
+                f"{TARGET_THREADS} threads, {config_name(r)}: {verdict} "
+                f"(p50 {p50:.2f}, p95 {p95:.2f} ms)"
+            )
         if not r["matches_recommend_images"]:
             print(f"WARNING: staged pipeline and recommend_images disagree: {config_name(r)}")
 
 
 def config_name(r: dict[str, Any]) -> str:
     """``bundle-name t2 q1 focus`` for the tables."""
-    return (f"{Path(r['bundle']).name} ({r.get('resize', 'lanczos')}) t{r['threads']} "
-            f"q{r['query_threads']} focus {'on' if r.get('focus') else 'off'}")
+    return (
+        f"{Path(r['bundle']).name} ({r.get('resize', 'lanczos')}) t{r['threads']} "
+        f"q{r['query_threads']} focus {'on' if r.get('focus') else 'off'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,28 +291,54 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--bundle", type=Path, nargs="+", required=True,
-                        help="bundle folder(s), measured side by side")
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="bundle folder(s), measured side by side",
+    )
     parser.add_argument("--queries", type=int, default=200, help="distinct query photos")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
-                        help="thread counts to compare (torch, faiss and ONNX Runtime)")
-    parser.add_argument("--query-threads", type=int, nargs="+", default=[0],
-                        help="threads of the single-query ONNX session to compare (0: the "
-                             "thread count; 1: one thread, as before issue 19)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="thread counts to compare (torch, faiss and ONNX Runtime)",
+    )
+    parser.add_argument(
+        "--query-threads",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="threads of the single-query ONNX session to compare (0: the "
+        "thread count; 1: one thread, as before issue 19)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed passes over the queries")
     parser.add_argument("--warmup", type=int, default=5, help="untimed queries first")
     parser.add_argument("-k", type=int, default=10, help="results per query")
-    parser.add_argument("--focus", choices=["on", "off", "both"], default="on",
-                        help="garment focus on photo queries (on: as recommend_images runs; "
-                             "both: measure with and without, side by side)")
-    parser.add_argument("--photos", type=Path,
-                        help="query with the photos below this folder (e.g. "
-                             "../shared/shopper-photos) instead of catalog photos")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latency.json",
-                        help="JSON output file")
-    parser.add_argument("--library-threads", action="store_true",
-                        help="keep the libraries' thread pools as they come instead of "
-                             "`lookalike serve`'s (lookalike.threads.configure_for_queries)")
+    parser.add_argument(
+        "--focus",
+        choices=["on", "off", "both"],
+        default="on",
+        help="garment focus on photo queries (on: as recommend_images runs; "
+        "both: measure with and without, side by side)",
+    )
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        help="query with the photos below this folder (e.g. "
+        "../shared/shopper-photos) instead of catalog photos",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR / "latency.json", help="JSON output file"
+    )
+    parser.add_argument(
+        "--library-threads",
+        action="store_true",
+        help="keep the libraries' thread pools as they come instead of "
+        "`lookalike serve`'s (lookalike.threads.configure_for_queries)",
+    )
     args = parser.parse_args(argv)
     if args.queries < 1 or args.runs < 1 or args.warmup < 0 or min(args.threads) < 1:
         parser.error("--queries, --runs and --threads must be >= 1, --warmup >= 0")
@@ -308,13 +368,27 @@ def main(argv: list[str] | None = None) -> int:
         for threads in args.threads:
             for query_threads in args.query_threads:
                 for focus in focus_modes:
-                    print(f"loading {bundle} threads={threads} query_threads="
-                          f"{query_threads or threads} focus={focus}", flush=True)
-                    configs.append(load_config(bundle, threads, query_threads or None, paths,
-                                               args.k, args.warmup, focus))
+                    print(
+                        f"loading {bundle} threads={threads} query_threads="
+                        f"{query_threads or threads} focus={focus}",
+                        flush=True,
+                    )
+                    configs.append(
+                        load_config(
+                            bundle,
+                            threads,
+                            query_threads or None,
+                            paths,
+                            args.k,
+                            args.warmup,
+                            focus,
+                        )
+                    )
     for run in range(args.runs):
-        print(f"run {run + 1}/{args.runs}: {len(configs)} configuration(s) x {len(paths)} "
-              "queries", flush=True)
+        print(
+            f"run {run + 1}/{args.runs}: {len(configs)} configuration(s) x {len(paths)} queries",
+            flush=True,
+        )
         for config in configs:
             run_pass(config, paths, args.k)
     results = [summarize(c, paths, args.k, args.runs) for c in configs]
@@ -333,9 +407,13 @@ def main(argv: list[str] | None = None) -> int:
             "p50_ms_max": TARGET_P50_MS,
             "p95_ms_max": TARGET_P95_MS,
             "threads": TARGET_THREADS,
-            "met_by": [config_name(r) for r in results if r["threads"] == TARGET_THREADS
-                       and r["p50_ms"]["median"] <= TARGET_P50_MS
-                       and r["p95_ms"]["median"] <= TARGET_P95_MS],
+            "met_by": [
+                config_name(r)
+                for r in results
+                if r["threads"] == TARGET_THREADS
+                and r["p50_ms"]["median"] <= TARGET_P50_MS
+                and r["p95_ms"]["median"] <= TARGET_P95_MS
+            ],
         },
         "results": results,
         "machine": info,

@@ -88,11 +88,13 @@ def plan(args: argparse.Namespace) -> list[Spec]:
     specs = []
     if not args.skip_cae:
         specs.append(Spec("cae", "cae", {"epochs": args.cae_epochs}, args.work / "cae"))
-    specs.append(Spec("efficientnet-lite0", "efficientnet-lite0", {},
-                      args.work / "efficientnet-lite0"))
+    specs.append(
+        Spec("efficientnet-lite0", "efficientnet-lite0", {}, args.work / "efficientnet-lite0")
+    )
     for seed in args.seeds:
-        specs.append(Spec(f"hybrid-seed{seed}", "hybrid", {"seed": seed},
-                          args.work / f"hybrid-seed{seed}"))
+        specs.append(
+            Spec(f"hybrid-seed{seed}", "hybrid", {"seed": seed}, args.work / f"hybrid-seed{seed}")
+        )
     for name, path in args.bundle:
         match = next((s for s in specs if s.name == name), None)
         if match is None:
@@ -110,8 +112,10 @@ def build(spec: Spec, catalog: Path, keep_cache: bool, progress: bool) -> dict[s
     if work.is_dir() and not keep_cache:
         shutil.rmtree(work)
     config = BuildConfig(catalog=str(catalog), encoder=spec.encoder, encoder_options=spec.options)
-    print(f"\n=== building {spec.name} ({spec.encoder}, options {spec.options}) "
-          f"into {spec.folder}", flush=True)
+    print(
+        f"\n=== building {spec.name} ({spec.encoder}, options {spec.options}) into {spec.folder}",
+        flush=True,
+    )
     started = time.perf_counter()
     version = build_bundle(config, spec.folder, progress=progress, reuse_trained=False)
     wall = time.perf_counter() - started
@@ -237,15 +241,19 @@ def baseline_rows(protocol: Protocol) -> list[Row]:
     from lookalike.report import raw_pixel_embeddings
 
     items = catalog_items(protocol.catalog)
-    raw, _, _ = evaluate_rows("raw 32x32 pixels", raw_pixel_embeddings(items.paths), items,
-                              protocol)
+    raw, _, _ = evaluate_rows(
+        "raw 32x32 pixels", raw_pixel_embeddings(items.paths), items, protocol
+    )
     chance_vectors = np.random.default_rng(0).normal(size=(len(items), 8)).astype(np.float32)
     chance, query_rows, keys = evaluate_rows(
         "chance (random vectors, seed 0)", chance_vectors, items, protocol
     )
-    expected = Row("chance (expected, random ranking)", "baseline",
-                   expected_chance(list(chance.metrics), items, query_rows, keys),
-                   len(query_rows))
+    expected = Row(
+        "chance (expected, random ranking)",
+        "baseline",
+        expected_chance(list(chance.metrics), items, query_rows, keys),
+        len(query_rows),
+    )
     for row in (raw, chance):
         row.kind = "baseline"
     return [raw, chance, expected]
@@ -305,13 +313,22 @@ def aggregate(rows: list[Row], encoder: str) -> Row | None:
             for group, metrics in chosen[0].shopper.items()
         }
     seeds = [(r.info.get("encoder_options") or {}).get("seed") for r in chosen]
-    over = (f"seeds {', '.join(map(str, seeds))}" if None not in seeds and len(set(seeds)) > 1
-            else f"{len(chosen)} bundles")
+    over = (
+        f"seeds {', '.join(map(str, seeds))}"
+        if None not in seeds and len(set(seeds)) > 1
+        else f"{len(chosen)} bundles"
+    )
     return Row(
-        f"{encoder} mean ± std over {over}", "aggregate",
-        {k: s["mean"] for k, s in stats.items()}, chosen[0].queries, robust,
-        {"members": [r.name for r in chosen], "spread": stats,
-         "robustness_mean_spread": _robust_spread(chosen) if robust else None},
+        f"{encoder} mean ± std over {over}",
+        "aggregate",
+        {k: s["mean"] for k, s in stats.items()},
+        chosen[0].queries,
+        robust,
+        {
+            "members": [r.name for r in chosen],
+            "spread": stats,
+            "robustness_mean_spread": _robust_spread(chosen) if robust else None,
+        },
         shopper,
     )
 
@@ -367,8 +384,9 @@ def markdown_table(rows: list[Row]) -> str:
     head = ["features", *keys, "robust R@1", "robust R@10"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for row in rows:
-        lines.append("| " + " | ".join([row.name, *[cell(row, k) for k in keys],
-                                         *robust_cells(row)]) + " |")
+        lines.append(
+            "| " + " | ".join([row.name, *[cell(row, k) for k in keys], *robust_cells(row)]) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -380,8 +398,10 @@ def robustness_table(rows: list[Row]) -> str:
     names = list(robust[0].robustness)
     lines = ["| features | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for row in robust:
-        values = [f"{row.robustness[n]['recall@1']:.3f} / {row.robustness[n]['recall@10']:.3f}"
-                  for n in names]
+        values = [
+            f"{row.robustness[n]['recall@1']:.3f} / {row.robustness[n]['recall@10']:.3f}"
+            for n in names
+        ]
         lines.append(f"| {row.name} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
@@ -399,18 +419,29 @@ def write_markdown(rows: list[Row], context: dict[str, Any], path: Path) -> Path
     shown = [r for r in rows if r.kind != "missing"]
     lines = ["# lookalike quality table", ""]
     lines += [f"- {k}: {v}" for k, v in context.items() if not isinstance(v, dict | list)]
-    lines += ["", markdown_table(shown), "",
-              "robust R@k: mean over degradations of the recall of the original item when "
-              "querying with a degraded copy of a test item.", "",
-              "## Degraded-copy recall@1 / recall@10 per degradation", "",
-              robustness_table(shown), "",
-              "## Shopper photos (outside photos query the catalog, k = 10)", "",
-              shopper_table(shown), ""]
-    notes = [f"- {r.name} ({k.replace('_', ' ')}): {r.info[k]}" for r in rows
-             for k in ("warning", "robustness_error", "shopper_error", "error")
-             if r.info.get(k)]
-    builds = [f"- {r.name}: {r.info['build_seconds']}" for r in rows
-              if r.info.get("build_seconds")]
+    lines += [
+        "",
+        markdown_table(shown),
+        "",
+        "robust R@k: mean over degradations of the recall of the original item when "
+        "querying with a degraded copy of a test item.",
+        "",
+        "## Degraded-copy recall@1 / recall@10 per degradation",
+        "",
+        robustness_table(shown),
+        "",
+        "## Shopper photos (outside photos query the catalog, k = 10)",
+        "",
+        shopper_table(shown),
+        "",
+    ]
+    notes = [
+        f"- {r.name} ({k.replace('_', ' ')}): {r.info[k]}"
+        for r in rows
+        for k in ("warning", "robustness_error", "shopper_error", "error")
+        if r.info.get(k)
+    ]
+    builds = [f"- {r.name}: {r.info['build_seconds']}" for r in rows if r.info.get("build_seconds")]
     if builds:
         lines += ["## Build seconds (from each bundle's build_report.json)", "", *builds, ""]
     if notes:
@@ -422,8 +453,15 @@ def write_markdown(rows: list[Row], context: dict[str, Any], path: Path) -> Path
 
 def row_json(row: Row) -> dict[str, Any]:
     """JSON form of a row (tracebacks kept, numpy converted)."""
-    return {"name": row.name, "kind": row.kind, "queries": row.queries, "metrics": row.metrics,
-            "robustness": row.robustness, "shopper_photos": row.shopper, **row.info}
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "queries": row.queries,
+        "metrics": row.metrics,
+        "robustness": row.robustness,
+        "shopper_photos": row.shopper,
+        **row.info,
+    }
 
 
 # --- driver --------------------------------------------------------------------------------
@@ -441,36 +479,72 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG,
-                        help="reference catalog (with split.csv and duplicates.csv)")
-    parser.add_argument("--work", type=Path, default=Path("bundles/quality"),
-                        help="folder the bundles are built into")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
-                        help="hybrid encoder seeds")
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=DEFAULT_CATALOG,
+        help="reference catalog (with split.csv and duplicates.csv)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("bundles/quality"),
+        help="folder the bundles are built into",
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="hybrid encoder seeds"
+    )
     parser.add_argument("--skip-cae", action="store_true", help="leave out the CAE (~25 min)")
     parser.add_argument("--cae-epochs", type=int, default=30, help="CAE training epochs")
-    parser.add_argument("--reuse", action="store_true",
-                        help="evaluate the bundles already in --work; build nothing")
-    parser.add_argument("--keep-cache", action="store_true",
-                        help="keep each bundle's work/ cache (decoded images, views, checkpoints)")
-    parser.add_argument("--bundle", type=parse_bundle, action="append", default=[],
-                        metavar="NAME=PATH",
-                        help="use this existing bundle for row NAME (e.g. hybrid-seed0=/tmp/b); "
-                             "never built; repeatable")
-    parser.add_argument("--robustness-queries", type=int, default=200,
-                        help="degraded-copy queries per bundle (0 skips robustness)")
-    parser.add_argument("--no-baselines", action="store_true",
-                        help="leave out raw-pixel and chance rows")
-    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES,
-                        help="shopper photos (labels.csv + images/) for the shopper-photo rows; "
-                             "'' to skip")
-    parser.add_argument("--queries-split", default="auto",
-                        help="split of --queries to query with (auto: dev when present)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the bundles that would be built or evaluated, then stop")
+    parser.add_argument(
+        "--reuse", action="store_true", help="evaluate the bundles already in --work; build nothing"
+    )
+    parser.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="keep each bundle's work/ cache (decoded images, views, checkpoints)",
+    )
+    parser.add_argument(
+        "--bundle",
+        type=parse_bundle,
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="use this existing bundle for row NAME (e.g. hybrid-seed0=/tmp/b); "
+        "never built; repeatable",
+    )
+    parser.add_argument(
+        "--robustness-queries",
+        type=int,
+        default=200,
+        help="degraded-copy queries per bundle (0 skips robustness)",
+    )
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="leave out raw-pixel and chance rows"
+    )
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        default=DEFAULT_QUERIES,
+        help="shopper photos (labels.csv + images/) for the shopper-photo rows; '' to skip",
+    )
+    parser.add_argument(
+        "--queries-split",
+        default="auto",
+        help="split of --queries to query with (auto: dev when present)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the bundles that would be built or evaluated, then stop",
+    )
     parser.add_argument("--quiet", action="store_true", help="no build progress bars")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "quality.json",
-                        help="JSON file; the Markdown goes next to it with .md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS_DIR / "quality.json",
+        help="JSON file; the Markdown goes next to it with .md",
+    )
     args = parser.parse_args(argv)
     if args.cae_epochs < 1 or args.robustness_queries < 0:
         parser.error("--cae-epochs must be >= 1 and --robustness-queries >= 0")
@@ -490,8 +564,10 @@ def main(argv: list[str] | None = None) -> int:
         for spec in specs:
             action = "use" if spec.given or args.reuse else "build"
             state = "exists" if is_bundle(spec.folder) else "absent"
-            print(f"{action:5} {spec.name:22} {spec.encoder or '(from bundle)':20} "
-                  f"{spec.options!s:18} {spec.folder} ({state})")
+            print(
+                f"{action:5} {spec.name:22} {spec.encoder or '(from bundle)':20} "
+                f"{spec.options!s:18} {spec.folder} ({state})"
+            )
         return 0
     started = time.perf_counter()
     builds: dict[str, Any] = {}
@@ -509,8 +585,12 @@ def main(argv: list[str] | None = None) -> int:
     queries = args.queries if args.queries and str(args.queries) and args.queries.is_dir() else None
     if args.queries and str(args.queries) not in ("", ".") and queries is None:
         print(f"no shopper photos at {args.queries}: shopper-photo rows skipped")
-    protocol = Protocol(args.catalog, read_split(split_path) if split_path.is_file() else {},
-                        queries, args.queries_split or None)
+    protocol = Protocol(
+        args.catalog,
+        read_split(split_path) if split_path.is_file() else {},
+        queries,
+        args.queries_split or None,
+    )
     rows: list[Row] = []
     for spec in specs:
         if spec.name in failed or not is_bundle(spec.folder):
@@ -529,8 +609,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluated = [r for r in rows if r.kind == "bundle"]
     for encoder in dict.fromkeys(r.info.get("encoder") for r in evaluated):
         if (summary := aggregate(evaluated, encoder)) is not None:
-            rows.insert(rows.index(next(r for r in rows if r.name == summary.info["members"][-1]))
-                        + 1, summary)
+            rows.insert(
+                rows.index(next(r for r in rows if r.name == summary.info["members"][-1])) + 1,
+                summary,
+            )
     if not args.no_baselines:
         print("evaluating baselines (raw pixels, chance) ...", flush=True)
         rows += baseline_rows(protocol)
@@ -549,15 +631,20 @@ def main(argv: list[str] | None = None) -> int:
         "catalog": str(args.catalog.resolve()),
         "queries": next((r.queries for r in shown if r.queries), 0),
         "protocol": "test split as queries; gallery = catalog minus query's duplicate group; "
-                    "exact Euclidean search over stored embeddings",
+        "exact Euclidean search over stored embeddings",
         "mode": "reuse (no builds)" if args.reuse else "built from scratch",
         "robustness_queries": args.robustness_queries,
         "seconds": round(time.perf_counter() - started, 1),
         "created": info["created"],
     }
     md = write_markdown(rows, context, args.out.with_suffix(".md"))
-    payload = {"benchmark": "quality", **context, "rows": [row_json(r) for r in rows],
-               "markdown_table": table, "machine": info}
+    payload = {
+        "benchmark": "quality",
+        **context,
+        "rows": [row_json(r) for r in rows],
+        "markdown_table": table,
+        "machine": info,
+    }
     print(f"\nresults: {write_json(payload, 'quality', args.out)} and {md}")
     return 0
 

@@ -107,12 +107,19 @@ def crop_views(paths: list[str], config: HybridConfig, work: Path) -> np.ndarray
 def main(argv: list[str] | None = None) -> int:
     """Train the two heads, score every query variant on the hold-out, print, save."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, required=True,
-                        help="work folder of a hybrid build of the reference catalog")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        required=True,
+        help="work folder of a hybrid build of the reference catalog",
+    )
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     parser.add_argument("--photos", type=Path, default=DEFAULT_CATALOG.parent / "shopper-photos")
-    parser.add_argument("--weights", default="1,0,0.5,2,0.5",
-                        help="fusion weights (head, colour, backbone, classes, instance)")
+    parser.add_argument(
+        "--weights",
+        default="1,0,0.5,2,0.5",
+        help="fusion weights (head, colour, backbone, classes, instance)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="head seed (views: seed 0)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "shopper_validation.json")
     args = parser.parse_args(argv)
@@ -201,14 +208,23 @@ def main(argv: list[str] | None = None) -> int:
         for variant, query in variants.items():
             results[variant] = score(params, query, catalog_embeddings)
             m = results[variant]
-            print(f"{name:18} {variant:36} P@10 type all {m['all']['P@10 ProductType']:.3f} "
-                  f"apparel {m.get('Apparel', {}).get('P@10 ProductType', float('nan')):.3f} "
-                  f"footwear {m.get('Footwear', {}).get('P@10 ProductType', float('nan')):.3f} "
-                  f"type AND colour {m['all']['P@10 ProductType+Colour']:.3f}", flush=True)
-        print(f"{name:18} catalog test split: P@10 type {test['P@10 ProductType']:.3f}, "
-              f"type AND colour {test['P@10 ProductType+Colour']:.3f}", flush=True)
-        report["heads"][name] = {"catalog_test": test, "hold_out": results,
-                                 "whole_photo_confidence_median": float(np.median(conf[:, 0]))}
+            print(
+                f"{name:18} {variant:36} P@10 type all {m['all']['P@10 ProductType']:.3f} "
+                f"apparel {m.get('Apparel', {}).get('P@10 ProductType', float('nan')):.3f} "
+                f"footwear {m.get('Footwear', {}).get('P@10 ProductType', float('nan')):.3f} "
+                f"type AND colour {m['all']['P@10 ProductType+Colour']:.3f}",
+                flush=True,
+            )
+        print(
+            f"{name:18} catalog test split: P@10 type {test['P@10 ProductType']:.3f}, "
+            f"type AND colour {test['P@10 ProductType+Colour']:.3f}",
+            flush=True,
+        )
+        report["heads"][name] = {
+            "catalog_test": test,
+            "hold_out": results,
+            "whole_photo_confidence_median": float(np.median(conf[:, 0])),
+        }
     print(f"results: {write_json(report, 'shopper_validation', args.out)}")
     return 0
 

@@ -68,9 +68,7 @@ WARMUP_IMAGES = 4
 
 
 # --- ours ----------------------------------------------------------------------------------
-def ours_encode(
-    encoder: Any, paths: list[str], batch_size: int, workers: int
-) -> dict[str, Any]:
+def ours_encode(encoder: Any, paths: list[str], batch_size: int, workers: int) -> dict[str, Any]:
     """Decode (prefetched, draft mode) + encode every path, then build the index."""
     from lookalike.encoders import encoder_resize
     from lookalike.imaging import iter_image_batches
@@ -79,7 +77,11 @@ def ours_encode(
     started = time.perf_counter()
     parts, rows, errors = [], [], 0
     for batch in iter_image_batches(
-        paths, encoder.input_size, batch_size, workers=workers, desc="ours",
+        paths,
+        encoder.input_size,
+        batch_size,
+        workers=workers,
+        desc="ours",
         resize=encoder_resize(encoder),
     ):
         if batch.ok:
@@ -122,8 +124,7 @@ def naive_encode(model: Any, paths: list[str], size: int) -> dict[str, Any]:
         with torch.no_grad():
             feature = model(tensor)[0].numpy()
         features[path] = feature / np.linalg.norm(feature)
-    return {"features": features, "images": len(features),
-            "total_s": time.perf_counter() - started}
+    return {"features": features, "images": len(features), "total_s": time.perf_counter() - started}
 
 
 def naive_search(features: dict[str, np.ndarray], query: np.ndarray, k: int) -> list[str]:
@@ -167,9 +168,7 @@ def search_latency(
 
 
 # --- CAE -----------------------------------------------------------------------------------
-def cae_epoch(
-    paths: list[str], catalog_size: int, batches: int, runs: int
-) -> dict[str, Any]:
+def cae_epoch(paths: list[str], catalog_size: int, batches: int, runs: int) -> dict[str, Any]:
     """Time CAE training batches (and validation batches) and extrapolate one epoch."""
     import torch
 
@@ -313,54 +312,85 @@ def summarise(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, An
 def print_report(result: dict[str, Any]) -> None:
     """Tables for build throughput, search and the CAE epoch estimate."""
     builds = result["builds"]
-    print(f"\nbuild throughput ({builds[0]['ours']['images']} images, median of "
-          f"{result['runs']} run(s); min..max over runs):")
+    print(
+        f"\nbuild throughput ({builds[0]['ours']['images']} images, median of "
+        f"{result['runs']} run(s); min..max over runs):"
+    )
     rows = []
     for build in builds:
         for name in ("ours", "naive"):
             part = build[name]
             rate = part["images_per_s"]
-            rows.append([
-                build["threads"], name, part["total_s"]["median"], rate["median"],
-                f"{rate['min']:.1f}..{rate['max']:.1f}",
-                f"{build['ratio']:.1f}x" if name == "ours" else "", part["runtime"],
-            ])
+            rows.append(
+                [
+                    build["threads"],
+                    name,
+                    part["total_s"]["median"],
+                    rate["median"],
+                    f"{rate['min']:.1f}..{rate['max']:.1f}",
+                    f"{build['ratio']:.1f}x" if name == "ours" else "",
+                    part["runtime"],
+                ]
+            )
         for part in build.get("also", []):
             rate = part["images_per_s"]
             ratio = rate["median"] / build["naive"]["images_per_s"]["median"]
-            rows.append([
-                build["threads"], "ours", part["total_s"]["median"], rate["median"],
-                f"{rate['min']:.1f}..{rate['max']:.1f}", f"{ratio:.1f}x", part["runtime"],
-            ])
-    print(format_table(
-        ["threads", "pipeline", "seconds", "images/s", "range", "ours/naive", "how"], rows))
+            rows.append(
+                [
+                    build["threads"],
+                    "ours",
+                    part["total_s"]["median"],
+                    rate["median"],
+                    f"{rate['min']:.1f}..{rate['max']:.1f}",
+                    f"{ratio:.1f}x",
+                    part["runtime"],
+                ]
+            )
+    print(
+        format_table(
+            ["threads", "pipeline", "seconds", "images/s", "range", "ours/naive", "how"], rows
+        )
+    )
     for build in builds:
         ours = build["ours"]
         verdict = "met" if build["ratio"] >= TARGET_RATIO else "NOT met"
-        print(f"{build['threads']} thread(s): ours = encode {ours['encode_s']['median']:.2f}s + "
-              f"index build {ours['index_s']['median']:.3f}s; speed-up {build['ratio']:.1f}x "
-              f"(target >= {TARGET_RATIO:.0f}x: {verdict})")
+        print(
+            f"{build['threads']} thread(s): ours = encode {ours['encode_s']['median']:.2f}s + "
+            f"index build {ours['index_s']['median']:.3f}s; speed-up {build['ratio']:.1f}x "
+            f"(target >= {TARGET_RATIO:.0f}x: {verdict})"
+        )
     search = result["search"]
-    print(f"\nsearch, one query per call, gallery {search['gallery']}, "
-          f"{search['queries']} queries, {search['threads']} thread(s):")
+    print(
+        f"\nsearch, one query per call, gallery {search['gallery']}, "
+        f"{search['queries']} queries, {search['threads']} thread(s):"
+    )
     rows = [
         ["naive dict scan", search["naive_scan_ms"]["p50"], search["naive_scan_ms"]["p95"]],
-        [f"index.search ({search['index_kind']})", search["index_search_ms"]["p50"],
-         search["index_search_ms"]["p95"]],
+        [
+            f"index.search ({search['index_kind']})",
+            search["index_search_ms"]["p50"],
+            search["index_search_ms"]["p95"],
+        ],
     ]
     print(format_table(["search", "p50 ms", "p95 ms"], rows))
     print(f"speed-up at p50: {search['speedup_p50']}x")
     cae = result.get("cae")
     if cae:
-        print(f"\nCAE training at {cae['input_size']} px, batch {cae['batch_size']} "
-              f"({cae['threads']} threads):")
+        print(
+            f"\nCAE training at {cae['input_size']} px, batch {cae['batch_size']} "
+            f"({cae['threads']} threads):"
+        )
         rows = [
             ["train batch", cae["train_s_per_batch"]["median"]],
             ["validation batch", cae["val_s_per_batch"]["median"]],
-            [f"epoch, train only ({cae['train_split_items']} images), EXTRAPOLATED",
-             cae["epoch_train_s"]],
-            [f"epoch incl. validation ({cae['val_split_items']} images), EXTRAPOLATED",
-             cae["epoch_train_plus_val_s"]],
+            [
+                f"epoch, train only ({cae['train_split_items']} images), EXTRAPOLATED",
+                cae["epoch_train_s"],
+            ],
+            [
+                f"epoch incl. validation ({cae['val_split_items']} images), EXTRAPOLATED",
+                cae["epoch_train_plus_val_s"],
+            ],
         ]
         print(format_table(["CAE", "seconds"], rows))
         print(f"({cae['note']})")
@@ -372,28 +402,49 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--bundle", type=Path, required=True,
-                        help="bundle whose encoder and catalog are used")
-    parser.add_argument("--also", type=Path, nargs="*", default=[],
-                        help="more bundles whose encoders run our pipeline, interleaved")
-    parser.add_argument("--limit", type=int,
-                        help="images to encode, spread over the catalog (None = all)")
+    parser.add_argument(
+        "--bundle", type=Path, required=True, help="bundle whose encoder and catalog are used"
+    )
+    parser.add_argument(
+        "--also",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="more bundles whose encoders run our pipeline, interleaved",
+    )
+    parser.add_argument(
+        "--limit", type=int, help="images to encode, spread over the catalog (None = all)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each pipeline")
-    parser.add_argument("--naive-runs", type=int,
-                        help="run the naive pipeline in the first N runs only (default: all)")
-    parser.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count() or 1],
-                        help="torch / ONNX Runtime / faiss threads for both pipelines; several "
-                             "values run side by side (search and CAE use the last)")
+    parser.add_argument(
+        "--naive-runs",
+        type=int,
+        help="run the naive pipeline in the first N runs only (default: all)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[os.cpu_count() or 1],
+        help="torch / ONNX Runtime / faiss threads for both pipelines; several "
+        "values run side by side (search and CAE use the last)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="our pipeline's batch size")
     parser.add_argument("--workers", type=int, default=2, help="our decoding threads")
-    parser.add_argument("--naive-size", type=int,
-                        help="the naive pipeline's input side (default: the encoder's)")
+    parser.add_argument(
+        "--naive-size", type=int, help="the naive pipeline's input side (default: the encoder's)"
+    )
     parser.add_argument("--search-queries", type=int, default=200, help="timed search queries")
     parser.add_argument("-k", type=int, default=10, help="results per search")
-    parser.add_argument("--cae-batches", type=int, default=10,
-                        help="CAE training batches timed (0 skips the CAE timing)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "throughput.json",
-                        help="JSON output file")
+    parser.add_argument(
+        "--cae-batches",
+        type=int,
+        default=10,
+        help="CAE training batches timed (0 skips the CAE timing)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR / "throughput.json", help="JSON output file"
+    )
     args = parser.parse_args(argv)
     if (args.limit is not None and args.limit < 1) or args.runs < 1 or min(args.threads) < 1:
         parser.error("--limit, --runs and --threads must be >= 1")
@@ -422,13 +473,25 @@ def main(argv: list[str] | None = None) -> int:
     for threads in args.threads:
         print(f"threads={threads}:", flush=True)
         ours, naive, last, extra = compare_build(
-            args.bundle, paths, threads, args.runs, args.batch_size, args.workers,
-            args.naive_size, args.also, args.naive_runs,
+            args.bundle,
+            paths,
+            threads,
+            args.runs,
+            args.batch_size,
+            args.workers,
+            args.naive_size,
+            args.also,
+            args.naive_runs,
         )
         ratio = ours["images_per_s"]["median"] / naive["images_per_s"]["median"]
         result["builds"].append(
-            {"threads": threads, "ours": ours, "naive": naive, "ratio": round(ratio, 2),
-             "also": extra}
+            {
+                "threads": threads,
+                "ours": ours,
+                "naive": naive,
+                "ratio": round(ratio, 2),
+                "also": extra,
+            }
         )
     threads = args.threads[-1]
     print(f"timing search ({threads} threads) ...", flush=True)
@@ -436,13 +499,19 @@ def main(argv: list[str] | None = None) -> int:
     result["search"] = {
         "threads": threads,
         **search_latency(
-            last["naive"]["features"], last["ours"]["index"], last["ours"]["embeddings"],
-            args.search_queries, args.k,
+            last["naive"]["features"],
+            last["ours"]["index"],
+            last["ours"]["embeddings"],
+            args.search_queries,
+            args.k,
         ),
     }
     if args.cae_batches:
-        print(f"timing {args.cae_batches} CAE training batches x {args.runs} run(s) "
-              f"({threads} threads) ...", flush=True)
+        print(
+            f"timing {args.cae_batches} CAE training batches x {args.runs} run(s) "
+            f"({threads} threads) ...",
+            flush=True,
+        )
         set_threads(threads)
         result["cae"] = {
             "threads": threads,

@@ -126,16 +126,30 @@ def measure_seed(
 def main() -> None:
     """Measure every weighting on every seed; print means; write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=Path("bundles/quality"),
-                        help="folder holding hybrid-seed<S> bundles")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("bundles/quality"),
+        help="folder holding hybrid-seed<S> bundles",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--weights", type=parse_weights, nargs="+",
-                        default=[parse_weights(w) for w in
-                                 ("1,0,0.25,1,0", "1,0,1,1,0", "1,0,0.5,1,0.5", "1,0,0.25,1,0.5")],
-                        help="fusion weightings: head,colour,backbone,classes,instance")
-    parser.add_argument("--set", action="append", metavar="OPTION=VALUE",
-                        help="override a hybrid option of the bundles, e.g. "
-                             "--set primary_class_weight=1 (options the head or fusion reads)")
+    parser.add_argument(
+        "--weights",
+        type=parse_weights,
+        nargs="+",
+        default=[
+            parse_weights(w)
+            for w in ("1,0,0.25,1,0", "1,0,1,1,0", "1,0,0.5,1,0.5", "1,0,0.25,1,0.5")
+        ],
+        help="fusion weightings: head,colour,backbone,classes,instance",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="OPTION=VALUE",
+        help="override a hybrid option of the bundles, e.g. "
+        "--set primary_class_weight=1 (options the head or fusion reads)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "validation.json")
     args = parser.parse_args()
     options = parse_options(args.set)

@@ -45,10 +45,21 @@ def subset_catalog(shared_catalog, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def subset_bundle(subset_catalog, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "cae"
-    code = main([
-        "build", str(subset_catalog), "--out", str(out), "--encoder", "cae",
-        "--input-size", "64", "--epochs", "2", "--quiet",
-    ])
+    code = main(
+        [
+            "build",
+            str(subset_catalog),
+            "--out",
+            str(out),
+            "--encoder",
+            "cae",
+            "--input-size",
+            "64",
+            "--epochs",
+            "2",
+            "--quiet",
+        ]
+    )
     assert code == 0
     return out
 
@@ -79,13 +90,27 @@ def test_evaluate_writes_report_with_protocol_metrics(subset_bundle, tmp_path):
     assert "| features |" in (out / "report.md").read_text()
 
 
-def test_exact_copy_of_a_catalog_photo_is_found_at_rank_1(subset_bundle, subset_catalog,
-                                                          tmp_path, capsys):
+def test_exact_copy_of_a_catalog_photo_is_found_at_rank_1(
+    subset_bundle, subset_catalog, tmp_path, capsys
+):
     source = sorted(subset_catalog.rglob("*.jpg"))[17]
     query = tmp_path / "shopper-upload.jpg"
     shutil.copyfile(source, query)
-    assert main(["recommend", "--bundle", str(subset_bundle), str(query), "-k", "5",
-                 "--json", "--allow-duplicates"]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                "--bundle",
+                str(subset_bundle),
+                str(query),
+                "-k",
+                "5",
+                "--json",
+                "--allow-duplicates",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     top = result["results"][0]
     assert top["distance"] < 1e-4
@@ -98,7 +123,21 @@ def test_item_query_with_grid(subset_bundle, tmp_path, capsys):
 
     item = read_bundle(subset_bundle).items.ids[3]
     grid = tmp_path / "grid.png"
-    assert main(["recommend", "--bundle", str(subset_bundle), "--item", item, "-k", "3",
-                 "--grid", str(grid)]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                "--bundle",
+                str(subset_bundle),
+                "--item",
+                item,
+                "-k",
+                "3",
+                "--grid",
+                str(grid),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"query: {item}" in out and grid.stat().st_size > 1000

@@ -46,9 +46,10 @@ def test_read_labelled_photos_filters_the_split_and_renames_columns(tiny_catalog
     assert photos.labels("Colour")[0] == "Red"
     everything = read_labelled_photos(folder)
     assert len(everything) == 3 and everything.digest() != photos.digest()
-    assert read_labelled_photos(folder, split="dev").digest() == read_labelled_photos(
-        folder, split="dev"
-    ).digest()
+    assert (
+        read_labelled_photos(folder, split="dev").digest()
+        == read_labelled_photos(folder, split="dev").digest()
+    )
 
 
 def test_read_labelled_photos_errors_are_one_line(tiny_catalog, tmp_path):

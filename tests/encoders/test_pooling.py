@@ -76,8 +76,9 @@ def test_multi_backbone_onnx_matches_pytorch_and_has_its_own_file(tmp_path):
     images = np.full((2, 64, 64, 3), 255, np.uint8)
     images[0, 10:50, 20:40] = (200, 30, 30)
     images[1, 5:30, 5:60] = (20, 20, 90)
-    onnx = BackboneRunner(backbone_file(tmp_path, "fp32", "multi"), input_size=64,
-                          writable=True, pooling="multi")
+    onnx = BackboneRunner(
+        backbone_file(tmp_path, "fp32", "multi"), input_size=64, writable=True, pooling="multi"
+    )
     eager = BackboneRunner(None, input_size=64, pooling="multi")
     assert onnx.session is not None and onnx.dim == get_pooling("multi").dim
     np.testing.assert_allclose(onnx(images), eager(images), rtol=1e-3, atol=1e-3)
