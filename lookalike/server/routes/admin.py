@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +93,10 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
     # alone are an id, which check_item_id refuses.
     if item_id is None or item_id == "":
         item_id = "u" + hashlib.sha256(upload.data).hexdigest()[:15]
-    item_id = normalize_item_id(item_id)
-    if (reason := check_item_id(item_id)) is not None:
-        raise ApiError(422, "invalid_id", f"invalid id {shown_id(item_id)}: {reason}")
+    item_id = checked_item_id(item_id)
     new = NewItem(item_id, upload.data, metadata, name=upload.filename)
     live = state.live
-    try:
+    with update_errors():
         report = await state.run_update(
             # The decode waits for room in the server's memory budget (server/memory.py).
             state.decode_budget.bound(decode_cost(upload.data), add_new_items),
@@ -110,8 +110,6 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
             # Orphaned thumbnails go too, wherever this server keeps them.
             thumbnail_dirs=_thumbnail_dirs(state),
         )
-    except BundleBusyError as exc:
-        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
     if report.skipped:
         skip = report.skipped[0]
         if skip.code == "id_exists":
@@ -153,7 +151,7 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
 )
 async def remove_item(item_id: str, state: State) -> dict[str, Any]:
     """Remove an item from the catalog as a new bundle version (needs the API key)."""
-    try:
+    with update_errors(conflicts=True):
         report = await state.run_update(
             remove_items,
             state.bundle_dir,
@@ -161,14 +159,37 @@ async def remove_item(item_id: str, state: State) -> dict[str, Any]:
             lock_timeout=UPDATE_LOCK_TIMEOUT,
             thumbnail_dirs=_thumbnail_dirs(state),
         )
-    except BundleBusyError as exc:
-        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
-    except UpdateError as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
     if report.unknown_ids:
         raise UnknownItemError(item_id)
     await anyio.to_thread.run_sync(state.live.refresh, True)
     return {"id": item_id, "version": report.version, "items": report.items}
+
+
+def checked_item_id(item_id: str) -> str:
+    """``item_id`` normalised as the library stores ids.
+
+    Raises:
+        ApiError: 422 ``invalid_id`` naming why the library would refuse it.
+    """
+    item_id = normalize_item_id(item_id)
+    if (reason := check_item_id(item_id)) is not None:
+        raise ApiError(422, "invalid_id", f"invalid id {shown_id(item_id)}: {reason}")
+    return item_id
+
+
+@contextmanager
+def update_errors(conflicts: bool = False) -> Iterator[None]:
+    """Map the library's update errors to API errors: another writer holding the bundle is
+    503 ``busy`` (retry in 5 s); with ``conflicts``, any other refused update is 409
+    ``conflict`` (without, it propagates as before)."""
+    try:
+        yield
+    except BundleBusyError as exc:
+        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
+    except UpdateError as exc:
+        if not conflicts:
+            raise
+        raise ApiError(409, "conflict", str(exc)) from None
 
 
 def _thumbnail_dirs(state: ServerState) -> list[Path]:

@@ -13,13 +13,15 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Request
 
 from lookalike.server.deps import State, UploadLimit, require_api_key
-from lookalike.server.errors import ApiError, shown_id
+from lookalike.server.errors import ApiError
 from lookalike.server.memory import decode_cost
 from lookalike.server.routes.admin import (
     MAX_METADATA_FIELDS,
     UPDATE_LOCK_TIMEOUT,
     _thumbnail_dirs,
+    checked_item_id,
     item_fields,
+    update_errors,
 )
 from lookalike.server.schemas import (
     BINARY,
@@ -34,14 +36,7 @@ from lookalike.server.schemas import (
     request_body,
 )
 from lookalike.server.uploads import read_image_upload
-from lookalike.updates import (
-    BundleBusyError,
-    UpdateError,
-    add_photos,
-    check_item_id,
-    normalize_item_id,
-    remove_photos,
-)
+from lookalike.updates import add_photos, remove_photos
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
@@ -73,11 +68,9 @@ async def add_photo(
     ``metadata`` object, as ``POST /api/items``)."""
     upload = await read_image_upload(request, max_upload_bytes, max_fields=MAX_METADATA_FIELDS + 2)
     _, metadata = item_fields(upload.fields)
-    item_id = normalize_item_id(item_id)
-    if (reason := check_item_id(item_id)) is not None:
-        raise ApiError(422, "invalid_id", f"invalid id {shown_id(item_id)}: {reason}")
+    item_id = checked_item_id(item_id)
     live = state.live
-    try:
+    with update_errors():
         report = await state.run_update(
             state.decode_budget.bound(decode_cost(upload.data), add_photos),
             state.bundle_dir,
@@ -89,8 +82,6 @@ async def add_photo(
             encoder_loader=live.encoder_for,
             thumbnail_dirs=_thumbnail_dirs(state),
         )
-    except BundleBusyError as exc:
-        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
     if report.skipped:
         raise ApiError(422, report.skipped[0].code, report.skipped[0].reason)
     await anyio.to_thread.run_sync(live.refresh, True)
@@ -121,7 +112,7 @@ async def remove_photo(
     """Remove photo ``number`` of product ``item_id`` (needs the API key); its other photos
     keep their numbers."""
     state.live.catalog.row(item_id)  # unknown_item (404) before anything is locked
-    try:
+    with update_errors(conflicts=True):
         report = await state.run_update(
             remove_photos,
             state.bundle_dir,
@@ -130,10 +121,6 @@ async def remove_photo(
             lock_timeout=UPDATE_LOCK_TIMEOUT,
             thumbnail_dirs=_thumbnail_dirs(state),
         )
-    except BundleBusyError as exc:
-        raise ApiError(503, "busy", str(exc), headers={"Retry-After": "5"}) from None
-    except UpdateError as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
     if not report.photos_removed:
         raise ApiError(404, "unknown_photo", report.problems[0])
     await anyio.to_thread.run_sync(state.live.refresh, True)
