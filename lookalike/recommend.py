@@ -166,7 +166,12 @@ class Recommender:
         self.typical_distance = 0.0
         self.photo_duplicate_group = self.photo_exact_group
         self._group_members: dict[int, np.ndarray] = {}
+        # Per-query lookups computed once per Recommender (an update builds a new one, so
+        # nothing here outlives the bundle version it was computed from).
         self._columns: dict[str, np.ndarray] = {}
+        self._rows_by_value: dict[str, dict[str, np.ndarray]] = {}
+        self._metadata_columns: list[str] | None = None
+        self._product_photos: tuple[np.ndarray, np.ndarray] | None = None
         if len(self.photos) > 1 and len(self.photo_embeddings) == len(self.photos):
             self._group_near_duplicates()
         first_photo = np.array([rows[0] for rows in self._photo_rows], np.int64)
@@ -207,10 +212,13 @@ class Recommender:
     @property
     def metadata_columns(self) -> list[str]:
         """Metadata columns present in the bundle, in first-seen order."""
-        seen: dict[str, None] = {}
-        for meta in self.items.metadata:
-            seen.update(dict.fromkeys(meta))
-        return list(seen)
+        if self._metadata_columns is None:
+            # Every filtered query checks its columns: one pass over the items, not one per query.
+            seen: dict[str, None] = {}
+            for meta in self.items.metadata:
+                seen.update(dict.fromkeys(meta))
+            self._metadata_columns = list(seen)
+        return list(self._metadata_columns)
 
     def row(self, item_id: str) -> int:
         """Row number of ``item_id``; UnknownItemError if absent."""
@@ -260,7 +268,29 @@ class Recommender:
         """The photo rows (index ids) of the product rows ``allowed`` (None = no filter)."""
         if allowed is None or not self.grouped:
             return allowed
-        return np.flatnonzero(np.isin(self.photo_product, allowed)).astype(np.int64)
+        offsets, photos = self.product_photos()
+        allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+        allowed = allowed[(allowed >= 0) & (allowed < len(self.items))]
+        # Gather the allowed products' CSR slices: O(allowed photos), not a pass over all photos.
+        counts = offsets[allowed + 1] - offsets[allowed]
+        starts = np.repeat(offsets[allowed] - np.cumsum(counts) + counts, counts)
+        return np.sort(photos[starts + np.arange(int(counts.sum()))])
+
+    def product_photos(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each product's photo rows as CSR arrays (computed once).
+
+        Returns:
+            (offsets int64 (products + 1,), photo rows int64 (photos,)): product ``p``'s
+            photo rows, by photo number, are ``rows[offsets[p]:offsets[p + 1]]``.
+        """
+        if self._product_photos is None:
+            counts = np.array([len(rows) for rows in self._photo_rows], np.int64)
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            rows = np.fromiter(
+                (r for rows in self._photo_rows for r in rows), np.int64, int(offsets[-1])
+            )
+            self._product_photos = offsets, rows
+        return self._product_photos
 
     def nearest_products(
         self, vectors: np.ndarray, k: int, allowed: np.ndarray | None = None, **options: Any
@@ -313,10 +343,22 @@ class Recommender:
                 raise FilterError(
                     f"unknown filter column {name!r}; columns: {', '.join(sorted(known))}"
                 )
-            wanted = filter_values(values)
-            column = np.array([str(v).lower() for v in self.column(name)], dtype=object)
-            mask &= np.isin(column, list(wanted))
+            by_value = self.rows_by_value(name)
+            matching = np.zeros(len(self.items), dtype=bool)
+            for value in filter_values(values):
+                matching[by_value.get(value, [])] = True
+            mask &= matching
         return np.flatnonzero(mask).astype(np.int64)
+
+    def rows_by_value(self, name: str) -> dict[str, np.ndarray]:
+        """Lower-cased value of metadata column ``name`` -> the rows holding it (cached: a
+        filtered query looks its values up instead of lower-casing the column each time)."""
+        if name not in self._rows_by_value:
+            groups: dict[str, list[int]] = {}
+            for row, value in enumerate(self.column(name)):
+                groups.setdefault(str(value).lower(), []).append(row)
+            self._rows_by_value[name] = {v: np.array(r, np.int64) for v, r in groups.items()}
+        return self._rows_by_value[name]
 
     # --- encoding ---------------------------------------------------------------------------
     @property
@@ -456,6 +498,12 @@ class Recommender:
         # Indexes that filter on their own metadata fields (Milvus) get the filters as the
         # exact stored values that match, case-insensitively; the others get the rows.
         inside = self.exact_filter_values(filters) if self._filters_inside(allowed) else None
+        # Which rows the filter allows, as a mask: each result's duplicates are checked against
+        # it (one lookup per duplicate, not a set intersection per result).
+        allowed_mask = None
+        if allowed is not None:
+            allowed_mask = np.zeros(len(self.items), dtype=bool)
+            allowed_mask[allowed] = True
         while pending and n_candidates:
             if inside is not None:
                 distances, rows, photos = self.nearest_products(
@@ -471,7 +519,7 @@ class Recommender:
                     k,
                     excludes[query],
                     collapse_duplicates,
-                    allowed,
+                    allowed_mask,
                     photos[slot],
                 )
                 if len(picked) >= k or fetch >= n_candidates:
@@ -500,7 +548,7 @@ class Recommender:
         k: int,
         exclude: set[int],
         collapse: bool,
-        allowed: np.ndarray | None = None,
+        allowed_mask: np.ndarray | None = None,
         photos: np.ndarray | None = None,
     ) -> list[Recommendation]:
         banned_groups = {int(self.duplicate_group[r]) for r in exclude} if collapse else set()
@@ -518,8 +566,8 @@ class Recommender:
             result = self.item(row, distance, rank=len(picked) + 1, photo_row=int(photo_row))
             if collapse:
                 others = self.duplicates_of(row)
-                if others and allowed is not None:
-                    others = [int(r) for r in np.intersect1d(others, allowed)]
+                if others and allowed_mask is not None:
+                    others = [r for r in others if allowed_mask[r]]
                 result.duplicates = [self.items.ids[r] for r in others if r not in exclude]
             picked.append(result)
             if len(picked) == k:
