@@ -54,7 +54,13 @@ from lookalike.imaging import (
     open_rgb,
 )
 from lookalike.index import load_index
-from lookalike.index.grouped import search_groups
+from lookalike.index.grouped import (
+    GroupBounds,
+    exact_scan_vectors,
+    group_bounds,
+    search_groups,
+    search_groups_exact,
+)
 
 Filters = dict[str, Sequence[str]]
 MAX_K = 1000
@@ -165,13 +171,14 @@ class Recommender:
         #: Median distance from a photo to its nearest other (non-identical, other product's).
         self.typical_distance = 0.0
         self.photo_duplicate_group = self.photo_exact_group
-        self._group_members: dict[int, np.ndarray] = {}
+        self._group_members: dict[int, list[int]] = {}
         # Per-query lookups computed once per Recommender (an update builds a new one, so
         # nothing here outlives the bundle version it was computed from).
         self._columns: dict[str, np.ndarray] = {}
         self._rows_by_value: dict[str, dict[str, np.ndarray]] = {}
         self._metadata_columns: list[str] | None = None
         self._product_photos: tuple[np.ndarray, np.ndarray] | None = None
+        self._group_bounds: GroupBounds | None = None
         if len(self.photos) > 1 and len(self.photo_embeddings) == len(self.photos):
             self._group_near_duplicates()
         first_photo = np.array([rows[0] for rows in self._photo_rows], np.int64)
@@ -195,8 +202,8 @@ class Recommender:
         group = int(self.duplicate_group[row])
         if group not in self._group_members:
             # (Computed per asked group; a benign race at worst computes it twice.)
-            self._group_members[group] = np.flatnonzero(self.duplicate_group == group)
-        return [int(r) for r in self._group_members[group] if r != row]
+            self._group_members[group] = np.flatnonzero(self.duplicate_group == group).tolist()
+        return [r for r in self._group_members[group] if r != row]
 
     @classmethod
     def from_bundle(cls, path: str | Path) -> Recommender:
@@ -296,7 +303,10 @@ class Recommender:
         self, vectors: np.ndarray, k: int, allowed: np.ndarray | None = None, **options: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``k`` nearest distinct products of each vector: a grouped search of the photo
-        index (:func:`lookalike.index.grouped.search_groups`).
+        index (:func:`lookalike.index.grouped.search_groups`), or, where that search would be
+        exact (a flat index, or a filter the index answers by an exact scan), the same result
+        from the products' centroid bounds (:func:`~lookalike.index.grouped.search_groups_exact`:
+        one scan over products, then the photos of the few that can win).
 
         Args:
             vectors: float32 (q, dim).
@@ -310,15 +320,36 @@ class Recommender:
         if not self.grouped:  # one photo per product: the plain search, nothing added
             distances, rows = self.index.search(vectors, k, allowed=allowed, **options)
             return distances, rows, rows
+        allowed_photos = self.allowed_photos(allowed)
+        n_allowed = None if allowed_photos is None else len(allowed_photos)
+        if not options and self._exact_grouping(n_allowed):
+            return search_groups_exact(
+                self.photo_embeddings, self.group_bounds(), vectors, k, allowed
+            )
         return search_groups(
             self.index,
             vectors,
             k,
             self.photo_product,
             max_per_group=self.max_photos,
-            allowed=self.allowed_photos(allowed),
+            allowed=allowed_photos,
             **options,
         )
+
+    def _exact_grouping(self, n_allowed: int | None) -> bool:
+        # Only where the index would rank by exact distances to these same embeddings (index
+        # id i = photo row i = embeddings[i], every photo indexed), so the results match.
+        return self.index.ntotal == len(self.photo_embeddings) == len(
+            self.photos
+        ) and exact_scan_vectors(self.index, n_allowed)
+
+    def group_bounds(self) -> GroupBounds:
+        """Each product's photo centroid and radius (computed once, from the photo
+        embeddings in memory; :func:`lookalike.index.grouped.group_bounds`)."""
+        if self._group_bounds is None:
+            offsets, rows = self.product_photos()
+            self._group_bounds = group_bounds(self.photo_embeddings, offsets, rows)
+        return self._group_bounds
 
     def column(self, name: str) -> np.ndarray:
         """All rows' values of metadata column ``name`` as an object array (cached)."""
@@ -554,8 +585,13 @@ class Recommender:
         banned_groups = {int(self.duplicate_group[r]) for r in exclude} if collapse else set()
         picked: list[Recommendation] = []
         photos = rows if photos is None else photos
-        for distance, row, photo_row in zip(distances, rows, photos, strict=True):
-            row = int(row)
+        # Python numbers once per list (indexing numpy scalars one by one costs more).
+        for distance, row, photo_row in zip(
+            np.asarray(distances).tolist(),
+            np.asarray(rows).tolist(),
+            np.asarray(photos).tolist(),
+            strict=True,
+        ):
             if row < 0 or row in exclude:
                 continue
             if collapse:
@@ -563,7 +599,7 @@ class Recommender:
                 if group in banned_groups:
                     continue
                 banned_groups.add(group)
-            result = self.item(row, distance, rank=len(picked) + 1, photo_row=int(photo_row))
+            result = self.item(row, distance, rank=len(picked) + 1, photo_row=photo_row)
             if collapse:
                 others = self.duplicates_of(row)
                 if others and allowed_mask is not None:

@@ -236,6 +236,63 @@ def test_profiles_rank_products_once_each(products):
     assert len(ids) == len(set(ids))
 
 
+def test_allowed_photos_are_the_photos_of_the_allowed_products(products):
+    for allowed in ([0], [3, 1, 3], [], list(range(12)), [11, 99, -1]):
+        want = np.flatnonzero(np.isin(products.photo_product, [a for a in allowed if 0 <= a < 12]))
+        assert products.allowed_photos(np.array(allowed, np.int64)).tolist() == want.tolist()
+    assert products.allowed_photos(None) is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_centroid_route_returns_what_the_index_search_returns(products, kind):
+    """Where the index search would be exact (flat; hnsw/ivfpq under a small filter), the
+    Recommender answers from product centroids: the same products, photos and distances."""
+    params = {"nlist": 2, "m": 4, "nbits": 4, "refine": "flat"} if kind == "ivfpq" else {}
+    rec = Recommender(
+        products.data, products.encoder, build_index(products.photo_embeddings, kind=kind, **params)
+    )
+    rng = np.random.default_rng(1)
+    queries = rec.photo_embeddings[::5] + 0.01 * rng.normal(size=rec.photo_embeddings[::5].shape)
+    queries = queries.astype(np.float32)
+    for allowed in (None, np.array([0, 2, 3, 5, 7, 8, 11])):
+        if kind != "flat" and allowed is None:
+            continue  # an approximate search: not the exact route
+        assert rec._exact_grouping(None if allowed is None else len(rec.allowed_photos(allowed)))
+        got = rec.nearest_products(queries, 5, allowed)
+        want = search_groups(
+            rec.index,
+            queries,
+            5,
+            rec.photo_product,
+            max_per_group=rec.max_photos,
+            allowed=rec.allowed_photos(allowed),
+        )
+        assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2]), kind
+        assert np.allclose(got[0], want[0], rtol=1e-5)
+
+
+def test_an_added_photo_is_found_by_the_next_recommender(products, product_bundle, tmp_path):
+    from lookalike.updates import add_photos
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(product_bundle, bundle, symlinks=True)
+    old = Recommender.from_bundle(bundle)
+    old.search(old.photo_embeddings[:1], k=3)  # its centroids and radii are built now
+    # A photo far from every product's photos, given to product 203.
+    image = tmp_path / "odd.png"
+    draw_item("triangle", (250, 250, 0), 2).save(image)
+    add_photos(bundle, "203", [image])
+
+    new = Recommender.from_bundle(bundle)
+    row = new.photo_row("203", 4)
+    found = new.search(new.photo_embeddings[row][None], k=1)[0]
+    assert found[0].id == "203" and found[0].photo == 4 and found[0].distance == 0.0
+    offsets, members = new.group_bounds()[:2]
+    product = new.row("203")
+    assert row in members[offsets[product] : offsets[product + 1]]
+    assert len(old.photos) == 36 and len(new.photos) == 37
+
+
 # --- pure helpers -----------------------------------------------------------------------------
 def test_product_vectors_keep_a_single_photo_exactly_and_average_several():
     photos = np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 2.0]], np.float32)

@@ -19,18 +19,45 @@ Lite supports too), so it is asked once for k groups.
 For an exact index (flat, or an exact scan) the result is the exact per-product minimum: the
 first photo of each product in an exact ranking is its nearest. For approximate kinds (HNSW,
 IVF-PQ, Milvus) it is as approximate as their photo search.
+
+Exact searches have a cheaper route, :func:`search_groups_exact`: a scan of one vector per
+product instead of every photo. Each product keeps the centroid ``c`` of its photos and its
+radius ``r`` (the farthest photo from ``c``); by the triangle inequality no photo of it is
+nearer to a query ``q`` than ``lb = ||q - c|| - r``. So the products are scanned by centroid,
+and exact photo distances are computed only for the products whose bound could still beat the
+k-th best product found: products in increasing ``lb`` order, in two rounds (the most
+promising ``2k``, then every product whose ``lb`` is under the k-th exact distance found).
+The result is the exact per-product minimum, the same as an exact photo search grouped; it
+costs one scan over products plus the photos of a few dozen candidates, when a product's
+photos lie close together compared with the distance between products (the usual case: the
+shots of one garment). :func:`exact_scan_vectors` says when an index's own search would be
+exact over the same vectors, so that this route returns what the index would.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from lookalike.neighbours import _check_k, first_per_group
+from lookalike.index.base import EXACT_SCAN_MAX_ALLOWED, SELECTIVE_FRACTION
+from lookalike.neighbours import _as_vectors, _check_k, first_per_group
 
-__all__ = ["search_groups"]
+__all__ = [
+    "GroupBounds",
+    "exact_scan_vectors",
+    "group_bounds",
+    "search_groups",
+    "search_groups_exact",
+]
+
+# Photos per block when computing centroids and radii (64 MiB of float64 at 256-d).
+_BOUND_ROWS = 32_768
+# Centroid distances per block of queries (64 MiB of float32 scratch).
+_CENTROID_CELLS = 16 << 20
+# Float32 unit roundoff: bounds the error of the float32 centroid scan (see _lower_bounds).
+_F32_EPS = 2.0**-24
 
 
 def search_groups(
@@ -88,3 +115,210 @@ def search_groups(
         pending = pending[~done]
         fetch = min(deepest, fetch * 2)
     return out_d, out_g, out_m
+
+
+class GroupBounds(NamedTuple):
+    """Per group (product): its members (CSR), the centroid of their vectors and the radius
+    around it that holds them all. Built by :func:`group_bounds`."""
+
+    #: int64 (groups + 1,): group g's members are ``members[offsets[g]:offsets[g + 1]]``.
+    offsets: np.ndarray
+    #: int64 (members,): member ids (rows of the vectors), grouped.
+    members: np.ndarray
+    #: float32 (groups, dim): mean of each group's member vectors (zeros for an empty group).
+    centroids: np.ndarray
+    #: float64 (groups,): the largest distance from a member to its (float32) centroid, a
+    #: little enlarged so rounding never makes it too small; -1 for an empty group.
+    radii: np.ndarray
+    #: float32 (groups,): squared norms of the centroids.
+    centroid_norms: np.ndarray
+
+
+def group_bounds(vectors: np.ndarray, offsets: np.ndarray, members: np.ndarray) -> GroupBounds:
+    """Centroids and radii of groups of vectors, for :func:`search_groups_exact`.
+
+    Args:
+        vectors: float (n, dim) member vectors (e.g. photo embeddings; a memmap is fine, read
+            in blocks of ~32k rows).
+        offsets: int (groups + 1,), non-decreasing from 0 to ``len(members)``.
+        members: int (members,), rows of ``vectors``; group g is
+            ``members[offsets[g]:offsets[g + 1]]``. Each row in at most one group.
+
+    Returns:
+        The :class:`GroupBounds`. Cost: one pass over the members' vectors, O(members x dim).
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    members = np.asarray(members, dtype=np.int64)
+    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(members):
+        raise ValueError("offsets must run from 0 to len(members)")
+    if np.any(np.diff(offsets) < 0):
+        raise ValueError("offsets must be non-decreasing")
+    n_groups, dim = len(offsets) - 1, np.asarray(vectors).shape[1]
+    counts = np.diff(offsets)
+    owner = np.repeat(np.arange(n_groups), counts)
+    sums = np.zeros((n_groups, dim))
+    for start in range(0, len(members), _BOUND_ROWS):
+        rows = slice(start, start + _BOUND_ROWS)
+        np.add.at(sums, owner[rows], np.asarray(vectors[members[rows]], dtype=np.float64))
+    centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+    radii = np.full(n_groups, -1.0)
+    c64 = centroids.astype(np.float64)
+    for start in range(0, len(members), _BOUND_ROWS):
+        rows = slice(start, start + _BOUND_ROWS)
+        x = np.asarray(vectors[members[rows]], dtype=np.float64)
+        distance = np.linalg.norm(x - c64[owner[rows]], axis=1)
+        np.maximum.at(radii, owner[rows], distance)
+    # A relative 1e-9 keeps the bound safe against the float64 rounding of these norms.
+    radii = np.where(counts > 0, radii * (1 + 1e-9) + 1e-12, -1.0)
+    norms = np.einsum("ij,ij->i", centroids, centroids)
+    return GroupBounds(offsets, members, centroids, radii, norms)
+
+
+def search_groups_exact(
+    vectors: np.ndarray,
+    bounds: GroupBounds,
+    queries: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact ``k`` nearest groups of each query (a group's distance: its nearest member),
+    by centroid bounds first and member distances for the few groups that can still win.
+
+    Args:
+        vectors: float (n, dim) member vectors, the ones ``bounds`` was built from.
+        bounds: :func:`group_bounds` of those vectors.
+        queries: float (q, dim), finite.
+        k: groups per query, >= 1.
+        allowed: group ids that may be returned (None = all); unknown ids are ignored.
+
+    Returns:
+        (distances float32 (q, k) Euclidean, group ids int64 (q, k), member ids int64 (q, k)),
+        nearest first (equal distances: the lower member id first); padded with inf / -1
+        when fewer than ``k`` (allowed, non-empty) groups exist. The same groups and
+        distances as an exact search of every member grouped, up to float rounding of
+        distances (computed in float64 here). Cost per query: one float32 scan of the allowed
+        centroids, plus the members of the groups whose bound is below the k-th best
+        distance (a few times k groups when members lie close to their centroid; every
+        group, i.e. a full member scan, in the worst case).
+    """
+    k = _check_k(k)
+    queries = _as_vectors(queries, bounds.centroids.shape[1], "queries")
+    n_groups = len(bounds.radii)
+    if allowed is None:
+        groups = np.flatnonzero(bounds.radii >= 0)
+    else:
+        groups = np.unique(np.asarray(allowed, dtype=np.int64))
+        groups = groups[(groups >= 0) & (groups < n_groups)]
+        groups = groups[bounds.radii[groups] >= 0]
+    nq = len(queries)
+    out_d = np.full((nq, k), np.inf, dtype=np.float32)
+    out_g = np.full((nq, k), -1, dtype=np.int64)
+    out_m = np.full((nq, k), -1, dtype=np.int64)
+    if nq == 0 or len(groups) == 0:
+        return out_d, out_g, out_m
+    every = allowed is None and len(groups) == n_groups
+    centroids = bounds.centroids if every else bounds.centroids[groups]
+    norms = bounds.centroid_norms if every else bounds.centroid_norms[groups]
+    radii = bounds.radii[groups]
+    step = max(1, _CENTROID_CELLS // len(groups))
+    for start in range(0, nq, step):
+        block = queries[start : start + step]
+        lower = _lower_bounds(block, centroids, norms, radii)
+        for row in range(len(block)):
+            d, g, m = _nearest_groups(vectors, bounds, groups, lower[row], block[row], k)
+            out_d[start + row, : len(d)], out_g[start + row, : len(g)] = d, g
+            out_m[start + row, : len(m)] = m
+    return out_d, out_g, out_m
+
+
+def _lower_bounds(
+    queries: np.ndarray, centroids: np.ndarray, norms: np.ndarray, radii: np.ndarray
+) -> np.ndarray:
+    """float64 (q, groups): no member of a group is nearer to the query than this."""
+    qn = np.einsum("ij,ij->i", queries, queries)
+    d2 = qn[:, None] - 2.0 * (queries @ centroids.T) + norms[None, :]
+    # The float32 scan's rounding error is at most ~(dim + 2) eps (|q|^2 + |c|^2) (a dot
+    # product's standard bound); take it off so the bound stays a bound.
+    slack = (centroids.shape[1] + 2) * 2 * _F32_EPS * (qn[:, None] + norms[None, :])
+    below = np.maximum(d2.astype(np.float64) - slack, 0.0)
+    return np.sqrt(below) - radii[None, :]
+
+
+def _nearest_groups(
+    vectors: np.ndarray,
+    bounds: GroupBounds,
+    groups: np.ndarray,
+    lower: np.ndarray,
+    query: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One query: exact member distances of the groups by increasing bound, two rounds."""
+    q64 = query.astype(np.float64)
+    first = min(len(groups), 2 * k)
+    picked = np.argpartition(lower, first - 1)[:first] if first < len(groups) else None
+    if picked is None:
+        d, g, m = _group_minima(vectors, bounds, groups, q64)
+        return _top(d, g, m, k)
+    d, g, m = _group_minima(vectors, bounds, groups[picked], q64)
+    rest = np.ones(len(groups), dtype=bool)
+    rest[picked] = False
+    kth = math.sqrt(np.partition(d, k - 1)[k - 1]) if len(d) >= k else np.inf
+    # Every group left out has a bound above the k-th exact distance: none can enter the top k
+    # (the margin covers the float64 rounding of that distance).
+    more = np.flatnonzero(rest & (lower <= kth * (1 + 1e-9) + 1e-12))
+    if len(more):
+        d2, g2, m2 = _group_minima(vectors, bounds, groups[more], q64)
+        d, g, m = np.concatenate([d, d2]), np.concatenate([g, g2]), np.concatenate([m, m2])
+    return _top(d, g, m, k)
+
+
+def _group_minima(
+    vectors: np.ndarray, bounds: GroupBounds, groups: np.ndarray, q64: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's nearest member: (squared distances float64, groups, member ids)."""
+    starts, ends = bounds.offsets[groups], bounds.offsets[groups + 1]
+    counts = ends - starts
+    total = int(counts.sum())
+    # The groups' member slices gathered into one array (CSR gather), group after group.
+    first = np.cumsum(counts) - counts
+    members = bounds.members[np.repeat(starts - first, counts) + np.arange(total)]
+    x = np.asarray(vectors[members], dtype=np.float64)
+    # As the exact scan computes it (lookalike.neighbours._exact_sq), in float64.
+    d2 = np.maximum(q64 @ q64 - 2.0 * (x @ q64) + np.einsum("ij,ij->i", x, x), 0.0)
+    best = np.minimum.reduceat(d2, first)
+    # The lowest member id among those at the group's minimum.
+    owner = np.repeat(np.arange(len(groups)), counts)
+    at_min = np.flatnonzero(d2 == best[owner])
+    choice = np.full(len(groups), np.iinfo(np.int64).max)
+    np.minimum.at(choice, owner[at_min], members[at_min])
+    return best, groups, choice
+
+
+def _top(
+    d2: np.ndarray, groups: np.ndarray, members: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.lexsort((members, d2))[:k]
+    return np.sqrt(d2[order]).astype(np.float32), groups[order], members[order]
+
+
+def exact_scan_vectors(index: Any, n_allowed: int | None) -> bool:
+    """Whether ``index.search`` (with ``n_allowed`` allowed ids, None = no filter) ranks by
+    exact distances to the vectors it was given, so that :func:`search_groups_exact` over
+    those vectors returns what a grouped search of the index returns.
+
+    True for a flat index, and for a filter the index answers by an exact scan
+    (:data:`~lookalike.index.base.EXACT_SCAN_MAX_ALLOWED`,
+    :data:`~lookalike.index.base.SELECTIVE_FRACTION`) of vectors it stores unchanged: HNSW's,
+    and IVF-PQ's with ``refine="flat"`` (its default ``sq8`` store holds rounded vectors).
+    False for any other kind (Milvus, kinds added later).
+    """
+    kind = getattr(index, "kind", None)
+    if kind == "flat":
+        return True
+    if kind not in ("hnsw", "ivfpq") or n_allowed is None:
+        return False
+    if kind == "ivfpq" and index.params().get("refine") != "flat":
+        return False
+    # base.search compares with its stored ids, tombstones included (>= ntotal): checking
+    # against ntotal only says "exact" where the index is sure to scan exactly too.
+    return n_allowed <= EXACT_SCAN_MAX_ALLOWED or n_allowed < SELECTIVE_FRACTION * index.ntotal

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lookalike.index import build_index, search_groups
+from lookalike.index.grouped import exact_scan_vectors, group_bounds, search_groups_exact
 
 KINDS = ("flat", "hnsw", "ivfpq")
 
@@ -43,3 +44,99 @@ def test_without_groups_it_is_the_plain_search(photos):
     plain_d, plain_ids = index.search(vectors[:5], 7)
     assert np.array_equal(g, plain_ids) and np.array_equal(m, plain_ids)
     assert np.array_equal(d, plain_d)
+
+
+# --- search_groups_exact: centroid bounds first, then the photos of the products that can win ---
+def csr(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.bincount(groups, minlength=n_groups)
+    return np.concatenate([[0], np.cumsum(counts)]), np.argsort(groups, kind="stable")
+
+
+def brute_force_groups(vectors, groups, queries, k, allowed=None):
+    """Each group's nearest member by a full float64 scan; the k nearest groups."""
+    dist = np.linalg.norm(vectors[None].astype(np.float64) - queries[:, None], axis=2)
+    n_groups = int(groups.max()) + 1
+    out = []
+    for row in dist:
+        best = np.full(n_groups, np.inf)
+        np.minimum.at(best, groups, row)
+        if allowed is not None:
+            best[np.setdiff1d(np.arange(n_groups), allowed)] = np.inf
+        order = np.argsort(best, kind="stable")[:k]
+        out.append([(int(g), best[g]) for g in order if np.isfinite(best[g])])
+    return out
+
+
+@pytest.mark.parametrize("spread", [0.05, 0.5, 3.0])  # tight products ... photos all over
+def test_exact_grouped_search_is_the_brute_force_per_group_minimum(spread):
+    rng = np.random.default_rng(int(spread * 100))
+    n_groups, dim = 400, 16
+    groups = rng.integers(0, n_groups, 1500)
+    groups[:n_groups] = np.arange(n_groups)  # 1 to ~10 members each
+    centres = rng.normal(size=(n_groups, dim))
+    vectors = (centres[groups] + spread * rng.normal(size=(1500, dim))).astype(np.float32)
+    offsets, members = csr(groups, n_groups)
+    bounds = group_bounds(vectors, offsets, members)
+    queries = np.concatenate([vectors[:5] + 0.01, rng.normal(size=(15, dim))]).astype(np.float32)
+    allowed = np.flatnonzero(rng.random(n_groups) < 0.2)
+
+    for ok in (None, allowed):
+        d, g, m = search_groups_exact(vectors, bounds, queries, 10, ok)
+        truth = brute_force_groups(vectors, groups, queries, 10, ok)
+        for row in range(len(queries)):
+            assert g[row].tolist() == [t[0] for t in truth[row]]
+            assert d[row] == pytest.approx([t[1] for t in truth[row]], rel=1e-6)
+            assert (groups[m[row]] == g[row]).all()  # the matched member is the group's
+            member_d = np.linalg.norm(vectors[m[row]] - queries[row], axis=1)
+            assert member_d == pytest.approx(d[row], rel=1e-5)
+
+
+def test_exact_grouped_search_equals_search_groups_on_a_flat_index(photos):
+    vectors, groups = photos
+    offsets, members = csr(groups, 3000)
+    bounds = group_bounds(vectors, offsets, members)
+    index = build_index(vectors, kind="flat")
+    queries = vectors[7::300] + 0.02
+    for allowed in (None, np.arange(0, 3000, 7)):
+        allowed_photos = None if allowed is None else np.flatnonzero(np.isin(groups, allowed))
+        want = search_groups(index, queries, 10, groups, max_per_group=3, allowed=allowed_photos)
+        got = search_groups_exact(vectors, bounds, queries, 10, allowed)
+        assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2])
+        assert np.allclose(got[0], want[0], rtol=1e-5)
+
+
+def test_exact_grouped_search_pads_and_skips_empty_and_unknown_groups():
+    vectors = np.array([[0, 0], [1, 0], [5, 0], [9, 9]], np.float32)
+    # group 0: rows 0, 1; group 1: none; group 2: row 2; row 3 in no group
+    bounds = group_bounds(vectors, np.array([0, 2, 2, 3]), np.array([0, 1, 2]))
+    assert bounds.radii[1] < 0 and bounds.radii[0] == pytest.approx(0.5)
+
+    d, g, m = search_groups_exact(vectors, bounds, np.array([[4.0, 0]]), 4)
+    assert g.tolist() == [[2, 0, -1, -1]] and m.tolist() == [[2, 1, -1, -1]]
+    assert d[0, :2].tolist() == pytest.approx([1, 3]) and np.isinf(d[0, 2:]).all()
+    _, g, _ = search_groups_exact(vectors, bounds, np.array([[4.0, 0]]), 2, np.array([1, 0, 7]))
+    assert g.tolist() == [[0, -1]]
+    _, g, _ = search_groups_exact(vectors, bounds, np.zeros((0, 2)), 2)
+    assert g.shape == (0, 2)
+    with pytest.raises(ValueError, match="offsets"):
+        group_bounds(vectors, np.array([0, 5]), np.array([0, 1]))
+
+
+def test_equal_distances_put_the_lower_member_first():
+    vectors = np.array([[1, 0], [1, 0], [0, 1], [-1, 0]], np.float32)  # rows 0, 1 identical
+    bounds = group_bounds(vectors, np.array([0, 1, 2, 4]), np.array([1, 0, 2, 3]))
+    d, g, m = search_groups_exact(vectors, bounds, np.array([[1.0, 0]]), 3)
+    assert g.tolist() == [[1, 0, 2]] and m.tolist() == [[0, 1, 2]]
+
+
+def test_which_searches_are_exact_over_the_stored_vectors(photos):
+    vectors, _ = photos
+    flat = build_index(vectors[:500], kind="flat")
+    hnsw = build_index(vectors[:500], kind="hnsw")
+    sq8 = build_index(vectors[:500], kind="ivfpq", nlist=4)
+    raw = build_index(vectors[:500], kind="ivfpq", nlist=4, refine="flat")
+    assert exact_scan_vectors(flat, None) and exact_scan_vectors(flat, 10_000)
+    assert not exact_scan_vectors(hnsw, None) and exact_scan_vectors(hnsw, 100)
+    assert not exact_scan_vectors(sq8, 100)  # its exact scan is over rounded vectors
+    assert exact_scan_vectors(raw, 100) and not exact_scan_vectors(raw, None)
+    assert not exact_scan_vectors(object(), 10)
