@@ -17,11 +17,17 @@ Measured (queries: every photo of the split's test products; exact search):
 * a query by product id: ``mean`` (mean of the normalised photo vectors) vs ``min`` (one
   search per photo, nearest photo wins): P@1 / P@10 and time per query;
 * latency: Recommender.search of 200 photo queries, k=10, per index kind, on the one-photo
-  catalog and the 3-photos-per-product catalog, interleaved, median of ``--runs``.
+  catalog and the 3-photos-per-product catalog, interleaved, median of ``--runs``. IVF-PQ
+  twice: ``ivfpq`` with a fixed nlist=32 for both catalogs (nprobe 16 then scans half of all
+  codes, so its cost grows with the photos), and ``ivfpq-default`` with each catalog's own
+  default nlist (4 sqrt(n), what ``lookalike build`` gives: codes scanned grow ~sqrt(n)).
 
 Run (about 5 minutes on 2 cores; wrap in flock on a shared machine):
 
     flock /tmp/lookalike-cpu.lock .venv/bin/python bench/products.py
+
+``--latency-only`` skips the quality tables; ``--extras FILE.npz`` keeps the encoded extra
+photos between runs (written when missing, read when present: plain arrays, no pickle).
 
 Prints tables and writes bench/results/products.json.
 """
@@ -34,6 +40,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,10 +55,18 @@ from lookalike.encoders.base import encode_in_batches  # noqa: E402
 from lookalike.evaluation import evaluate_products, label_relevance, precision_at_k  # noqa: E402
 from lookalike.imaging import load_images  # noqa: E402
 from lookalike.index import build_index, search_groups  # noqa: E402
+from lookalike.index.grouped import group_bounds, search_groups_exact  # noqa: E402
 from lookalike.neighbours import exact_search  # noqa: E402
 from lookalike.recommend import Recommender  # noqa: E402
 
-KINDS = ("flat", "hnsw", "ivfpq")
+KINDS = ("flat", "hnsw", "ivfpq", "ivfpq-default")
+# The index kind and build params of each timed configuration.
+KIND_PARAMS: dict[str, tuple[str, dict]] = {
+    "flat": ("flat", {}),
+    "hnsw": ("hnsw", {}),
+    "ivfpq": ("ivfpq", {"nlist": 32}),  # fixed for both catalogs (as measured first)
+    "ivfpq-default": ("ivfpq", {}),  # each catalog's default_nlist(n)
+}
 
 
 def second_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -72,7 +87,8 @@ def recommender_over(
     vectors: np.ndarray,
     kind: str = "flat",
 ) -> Recommender:
-    """A Recommender over an in-memory catalog of ``photos`` (base's encoder)."""
+    """A Recommender over an in-memory catalog of ``photos`` (base's encoder); ``kind`` is a
+    key of KIND_PARAMS."""
     data = BundleData(
         base.data.bundle_dir,
         base.data.version_dir,
@@ -82,8 +98,8 @@ def recommender_over(
         vectors,
         photos,
     )
-    params = {"nlist": 32} if kind == "ivfpq" else {}
-    return Recommender(data, base.encoder, build_index(vectors, kind=kind, **params))
+    index_kind, params = KIND_PARAMS[kind]
+    return Recommender(data, base.encoder, build_index(vectors, kind=index_kind, **params))
 
 
 def with_photos(base: Recommender, extra: list[np.ndarray]) -> tuple[PhotoTable, np.ndarray]:
@@ -207,6 +223,8 @@ def latency(
                 times["3 photos"].append(time_search(three, queries, filters))
             ms = {name: 1000 * float(np.median(t)) / len(queries) for name, t in times.items()}
             ms["ratio"] = ms["3 photos"] / ms["one photo"]
+            if kind.startswith("ivfpq"):
+                ms["nlist one / 3 photos"] = f"{one.index.nlist} / {three.index.nlist}"
             out[f"{kind}{' filtered Gender=Girls' if filters else ''}"] = ms
             print(f"  {kind:5s} {'filtered' if filters else 'plain   '}: " + fmt(ms))
     return out
@@ -231,24 +249,48 @@ def grouping_depth(catalog3: tuple[PhotoTable, np.ndarray]) -> dict[str, float]:
     for row in range(len(queries)):
         search_groups(Counting(), queries[row : row + 1], 10, groups, max_per_group=3)
     fetched = float(np.sum(depths) / len(queries))
-    # What grouping itself costs: search_groups vs the bare photo search at the same depth.
-    times: dict[str, list[float]] = {"index.search k*m photos": [], "search_groups k": []}
+    # The centroid route: how many products get their photos' distances computed.
+    counts = np.bincount(groups)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    bounds = group_bounds(vectors, offsets, np.argsort(groups, kind="stable"))
+    one_photo = build_index(vectors[: len(counts)], kind="flat")  # photo 1 of each product
+    candidates = [exact_candidates(vectors, bounds, q, 10) for q in queries]
+    # What grouping itself costs: search_groups vs the bare photo search at the same depth,
+    # and the centroid route against a one-photo catalog's plain search.
+    runs: dict[str, Any] = {
+        "index.search k, one photo per product": lambda q: one_photo.search(q, 10),
+        "index.search k*m photos": lambda q: index.search(q, 30),
+        "search_groups k": lambda q: search_groups(index, q, 10, groups, max_per_group=3),
+        "search_groups_exact k": lambda q: search_groups_exact(vectors, bounds, q, 10),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(5):
-        started = time.perf_counter()
-        for row in range(len(queries)):
-            index.search(queries[row : row + 1], 30)
-        times["index.search k*m photos"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        for row in range(len(queries)):
-            search_groups(index, queries[row : row + 1], 10, groups, max_per_group=3)
-        times["search_groups k"].append(time.perf_counter() - started)
+        for name, run in runs.items():
+            started = time.perf_counter()
+            for row in range(len(queries)):
+                run(queries[row : row + 1])
+            times[name].append(time.perf_counter() - started)
     ms = {f"{n} ms": 1000 * float(np.median(t)) / len(queries) for n, t in times.items()}
     return {
         "photos fetched per query (mean)": fetched,
         "searches per query (mean)": len(depths) / len(queries),
         "k*m bound": 30,
+        "search_groups_exact: products whose photos are scanned (mean)": float(np.mean(candidates)),
         **ms,
     }
+
+
+def exact_candidates(vectors: np.ndarray, bounds: Any, query: np.ndarray, k: int) -> int:
+    """Products whose photos search_groups_exact scans for ``query``: those whose bound is
+    under the k-th nearest product's distance, at least 2k (its first round)."""
+    d = np.linalg.norm(vectors.astype(np.float64) - query, axis=1)
+    best = np.full(len(bounds.radii), np.inf)
+    np.minimum.at(
+        best, np.repeat(np.arange(len(bounds.radii)), np.diff(bounds.offsets)), d[bounds.members]
+    )
+    kth = np.sort(best)[k - 1]
+    lower = np.linalg.norm(bounds.centroids - query, axis=1) - bounds.radii
+    return max(2 * k, int((lower <= kth).sum()))
 
 
 # Times Recommender.search (200 catalog vectors, k=10, one at a time, best of 3) with the
@@ -274,7 +316,7 @@ print(json.dumps(best))
 """
 
 
-def one_photo_against(code_dir: str, bundle: str, runs: int) -> dict[str, float]:
+def one_photo_against(code_dir: str, bundle: str, runs: int) -> dict[str, dict[str, float]]:
     """ms per query of Recommender.search on the one-photo bundle: this checkout vs the code
     in ``code_dir`` (e.g. a worktree of the commit before issue 18), interleaved processes,
     median of ``runs``."""
@@ -315,14 +357,54 @@ def main() -> None:
         help="also time the one-photo bundle's search with the lookalike in DIR (e.g. "
         "`git worktree add /tmp/old eae4651`, the commit before issue 18)",
     )
+    parser.add_argument(
+        "--against-bundle",
+        metavar="DIR",
+        help="the one-photo bundle --against times (default --bundle; the old code must be "
+        "able to read it)",
+    )
+    parser.add_argument("--latency-only", action="store_true", help="skip the quality tables")
+    parser.add_argument(
+        "--extras",
+        metavar="NPZ",
+        help="the encoded 2nd/3rd photos: read if the file exists, else encoded and written",
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "products.json"))
     args = parser.parse_args()
     base = Recommender.from_bundle(args.bundle)
     catalog = Path(args.catalog or base.data.config["catalog"])
     split = read_split(catalog / "split.csv")
     test = np.array([r for r, i in enumerate(base.items.ids) if split.get(i) == "test"])
-    print(f"{len(base.items)} products, {len(test)} test products; encoding extra photos")
+    print(f"{len(base.items)} products, {len(test)} test products")
+    extra2, extra3 = extra_photos(base, args.extras)
 
+    results: dict = {"machine": machine_info(), "bundle": args.bundle}
+    if not args.latency_only:
+        quality_tables(base, catalog, test, extra2, results)
+    catalog3 = with_photos(base, [extra2, extra3])
+    results["grouping depth (3 photos per product, flat, k=10)"] = grouping_depth(catalog3)
+    print("grouping depth: " + fmt(results["grouping depth (3 photos per product, flat, k=10)"]))
+    if args.against:
+        against = args.against_bundle or args.bundle
+        print(f"one-photo search, this checkout vs {args.against} (median of {args.runs}):")
+        results["one photo vs before"] = one_photo_against(args.against, against, args.runs)
+        results["one photo vs before"]["bundle"] = against
+        for label, values in results["one photo vs before"].items():
+            print(f"  {label}: " + (fmt(values) if isinstance(values, dict) else str(values)))
+    print(f"latency, ms per query (Recommender.search, k=10, median of {args.runs} runs):")
+    kinds = tuple(args.kinds.split(","))
+    results["latency ms per query"] = latency(base, catalog3, args.runs, kinds)
+    write_json(results, "products", Path(args.out))
+    print(f"wrote {args.out}")
+
+
+def extra_photos(base: Recommender, cache: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every product's 2nd and 3rd photo (second_photo, third_photo) encoded, or read from
+    ``cache`` (.npz) when it exists; written there when it does not."""
+    if cache and Path(cache).is_file():
+        with np.load(cache, allow_pickle=False) as saved:
+            print(f"  extra photos read from {cache}")
+            return saved["second"], saved["third"]
     started = time.perf_counter()
     batch = load_images(list(base.items.paths), base.encoder.input_size)
     assert len(batch.ok) == len(base.items), "every catalog photo must decode"
@@ -332,8 +414,15 @@ def main() -> None:
     extra2 = encode_in_batches(base.encoder.encode, seconds, batch_size=128, progress=False)
     extra3 = encode_in_batches(base.encoder.encode, thirds, batch_size=128, progress=False)
     print(f"  encoded {2 * len(batch.ok)} extra photos in {time.perf_counter() - started:.0f}s")
+    if cache:
+        np.savez(cache, second=extra2, third=extra3)
+    return extra2, extra3
 
-    results: dict = {"machine": machine_info(), "bundle": args.bundle}
+
+def quality_tables(
+    base: Recommender, catalog: Path, test: np.ndarray, extra2: np.ndarray, results: dict
+) -> None:
+    """Repeats and precision with and without grouping, and product queries (into results)."""
     photos2, vectors2 = with_photos(base, [extra2])
     rec2 = recommender_over(base, base.items, photos2, vectors2)
     items_d, photos_d = paired_duplicates(base, catalog)
@@ -353,19 +442,6 @@ def main() -> None:
         print(f"{name}: " + fmt({k: v for k, v in results[name].items() if k != "product query"}))
         for combine, values in results[name]["product query"].items():
             print(f"  product query {combine}: " + fmt(values))
-    catalog3 = with_photos(base, [extra2, extra3])
-    results["grouping depth (3 photos per product, flat, k=10)"] = grouping_depth(catalog3)
-    print("grouping depth: " + fmt(results["grouping depth (3 photos per product, flat, k=10)"]))
-    print(f"latency, ms per query (Recommender.search, k=10, median of {args.runs} runs):")
-    if args.against:
-        print(f"one-photo search, this checkout vs {args.against} (median of {args.runs}):")
-        results["one photo vs before"] = one_photo_against(args.against, args.bundle, args.runs)
-        for label, values in results["one photo vs before"].items():
-            print(f"  {label}: " + fmt(values))
-    kinds = tuple(args.kinds.split(","))
-    results["latency ms per query"] = latency(base, catalog3, args.runs, kinds)
-    write_json(results, "products", Path(args.out))
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ from lookalike.index.grouped import (
     group_bounds,
     search_groups,
     search_groups_exact,
+    stored_vectors,
 )
 
 Filters = dict[str, Sequence[str]]
@@ -324,7 +325,7 @@ class Recommender:
         n_allowed = None if allowed_photos is None else len(allowed_photos)
         if not options and self._exact_grouping(n_allowed):
             return search_groups_exact(
-                self.photo_embeddings, self.group_bounds(), vectors, k, allowed
+                self._exact_vectors(), self.group_bounds(), vectors, k, allowed
             )
         return search_groups(
             self.index,
@@ -337,19 +338,23 @@ class Recommender:
         )
 
     def _exact_grouping(self, n_allowed: int | None) -> bool:
-        # Only where the index would rank by exact distances to these same embeddings (index
-        # id i = photo row i = embeddings[i], every photo indexed), so the results match.
+        # Only where the index would rank by exact distances to its stored vectors (index id
+        # i = photo row i, every photo indexed), so the results match.
         return self.index.ntotal == len(self.photo_embeddings) == len(
             self.photos
         ) and exact_scan_vectors(self.index, n_allowed)
 
     def group_bounds(self) -> GroupBounds:
-        """Each product's photo centroid and radius (computed once, from the photo
-        embeddings in memory; :func:`lookalike.index.grouped.group_bounds`)."""
+        """Each product's photo centroid and radius (computed once, from the vectors the
+        index compares with; :func:`lookalike.index.grouped.group_bounds`)."""
         if self._group_bounds is None:
             offsets, rows = self.product_photos()
-            self._group_bounds = group_bounds(self.photo_embeddings, offsets, rows)
+            self._group_bounds = group_bounds(self._exact_vectors(), offsets, rows)
         return self._group_bounds
+
+    def _exact_vectors(self) -> Any:
+        # The photo embeddings in memory, or IVF-PQ's refine store read on demand.
+        return stored_vectors(self.index, self.photo_embeddings)
 
     def column(self, name: str) -> np.ndarray:
         """All rows' values of metadata column ``name`` as an object array (cached)."""

@@ -247,7 +247,7 @@ def test_allowed_photos_are_the_photos_of_the_allowed_products(products):
 def test_the_centroid_route_returns_what_the_index_search_returns(products, kind):
     """Where the index search would be exact (flat; hnsw/ivfpq under a small filter), the
     Recommender answers from product centroids: the same products, photos and distances."""
-    params = {"nlist": 2, "m": 4, "nbits": 4, "refine": "flat"} if kind == "ivfpq" else {}
+    params = {"nlist": 2, "m": 4, "nbits": 4} if kind == "ivfpq" else {}
     rec = Recommender(
         products.data, products.encoder, build_index(products.photo_embeddings, kind=kind, **params)
     )

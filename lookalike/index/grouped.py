@@ -50,6 +50,7 @@ __all__ = [
     "group_bounds",
     "search_groups",
     "search_groups_exact",
+    "stored_vectors",
 ]
 
 # Photos per block when computing centroids and radii (64 MiB of float64 at 256-d).
@@ -138,8 +139,9 @@ def group_bounds(vectors: np.ndarray, offsets: np.ndarray, members: np.ndarray) 
     """Centroids and radii of groups of vectors, for :func:`search_groups_exact`.
 
     Args:
-        vectors: float (n, dim) member vectors (e.g. photo embeddings; a memmap is fine, read
-            in blocks of ~32k rows).
+        vectors: float (n, dim) member vectors (e.g. photo embeddings; a memmap, or anything
+            with ``shape`` that ``vectors[int array]`` reads, e.g. :func:`stored_vectors`),
+            read in blocks of ~32k rows.
         offsets: int (groups + 1,), non-decreasing from 0 to ``len(members)``.
         members: int (members,), rows of ``vectors``; group g is
             ``members[offsets[g]:offsets[g + 1]]``. Each row in at most one group.
@@ -153,7 +155,9 @@ def group_bounds(vectors: np.ndarray, offsets: np.ndarray, members: np.ndarray) 
         raise ValueError("offsets must run from 0 to len(members)")
     if np.any(np.diff(offsets) < 0):
         raise ValueError("offsets must be non-decreasing")
-    n_groups, dim = len(offsets) - 1, np.asarray(vectors).shape[1]
+    if not hasattr(vectors, "shape"):
+        vectors = np.asarray(vectors)
+    n_groups, dim = len(offsets) - 1, vectors.shape[1]
     counts = np.diff(offsets)
     owner = np.repeat(np.arange(n_groups), counts)
     sums = np.zeros((n_groups, dim))
@@ -185,7 +189,8 @@ def search_groups_exact(
     by centroid bounds first and member distances for the few groups that can still win.
 
     Args:
-        vectors: float (n, dim) member vectors, the ones ``bounds`` was built from.
+        vectors: float (n, dim) member vectors, the ones ``bounds`` was built from (anything
+            ``vectors[int array]`` reads, see :func:`group_bounds`).
         bounds: :func:`group_bounds` of those vectors.
         queries: float (q, dim), finite.
         k: groups per query, >= 1.
@@ -303,22 +308,47 @@ def _top(
 
 def exact_scan_vectors(index: Any, n_allowed: int | None) -> bool:
     """Whether ``index.search`` (with ``n_allowed`` allowed ids, None = no filter) ranks by
-    exact distances to the vectors it was given, so that :func:`search_groups_exact` over
-    those vectors returns what a grouped search of the index returns.
+    exact distances to its stored vectors (:func:`stored_vectors`), so that
+    :func:`search_groups_exact` over those returns what a grouped search of the index returns.
 
-    True for a flat index, and for a filter the index answers by an exact scan
+    True for a flat index, and for a filter that HNSW or IVF-PQ answer by an exact scan
     (:data:`~lookalike.index.base.EXACT_SCAN_MAX_ALLOWED`,
-    :data:`~lookalike.index.base.SELECTIVE_FRACTION`) of vectors it stores unchanged: HNSW's,
-    and IVF-PQ's with ``refine="flat"`` (its default ``sq8`` store holds rounded vectors).
-    False for any other kind (Milvus, kinds added later).
+    :data:`~lookalike.index.base.SELECTIVE_FRACTION`). False for any other kind (Milvus,
+    kinds added later).
     """
     kind = getattr(index, "kind", None)
     if kind == "flat":
         return True
     if kind not in ("hnsw", "ivfpq") or n_allowed is None:
         return False
-    if kind == "ivfpq" and index.params().get("refine") != "flat":
-        return False
     # base.search compares with its stored ids, tombstones included (>= ntotal): checking
     # against ntotal only says "exact" where the index is sure to scan exactly too.
     return n_allowed <= EXACT_SCAN_MAX_ALLOWED or n_allowed < SELECTIVE_FRACTION * index.ntotal
+
+
+def stored_vectors(index: Any, vectors: np.ndarray) -> Any:
+    """The vectors ``index``'s exact scan compares with, for :func:`search_groups_exact`.
+
+    Args:
+        index: a flat, HNSW or IVF-PQ index built from ``vectors`` (id i = row i).
+        vectors: float32 (n, dim), what was added.
+
+    Returns:
+        ``vectors`` itself for flat and HNSW (they store them unchanged); for IVF-PQ a reader
+        of its refine store (``sq8`` by default: rounded vectors), read by id on demand, so
+        results match its exact scan without holding a second copy.
+    """
+    if getattr(index, "kind", None) == "ivfpq":
+        return _Reconstructed(index)
+    return vectors
+
+
+class _Reconstructed:
+    """``vectors[ids]`` read from an index's stored vectors (its exact-scan source)."""
+
+    def __init__(self, index: Any):
+        self.index = index
+        self.shape = (index.ntotal, index.dim)
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        return self.index._reconstruct(np.ascontiguousarray(ids, dtype=np.int64))

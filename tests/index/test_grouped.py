@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from lookalike.index import build_index, search_groups
-from lookalike.index.grouped import exact_scan_vectors, group_bounds, search_groups_exact
+from lookalike.index.grouped import (
+    exact_scan_vectors,
+    group_bounds,
+    search_groups_exact,
+    stored_vectors,
+)
 
 KINDS = ("flat", "hnsw", "ivfpq")
 
@@ -137,6 +142,34 @@ def test_which_searches_are_exact_over_the_stored_vectors(photos):
     raw = build_index(vectors[:500], kind="ivfpq", nlist=4, refine="flat")
     assert exact_scan_vectors(flat, None) and exact_scan_vectors(flat, 10_000)
     assert not exact_scan_vectors(hnsw, None) and exact_scan_vectors(hnsw, 100)
-    assert not exact_scan_vectors(sq8, 100)  # its exact scan is over rounded vectors
-    assert exact_scan_vectors(raw, 100) and not exact_scan_vectors(raw, None)
+    assert exact_scan_vectors(sq8, 100) and not exact_scan_vectors(sq8, None)
     assert not exact_scan_vectors(object(), 10)
+    # flat and hnsw store the vectors unchanged; ivfpq's are read back from its refine store
+    assert stored_vectors(hnsw, vectors) is vectors
+    rows = np.array([3, 1, 400])
+    assert np.array_equal(stored_vectors(raw, vectors)[rows], vectors[rows])
+    rounded = stored_vectors(sq8, vectors)[rows]  # sq8: close, not equal
+    assert np.allclose(rounded, vectors[rows], atol=0.1) and not np.array_equal(
+        rounded, vectors[rows]
+    )
+
+
+def test_exact_grouped_search_over_ivfpq_stored_vectors_matches_its_exact_scan(photos):
+    vectors, groups = photos
+    index = build_index(vectors, kind="ivfpq", nlist=16)  # refine sq8: rounded vectors
+    offsets, members = csr(groups, 3000)
+    stored = stored_vectors(index, vectors)
+    bounds = group_bounds(stored, offsets, members)
+    allowed = np.arange(0, 3000, 5)  # 1,800 photos: scanned exactly by the index
+    queries = vectors[11::500] + 0.02
+    want = search_groups(
+        index,
+        queries,
+        10,
+        groups,
+        max_per_group=3,
+        allowed=np.flatnonzero(np.isin(groups, allowed)),
+    )
+    got = search_groups_exact(stored, bounds, queries, 10, allowed)
+    assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2])
+    assert np.allclose(got[0], want[0], rtol=1e-5)
