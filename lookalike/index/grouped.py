@@ -26,7 +26,7 @@ radius ``r`` (the farthest photo from ``c``); by the triangle inequality no phot
 nearer to a query ``q`` than ``lb = ||q - c|| - r``. So the products are scanned by centroid,
 and exact photo distances are computed only for the products whose bound could still beat the
 k-th best product found: products in increasing ``lb`` order, in two rounds (the most
-promising ``2k``, then every product whose ``lb`` is under the k-th exact distance found).
+promising ``4k``, then every product whose ``lb`` is under the k-th exact distance found).
 The result is the exact per-product minimum, the same as an exact photo search grouped; it
 costs one scan over products plus the photos of a few dozen candidates, when a product's
 photos lie close together compared with the distance between products (the usual case: the
@@ -59,6 +59,10 @@ _BOUND_ROWS = 32_768
 _CENTROID_CELLS = 16 << 20
 # Float32 unit roundoff: bounds the error of the float32 centroid scan (see _lower_bounds).
 _F32_EPS = 2.0**-24
+# Groups whose members the first round scans, per result wanted (k): on the reference catalog
+# with 3 photos per product ~6k groups had a bound under the k-th distance; 4k left the
+# second round small (measured 2k, 4k, 6k, 8k: 4k was as fast as any, plain and filtered).
+_FIRST_ROUND = 4
 
 
 def search_groups(
@@ -133,6 +137,12 @@ class GroupBounds(NamedTuple):
     radii: np.ndarray
     #: float32 (groups,): squared norms of the centroids.
     centroid_norms: np.ndarray
+    #: float64 (rows,): squared norm of each member's vector, by row (nan for non-members).
+    member_norms: np.ndarray
+    #: int64 (groups, most members) or None: each group's members, ascending, padded by
+    #: repeating its first; one gather per search instead of a CSR walk. None where that table
+    #: would be over 4x the members (a few groups with very many members): then the CSR.
+    table: np.ndarray | None
 
 
 def group_bounds(vectors: np.ndarray, offsets: np.ndarray, members: np.ndarray) -> GroupBounds:
@@ -166,16 +176,39 @@ def group_bounds(vectors: np.ndarray, offsets: np.ndarray, members: np.ndarray) 
         np.add.at(sums, owner[rows], np.asarray(vectors[members[rows]], dtype=np.float64))
     centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
     radii = np.full(n_groups, -1.0)
+    member_norms = np.full(int(members.max()) + 1 if len(members) else 0, np.nan)
     c64 = centroids.astype(np.float64)
     for start in range(0, len(members), _BOUND_ROWS):
         rows = slice(start, start + _BOUND_ROWS)
         x = np.asarray(vectors[members[rows]], dtype=np.float64)
         distance = np.linalg.norm(x - c64[owner[rows]], axis=1)
         np.maximum.at(radii, owner[rows], distance)
+        member_norms[members[rows]] = np.einsum("ij,ij->i", x, x)
     # A relative 1e-9 keeps the bound safe against the float64 rounding of these norms.
     radii = np.where(counts > 0, radii * (1 + 1e-9) + 1e-12, -1.0)
     norms = np.einsum("ij,ij->i", centroids, centroids)
-    return GroupBounds(offsets, members, centroids, radii, norms)
+    return GroupBounds(
+        offsets, members, centroids, radii, norms, member_norms, _padded(offsets, members)
+    )
+
+
+def _padded(offsets: np.ndarray, members: np.ndarray) -> np.ndarray | None:
+    counts = np.diff(offsets)
+    width = int(counts.max()) if len(counts) else 0
+    if width == 0 or len(counts) * width > 4 * len(members) + 1024:
+        return None
+    owner = np.repeat(np.arange(len(counts)), counts)
+    ordered = members[np.lexsort((members, owner))]  # ascending within each group
+    column = np.arange(len(members)) - np.repeat(offsets[:-1], counts)
+    # Pad with the group's first (lowest) member: a repeat never changes a minimum, and the
+    # first position of the minimum is still the lowest member id at that distance.
+    table = np.repeat(
+        np.where(counts > 0, ordered[np.minimum(offsets[:-1], len(members) - 1)], 0)[:, None],
+        width,
+        axis=1,
+    )
+    table[owner, column] = ordered
+    return table
 
 
 def search_groups_exact(
@@ -241,12 +274,12 @@ def _lower_bounds(
 ) -> np.ndarray:
     """float64 (q, groups): no member of a group is nearer to the query than this."""
     qn = np.einsum("ij,ij->i", queries, queries)
-    d2 = qn[:, None] - 2.0 * (queries @ centroids.T) + norms[None, :]
     # The float32 scan's rounding error is at most ~(dim + 2) eps (|q|^2 + |c|^2) (a dot
-    # product's standard bound); take it off so the bound stays a bound.
-    slack = (centroids.shape[1] + 2) * 2 * _F32_EPS * (qn[:, None] + norms[None, :])
-    below = np.maximum(d2.astype(np.float64) - slack, 0.0)
-    return np.sqrt(below) - radii[None, :]
+    # product's standard bound); taking it off (scaling both norms down) keeps it a bound.
+    keep = 1.0 - (centroids.shape[1] + 2) * 2 * _F32_EPS
+    d2 = (keep * qn)[:, None] - 2.0 * (queries @ centroids.T) + keep * norms[None, :]
+    # Less a relative 1e-6 for the rounding of the square root and the subtraction.
+    return np.sqrt(np.maximum(d2, 0.0, out=d2), out=d2) * (1 - 1e-6) - radii[None, :]
 
 
 def _nearest_groups(
@@ -259,7 +292,7 @@ def _nearest_groups(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One query: exact member distances of the groups by increasing bound, two rounds."""
     q64 = query.astype(np.float64)
-    first = min(len(groups), 2 * k)
+    first = min(len(groups), _FIRST_ROUND * k)
     picked = np.argpartition(lower, first - 1)[:first] if first < len(groups) else None
     if picked is None:
         d, g, m = _group_minima(vectors, bounds, groups, q64)
@@ -281,6 +314,15 @@ def _group_minima(
     vectors: np.ndarray, bounds: GroupBounds, groups: np.ndarray, q64: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each group's nearest member: (squared distances float64, groups, member ids)."""
+    if bounds.table is not None:
+        rows = bounds.table[groups]
+        flat = rows.ravel()
+        x = np.asarray(vectors[flat], dtype=np.float64)
+        d2 = q64 @ q64 - 2.0 * (x @ q64) + bounds.member_norms[flat]
+        d2 = np.maximum(d2, 0.0, out=d2).reshape(rows.shape)
+        at = d2.argmin(axis=1)  # the first (lowest id) of the members at the minimum
+        picked = np.arange(len(groups))
+        return d2[picked, at], groups, rows[picked, at]
     starts, ends = bounds.offsets[groups], bounds.offsets[groups + 1]
     counts = ends - starts
     total = int(counts.sum())
@@ -289,7 +331,7 @@ def _group_minima(
     members = bounds.members[np.repeat(starts - first, counts) + np.arange(total)]
     x = np.asarray(vectors[members], dtype=np.float64)
     # As the exact scan computes it (lookalike.neighbours._exact_sq), in float64.
-    d2 = np.maximum(q64 @ q64 - 2.0 * (x @ q64) + np.einsum("ij,ij->i", x, x), 0.0)
+    d2 = np.maximum(q64 @ q64 - 2.0 * (x @ q64) + bounds.member_norms[members], 0.0)
     best = np.minimum.reduceat(d2, first)
     # The lowest member id among those at the group's minimum.
     owner = np.repeat(np.arange(len(groups)), counts)

@@ -110,6 +110,22 @@ def test_exact_grouped_search_equals_search_groups_on_a_flat_index(photos):
         assert np.allclose(got[0], want[0], rtol=1e-5)
 
 
+def test_a_group_with_very_many_members_is_searched_through_the_csr_too():
+    rng = np.random.default_rng(5)
+    groups = np.concatenate([np.arange(300), np.zeros(700, np.int64)])  # group 0: 701 members
+    vectors = rng.normal(size=(1000, 8)).astype(np.float32)
+    offsets, members = csr(groups, 300)
+    bounds = group_bounds(vectors, offsets, members)
+    assert bounds.table is None  # a padded table would be 300 x 701
+    queries = rng.normal(size=(10, 8)).astype(np.float32)
+    d, g, m = search_groups_exact(vectors, bounds, queries, 5)
+    truth = brute_force_groups(vectors, groups, queries, 5)
+    for row in range(len(queries)):
+        assert g[row].tolist() == [t[0] for t in truth[row]]
+        assert d[row] == pytest.approx([t[1] for t in truth[row]], rel=1e-6)
+        assert (groups[m[row]] == g[row]).all()
+
+
 def test_exact_grouped_search_pads_and_skips_empty_and_unknown_groups():
     vectors = np.array([[0, 0], [1, 0], [5, 0], [9, 9]], np.float32)
     # group 0: rows 0, 1; group 1: none; group 2: row 2; row 3 in no group
