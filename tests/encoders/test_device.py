@@ -74,3 +74,33 @@ def test_hybrid_head_training_is_identical_on_cpu_and_auto(monkeypatch):
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(x, y), name
     assert next(b.parameters()).device.type == "cpu"
+
+
+# --- on a real GPU (skipped where PyTorch sees none, e.g. CI) ----------------------------
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_gpu
+def test_backbone_batches_on_a_real_gpu_match_the_cpu():
+    from lookalike.encoders.pretrained import BackboneRunner
+
+    images = np.random.default_rng(2).integers(0, 255, (6, 96, 96, 3), dtype=np.uint8)
+    cpu = BackboneRunner(None, input_size=96, pooling="multi")
+    gpu = BackboneRunner(None, input_size=96, pooling="multi").to_device("cuda")
+    a, b = cpu(images), gpu(images)
+    assert a.shape == b.shape and np.isfinite(b).all()
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.999  # cuDNN/TF32 rounding, not a different network
+
+
+@needs_gpu
+def test_head_and_cae_train_on_a_real_gpu(tmp_path):
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((64, 2, 8)).astype(np.float32)
+    targets = {"Colour": rng.integers(0, 3, 64)}
+    config = HybridConfig(hidden_dim=8, head_dim=4, instance_dim=0, epochs=2, batch_size=8)
+    head = train_head(features, targets, config, device="cuda")
+    assert all(torch.isfinite(p).all() for p in head.parameters())
+    model, history = train_cae(_images(), TINY, tmp_path, progress=False, device="cuda")
+    assert np.isfinite(history[-1]["train_loss"])
+    assert CAEEncoder(model, TINY).to_device("cuda").encode(_images()).shape[0] == 8

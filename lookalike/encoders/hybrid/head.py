@@ -111,7 +111,7 @@ def encode_label_columns(labels: dict[str, list[str]]) -> dict[str, tuple[np.nda
 def instance_contrastive(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
     """Symmetric InfoNCE: row i of ``a`` must pick row i of ``b`` among all rows, and back."""
     logits = a @ b.T * scale
-    labels = torch.arange(len(a))
+    labels = torch.arange(len(a), device=a.device)
     return (
         nn.functional.cross_entropy(logits, labels) + nn.functional.cross_entropy(logits.T, labels)
     ) / 2
