@@ -2,7 +2,13 @@
 
 Starts ``lookalike serve`` on a free loopback port (a separate process, as in production),
 sends one 400 px JPEG N times over a keep-alive connection and reports client-side latency
-percentiles plus the server's own ``took_ms`` (model + search, without HTTP and upload).
+percentiles plus the server's own ``took_ms`` (model + search, without HTTP and upload), and
+the round trip of ``GET /healthz`` (what any request costs: sockets, HTTP parsing, middleware).
+
+Two clients (``--client``): ``raw`` (default; ``http.client`` with the multipart body encoded
+once, as a browser's native upload costs next to nothing) and ``httpx`` (a Python HTTP library
+that itself adds ~1.2 ms a request here: multipart encoding, cookies, its own parsing);
+``--client both`` alternates the two request by request, side by side.
 
 Usage:
 
@@ -19,6 +25,7 @@ printed and written as JSON to ``bench/results/http_latency.json``.
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import os
@@ -26,8 +33,10 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from PIL import Image, ImageDraw
@@ -69,6 +78,74 @@ def query_jpeg(bundle: Path, image: Path | None) -> tuple[bytes, str]:
     return buffer.getvalue(), f"{origin} ({photo.width}x{photo.height})"
 
 
+CLIENTS = ("raw", "httpx")
+BOUNDARY = "lookalike-bench-boundary"
+
+
+def multipart_body(jpeg: bytes) -> bytes:
+    """The ``image`` form field as a ``multipart/form-data`` body (:data:`BOUNDARY`)."""
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; '
+        'filename="query.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+    )
+    return head.encode() + jpeg + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def make_sender(kind: str, url: str, jpeg: bytes, query: list[tuple[str, str]]):
+    """(send, close): ``send()`` posts the photo once over one keep-alive connection and
+    returns (client ms, server took_ms); ``kind`` is one of :data:`CLIENTS`."""
+    if kind == "httpx":
+        client = httpx.Client(timeout=120)
+
+        def send_httpx() -> tuple[float, float]:
+            started = time.perf_counter()
+            response = client.post(
+                f"{url}/api/recommend",
+                params=query,
+                files={"image": ("query.jpg", jpeg, "image/jpeg")},
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise SystemExit(f"request failed: {response.status_code} {response.text[:300]}")
+            return elapsed, float(response.json()["took_ms"])
+
+        return send_httpx, client.close
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    path = f"{parts.path}/api/recommend?{urlencode(query)}"
+    body = multipart_body(jpeg)
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+    def send_raw() -> tuple[float, float]:
+        started = time.perf_counter()
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        data = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status != 200:
+            raise SystemExit(f"request failed: {response.status} {data[:300]!r}")
+        return elapsed, float(json.loads(data)["took_ms"])
+
+    return send_raw, connection.close
+
+
+def healthz_ms(url: str, n: int = 100) -> list[float]:
+    """Round trips of ``GET /healthz`` over one keep-alive connection (after 5 untimed)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    times = []
+    try:
+        for i in range(n + 5):
+            started = time.perf_counter()
+            connection.request("GET", f"{parts.path}/healthz")
+            connection.getresponse().read()
+            if i >= 5:
+                times.append((time.perf_counter() - started) * 1000)
+    finally:
+        connection.close()
+    return times
+
+
 def run(
     url: str,
     jpeg: bytes,
@@ -77,34 +154,35 @@ def run(
     params: list[tuple[str, str]],
     concurrency: int,
     warmup: int,
-) -> tuple[list[float], list[float], float]:
-    """Send the requests; returns (client ms per request, server took_ms, wall seconds)."""
+    clients: tuple[str, ...] = ("raw",),
+) -> dict[str, tuple[list[float], list[float], float]]:
+    """Send the requests with each client kind (alternating request by request when there
+    are several); per kind (client ms per request, server took_ms, wall seconds)."""
     query = [("k", str(k)), *params]
-
-    def one(client: httpx.Client) -> tuple[float, float]:
-        started = time.perf_counter()
-        response = client.post(
-            f"{url}/api/recommend",
-            params=query,
-            files={"image": ("query.jpg", jpeg, "image/jpeg")},
-        )
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise SystemExit(f"request failed: {response.status_code} {response.text[:300]}")
-        return elapsed, float(response.json()["took_ms"])
-
-    clients = [httpx.Client(timeout=120) for _ in range(concurrency)]
+    senders: dict[str, list[tuple[Callable, Callable]]] = {
+        kind: [make_sender(kind, url, jpeg, query) for _ in range(concurrency)] for kind in clients
+    }
+    out = {}
     try:
-        for _ in range(warmup):  # first calls pay for lazy init (threads, caches)
-            one(clients[0])
-        started = time.perf_counter()
+        for kind in clients:
+            for _ in range(warmup):  # first calls pay for lazy init (threads, caches)
+                senders[kind][0][0]()
+        results: dict[str, list] = {kind: [] for kind in clients}
+        walls = dict.fromkeys(clients, 0.0)
         with ThreadPoolExecutor(concurrency) as pool:
-            results = list(pool.map(lambda i: one(clients[i % concurrency]), range(n)))
-        wall = time.perf_counter() - started
+            for start in range(0, n, concurrency):
+                for kind, pairs in senders.items():
+                    sends = [send for send, _ in pairs[: min(concurrency, n - start)]]
+                    started = time.perf_counter()
+                    results[kind].extend(pool.map(lambda send: send(), sends))
+                    walls[kind] += time.perf_counter() - started
+        for kind in clients:
+            out[kind] = ([r[0] for r in results[kind]], [r[1] for r in results[kind]], walls[kind])
     finally:
-        for client in clients:
-            client.close()
-    return [r[0] for r in results], [r[1] for r in results], wall
+        for pairs in senders.values():
+            for _, close in pairs:
+                close()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="COLUMN=VALUE",
         help="metadata filter sent with every request (repeatable)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=[*CLIENTS, "both"],
+        default="raw",
+        help="HTTP client: raw http.client (default), httpx, or both alternating",
     )
     parser.add_argument("--url", help="benchmark this running server instead of starting one")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
@@ -150,9 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         startup_s = time.perf_counter() - started
         try:
             health = httpx.get(f"{url}/healthz", timeout=10).json()
-            client_ms, server_ms, wall = run(
-                url, jpeg, args.requests, args.k, params, args.concurrency, args.warmup
+            kinds = CLIENTS if args.client == "both" else (args.client,)
+            measured = run(
+                url, jpeg, args.requests, args.k, params, args.concurrency, args.warmup, kinds
             )
+            floor = healthz_ms(url)
         finally:
             stop_server(process)
 
@@ -172,9 +258,19 @@ def main(argv: list[str] | None = None) -> int:
         "image_bytes": len(jpeg),
         "server_started_by_bench": process is not None,
         "startup_s": round(startup_s, 2) if process is not None else None,
-        "client_ms": percentiles(client_ms),
-        "server_took_ms": percentiles(server_ms),
-        "throughput_rps": round(args.requests / wall, 2),
+        "client": kinds[0],
+        "client_ms": percentiles(measured[kinds[0]][0]),
+        "server_took_ms": percentiles(measured[kinds[0]][1]),
+        "throughput_rps": round(args.requests / measured[kinds[0]][2], 2),
+        "healthz_ms": percentiles(floor),
+        "clients": {
+            kind: {
+                "client_ms": percentiles(c),
+                "server_took_ms": percentiles(s),
+                "throughput_rps": round(args.requests / wall, 2),
+            }
+            for kind, (c, s, wall) in measured.items()
+        },
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -183,14 +279,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
-    c, s = summary["client_ms"], summary["server_took_ms"]
     print(
         f"{summary['items']} items, encoder {summary['encoder']}, {args.requests} requests, "
         f"concurrency {args.concurrency}, k={args.k}, image {origin}, {len(jpeg)} bytes"
     )
-    print(f"client latency  p50 {c['p50']:.1f} ms  p95 {c['p95']:.1f} ms  p99 {c['p99']:.1f} ms")
-    print(f"server took_ms  p50 {s['p50']:.1f} ms  p95 {s['p95']:.1f} ms")
-    print(f"throughput {summary['throughput_rps']:.1f} req/s; written to {args.out}")
+    for kind, row in summary["clients"].items():
+        c, s = row["client_ms"], row["server_took_ms"]
+        print(
+            f"{kind:5s} client latency  p50 {c['p50']:.1f} ms  p95 {c['p95']:.1f} ms  "
+            f"p99 {c['p99']:.1f} ms | server took_ms p50 {s['p50']:.1f} ms  p95 {s['p95']:.1f} ms"
+            f" | {row['throughput_rps']:.1f} req/s"
+        )
+    print(f"GET /healthz round trip p50 {summary['healthz_ms']['p50']:.2f} ms (the HTTP floor)")
+    print(f"written to {args.out}")
     return 0
 
 
