@@ -101,3 +101,24 @@ def test_a_one_photo_add_to_a_bundle_of_products(products_copy, product_catalog,
     found = rec.search(rec.photo_embeddings[row][None], k=4)[0]
     ids = [r.id for r in found]
     assert ("solo" in ids) != ("207" in ids)
+
+
+def test_all_or_nothing_adds_no_photo_when_one_is_unreadable(products_copy, product_catalog):
+    before = read_bundle(products_copy).version_dir.name
+    photos = [(product_catalog / "205-1.jpg").read_bytes(), b"not an image"]
+
+    report = add_photos(
+        products_copy, "N2", photos, store_images=True, all_or_nothing=True, new_product=True
+    )
+
+    assert report.version is None and report.added == [] and report.photos_added == []
+    assert [s.code for s in report.skipped] == ["invalid_image"]
+    assert read_bundle(products_copy).version_dir.name == before
+    # Without it the readable photo is added (the default, as before).
+    assert add_photos(products_copy, "N2", photos, store_images=True).photos_added == ["N2 photo 1"]
+
+
+def test_new_product_refuses_an_id_in_the_bundle(products_copy, product_catalog):
+    report = add_photos(products_copy, "202", [product_catalog / "205-1.jpg"], new_product=True)
+    assert report.version is None and [s.code for s in report.skipped] == ["id_exists"]
+    assert numbers_of(products_copy, "202") == [1, 2, 3]

@@ -126,6 +126,8 @@ def add_new_items(
     encoder_loader: Callable[[BundleData], Any] | None = None,
     thumbnail_dirs: Sequence[str | Path] | None = None,
     photos_of: str | None = None,
+    new_product: bool = False,
+    all_or_nothing: bool = False,
 ) -> UpdateReport:
     """Add prepared items (file paths or image bytes) to the bundle as a new version.
 
@@ -144,6 +146,10 @@ def add_new_items(
         photos_of: every item of ``new`` is a photo of this one product (their ids are
             ignored): added to it when it exists, else a new product with these photos and
             the first one's metadata (:func:`add_photos`).
+        new_product: with ``photos_of``, only as a new product: when the id is already in
+            the bundle nothing is added (skipped with code ``id_exists``).
+        all_or_nothing: when any item would be skipped (a bad id, an unreadable image, an id
+            taken), add none of them (no new version; the report names the skipped).
 
     Returns:
         The report (``version`` None when nothing was added).
@@ -182,6 +188,8 @@ def add_new_items(
                 encoder_loader=encoder_loader,
                 started=started,
                 photos_of=candidates[0].id if photos_of is not None and candidates else None,
+                new_product=new_product,
+                all_or_nothing=all_or_nothing,
             )
         finally:
             # Also after a failed add: an image stored before the failure is garbage.
@@ -204,6 +212,8 @@ def _add_locked(
     encoder_loader: Callable[[BundleData], Any] | None,
     started: float,
     photos_of: str | None = None,
+    new_product: bool = False,
+    all_or_nothing: bool = False,
 ) -> UpdateReport:
     """The body of :func:`add_new_items`, run under the writer lock."""
     stage("locked")
@@ -229,7 +239,17 @@ def _add_locked(
             for item in taken
         ]
         candidates = [item for item in candidates if item.id not in existing]
-    if not candidates:
+    if photos_of is not None and new_product and photos_of in existing:
+        report.skipped.append(
+            Skipped(
+                photos_of,
+                photos_of,
+                f"id {photos_of!r} is already in the bundle (remove it first, or add photos to it)",
+                "id_exists",
+            )
+        )
+        candidates = []
+    if not candidates or (all_or_nothing and report.skipped):
         report.seconds = time.perf_counter() - started
         return report
 
@@ -237,7 +257,7 @@ def _add_locked(
     say(f"decoding {len(candidates)} image(s) at {encoder.input_size}px")
     accepted, vectors, images, failed = _encode_new(candidates, encoder)
     report.skipped += failed
-    if not accepted:
+    if not accepted or (all_or_nothing and failed):
         report.seconds = time.perf_counter() - started
         return report
     hashes = [_content_hash(item.source) for item in accepted]
@@ -309,6 +329,8 @@ def add_photos(
     lock_timeout: float | None = LOCK_TIMEOUT,
     encoder_loader: Callable[[BundleData], Any] | None = None,
     thumbnail_dirs: Sequence[str | Path] | None = None,
+    new_product: bool = False,
+    all_or_nothing: bool = False,
 ) -> UpdateReport:
     """Add photos to product ``item_id``, as a new version: to its photos when it is in the
     bundle (numbered after its last one; ``metadata`` is then ignored), else as a new
@@ -321,6 +343,10 @@ def add_photos(
         metadata: a new product's metadata columns.
         store_images, progress, lock_timeout, encoder_loader, thumbnail_dirs: as for
             :func:`add_new_items`.
+        new_product: refuse (add nothing, skipped with code ``id_exists``) when ``item_id``
+            is already in the bundle.
+        all_or_nothing: add no photo unless every one can be added (one atomic update of
+            all of them, or none).
 
     Returns:
         The report: ``added`` names a new product, ``photos_added`` every photo added;
@@ -345,6 +371,8 @@ def add_photos(
         encoder_loader=encoder_loader,
         thumbnail_dirs=thumbnail_dirs,
         photos_of=item_id,
+        new_product=new_product,
+        all_or_nothing=all_or_nothing,
     )
 
 

@@ -1,4 +1,5 @@
-"""Catalog updates (need the API key): ``POST /api/items`` adds a photo and
+"""Catalog updates (need the API key): ``POST /api/items`` adds an item (one photo, or a
+product with several: up to :data:`MAX_ITEM_PHOTOS` ``image`` parts) and
 ``DELETE /api/items/{id}`` removes an item, each as a new bundle version that the app then
 serves. The work is :mod:`lookalike.updates`'; this module checks the request and shapes JSON.
 """
@@ -9,11 +10,13 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import UploadFile
 
 from lookalike.bundle import THUMBNAILS_DIR
 from lookalike.recommend import UnknownItemError
@@ -35,12 +38,18 @@ from lookalike.server.schemas import (
     request_body,
 )
 from lookalike.server.state import ServerState
-from lookalike.server.uploads import read_image_upload
+from lookalike.server.uploads import (
+    MULTIPART_OVERHEAD,
+    check_image_part,
+    media_type,
+    parse_multipart,
+)
 from lookalike.updates import (
     BundleBusyError,
     NewItem,
     UpdateError,
     add_new_items,
+    add_photos,
     check_item_id,
     normalize_item_id,
     remove_items,
@@ -56,6 +65,9 @@ MAX_METADATA_JSON_BYTES = 2 * MAX_METADATA_FIELDS * (MAX_COLUMN_LENGTH + MAX_VAL
 RESERVED_COLUMNS = frozenset({"k", "offset", "limit", "random"})
 # An update waits this long for another writer's lock before answering 503.
 UPDATE_LOCK_TIMEOUT = 30.0
+#: The most photos one ``POST /api/items`` may carry (each at most the upload limit, so the
+#: body at most this many times it).
+MAX_ITEM_PHOTOS = 10
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
@@ -73,7 +85,13 @@ router = APIRouter(dependencies=[Depends(require_api_key)])
     },
     openapi_extra=request_body(
         {
-            "image": BINARY,
+            "image": {
+                "type": "array",
+                "items": BINARY,
+                "maxItems": MAX_ITEM_PHOTOS,
+                "description": "the photo; several image parts make one product with those "
+                f"photos, in order (at most {MAX_ITEM_PHOTOS}, all added or none)",
+            },
             "id": {"type": "string"},
             "metadata": {"type": "string", "description": "JSON object of column: value"},
         },
@@ -82,34 +100,50 @@ router = APIRouter(dependencies=[Depends(require_api_key)])
     ),
 )
 async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit) -> dict[str, Any]:
-    """Add a photo to the catalog as a new bundle version (needs the API key).
+    """Add an item to the catalog as a new bundle version (needs the API key).
 
-    Multipart: ``image`` (the file), optional ``id`` (default: derived from the image's
-    sha256), metadata as extra text fields and/or a JSON object in ``metadata``.
+    Multipart: ``image`` (the file; repeated, a product with several photos, numbered in
+    order, added in one update or not at all), optional ``id`` (default: derived from the
+    first image's sha256), metadata as extra text fields and/or a JSON object in
+    ``metadata``.
     """
-    upload = await read_image_upload(request, max_upload_bytes, max_fields=MAX_METADATA_FIELDS + 2)
+    upload = await read_item_upload(request, max_upload_bytes)
     item_id, metadata = item_fields(upload.fields)
     # Only a missing or empty id means "derive one"; whitespace or invisible characters
     # alone are an id, which check_item_id refuses.
     if item_id is None or item_id == "":
-        item_id = "u" + hashlib.sha256(upload.data).hexdigest()[:15]
+        item_id = "u" + hashlib.sha256(upload.photos[0][1]).hexdigest()[:15]
     item_id = checked_item_id(item_id)
-    new = NewItem(item_id, upload.data, metadata, name=upload.filename)
     live = state.live
+    # The decodes wait for room in the server's memory budget (server/memory.py).
+    cost = sum(decode_cost(data) for _, data in upload.photos)
+    common = {
+        "store_images": True,
+        "lock_timeout": UPDATE_LOCK_TIMEOUT,
+        # The served encoder when the version's encoder is the same files (updates link
+        # them): saves loading a model per upload.
+        "encoder_loader": live.encoder_for,
+        # Orphaned thumbnails go too, wherever this server keeps them.
+        "thumbnail_dirs": _thumbnail_dirs(state),
+    }
     with update_errors():
-        report = await state.run_update(
-            # The decode waits for room in the server's memory budget (server/memory.py).
-            state.decode_budget.bound(decode_cost(upload.data), add_new_items),
-            state.bundle_dir,
-            [new],
-            store_images=True,
-            lock_timeout=UPDATE_LOCK_TIMEOUT,
-            # The served encoder when the version's encoder is the same files (updates
-            # link them): saves loading a model per upload.
-            encoder_loader=live.encoder_for,
-            # Orphaned thumbnails go too, wherever this server keeps them.
-            thumbnail_dirs=_thumbnail_dirs(state),
-        )
+        if len(upload.photos) == 1:
+            name, data = upload.photos[0]
+            new = NewItem(item_id, data, metadata, name=name)
+            report = await state.run_update(
+                state.decode_budget.bound(cost, add_new_items), state.bundle_dir, [new], **common
+            )
+        else:
+            report = await state.run_update(
+                state.decode_budget.bound(cost, add_photos),
+                state.bundle_dir,
+                item_id,
+                [data for _, data in upload.photos],
+                metadata,
+                new_product=True,
+                all_or_nothing=True,
+                **common,
+            )
     if report.skipped:
         skip = report.skipped[0]
         if skip.code == "id_exists":
@@ -121,6 +155,15 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
                 f"DELETE {item_urls(request, item_id)['image_url'].rsplit('/', 1)[0]} "
                 "or send another id",
             )
+        if len(upload.photos) > 1:
+            # add_photos names byte sources "photo N": name the file the client sent.
+            number = int(skip.name.rsplit(" ", 1)[1]) if skip.name.startswith("photo ") else 0
+            if 1 <= number <= len(upload.photos):
+                shown = upload.photos[number - 1][0]
+                reason = skip.reason.replace(f" {skip.name!r}", "")
+                raise ApiError(
+                    422, skip.code, f"image {number} ({shown[:80]!r}): {reason}; nothing was added"
+                )
         raise ApiError(422, skip.code, skip.reason)
     cat = live.catalog
     if report.version is not None:
@@ -163,6 +206,61 @@ async def remove_item(item_id: str, state: State) -> dict[str, Any]:
         raise UnknownItemError(item_id)
     await anyio.to_thread.run_sync(state.live.refresh, True)
     return {"id": item_id, "version": report.version, "items": report.items}
+
+
+@dataclass
+class ItemUpload:
+    """A ``POST /api/items`` form: its photos as (file name, bytes), in order, and its text
+    fields (last value wins)."""
+
+    photos: list[tuple[str, bytes]]
+    fields: dict[str, str]
+
+
+async def read_item_upload(request: Request, max_bytes: int) -> ItemUpload:
+    """The ``image`` files (1 to :data:`MAX_ITEM_PHOTOS`, each at most ``max_bytes``) and
+    text fields of a multipart ``POST /api/items``; the body is bounded while streaming.
+
+    Raises:
+        ApiError: 415 not multipart or a part declared as a non-image type, 413 a file (or
+            the body) too large, 422 a malformed body, too many files or fields, a file
+            field other than ``image``, or no image.
+    """
+    if media_type(request.headers.get("content-type")) != "multipart/form-data":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the photo as multipart/form-data with a file field named 'image'",
+        )
+    form = await parse_multipart(
+        request,
+        max_bytes * MAX_ITEM_PHOTOS + MULTIPART_OVERHEAD,
+        max_bytes,
+        max_files=MAX_ITEM_PHOTOS,
+        max_fields=MAX_METADATA_FIELDS + 2,
+    )
+    try:
+        photos: list[tuple[str, bytes]] = []
+        fields: dict[str, str] = {}
+        for key, value in form.multi_items():
+            if not isinstance(value, UploadFile):
+                fields[key] = value
+                continue
+            if key != "image":
+                raise ApiError(
+                    422,
+                    "invalid_multipart",
+                    f"unexpected file field {key[:40]!r}; send every photo as 'image'",
+                )
+            name, _ = check_image_part(value, max_bytes, "upload")
+            photos.append((name, await value.read()))
+        if not photos:
+            raise ApiError(
+                422, "missing_image", "no file in multipart field 'image'; attach a photo"
+            )
+        return ItemUpload(photos, fields)
+    finally:
+        await form.close()
 
 
 def checked_item_id(item_id: str) -> str:
