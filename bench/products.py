@@ -292,7 +292,7 @@ def grouping_depth(catalog3: tuple[PhotoTable, np.ndarray]) -> dict[str, float]:
 
 def exact_candidates(vectors: np.ndarray, bounds: Any, query: np.ndarray, k: int) -> int:
     """Products whose photos search_groups_exact scans for ``query``: those whose bound is
-    under the k-th nearest product's distance, at least 2k (its first round)."""
+    under the k-th nearest product's distance, at least 4k (its first round)."""
     d = np.linalg.norm(vectors.astype(np.float64) - query, axis=1)
     best = np.full(len(bounds.radii), np.inf)
     np.minimum.at(
@@ -300,7 +300,7 @@ def exact_candidates(vectors: np.ndarray, bounds: Any, query: np.ndarray, k: int
     )
     kth = np.sort(best)[k - 1]
     lower = np.linalg.norm(bounds.centroids - query, axis=1) - bounds.radii
-    return max(2 * k, int((lower <= kth).sum()))
+    return max(4 * k, int((lower <= kth).sum()))
 
 
 # Times Recommender.search (200 catalog vectors, k=10, one at a time, best of 3) with the
