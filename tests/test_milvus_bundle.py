@@ -13,7 +13,7 @@ from lookalike.bundle import check_bundle, read_bundle
 from lookalike.index import load_index
 from lookalike.pipeline import build_bundle
 from lookalike.recommend import Recommender
-from lookalike.updates import remove_items
+from lookalike.updates import add_photos, remove_items, remove_photos
 from tests.test_pipeline import pretrained_workdir, tiny_config
 
 pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
@@ -64,3 +64,48 @@ def test_milvus_bundle_end_to_end(tiny_catalog, tiny_bundle, tmp_path):
     remove_items(tmp_path / "b", [after.items.ids[-1]])
     assert not after.index.client.has_collection(first)
     assert load_index(read_bundle(tmp_path / "b").index_dir).ntotal == len(after.items) - 1
+
+
+def _products(rec: Recommender, item: str, k: int = 5, **filters) -> list[tuple[str, int]]:
+    [result] = rec.recommend_items([item], k=k, filters=filters or None)
+    return [(r.id, r.photo) for r in result.results]
+
+
+def test_milvus_bundle_of_products_with_several_photos(product_catalog, product_bundle, tmp_path):
+    """Issue 18 on Milvus: every photo in the collection, answers as distinct products (the
+    same as the flat bundle of the same embeddings), photo updates as new collections."""
+    config = tiny_config(
+        product_catalog,
+        pretrained_workdir(product_bundle, tmp_path / "w"),
+        index="milvus",
+        index_options={"uri": str(tmp_path / "milvus.db")},
+    )
+    build_bundle(config, tmp_path / "b", progress=False)
+    flat, served = Recommender.from_bundle(product_bundle), Recommender.from_bundle(tmp_path / "b")
+    photos = served.index.ntotal
+    assert photos == len(served.photos.paths) == 3 * len(served.items)
+    item = flat.items.ids[0]
+    before = _products(served, item)
+    for filters in ({}, {"Gender": ["women"]}):
+        got = _products(served, item, k=len(flat.items), **filters)
+        assert got == _products(flat, item, k=len(flat.items), **filters)
+        assert len({i for i, _ in got}) == len(got) and item not in {i for i, _ in got}
+    assert len(_products(served, item, k=5, Gender=["women"])) == 5
+
+    # A photo added to a product, then one removed: new versions, new collections.
+    new_photo = product_catalog / f"{item}-1.jpg"
+    other = served.items.ids[3]
+    add_photos(tmp_path / "b", other, [new_photo])
+    after = Recommender.from_bundle(tmp_path / "b")
+    assert after.index.ntotal == photos + 1
+    assert after.item(after.row(other)).photos == [1, 2, 3, 4]
+    [result] = after.recommend_images([new_photo], k=3)
+    # The photo now belongs to two products: byte-identical, so one result names the other.
+    first = result.results[0]
+    assert {first.id, *first.duplicates} == {item, other} and first.distance < 1e-3
+    assert other not in {r.id for r in result.results[1:]}
+    remove_photos(tmp_path / "b", other, [4])
+    final = Recommender.from_bundle(tmp_path / "b")
+    # (The first version's collection went with its version: two versions are kept.)
+    assert final.index.ntotal == photos and check_bundle(tmp_path / "b") == []
+    assert _products(final, item) == before
