@@ -36,7 +36,7 @@ from lookalike.evaluation import (
 from lookalike.grid import GridRow, draw_grid, load_tile_image
 from lookalike.imaging import load_images
 from lookalike.labelled import LabelledPhotos, read_labelled_photos
-from lookalike.recommend import Recommender
+from lookalike.recommend import Recommender, product_vectors
 
 ROBUSTNESS_QUERIES = 200
 #: The column outside photos are reported by (``Apparel`` on-model photos, ``Footwear``).
@@ -68,14 +68,19 @@ def raw_pixel_embeddings(paths: Sequence[str], size: int = 32) -> np.ndarray:
 
 
 def aligned_embeddings(other_bundle: Path, ids: Sequence[str]) -> tuple[str, np.ndarray]:
-    """Another bundle's embeddings reordered to ``ids`` (it must hold the same items)."""
+    """Another bundle's embeddings, one per item, reordered to ``ids`` (it must hold the same
+    items). A product with several photos gets the vector its queries use
+    (:func:`~lookalike.recommend.product_vectors`), as the evaluated bundle's row does."""
     data = read_bundle(other_bundle)
     row_of = {item_id: row for row, item_id in enumerate(data.items.ids)}
     missing = [i for i in ids if i not in row_of]
     if missing:
         raise ValueError(f"bundle {other_bundle} lacks {len(missing)} items, e.g. {missing[:3]}")
     name = data.manifest.get("encoder", {}).get("name", other_bundle.name)
-    return name, data.embeddings[[row_of[i] for i in ids]]
+    vectors = data.embeddings  # one row per photo
+    if not data.photos.one_per_product:
+        vectors = product_vectors(vectors, data.photos.product_rows(), len(data.items))
+    return name, np.asarray(vectors)[[row_of[i] for i in ids]]
 
 
 def degraded_copy_recall(

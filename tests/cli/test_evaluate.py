@@ -68,3 +68,23 @@ def test_evaluate_with_an_unknown_query_split_is_a_one_line_error(
         "--no-baselines", "--queries", folder, "--queries-split", "nope",
     )  # fmt: skip
     assert code == 2 and "no photos of split 'nope'" in err and "Traceback" not in err
+
+
+def test_compare_bundles_of_products_with_several_photos(product_bundle, tmp_path, capsys):
+    """--compare with multi-photo bundles (issue 18): the other bundle (here a copy, so its
+    figures must equal this one's) is evaluated by the same product protocol."""
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(product_bundle, other)
+    out = tmp_path / "report"
+    code, _, err = run(
+        capsys, "evaluate", "--bundle", product_bundle, "--compare", other, "--out", out,
+        "--no-robustness", "--no-baselines", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = json.loads((out / "report.json").read_text())["results"]
+    names = [r["name"] for r in rows]
+    assert names[0] == "cae (this bundle)" and "cae: photos ask, products answer" in names
+    compared = [r for r in rows if r["name"] not in names[:1] and "photos ask" not in r["name"]]
+    assert len(compared) == 1 and compared[0]["metrics"] == rows[0]["metrics"]
