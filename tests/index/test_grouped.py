@@ -73,15 +73,17 @@ def brute_force_groups(vectors, groups, queries, k, allowed=None):
 
 
 @pytest.mark.parametrize("spread", [0.05, 0.5, 3.0])  # tight products ... photos all over
-def test_exact_grouped_search_is_the_brute_force_per_group_minimum(spread):
+@pytest.mark.parametrize("dim", [16, 160])  # 160: the head-space bound runs first
+def test_exact_grouped_search_is_the_brute_force_per_group_minimum(spread, dim):
     rng = np.random.default_rng(int(spread * 100))
-    n_groups, dim = 400, 16
+    n_groups = 400
     groups = rng.integers(0, n_groups, 1500)
     groups[:n_groups] = np.arange(n_groups)  # 1 to ~10 members each
     centres = rng.normal(size=(n_groups, dim))
     vectors = (centres[groups] + spread * rng.normal(size=(1500, dim))).astype(np.float32)
     offsets, members = csr(groups, n_groups)
     bounds = group_bounds(vectors, offsets, members)
+    assert (bounds.heads is not None) == (dim == 160)
     queries = np.concatenate([vectors[:5] + 0.01, rng.normal(size=(15, dim))]).astype(np.float32)
     allowed = np.flatnonzero(rng.random(n_groups) < 0.2)
 
@@ -189,3 +191,33 @@ def test_exact_grouped_search_over_ivfpq_stored_vectors_matches_its_exact_scan(p
     got = search_groups_exact(stored, bounds, queries, 10, allowed)
     assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2])
     assert np.allclose(got[0], want[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("spread", [0.1, 2.0])
+def test_the_head_space_and_centroid_bounds_never_exceed_a_groups_nearest_member(spread):
+    from lookalike.index.grouped import _head_lower_bounds, _lower_bounds
+
+    rng = np.random.default_rng(7)
+    n_groups, dim = 300, 192
+    groups = np.concatenate([np.arange(n_groups), rng.integers(0, n_groups, 600)])
+    # variance falling off with the coordinate, as in a PCA-headed embedding
+    scale = np.linspace(3.0, 0.1, dim)
+    centres = rng.normal(size=(n_groups, dim)) * scale
+    vectors = (centres[groups] + spread * rng.normal(size=(len(groups), dim))).astype(np.float32)
+    bounds = group_bounds(vectors, *csr(groups, n_groups))
+    queries = np.concatenate([vectors[:10] + 0.001, 2 * rng.normal(size=(10, dim)) * scale])
+    queries = queries.astype(np.float32)
+    nearest = np.array([b for b in brute_force_all(vectors, groups, queries)])
+
+    head = _head_lower_bounds(queries, bounds.heads, None, bounds.radii)
+    full = _lower_bounds(queries, bounds.centroids, bounds.centroid_norms, bounds.radii)
+    assert (head <= nearest).all() and (full <= nearest).all()
+    assert (head > 0).mean() > 0.5  # and they are not vacuous
+
+
+def brute_force_all(vectors, groups, queries):
+    dist = np.linalg.norm(vectors[None].astype(np.float64) - queries[:, None], axis=2)
+    for row in dist:
+        best = np.full(int(groups.max()) + 1, np.inf)
+        np.minimum.at(best, groups, row)
+        yield best
