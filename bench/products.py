@@ -186,6 +186,7 @@ def product_queries(rec: Recommender, query_products: np.ndarray, k: int = 10) -
     types = [m.get("ProductType", "") for m in rec.items.metadata]
     ids = [rec.items.ids[r] for r in query_products]
     out = {}
+    rec.recommend_items(ids[:2], k)  # builds the lazily computed lookups (centroids, columns)
     for combine in ("mean", "min"):
         started = time.perf_counter()
         results = rec.recommend_items(ids, k, combine=combine)
