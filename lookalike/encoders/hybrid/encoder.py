@@ -52,6 +52,11 @@ from lookalike.encoders.pretrained import (
 )
 from lookalike.files import atomic_write_with
 
+#: Images per run of the fused graph's batch session (catalog encoding, focus crops): runs of
+#: 16, 32 and 64 measured alike on 2 cores (noisy: 123-135, 121-122, 107-124 images/s vs
+#: 109-112 unfused), and a run of 64 took ~120 MB more memory than one of 16.
+FUSED_BATCH = 16
+
 
 class HybridEncoder:
     """Frozen EfficientNet-Lite0 + learned head + colour histogram, fused."""
@@ -91,8 +96,9 @@ class HybridEncoder:
         self.backbone = make_backbone_runner(
             config, directory, writable, catalog_images, config.seed
         )
-        # The query graph (hybrid/fused.py), made on the first query for this backbone.
-        self._fused: tuple[BackboneRunner, Any] | None = None
+        # The fused graph's query and batch sessions (hybrid/fused.py), made on first use
+        # for this backbone.
+        self._fused: tuple[BackboneRunner, Any, Any] | None = None
         self.dim = 0
         if head is not None or config.weights[0] == 0:
             probe = np.ones((1, self.backbone.dim), np.float32)
@@ -132,47 +138,62 @@ class HybridEncoder:
 
     def fusion_parts(self, images: np.ndarray) -> list[np.ndarray]:
         """The fusion's parts (:func:`~lookalike.encoders.hybrid.fusion.fusion_parts`) of
-        uint8 images: for up to ``SMALL_BATCH`` images (queries) from the fused query graph
-        when there is one (:mod:`~lookalike.encoders.hybrid.fused`; same values within float
-        rounding), else from the backbone and the head in numpy."""
-        session = self.fused_session() if 0 < len(images) <= SMALL_BATCH else None
+        uint8 images, from the fused graph when there is one
+        (:mod:`~lookalike.encoders.hybrid.fused`; the numpy path's values within float
+        rounding): up to ``SMALL_BATCH`` images (queries) on the query threads, more (catalog
+        encoding, focus crops) on the batch threads in runs of ``FUSED_BATCH``; else from the
+        backbone and the head in numpy."""
+        session = self.fused_session(batch=len(images) > SMALL_BATCH) if len(images) else None
         if session is None:
             return fusion_parts(self.head, *self.parts(images), self.cfg)
         colour = colour_histogram(
             images, self.cfg.colour_bins, centre_sigma=self.cfg.colour_centre_sigma
         )
-        feeds = {PIXELS: np.ascontiguousarray(images, np.uint8), COLOUR: colour}
-        backbone, z, instance = session.run(None, feeds)
+        runs = [
+            session.run(
+                None,
+                {
+                    PIXELS: np.ascontiguousarray(images[s : s + FUSED_BATCH], np.uint8),
+                    COLOUR: colour[s : s + FUSED_BATCH],
+                },
+            )
+            for s in range(0, len(images), FUSED_BATCH)
+        ]
+        backbone, z, instance = (np.concatenate(outputs) for outputs in zip(*runs, strict=True))
         probs = class_probabilities(
             self.head, z, self.cfg.temperature, self.cfg.class_column_weights
         )
         return [z, colour, backbone, probs, instance]
 
-    def fused_session(self) -> Any:
-        """The ONNX Runtime session of the fused query graph for the current backbone, on
-        its query threads; None where the path is not fused (no head, not the
-        ``multi`` pooling, no ONNX graph). Made once per backbone runner (~0.5 s)."""
-        if self._fused is not None and self._fused[0] is self.backbone:
-            return self._fused[1]
-        session = None
-        runner = self.backbone
+    def fused_session(self, batch: bool = False) -> Any:
+        """The ONNX Runtime session of the fused graph for the current backbone, on its query
+        threads (``batch``: on its batch threads; one session when they are the same); None
+        where the path is not fused (no head, not the ``multi`` pooling, no ONNX graph).
+        Made once per backbone runner (~0.5 s each)."""
+        if self._fused is None or self._fused[0] is not self.backbone:
+            self._fused = (self.backbone, *self._fused_sessions(self.backbone))
+        return self._fused[2 if batch else 1]
+
+    def _fused_sessions(self, runner: BackboneRunner) -> tuple[Any, Any]:
         path = getattr(runner, "onnx_path", None)
-        if (
+        if not (
             self.head is not None
             and self.cfg.pooling == "multi"
             and getattr(runner, "session", None) is not None
             and path is not None
             and Path(path).is_file()
         ):
-            import onnxruntime as ort
+            return None, None
+        import onnxruntime as ort
 
-            session = ort.InferenceSession(
-                fused_query_model(Path(path), self.head),
-                session_options(runner.query_threads),
-                providers=["CPUExecutionProvider"],
-            )
-        self._fused = (runner, session)
-        return session
+        model = fused_query_model(Path(path), self.head)
+
+        def session(threads: int) -> Any:
+            options = session_options(threads)
+            return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+        query = session(runner.query_threads)
+        return query, query if runner.threads == runner.query_threads else session(runner.threads)
 
     def encode_with_confidence(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(``encode(images)``, float32 (n,) confidence): the top probability of the head's

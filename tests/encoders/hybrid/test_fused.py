@@ -8,7 +8,7 @@ import pytest
 
 from lookalike.encoders import TrainingData, load_encoder
 from lookalike.encoders.hybrid.config import HybridConfig
-from lookalike.encoders.hybrid.encoder import HybridEncoder
+from lookalike.encoders.hybrid.encoder import FUSED_BATCH, HybridEncoder
 from lookalike.encoders.hybrid.fused import fused_query_model
 from lookalike.encoders.hybrid.fusion import fusion_parts
 from tests.encoders.hybrid.conftest import FAST
@@ -34,13 +34,15 @@ def saved(tiny_images, tmp_path_factory):
 def test_fused_graph_matches_the_numpy_path(saved, tiny_images):
     _, images = tiny_images
     assert saved.fused_session() is not None
-    for batch in (images[:1], images[1:3]):
+    assert saved.fused_session(batch=True) is not None
+    # A query, a pair, and a batch over several runs of the batch session.
+    for batch in (images[:1], images[1:3], np.concatenate([images] * 3)[: FUSED_BATCH + 3]):
         fused = saved.fusion_parts(batch)
         plain = fusion_parts(saved.head, *saved.parts(batch), saved.cfg)
         for got, want in zip(fused, plain, strict=True):
             assert got.shape == want.shape
             np.testing.assert_allclose(got, want, atol=1e-5)
-    # A query (fused) and the same images inside a batch encode (unfused) agree.
+    # A query (query session) and the same images inside a batch encode (batch session) agree.
     np.testing.assert_allclose(saved.encode(images[:2]), saved.encode(images)[:2], atol=1e-5)
     vectors, confidence = saved.encode_with_confidence(images[:1])
     np.testing.assert_allclose(vectors, saved.encode(images)[:1], atol=1e-5)
@@ -56,6 +58,9 @@ def test_fused_session_follows_the_backbone_runner(saved):
     again = saved.fused_session()
     assert again is not first
     assert again.get_session_options().intra_op_num_threads == 1
+    # Batches run on the runner's batch threads, in a session of their own.
+    batch = saved.fused_session(batch=True)
+    assert batch is not again and batch.get_session_options().intra_op_num_threads == 2
 
 
 def test_without_instance_output_or_multi_pooling(tiny_images, tmp_path):
