@@ -146,6 +146,14 @@ def encode_in_batches(
     return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
+def warm_up(encoder: Encoder) -> None:
+    """Encode a blank query and a blank batch, so sessions an encoder makes on first use
+    (the hybrid's fused graph, ~0.5 s each) exist before the first real request."""
+    side = encoder.input_size
+    for count in (1, 3):  # a query; a batch (the garment focus's crops)
+        encoder.encode(np.full((count, side, side, 3), 255, dtype=np.uint8))
+
+
 def l2_normalize(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Rows scaled to unit Euclidean length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

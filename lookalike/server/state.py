@@ -30,6 +30,7 @@ from starlette.requests import Request
 
 from lookalike.bundle import CURRENT, ENCODER_DIR, BundleData, read_bundle
 from lookalike.encoders import Encoder, load_encoder
+from lookalike.encoders.base import warm_up
 from lookalike.index import load_index
 from lookalike.recommend import FilterError, Recommender
 from lookalike.server.interactions import InteractionSource
@@ -198,7 +199,10 @@ def load_version(bundle_dir: Path, previous: Recommender | None = None) -> Recom
     """Load the live version of ``bundle_dir``, reusing ``previous``'s encoder when the
     encoder files are byte-identical, so a reload costs only the items, embeddings and index."""
     data = read_bundle(bundle_dir)
-    return Recommender(data, encoder_for(data, previous), load_index(data.index_dir))
+    encoder = encoder_for(data, previous)
+    if previous is None or encoder is not previous.encoder:
+        warm_up(encoder)  # here, not in the first request that needs it
+    return Recommender(data, encoder, load_index(data.index_dir))
 
 
 class LiveCatalog:

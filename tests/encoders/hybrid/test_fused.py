@@ -86,3 +86,19 @@ def test_refuses_a_graph_that_is_not_multi_pooled(tmp_path, tiny_images):
     BackboneRunner(tmp_path / "avg.onnx", writable=True)  # an average-pooled export
     with pytest.raises(ValueError, match="not a multi-pooled backbone graph"):
         fused_query_model(tmp_path / "avg.onnx", {})
+
+
+def test_warm_up_makes_both_sessions_before_the_first_request(saved, monkeypatch):
+    from lookalike.encoders.base import warm_up
+    from lookalike.encoders.hybrid import encoder as hybrid_encoder
+
+    saved.backbone = type(saved.backbone)(
+        saved.backbone.onnx_path, threads=2, query_threads=1, pooling="multi"
+    )
+    warm_up(saved)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fused graph was built after the warm-up")
+
+    monkeypatch.setattr(hybrid_encoder, "fused_query_model", refuse)
+    assert saved.fused_session() is not None and saved.fused_session(batch=True) is not None
