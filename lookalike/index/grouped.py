@@ -54,8 +54,9 @@ __all__ = [
     "stored_vectors",
 ]
 
-# Photos per block when computing centroids and radii (64 MiB of float64 at 256-d).
-_BOUND_ROWS = 32_768
+# Photos per block when computing centroids and radii (8 MiB of float64 at 256-d: larger
+# blocks ran at half the speed, out of cache).
+_GROUP_BLOCK_ROWS = 4096
 # Centroid distances per block of queries (64 MiB of float32 scratch).
 _CENTROID_CELLS = 16 << 20
 # Float32 unit roundoff: bounds the error of the float32 centroid scan (see _lower_bounds).
@@ -63,9 +64,9 @@ _F32_EPS = 2.0**-24
 # Leading principal directions of the centroids scanned first (HeadSpace): on the reference
 # catalog's 256-d vectors 32 of them hold 89 % of the centroids' variance, and the bound from
 # them (plus the rest's length) left 1.7x the candidates of the full centroid bound for an
-# eighth of the scan. Centroids used to find them (every n-th): SVD of at most 64k x dim.
+# eighth of the scan. Centroids used to find them (every n-th): about 8k.
 _HEAD_DIMS = 32
-_HEAD_SAMPLE = 65_536
+_HEAD_SAMPLE = 8192
 # Groups whose members the first round scans, per result wanted (k): on the reference catalog
 # with 3 photos per product ~6k groups had a bound under the k-th distance; 4k left the
 # second round small (measured 2k, 4k, 6k, 8k: 4k was as fast as any, plain and filtered).
@@ -181,7 +182,7 @@ def group_bounds(vectors: np.ndarray, offsets: np.ndarray, members: np.ndarray) 
     Args:
         vectors: float (n, dim) member vectors (e.g. photo embeddings; a memmap, or anything
             with ``shape`` that ``vectors[int array]`` reads, e.g. :func:`stored_vectors`),
-            read in blocks of ~32k rows.
+            read in blocks of ~4k rows.
         offsets: int (groups + 1,), non-decreasing from 0 to ``len(members)``.
         members: int (members,), rows of ``vectors``; group g is
             ``members[offsets[g]:offsets[g + 1]]``. Each row in at most one group.
@@ -199,21 +200,34 @@ def group_bounds(vectors: np.ndarray, offsets: np.ndarray, members: np.ndarray) 
         vectors = np.asarray(vectors)
     n_groups, dim = len(offsets) - 1, vectors.shape[1]
     counts = np.diff(offsets)
-    owner = np.repeat(np.arange(n_groups), counts)
-    sums = np.zeros((n_groups, dim))
-    for start in range(0, len(members), _BOUND_ROWS):
-        rows = slice(start, start + _BOUND_ROWS)
-        np.add.at(sums, owner[rows], np.asarray(vectors[members[rows]], dtype=np.float64))
-    centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+    centroids = np.zeros((n_groups, dim), np.float32)
     radii = np.full(n_groups, -1.0)
     member_norms = np.full(int(members.max()) + 1 if len(members) else 0, np.nan)
-    c64 = centroids.astype(np.float64)
-    for start in range(0, len(members), _BOUND_ROWS):
-        rows = slice(start, start + _BOUND_ROWS)
-        x = np.asarray(vectors[members[rows]], dtype=np.float64)
-        distance = np.linalg.norm(x - c64[owner[rows]], axis=1)
-        np.maximum.at(radii, owner[rows], distance)
-        member_norms[members[rows]] = np.einsum("ij,ij->i", x, x)
+    # One pass over the members, a block of whole groups (~4k members) at a time: a group's
+    # members are contiguous, so sums and maxima are reduceat over the block.
+    nonempty = np.flatnonzero(counts > 0)
+    ends = offsets[nonempty + 1]
+    first = 0
+    while first < len(nonempty):
+        last = max(
+            first + 1,
+            int(np.searchsorted(ends, offsets[nonempty[first]] + _GROUP_BLOCK_ROWS, "right")),
+        )
+        block = nonempty[first:last]
+        low, high = offsets[block[0]], offsets[block[-1] + 1]
+        rows = members[low:high]
+        x = np.asarray(vectors[rows], dtype=np.float64)
+        starts = offsets[block] - low
+        sums = np.add.reduceat(x, starts, axis=0)
+        centre = (sums / counts[block][:, None]).astype(np.float32)
+        centroids[block] = centre
+        # Radii around the float32 centroid actually stored: the bound is about that point.
+        spread = np.linalg.norm(
+            x - np.repeat(centre.astype(np.float64), counts[block], axis=0), axis=1
+        )
+        radii[block] = np.maximum.reduceat(spread, starts)
+        member_norms[rows] = np.einsum("ij,ij->i", x, x)
+        first = last
     # A relative 1e-9 keeps the bound safe against the float64 rounding of these norms.
     radii = np.where(counts > 0, radii * (1 + 1e-9) + 1e-12, -1.0)
     norms = np.einsum("ij,ij->i", centroids, centroids)
@@ -235,12 +249,15 @@ def _head_space(centroids: np.ndarray, live: np.ndarray) -> HeadSpace | None:
         return None
     sample = centroids[live][:: max(1, n_live // _HEAD_SAMPLE)].astype(np.float64)
     mean = sample.mean(axis=0)
-    basis = np.linalg.svd(sample - mean, full_matrices=False)[2][:_HEAD_DIMS]
+    centred = sample - mean
+    # The leading eigenvectors of the covariance (dim x dim): cheaper than an SVD of the sample.
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    basis = vectors[:, np.argsort(values)[::-1][:_HEAD_DIMS]].T.copy()
     heads = np.empty((len(centroids), _HEAD_DIMS), np.float32)
     tails = np.empty(len(centroids), np.float32)
     spans = np.empty(len(centroids), np.float32)
-    for start in range(0, len(centroids), _BOUND_ROWS):
-        c = centroids[start : start + _BOUND_ROWS].astype(np.float64) - mean
+    for start in range(0, len(centroids), _GROUP_BLOCK_ROWS):
+        c = centroids[start : start + _GROUP_BLOCK_ROWS].astype(np.float64) - mean
         h = c @ basis.T
         span2 = np.einsum("ij,ij->i", c, c)
         heads[start : start + len(c)] = h
