@@ -13,7 +13,9 @@ from an item to its nearest other item; measured by ``bench/near_duplicates.py``
 in :attr:`Recommendation.duplicates`.
 
 Products with several photos: the index holds every photo, and every search is a grouped
-search (:func:`lookalike.index.grouped.search_groups`): k distinct products come back, each
+search (:meth:`Recommender.nearest_products`: :func:`lookalike.index.grouped.search_groups`,
+or for exact searches the cheaper centroid route,
+:func:`lookalike.index.grouped.search_groups_exact`): k distinct products come back, each
 with the photo that matched (:attr:`Recommendation.photo`). Duplicate groups are then groups
 of products: products that share a byte-identical or near-identical photo.
 
@@ -277,12 +279,15 @@ class Recommender:
         if allowed is None or not self.grouped:
             return allowed
         offsets, photos = self.product_photos()
-        allowed = np.unique(np.asarray(allowed, dtype=np.int64))
-        allowed = allowed[(allowed >= 0) & (allowed < len(self.items))]
+        allowed = self._known_rows(allowed)
         # Gather the allowed products' CSR slices: O(allowed photos), not a pass over all photos.
         counts = offsets[allowed + 1] - offsets[allowed]
         starts = np.repeat(offsets[allowed] - np.cumsum(counts) + counts, counts)
         return np.sort(photos[starts + np.arange(int(counts.sum()))])
+
+    def _known_rows(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        return rows[(rows >= 0) & (rows < len(self.items))]
 
     def product_photos(self) -> tuple[np.ndarray, np.ndarray]:
         """Each product's photo rows as CSR arrays (computed once).
@@ -321,8 +326,11 @@ class Recommender:
         if not self.grouped:  # one photo per product: the plain search, nothing added
             distances, rows = self.index.search(vectors, k, allowed=allowed, **options)
             return distances, rows, rows
-        allowed_photos = self.allowed_photos(allowed)
-        n_allowed = None if allowed_photos is None else len(allowed_photos)
+        n_allowed = None
+        if allowed is not None:  # the allowed photos, counted from the CSR offsets
+            offsets = self.product_photos()[0]
+            known = self._known_rows(allowed)
+            n_allowed = int((offsets[known + 1] - offsets[known]).sum())
         if not options and self._exact_grouping(n_allowed):
             return search_groups_exact(
                 self._exact_vectors(), self.group_bounds(), vectors, k, allowed
@@ -333,16 +341,15 @@ class Recommender:
             k,
             self.photo_product,
             max_per_group=self.max_photos,
-            allowed=allowed_photos,
+            allowed=self.allowed_photos(allowed),
             **options,
         )
 
     def _exact_grouping(self, n_allowed: int | None) -> bool:
         # Only where the index would rank by exact distances to its stored vectors (index id
         # i = photo row i, every photo indexed), so the results match.
-        return self.index.ntotal == len(self.photo_embeddings) == len(
-            self.photos
-        ) and exact_scan_vectors(self.index, n_allowed)
+        every_photo = self.index.ntotal == len(self.photo_embeddings) == len(self.photos)
+        return every_photo and exact_scan_vectors(self.index, n_allowed)
 
     def group_bounds(self) -> GroupBounds:
         """Each product's photo centroid and radius (computed once, from the vectors the
