@@ -111,6 +111,8 @@ class BoundedMultiPartParser(MultiPartParser):
     body ended with its closing boundary (``complete``)."""
 
     complete = False
+    #: The most bytes one file part may hold (None: no per-file limit while streaming).
+    max_file_bytes: int | None = None
 
     def on_end(self) -> None:
         """The closing boundary was read."""
@@ -153,6 +155,12 @@ class BoundedMultiPartParser(MultiPartParser):
                 parser.write(chunk)
                 for part, data in self._file_parts_to_write:
                     await part.file.write(data)  # type: ignore[union-attr]
+                    # One file over the limit is refused now, not once the body (which may
+                    # carry several files) has passed its own, larger limit.
+                    if self.max_file_bytes is not None and (
+                        (part.file.size or 0) > self.max_file_bytes  # type: ignore[union-attr]
+                    ):
+                        raise too_large(self.max_file_bytes)
                 for part in self._file_parts_to_finish:
                     await part.file.seek(0)  # type: ignore[union-attr]
                 self._file_parts_to_write.clear()
@@ -183,12 +191,13 @@ async def parse_multipart(
     request: Request, limit: int, max_bytes: int, *, max_files: int, max_fields: int
 ) -> FormData:
     """The multipart form of ``request``, its body bounded to ``limit`` bytes (declared and
-    while streaming). The caller closes the form.
+    while streaming) and each file part to ``max_bytes`` (while streaming). The caller closes
+    the form.
 
     Args:
         request: a multipart/form-data request.
         limit: bytes allowed in the whole body.
-        max_bytes: the file limit named in the 413 message.
+        max_bytes: bytes allowed in one file part (named in the 413 message).
         max_files, max_fields: the most file and text parts accepted.
 
     Raises:
@@ -201,6 +210,7 @@ async def parse_multipart(
         max_files=max_files,
         max_fields=max_fields,
     )
+    parser.max_file_bytes = max_bytes
     try:
         form = await parser.parse()
     except MultiPartException as exc:

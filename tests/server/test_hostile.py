@@ -71,12 +71,18 @@ def refused(hostile, response, status: int | None = None, *words: str) -> dict:
     return body
 
 
+#: The live version a refused request must leave in place: v000001, or the version that a
+#: legal upload's add-then-remove cycle (test_hostile_multipart_bodies) left live.
+LIVE = {"version": "v000001"}
+
+
 def unchanged(hostile) -> None:
-    """Healthy server, same bundle: v000001 live with its 24 items, nothing orphaned."""
+    """Healthy server, same bundle: the same version live with its 24 items, nothing
+    orphaned."""
     client, bundle = hostile
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json()["items"] == ITEMS
-    assert (bundle / CURRENT).read_text().strip() == "v000001"
+    assert (bundle / CURRENT).read_text().strip() == LIVE["version"]
     assert len(read_bundle(bundle).items) == ITEMS
     assert find_orphans(bundle).files == []
 
@@ -441,6 +447,9 @@ def test_hostile_multipart_bodies(
     if response.status_code == 201:
         item = response.json()["item"]["id"]
         assert client.delete(f"/api/items/{item}", headers=KEY).status_code == 200
+        # Two new versions (add, remove), the same 24 items: what later refusals must keep.
+        LIVE["version"] = (hostile[1] / CURRENT).read_text().strip()
+        unchanged(hostile)
         return
     refused(hostile, response)
 
