@@ -25,7 +25,7 @@ Each result also gets a shopper-facing :attr:`Recommendation.match` word (``same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,18 +43,17 @@ from lookalike.dedup import (
     match_word,
     near_duplicate_groups,
 )
-from lookalike.encoders import encoder_resize, load_encoder
-from lookalike.encoders.focus import FOCUS_CROPS, FOCUS_THRESHOLD, choose_views, focus_views
-from lookalike.imaging import (
-    Crop,
-    CropError,
-    ImageDecodeError,
-    check_crop,
-    letterbox,
-    load_image,
-    load_images,
-    open_rgb,
+from lookalike.encoders import load_encoder
+from lookalike.encoders.queries import (  # decode_each, per_source_crops: old import paths
+    decode_each,
+    decode_for_focus,
+    encode_focused,
+    encode_images,
+    encode_photos,
+    focuses,
+    per_source_crops,
 )
+from lookalike.imaging import Crop
 from lookalike.index import load_index
 from lookalike.index.grouped import (
     GroupBounds,
@@ -403,11 +402,11 @@ class Recommender:
             self._rows_by_value[name] = {v: np.array(r, np.int64) for v, r in groups.items()}
         return self._rows_by_value[name]
 
-    # --- encoding ---------------------------------------------------------------------------
+    # --- encoding (lookalike.encoders.queries, with this bundle's encoder) -------------------
     @property
     def focuses(self) -> bool:
         """Whether photo queries get the garment focus (the encoder reports a confidence)."""
-        return hasattr(self.encoder, "encode_with_confidence")
+        return focuses(self.encoder)
 
     def encode_photos(
         self,
@@ -416,93 +415,27 @@ class Recommender:
         *,
         focus: bool = True,
     ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
-        """:meth:`encode_images`, plus per readable source the region the vector describes.
-
-        With ``focus`` (and an encoder that reports its confidence: the hybrid), a photo
-        without a crop whose top ProductType probability is below
-        :data:`~lookalike.encoders.focus.FOCUS_THRESHOLD` is looked at again through the
-        :data:`~lookalike.encoders.focus.FOCUS_CROPS` (one more encoder batch for all such
-        photos), and described by the view the encoder is surest about.
-        """
-        sources = list(sources)
-        crops = per_source_crops(crop, len(sources))
-        if focus and self.focuses and not any(crops):
-            return self._encode_focused(sources)
-        vectors, ok, errors = self.encode_images(sources, crops)
-        return vectors, ok, errors, [crops[i] for i in ok]
-
-    def _encode_focused(
-        self, sources: list
-    ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
-        decoded, ok, errors = decode_each(sources, lambda _, source: self.decode_for_focus(source))
-        if not ok:
-            return np.zeros((0, self.encoder.dim), np.float32), ok, errors, []
-        vectors, regions = self.encode_focused(decoded)
-        return vectors, ok, errors, regions
+        """:meth:`encode_images`, plus per readable source the region the vector describes
+        (the garment focus with ``focus``): :func:`lookalike.encoders.queries.encode_photos`."""
+        return encode_photos(self.encoder, sources, crop, focus=focus)
 
     def decode_for_focus(self, source: Any) -> Image.Image:
-        """A photo decoded for :meth:`encode_focused`: drafted so that the focus crops keep
-        the encoder's input size a side. Raises ImageDecodeError."""
-        smallest = min(min(box[2:]) for box in FOCUS_CROPS.values())
-        return open_rgb(source, draft_size=int(np.ceil(self.encoder.input_size / smallest)))
+        """A photo decoded for :meth:`encode_focused`
+        (:func:`lookalike.encoders.queries.decode_for_focus`). Raises ImageDecodeError."""
+        return decode_for_focus(self.encoder, source)
 
     def encode_focused(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[Crop | None]]:
-        """Vectors of decoded photos with the garment focus, and per photo the region each
-        describes (None = the whole photo): one encoder pass over the whole photos, one more
-        over the focus crops of the photos whose top type probability is below
-        :data:`~lookalike.encoders.focus.FOCUS_THRESHOLD`."""
-        size, resize = self.encoder.input_size, encoder_resize(self.encoder)
-        whole = np.stack([letterbox(image, size, resize=resize) for image in images])
-        vectors, confidence = self.encoder.encode_with_confidence(whole)
-        regions: list[Crop | None] = [None] * len(images)
-        unsure = np.flatnonzero(confidence < FOCUS_THRESHOLD)  # NaN (no classifier): never
-        if len(unsure):
-            boxes = list(FOCUS_CROPS.values())
-            views = np.concatenate([focus_views(images[i], size, boxes, resize) for i in unsure])
-            crop_vectors, crop_confidence = self.encoder.encode_with_confidence(views)
-            crop_vectors = crop_vectors.reshape(len(unsure), len(boxes), -1)
-            crop_confidence = crop_confidence.reshape(len(unsure), len(boxes))
-            chosen = choose_views(np.column_stack([confidence[unsure], crop_confidence]))
-            for slot, (row, view) in enumerate(zip(unsure, chosen, strict=True)):
-                if view > 0:
-                    vectors[row] = crop_vectors[slot, view - 1]
-                    regions[row] = boxes[view - 1]
-        return vectors, regions
+        """Vectors of decoded photos with the garment focus, and the region each describes
+        (:func:`lookalike.encoders.queries.encode_focused`)."""
+        return encode_focused(self.encoder, images)
 
     def encode_images(
         self, sources: Sequence, crop: Crop | Sequence[Crop | None] | None = None
     ) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
-        """Decode + encode image files/bytes in one batch (no garment focus: see
-        :meth:`encode_photos`).
-
-        Args:
-            sources: image paths or bytes.
-            crop: the region of each photo to look at, (x, y, w, h) as fractions of its
-                width and height (one for all, or one per source, None = the whole photo).
-
-        Returns:
-            (vectors for the readable sources, their indices into ``sources``, errors as
-            (index, message) for the unreadable ones).
-
-        Raises:
-            CropError: a crop that is not four fractions inside the photo.
-        """
-        sources = list(sources)
-        crops = per_source_crops(crop, len(sources))
-        if not any(crops):
-            batch = load_images(
-                sources, self.encoder.input_size, resize=encoder_resize(self.encoder)
-            )
-            images, ok, errors = batch.images, batch.ok, batch.errors
-        else:
-            size, resize = self.encoder.input_size, encoder_resize(self.encoder)
-            decoded, ok, errors = decode_each(
-                sources,
-                lambda index, source: load_image(source, size, crop=crops[index], resize=resize),
-            )
-            images = np.stack(decoded) if decoded else None
-        vectors = self.encoder.encode(images) if ok else np.zeros((0, self.encoder.dim), np.float32)
-        return vectors, ok, errors
+        """Decode + encode image files/bytes in one batch, no garment focus
+        (:func:`lookalike.encoders.queries.encode_images`): (vectors of the readable
+        sources, their indices, errors as (index, message)). Raises CropError."""
+        return encode_images(self.encoder, sources, crop)
 
     # --- search -----------------------------------------------------------------------------
     def search(
@@ -788,34 +721,6 @@ def filter_values(values: str | Iterable[object]) -> set[str]:
     """A filter's wanted values as compared with the metadata: stripped, lower case (one
     value or several)."""
     return {str(v).strip().lower() for v in ([values] if isinstance(values, str) else values)}
-
-
-def decode_each(
-    sources: Sequence, decode: Callable[[int, Any], Any]
-) -> tuple[list, list[int], list[tuple[int, str]]]:
-    """``decode(index, source)`` for each source: (the decoded ones, their indices, errors as
-    (index, message) for those that raised ImageDecodeError)."""
-    decoded, ok, errors = [], [], []
-    for index, source in enumerate(sources):
-        try:
-            decoded.append(decode(index, source))
-            ok.append(index)
-        except ImageDecodeError as exc:
-            errors.append((index, str(exc)))
-    return decoded, ok, errors
-
-
-def per_source_crops(crop: Crop | Sequence[Crop | None] | None, count: int) -> list[Crop | None]:
-    """One checked crop (or None) per source: ``crop`` is one (x, y, w, h) for all, or a
-    sequence of ``count`` of them (None entries allowed)."""
-    if crop is None:
-        return [None] * count
-    crop = list(crop)
-    if crop and all(c is None or not isinstance(c, int | float | str) for c in crop):
-        if len(crop) != count:
-            raise CropError(f"{len(crop)} crops for {count} images; give one per image")
-        return [None if c is None else check_crop(c) for c in crop]
-    return [check_crop(crop)] * count
 
 
 # The near-duplicate constants live in lookalike.dedup; importable from here too.
