@@ -245,6 +245,26 @@ def check_image_part(upload: UploadFile, max_bytes: int, default_name: str) -> t
     return filename, part_type
 
 
+async def _image_form(
+    request: Request, field: str, limit: int, max_bytes: int, *, max_files: int, max_fields: int
+) -> FormData:
+    """The multipart form of an image upload (:func:`parse_multipart`); 415 when the body is
+    not multipart."""
+    if media_type(request.headers.get("content-type")) != "multipart/form-data":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send the photo as multipart/form-data with a file field named {field!r}",
+        )
+    return await parse_multipart(
+        request, limit, max_bytes, max_files=max_files, max_fields=max_fields
+    )
+
+
+def _missing_image(field: str) -> ApiError:
+    return ApiError(422, "missing_image", f"no file in multipart field {field!r}; attach a photo")
+
+
 async def read_image_upload(
     request: Request, max_bytes: int, field: str = "image", max_fields: int = 16
 ) -> Upload:
@@ -256,23 +276,66 @@ async def read_image_upload(
         ApiError: 415 when the body is not multipart or the part is declared as a non-image
             type, 413 when too large, 422 when the body is malformed or has no such file.
     """
-    if media_type(request.headers.get("content-type")) != "multipart/form-data":
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"send the photo as multipart/form-data with a file field named {field!r}",
-        )
-    form = await parse_multipart(
-        request, max_bytes + MULTIPART_OVERHEAD, max_bytes, max_files=1, max_fields=max_fields
+    form = await _image_form(
+        request,
+        field,
+        max_bytes + MULTIPART_OVERHEAD,
+        max_bytes,
+        max_files=1,
+        max_fields=max_fields,
     )
     try:
         upload = form.get(field)
         if not isinstance(upload, UploadFile):
-            raise ApiError(
-                422, "missing_image", f"no file in multipart field {field!r}; attach a photo"
-            )
+            raise _missing_image(field)
         filename, part_type = check_image_part(upload, max_bytes, "upload")
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         return Upload(filename, part_type, await upload.read(), fields)
+    finally:
+        await form.close()
+
+
+async def read_image_uploads(
+    request: Request, max_bytes: int, max_files: int, field: str = "image", max_fields: int = 16
+) -> tuple[list[Upload], dict[str, str]]:
+    """The files (1 to ``max_files``, each at most ``max_bytes``, all in multipart field
+    ``field``) and the text fields (at most ``max_fields``, last value wins) of ``request``;
+    the body is bounded to ``max_files`` times ``max_bytes`` while streaming.
+
+    Returns:
+        (the files in the order sent, each without ``fields``; the text fields).
+
+    Raises:
+        ApiError: 415 when the body is not multipart or a part is declared as a non-image
+            type, 413 when a file (or the body) is too large, 422 when the body is
+            malformed, has too many files or fields, a file field other than ``field``, or
+            no file.
+    """
+    form = await _image_form(
+        request,
+        field,
+        max_bytes * max_files + MULTIPART_OVERHEAD,
+        max_bytes,
+        max_files=max_files,
+        max_fields=max_fields,
+    )
+    try:
+        uploads: list[Upload] = []
+        fields: dict[str, str] = {}
+        for key, value in form.multi_items():
+            if not isinstance(value, UploadFile):
+                fields[key] = value
+                continue
+            if key != field:
+                raise ApiError(
+                    422,
+                    "invalid_multipart",
+                    f"unexpected file field {key[:40]!r}; send every photo as {field!r}",
+                )
+            filename, part_type = check_image_part(value, max_bytes, "upload")
+            uploads.append(Upload(filename, part_type, await value.read()))
+        if not uploads:
+            raise _missing_image(field)
+        return uploads, fields
     finally:
         await form.close()

@@ -10,13 +10,11 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
-from starlette.datastructures import UploadFile
 
 from lookalike.bundle import THUMBNAILS_DIR
 from lookalike.recommend import UnknownItemError
@@ -38,12 +36,7 @@ from lookalike.server.schemas import (
     request_body,
 )
 from lookalike.server.state import ServerState
-from lookalike.server.uploads import (
-    MULTIPART_OVERHEAD,
-    check_image_part,
-    media_type,
-    parse_multipart,
-)
+from lookalike.server.uploads import read_image_uploads
 from lookalike.updates import (
     BundleBusyError,
     NewItem,
@@ -107,16 +100,18 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
     first image's sha256), metadata as extra text fields and/or a JSON object in
     ``metadata``.
     """
-    upload = await read_item_upload(request, max_upload_bytes)
-    item_id, metadata = item_fields(upload.fields)
+    photos, form_fields = await read_image_uploads(
+        request, max_upload_bytes, MAX_ITEM_PHOTOS, max_fields=MAX_METADATA_FIELDS + 2
+    )
+    item_id, metadata = item_fields(form_fields)
     # Only a missing or empty id means "derive one"; whitespace or invisible characters
     # alone are an id, which check_item_id refuses.
     if item_id is None or item_id == "":
-        item_id = "u" + hashlib.sha256(upload.photos[0][1]).hexdigest()[:15]
+        item_id = "u" + hashlib.sha256(photos[0].data).hexdigest()[:15]
     item_id = checked_item_id(item_id)
     live = state.live
     # The decodes wait for room in the server's memory budget (server/memory.py).
-    cost = sum(decode_cost(data) for _, data in upload.photos)
+    cost = sum(decode_cost(photo.data) for photo in photos)
     common = {
         "store_images": True,
         "lock_timeout": UPDATE_LOCK_TIMEOUT,
@@ -127,9 +122,8 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
         "thumbnail_dirs": _thumbnail_dirs(state),
     }
     with update_errors():
-        if len(upload.photos) == 1:
-            name, data = upload.photos[0]
-            new = NewItem(item_id, data, metadata, name=name)
+        if len(photos) == 1:
+            new = NewItem(item_id, photos[0].data, metadata, name=photos[0].filename)
             report = await state.run_update(
                 state.decode_budget.bound(cost, add_new_items), state.bundle_dir, [new], **common
             )
@@ -138,7 +132,7 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
                 state.decode_budget.bound(cost, add_photos),
                 state.bundle_dir,
                 item_id,
-                [data for _, data in upload.photos],
+                [photo.data for photo in photos],
                 metadata,
                 new_product=True,
                 all_or_nothing=True,
@@ -155,11 +149,11 @@ async def add_item(request: Request, state: State, max_upload_bytes: UploadLimit
                 f"DELETE {item_urls(request, item_id)['image_url'].rsplit('/', 1)[0]} "
                 "or send another id",
             )
-        if len(upload.photos) > 1:
+        if len(photos) > 1:
             # add_photos names byte sources "photo N": name the file the client sent.
             number = int(skip.name.rsplit(" ", 1)[1]) if skip.name.startswith("photo ") else 0
-            if 1 <= number <= len(upload.photos):
-                shown = upload.photos[number - 1][0]
+            if 1 <= number <= len(photos):
+                shown = photos[number - 1].filename
                 reason = skip.reason.replace(f" {skip.name!r}", "")
                 raise ApiError(
                     422, skip.code, f"image {number} ({shown[:80]!r}): {reason}; nothing was added"
@@ -206,61 +200,6 @@ async def remove_item(item_id: str, state: State) -> dict[str, Any]:
         raise UnknownItemError(item_id)
     await anyio.to_thread.run_sync(state.live.refresh, True)
     return {"id": item_id, "version": report.version, "items": report.items}
-
-
-@dataclass
-class ItemUpload:
-    """A ``POST /api/items`` form: its photos as (file name, bytes), in order, and its text
-    fields (last value wins)."""
-
-    photos: list[tuple[str, bytes]]
-    fields: dict[str, str]
-
-
-async def read_item_upload(request: Request, max_bytes: int) -> ItemUpload:
-    """The ``image`` files (1 to :data:`MAX_ITEM_PHOTOS`, each at most ``max_bytes``) and
-    text fields of a multipart ``POST /api/items``; the body is bounded while streaming.
-
-    Raises:
-        ApiError: 415 not multipart or a part declared as a non-image type, 413 a file (or
-            the body) too large, 422 a malformed body, too many files or fields, a file
-            field other than ``image``, or no image.
-    """
-    if media_type(request.headers.get("content-type")) != "multipart/form-data":
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "send the photo as multipart/form-data with a file field named 'image'",
-        )
-    form = await parse_multipart(
-        request,
-        max_bytes * MAX_ITEM_PHOTOS + MULTIPART_OVERHEAD,
-        max_bytes,
-        max_files=MAX_ITEM_PHOTOS,
-        max_fields=MAX_METADATA_FIELDS + 2,
-    )
-    try:
-        photos: list[tuple[str, bytes]] = []
-        fields: dict[str, str] = {}
-        for key, value in form.multi_items():
-            if not isinstance(value, UploadFile):
-                fields[key] = value
-                continue
-            if key != "image":
-                raise ApiError(
-                    422,
-                    "invalid_multipart",
-                    f"unexpected file field {key[:40]!r}; send every photo as 'image'",
-                )
-            name, _ = check_image_part(value, max_bytes, "upload")
-            photos.append((name, await value.read()))
-        if not photos:
-            raise ApiError(
-                422, "missing_image", "no file in multipart field 'image'; attach a photo"
-            )
-        return ItemUpload(photos, fields)
-    finally:
-        await form.close()
 
 
 def checked_item_id(item_id: str) -> str:
