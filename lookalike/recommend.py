@@ -58,6 +58,7 @@ from lookalike.index import load_index
 from lookalike.index.grouped import (
     GroupBounds,
     exact_scan_vectors,
+    gather_groups,
     group_bounds,
     search_groups,
     search_groups_exact,
@@ -278,11 +279,8 @@ class Recommender:
         if allowed is None or not self.grouped:
             return allowed
         offsets, photos = self.product_photos()
-        allowed = self._known_rows(allowed)
-        # Gather the allowed products' CSR slices: O(allowed photos), not a pass over all photos.
-        counts = offsets[allowed + 1] - offsets[allowed]
-        starts = np.repeat(offsets[allowed] - np.cumsum(counts) + counts, counts)
-        return np.sort(photos[starts + np.arange(int(counts.sum()))])
+        # The allowed products' CSR slices: O(allowed photos), not a pass over all photos.
+        return np.sort(gather_groups(offsets, photos, self._known_rows(allowed)))
 
     def _known_rows(self, rows: np.ndarray) -> np.ndarray:
         rows = np.unique(np.asarray(rows, dtype=np.int64))

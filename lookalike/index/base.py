@@ -36,6 +36,7 @@ __all__ = [
     "INDEX_FILE",
     "SELECTIVE_FRACTION",
     "VectorIndex",
+    "scans_exactly",
     "set_threads",
 ]
 
@@ -81,6 +82,13 @@ class VectorIndex(Protocol):
 # ----------------------------------------------------------------------------------
 # Input validation: every public entry point goes through these.
 # ----------------------------------------------------------------------------------
+
+
+def scans_exactly(n_allowed: int, n_stored: int) -> bool:
+    """Whether a search allowing ``n_allowed`` of ``n_stored`` ids is answered by an exact
+    scan of just those: at most :data:`EXACT_SCAN_MAX_ALLOWED` ids, or under
+    :data:`SELECTIVE_FRACTION` of the index."""
+    return n_allowed <= EXACT_SCAN_MAX_ALLOWED or n_allowed < SELECTIVE_FRACTION * n_stored
 
 
 def _check_dim(dim: Any) -> int:
@@ -295,9 +303,7 @@ class _IndexBase:
         if len(q) == 0 or n_live == 0:
             return _padding(len(q), k)
         stored = len(self._ids)
-        if candidates is not None and (
-            n_live <= EXACT_SCAN_MAX_ALLOWED or n_live < SELECTIVE_FRACTION * stored
-        ):
+        if candidates is not None and scans_exactly(n_live, stored):
             d2, ids = self._exact_scan(q, k, candidates)
         else:
             d2, ids = self._ann_search(q, k, candidates, n_live / stored)

@@ -41,13 +41,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lookalike.index.base import EXACT_SCAN_MAX_ALLOWED, SELECTIVE_FRACTION
+from lookalike.index.base import scans_exactly
 from lookalike.neighbours import _as_vectors, _check_k, first_per_group
 
 __all__ = [
     "GroupBounds",
     "HeadSpace",
     "exact_scan_vectors",
+    "gather_groups",
     "group_bounds",
     "search_groups",
     "search_groups_exact",
@@ -434,12 +435,9 @@ def _group_minima(
         at = d2.argmin(axis=1)  # the first (lowest id) of the members at the minimum
         picked = np.arange(len(groups))
         return d2[picked, at], groups, rows[picked, at]
-    starts, ends = bounds.offsets[groups], bounds.offsets[groups + 1]
-    counts = ends - starts
-    total = int(counts.sum())
-    # The groups' member slices gathered into one array (CSR gather), group after group.
+    counts = bounds.offsets[groups + 1] - bounds.offsets[groups]
     first = np.cumsum(counts) - counts
-    members = bounds.members[np.repeat(starts - first, counts) + np.arange(total)]
+    members = gather_groups(bounds.offsets, bounds.members, groups)
     x = np.asarray(vectors[members], dtype=np.float64)
     # As the exact scan computes it (lookalike.neighbours._exact_sq), in float64.
     d2 = np.maximum(q64 @ q64 - 2.0 * (x @ q64) + bounds.member_norms[members], 0.0)
@@ -450,6 +448,24 @@ def _group_minima(
     choice = np.full(len(groups), np.iinfo(np.int64).max)
     np.minimum.at(choice, owner[at_min], members[at_min])
     return best, groups, choice
+
+
+def gather_groups(offsets: np.ndarray, members: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The members of ``groups``, group after group (a CSR gather).
+
+    Args:
+        offsets: int (n_groups + 1,): group g's members are ``members[offsets[g]:offsets[g + 1]]``.
+        members: int (members,).
+        groups: int (q,) group ids, each in 0..n_groups-1 (repeats allowed).
+
+    Returns:
+        int64 (their members' count,): the slices concatenated; cost O(that count), not a pass
+        over every member.
+    """
+    starts = offsets[groups]
+    counts = offsets[groups + 1] - starts
+    first = np.cumsum(counts) - counts
+    return members[np.repeat(starts - first, counts) + np.arange(int(counts.sum()))]
 
 
 def _top(
@@ -476,7 +492,7 @@ def exact_scan_vectors(index: Any, n_allowed: int | None) -> bool:
         return False
     # base.search compares with its stored ids, tombstones included (>= ntotal): checking
     # against ntotal only says "exact" where the index is sure to scan exactly too.
-    return n_allowed <= EXACT_SCAN_MAX_ALLOWED or n_allowed < SELECTIVE_FRACTION * index.ntotal
+    return scans_exactly(n_allowed, index.ntotal)
 
 
 def stored_vectors(index: Any, vectors: np.ndarray) -> Any:

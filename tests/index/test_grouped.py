@@ -9,6 +9,7 @@ import pytest
 from lookalike.index import build_index, search_groups
 from lookalike.index.grouped import (
     exact_scan_vectors,
+    gather_groups,
     group_bounds,
     search_groups_exact,
     stored_vectors,
@@ -221,3 +222,11 @@ def brute_force_all(vectors, groups, queries):
         best = np.full(int(groups.max()) + 1, np.inf)
         np.minimum.at(best, groups, row)
         yield best
+
+
+def test_gather_groups_is_the_concatenated_slices():
+    offsets = np.array([0, 2, 2, 5, 6])
+    members = np.array([7, 3, 9, 1, 4, 8])
+    for groups in ([2, 0], [1], [3, 3, 0], []):
+        want = [m for g in groups for m in members[offsets[g] : offsets[g + 1]]]
+        assert gather_groups(offsets, members, np.array(groups, np.int64)).tolist() == want
