@@ -17,7 +17,10 @@ duplicate collapse), querying with:
 * the most confident of the whole photo and the crops (``best4``: centre, upper, lower;
   ``best5`` adds a middle band; ``best3`` drops the centre), ``wavg`` a confidence-weighted
   mean of the four views' embeddings;
-* ``best4`` only when the whole photo's top type probability is below a threshold.
+* ``best4`` only when the whole photo's top type probability is below a threshold;
+* the whole photo and ``best4 below 0.6`` (the default focus) with query expansion
+  (:mod:`lookalike.expansion`: moved a fifth of the way towards the mean of their 10 nearest
+  catalog items).
 
 The catalog's test split is scored too. Prints one line per variant and writes
 ``bench/results/shopper_validation.json``.
@@ -55,6 +58,7 @@ from lookalike.evaluation import (  # noqa: E402
     query_set_metrics,
     scored_queries,
 )
+from lookalike.expansion import EXPANSION_NEIGHBOURS, expand_queries  # noqa: E402
 from lookalike.imaging import crop_image, letterbox, open_rgb  # noqa: E402
 from lookalike.labelled import read_labelled_photos  # noqa: E402
 from lookalike.neighbours import exact_search  # noqa: E402
@@ -204,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         }
         for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
             variants[f"best4 below {threshold}"] = pick([0, 1, 2, 3], threshold)
+        for base in ("whole photo", "best4 below 0.6"):
+            query = variants[base].astype(np.float32)
+            distances, rows = exact_search(catalog_embeddings, query, EXPANSION_NEIGHBOURS)
+            variants[f"{base} + expansion"] = expand_queries(
+                query, distances, rows, catalog_embeddings
+            )
         results = {}
         for variant, query in variants.items():
             results[variant] = score(params, query, catalog_embeddings)

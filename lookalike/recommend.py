@@ -53,6 +53,7 @@ from lookalike.encoders.queries import (  # decode_each, per_source_crops: old i
     focuses,
     per_source_crops,
 )
+from lookalike.expansion import EXPANSION_MIN_PHOTOS, EXPANSION_NEIGHBOURS, expand_queries
 from lookalike.imaging import Crop
 from lookalike.index import load_index
 from lookalike.index.grouped import (
@@ -435,6 +436,32 @@ class Recommender:
         sources, their indices, errors as (index, message)). Raises CropError."""
         return encode_images(self.encoder, sources, crop)
 
+    def expand_photo_queries(self, vectors: np.ndarray) -> np.ndarray:
+        """Photo query vectors moved towards their nearest catalog photos
+        (:func:`lookalike.expansion.expand_queries`; one more unfiltered search).
+
+        A photo whose nearest catalog photo is a near-identical match (the ``same`` match
+        word) is left as it is, and so is every photo in a catalog of fewer than
+        :data:`~lookalike.expansion.EXPANSION_MIN_PHOTOS` photos.
+
+        Args:
+            vectors: float32 (q, dim) encoded photos (not catalog items' own vectors).
+
+        Returns:
+            float32 (q, dim).
+        """
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.encoder.dim)
+        if len(self.photos) < EXPANSION_MIN_PHOTOS or not len(vectors):
+            return vectors
+        distances, _, photo_rows = self.nearest_products(vectors, EXPANSION_NEIGHBOURS)
+        return expand_queries(
+            vectors,
+            distances,
+            photo_rows,
+            self.photo_embeddings,
+            keep_within=NEAR_COLLAPSE_FRACTION * self.typical_distance,
+        )
+
     # --- search -----------------------------------------------------------------------------
     def search(
         self,
@@ -564,6 +591,7 @@ class Recommender:
         names: Sequence[str] | None = None,
         crop: Crop | Sequence[Crop | None] | None = None,
         focus: bool = True,
+        expand: bool = True,
     ) -> list[QueryResult]:
         """Lookalikes for each image (path or bytes); one model pass for all of them.
 
@@ -571,7 +599,9 @@ class Recommender:
         choice of the garment to match (one for every image, or one per image; None = the
         whole photo). Without a crop, ``focus`` lets the encoder look again at the garment
         in photos it is unsure about (:meth:`encode_photos`); each result's ``crop`` names
-        the region answered. Unreadable images get a QueryResult with ``error`` set instead
+        the region answered. ``expand`` moves each photo's vector towards its nearest
+        catalog photos before the search (:meth:`expand_photo_queries`; distances are then
+        the expanded query's). Unreadable images get a QueryResult with ``error`` set instead
         of raising; a bad crop raises CropError (a ValueError) before anything is decoded.
         """
         names = list(names) if names is not None else [str(s) for s in sources]
@@ -580,6 +610,8 @@ class Recommender:
         for index, message in errors:
             out[index].error = message
         if ok:
+            if expand:
+                vectors = self.expand_photo_queries(vectors)
             found = self.search(
                 vectors, k, filters=filters, collapse_duplicates=collapse_duplicates
             )

@@ -89,10 +89,12 @@ def degraded_copy_recall(
     group_keys: list[str],
     seed: int = 0,
     progress: bool = False,
+    expand: bool = True,
 ) -> dict[str, dict[str, float]]:
     """Recall@1/@10 of the original item when querying with degraded copies of it.
 
-    A hit is the item or any item with an identical image (its duplicate group).
+    A hit is the item or any item with an identical image (its duplicate group). The copies
+    are photo queries: expanded as ``recommend_images`` expands them unless ``expand`` is off.
     """
     rng = np.random.default_rng(seed)
     rows = np.sort(
@@ -109,6 +111,8 @@ def degraded_copy_recall(
     for name in DEGRADATIONS:
         images = degrade_batch(originals.images, name, seed)
         vectors = recommender.encoder.encode(images)
+        if expand:
+            vectors = recommender.expand_photo_queries(vectors)
         _, found, _ = recommender.nearest_products(vectors, 10)  # product rows
         # A query hits when its item (or an identical image) is in the top k; the index
         # pads with -1, which never hits.
@@ -270,16 +274,19 @@ def evaluate_bundle(
     queries_split: str | None = "auto",
     queries_min_items: int = MIN_ITEMS_PER_SCORED_TYPE,
     focus: bool = True,
+    expansion: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``bundle`` on the protocol; write report.md/json and grids to ``out_dir``.
 
-    With ``queries`` (a folder of labelled outside photos, e.g. ``../shared/shopper-photos``)
-    the shopper-photo protocol runs too (:func:`evaluate_query_photos`) on its
-    ``queries_split`` rows (``auto``: ``dev`` when the labels have such a split, else all;
-    None: all), with the garment focus unless ``focus`` is False.
+        With ``queries`` (a folder of labelled outside photos, e.g. ``../shared/shopper-photos``)
+        the shopper-photo protocol runs too (:func:`evaluate_query_photos`) on its
+        ``queries_split`` rows (``auto``: ``dev`` when the labels have such a split, else all;
+        None: all), with the garment focus unless ``focus`` is False. Photo queries (outside photos,
+    degraded copies) are expanded (:meth:`Recommender.expand_photo_queries`) unless ``expansion``
+    is False.
 
-    Returns:
-        The report's JSON payload.
+        Returns:
+            The report's JSON payload.
     """
     started = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)
@@ -334,7 +341,9 @@ def evaluate_bundle(
     robust = None
     if robustness:
         say("robustness: degraded copies of test items must find the original")
-        robust = degraded_copy_recall(recommender, query_rows, keys, progress=progress)
+        robust = degraded_copy_recall(
+            recommender, query_rows, keys, progress=progress, expand=expansion
+        )
         extra += [
             "## Degraded-copy queries (recall of the original item)",
             "",
@@ -347,7 +356,13 @@ def evaluate_bundle(
     shopper = None
     if queries is not None:
         shopper = evaluate_queries_folder(
-            recommender, Path(queries), queries_split, primary, queries_min_items, focus=focus
+            recommender,
+            Path(queries),
+            queries_split,
+            primary,
+            queries_min_items,
+            focus=focus,
+            expand=expansion,
         )
         table = format_query_set_table({f"{encoder_name} (this bundle)": shopper["metrics"]})
         extra += [
@@ -376,6 +391,7 @@ def evaluate_bundle(
         "primary_label": primary,
         "test_labels_hidden_in_training": hidden,
         "garment_focus": bool(focus and queries is not None and recommender.focuses),
+        "query_expansion": bool(expansion),
         "seconds": round(time.perf_counter() - started, 1),
     }
     md, js = write_report(out_dir, evaluations, context, "\n".join(extra))

@@ -26,6 +26,7 @@ LAYERS = {
     "lookalike.files": 0,
     "lookalike.threads": 0,
     "lookalike.neighbours": 0,
+    "lookalike.expansion": 0,
     "lookalike.evaluation": 0,
     "lookalike.degrade": 0,
     "lookalike.extras": 0,

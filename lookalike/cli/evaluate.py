@@ -35,6 +35,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         queries_split=args.queries_split or None,
         queries_min_items=args.queries_min_items,
         focus=not args.no_focus,
+        expansion=not args.no_expansion,
     )
     return 0
 
@@ -78,6 +79,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--no-focus",
         action="store_true",
         help="query the outside photos without the garment focus (to measure what it adds)",
+    )
+    p.add_argument(
+        "--no-expansion",
+        action="store_true",
+        help="query photos (outside photos, degraded copies) without query expansion",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_evaluate)

@@ -55,6 +55,18 @@ def test_evaluate_with_outside_photos(tiny_bundle, tiny_catalog, tmp_path, capsy
     assert photos["metrics"]["all"]["P@1 ProductType"] == 1.0
     assert "Outside photos" in (out / "report.md").read_text()
     assert "| cae (this bundle) | all | 2 |" in stdout
+    assert payload["query_expansion"] is True
+
+
+def test_evaluate_without_query_expansion_says_so(tiny_bundle, tmp_path, capsys):
+    out = tmp_path / "report"
+    code, _, _ = run(
+        capsys, "evaluate", "--bundle", tiny_bundle, "--out", out, "--no-baselines",
+        "--no-expansion",
+    )  # fmt: skip
+    payload = json.loads((out / "report.json").read_text())
+    assert code == 0 and payload["query_expansion"] is False
+    assert "- query_expansion: False" in (out / "report.md").read_text()
 
 
 def test_evaluate_with_an_unknown_query_split_is_a_one_line_error(
