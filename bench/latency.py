@@ -18,8 +18,10 @@ catalog), timed stage by stage with ``time.perf_counter``:
 * decode  - ``lookalike.imaging.load_image`` (JPEG draft decode + letterbox to the input size,
   with the filter the bundle's encoder records),
 * encode  - ``encoder.encode`` on a batch of one,
-* search  - ``Recommender.search`` with k=10 (index search + duplicate collapse + result
-  objects), as ``recommend_images`` does; ``index.search`` alone is timed separately.
+* search  - the query expansion (``Recommender.expand_photo_queries``: one more index search,
+  on by default as in ``recommend_images``; ``--expansion both`` measures it against the
+  plain search) and ``Recommender.search`` with k=10 (index search + duplicate collapse +
+  result objects); ``index.search`` alone is timed separately.
 
 For every thread count (default 1 and 2) the bundle is loaded with that many threads for
 PyTorch, faiss and the ONNX Runtime sessions (``--query-threads``: the single-query
@@ -65,7 +67,7 @@ STAGES = ("read", "decode", "encode", "search")
 
 
 def query_once(
-    recommender: Any, path: str, k: int, focus: bool = True
+    recommender: Any, path: str, k: int, focus: bool = True, expand: bool = True
 ) -> tuple[dict[str, float], list[str]]:
     """One query through every stage; returns (ms per stage + total, result ids). With
     ``focus`` (and a recommender that focuses: the hybrid) decode and encode are the garment
@@ -89,6 +91,8 @@ def query_once(
         t2 = time.perf_counter()
         vector = recommender.encoder.encode(image[None])
     t3 = time.perf_counter()
+    if expand and hasattr(recommender, "expand_photo_queries"):
+        vector = recommender.expand_photo_queries(vector)
     found = recommender.search(vector, k)
     t4 = time.perf_counter()
     ms = {
@@ -112,10 +116,11 @@ def index_search_ms(recommender: Any, vectors: np.ndarray, k: int) -> list[float
 
 
 def check_matches_api(
-    recommender: Any, path: str, k: int, ids: list[str], focus: bool = True
+    recommender: Any, path: str, k: int, ids: list[str], focus: bool = True, expand: bool = True
 ) -> bool:
     """True when ``recommend_images`` returns the same ids as the staged pipeline."""
-    result = recommender.recommend_images([Path(path).read_bytes()], k, focus=focus)[0]
+    options = {"expand": expand} if hasattr(recommender, "expand_photo_queries") else {}
+    result = recommender.recommend_images([Path(path).read_bytes()], k, focus=focus, **options)[0]
     return [r.id for r in result.results] == ids
 
 
@@ -127,18 +132,20 @@ def load_config(
     k: int,
     warmup: int,
     focus: bool,
+    expand: bool = True,
 ) -> dict[str, Any]:
     """One configuration, loaded and warmed up: its recommender and empty timings."""
     started = time.perf_counter()
     recommender, runtime = load_recommender(bundle, threads, query_threads)
     load_s = time.perf_counter() - started
     for path in paths[:warmup]:
-        query_once(recommender, path, k, focus)
+        query_once(recommender, path, k, focus, expand)
     return {
         "bundle": bundle,
         "threads": threads,
         "query_threads": query_threads or threads,
         "focus": focus,
+        "expand": expand,
         "recommender": recommender,
         "runtime": runtime,
         "load_s": load_s,
@@ -152,7 +159,7 @@ def load_config(
 def run_pass(config: dict[str, Any], paths: list[str], k: int) -> None:
     """One timed pass over the queries; appends to ``config``'s timings."""
     recommender, focus = config["recommender"], config["focus"]
-    timings = [query_once(recommender, p, k, focus)[0] for p in paths]
+    timings = [query_once(recommender, p, k, focus, config["expand"])[0] for p in paths]
     totals = [t["total"] for t in timings]
     config["all_totals"] += totals
     config["run_totals"].append(float(np.percentile(totals, 50)))
@@ -169,7 +176,8 @@ def summarize(config: dict[str, Any], paths: list[str], k: int, runs: int) -> di
     )
     for _ in range(runs):
         stage_runs["index.search"].append(median_of(index_search_ms(recommender, vectors, k)))
-    _, ids = query_once(recommender, paths[0], k, focus)
+    expand = config["expand"]
+    _, ids = query_once(recommender, paths[0], k, focus, expand)
     from lookalike.encoders import encoder_resize
 
     return {
@@ -177,6 +185,7 @@ def summarize(config: dict[str, Any], paths: list[str], k: int, runs: int) -> di
         "threads": config["threads"],
         "query_threads": config["query_threads"],
         "focus": bool(focus and getattr(recommender, "focuses", False)),
+        "expansion": bool(expand and hasattr(recommender, "expand_photo_queries")),
         "runtime": config["runtime"],
         "encoder": recommender.encoder.name,
         "input_size": recommender.encoder.input_size,
@@ -189,7 +198,7 @@ def summarize(config: dict[str, Any], paths: list[str], k: int, runs: int) -> di
         "p95_ms": spread(config["run_p95"]),
         "all_queries_ms": percentiles(config["all_totals"]),
         "stage_median_ms": {s: spread(v) for s, v in stage_runs.items()},
-        "matches_recommend_images": check_matches_api(recommender, paths[0], k, ids, focus),
+        "matches_recommend_images": check_matches_api(recommender, paths[0], k, ids, focus, expand),
     }
 
 
@@ -281,7 +290,8 @@ def config_name(r: dict[str, Any]) -> str:
     """``bundle-name t2 q1 focus`` for the tables."""
     return (
         f"{Path(r['bundle']).name} ({r.get('resize', 'lanczos')}) t{r['threads']} "
-        f"q{r['query_threads']} focus {'on' if r.get('focus') else 'off'}"
+        f"q{r['query_threads']} focus {'on' if r.get('focus') else 'off'} "
+        f"expansion {'on' if r.get('expansion') else 'off'}"
     )
 
 
@@ -325,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
         "both: measure with and without, side by side)",
     )
     parser.add_argument(
+        "--expansion",
+        choices=["on", "off", "both"],
+        default="on",
+        help="query expansion of photo queries (on: as recommend_images runs; "
+        "both: measure with and without, side by side)",
+    )
+    parser.add_argument(
         "--photos",
         type=Path,
         help="query with the photos below this folder (e.g. "
@@ -362,28 +379,31 @@ def main(argv: list[str] | None = None) -> int:
         note = f"photos from {args.photos}"
     else:
         paths, note = query_paths(args.bundle[0], args.queries)
-    focus_modes = {"on": [True], "off": [False], "both": [False, True]}[args.focus]
+    modes = {"on": [True], "off": [False], "both": [False, True]}
+    focus_modes, expand_modes = modes[args.focus], modes[args.expansion]
     configs = []
     for bundle in args.bundle:
         for threads in args.threads:
             for query_threads in args.query_threads:
                 for focus in focus_modes:
-                    print(
-                        f"loading {bundle} threads={threads} query_threads="
-                        f"{query_threads or threads} focus={focus}",
-                        flush=True,
-                    )
-                    configs.append(
-                        load_config(
-                            bundle,
-                            threads,
-                            query_threads or None,
-                            paths,
-                            args.k,
-                            args.warmup,
-                            focus,
+                    for expand in expand_modes:
+                        print(
+                            f"loading {bundle} threads={threads} query_threads="
+                            f"{query_threads or threads} focus={focus} expansion={expand}",
+                            flush=True,
                         )
-                    )
+                        configs.append(
+                            load_config(
+                                bundle,
+                                threads,
+                                query_threads or None,
+                                paths,
+                                args.k,
+                                args.warmup,
+                                focus,
+                                expand,
+                            )
+                        )
     for run in range(args.runs):
         print(
             f"run {run + 1}/{args.runs}: {len(configs)} configuration(s) x {len(paths)} queries",
