@@ -18,7 +18,7 @@ duplicate collapse), querying with:
   ``best5`` adds a middle band; ``best3`` drops the centre), ``wavg`` a confidence-weighted
   mean of the four views' embeddings;
 * ``best4`` only when the whole photo's top type probability is below a threshold;
-* the whole photo and ``best4 below 0.6`` (the default focus) with query expansion
+* the whole photo and ``best4 below FOCUS_THRESHOLD`` (the default focus) with query expansion
   (:mod:`lookalike.expansion`: moved a fifth of the way towards the mean of their 10 nearest
   catalog items).
 
@@ -43,7 +43,7 @@ from common import DEFAULT_CATALOG, RESULTS_DIR, write_json  # noqa: E402
 from lookalike.catalog import read_catalog, read_duplicate_groups, read_split  # noqa: E402
 from lookalike.degrade import random_augment  # noqa: E402
 from lookalike.encoders.base import apply_pca, fit_pca  # noqa: E402
-from lookalike.encoders.focus import FOCUS_CROPS, top_probability  # noqa: E402
+from lookalike.encoders.focus import FOCUS_CROPS, FOCUS_THRESHOLD, top_probability  # noqa: E402
 from lookalike.encoders.hybrid.config import HybridConfig  # noqa: E402
 from lookalike.encoders.hybrid.encoder import HybridEncoder  # noqa: E402
 from lookalike.encoders.hybrid.fusion import fuse, fusion_parts, split_parts  # noqa: E402
@@ -85,7 +85,7 @@ def archive_views(photos, config: HybridConfig, work: Path) -> np.ndarray:
     views = np.zeros((len(photos), config.views + 2, width), np.float16)
     for start in range(0, len(photos), 32):
         pil = [open_rgb(p) for p in photos.paths[start : start + 32]]
-        clean = np.stack([letterbox(im, config.input_size) for im in pil])
+        clean = np.stack([letterbox(im, config.input_size, resize=config.resize) for im in pil])
         batches = [clean, np.ascontiguousarray(clean[:, :, ::-1])]
         for _ in range(config.views):
             batches.append(np.stack([random_augment(im, rng) for im in clean]))
@@ -103,7 +103,8 @@ def crop_views(paths: list[str], config: HybridConfig, work: Path) -> np.ndarray
     for start in range(0, len(paths), 32):
         pil = [open_rgb(p) for p in paths[start : start + 32]]
         for j, box in enumerate(boxes):
-            batch = np.stack([letterbox(crop_image(im, box), config.input_size) for im in pil])
+            size, resize = config.input_size, config.resize
+            batch = np.stack([letterbox(crop_image(im, box), size, resize=resize) for im in pil])
             out[start : start + len(pil), j] = np.concatenate(encoder.parts(batch), axis=1)
     return out.astype(np.float16)
 
@@ -121,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, default=DEFAULT_CATALOG.parent / "shopper-photos")
     parser.add_argument(
         "--weights",
-        default="1,0,0.5,2,0.5",
-        help="fusion weights (head, colour, backbone, classes, instance)",
+        default="1,0,1,2,0.5",
+        help="fusion weights (head, colour, backbone, classes, instance); the default is what "
+        "the archive-aware tuning picks for the default bundle",
     )
     parser.add_argument("--seed", type=int, default=0, help="head seed (views: seed 0)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "shopper_validation.json")
@@ -206,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             "best3 (no centre)": pick([0, 2, 3]),
             "wavg (confidence^4-weighted mean)": sum(weights4[:, [j]] * embs[j] for j in range(4)),
         }
-        for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
+        for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
             variants[f"best4 below {threshold}"] = pick([0, 1, 2, 3], threshold)
-        for base in ("whole photo", "best4 below 0.6"):
+        for base in ("whole photo", f"best4 below {FOCUS_THRESHOLD}"):
             query = variants[base].astype(np.float32)
             distances, rows = exact_search(catalog_embeddings, query, EXPANSION_NEIGHBOURS)
             variants[f"{base} + expansion"] = expand_queries(
