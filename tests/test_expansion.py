@@ -127,3 +127,20 @@ def test_recommend_images_expands_unless_told_not_to(expanding, tmp_path):
     wanted = expanding.search(expanding.expand_photo_queries(vector), 5)[0]
     assert [r.id for r in expanded.results] == [r.id for r in wanted]
     assert [r.distance for r in expanded.results] != [r.distance for r in plain.results]
+
+
+def test_products_with_several_photos_expand_towards_their_matched_photos(
+    product_bundle, monkeypatch
+):
+    monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
+    rec = lookalike.load(product_bundle)
+    assert rec.grouped
+    rng = np.random.default_rng(2)
+    query = (rec.photo_embeddings[1] + rng.normal(0, 1.0, rec.encoder.dim)).astype(np.float32)
+    _, products, photos = rec.nearest_products(query[None], 10)
+
+    out = rec.expand_photo_queries(query[None])
+
+    assert len(set(products[0][products[0] >= 0])) == int((products[0] >= 0).sum())
+    mean = rec.photo_embeddings[photos[0][photos[0] >= 0]].mean(axis=0)
+    np.testing.assert_allclose(out[0], (query + 0.25 * mean) / 1.25, rtol=1e-5, atol=1e-6)

@@ -109,3 +109,39 @@ def test_milvus_bundle_of_products_with_several_photos(product_catalog, product_
     # (The first version's collection went with its version: two versions are kept.)
     assert final.index.ntotal == photos and check_bundle(tmp_path / "b") == []
     assert _products(final, item) == before
+
+
+def test_milvus_bundle_expands_photo_queries_as_the_flat_one(
+    tiny_catalog, tiny_bundle, tmp_path, monkeypatch
+):
+    """Query expansion's first search goes through Milvus too: same lists as the flat bundle."""
+    import numpy as np
+    from PIL import Image
+
+    import lookalike.recommend
+
+    monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
+    config = tiny_config(
+        tiny_catalog,
+        pretrained_workdir(tiny_bundle, tmp_path / "w"),
+        index="milvus",
+        index_options={"uri": str(tmp_path / "milvus.db")},
+    )
+    build_bundle(config, tmp_path / "b", progress=False)
+    flat, served = Recommender.from_bundle(tiny_bundle), Recommender.from_bundle(tmp_path / "b")
+    photo = tmp_path / "outside.png"
+    pixels = np.random.default_rng(3).integers(0, 255, (70, 50, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(photo)
+
+    [plain] = flat.recommend_images([photo], k=5, expand=False)
+    [expanded] = flat.recommend_images([photo], k=5)
+    [from_milvus] = served.recommend_images([photo], k=5)
+
+    assert [r.distance for r in expanded.results] != [r.distance for r in plain.results]
+    assert [r.id for r in from_milvus.results] == [r.id for r in expanded.results]
+    np.testing.assert_allclose(
+        [r.distance for r in from_milvus.results],
+        [r.distance for r in expanded.results],
+        rtol=1e-4,
+        atol=1e-5,
+    )
