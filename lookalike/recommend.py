@@ -462,6 +462,28 @@ class Recommender:
             keep_within=NEAR_COLLAPSE_FRACTION * self.typical_distance,
         )
 
+    def measure_from(self, vectors: np.ndarray, found: Sequence[list[Recommendation]]) -> None:
+        """Set each result's ``distance`` and ``match`` to the Euclidean distance from its
+        query's vector to the result's matched photo (in place): what a photo query shows
+        after ranking with an expanded vector, so that the words say how close the item is
+        to the shopper's photo, not to the expanded query.
+
+        Args:
+            vectors: float32 (q, dim), one per list in ``found``.
+            found: per query, the recommendations to restate.
+        """
+        for vector, results in zip(np.asarray(vectors, np.float32), found, strict=True):
+            if not results:
+                continue
+            rows = [self.photo_row(r.id, r.photo) if self.grouped else self.row(r.id)
+                    for r in results]  # fmt: skip
+            stored = np.asarray(self.photo_embeddings[np.asarray(rows)], np.float32)
+            for result, distance in zip(
+                results, np.linalg.norm(stored - vector, axis=1).tolist(), strict=True
+            ):
+                result.distance = round(float(distance), 6)
+                result.match = self.match_word(float(distance))
+
     # --- search -----------------------------------------------------------------------------
     def search(
         self,
@@ -599,10 +621,12 @@ class Recommender:
         choice of the garment to match (one for every image, or one per image; None = the
         whole photo). Without a crop, ``focus`` lets the encoder look again at the garment
         in photos it is unsure about (:meth:`encode_photos`); each result's ``crop`` names
-        the region answered. ``expand`` moves each photo's vector towards its nearest
-        catalog photos before the search (:meth:`expand_photo_queries`; distances are then
-        the expanded query's). Unreadable images get a QueryResult with ``error`` set instead
-        of raising; a bad crop raises CropError (a ValueError) before anything is decoded.
+        the region answered. ``expand`` ranks with each photo's vector moved towards its
+        nearest catalog photos (:meth:`expand_photo_queries`); each result's ``distance`` and
+        ``match`` still say how far the item's matched photo is from the photo itself
+        (:meth:`measure_from`), so they may be out of order by a little. Unreadable images get a
+        QueryResult with ``error`` set instead of raising; a bad crop raises CropError (a
+        ValueError) before anything is decoded.
         """
         names = list(names) if names is not None else [str(s) for s in sources]
         vectors, ok, errors, regions = self.encode_photos(sources, crop, focus=focus)
@@ -610,11 +634,13 @@ class Recommender:
         for index, message in errors:
             out[index].error = message
         if ok:
-            if expand:
-                vectors = self.expand_photo_queries(vectors)
+            ranking = self.expand_photo_queries(vectors) if expand else vectors
             found = self.search(
-                vectors, k, filters=filters, collapse_duplicates=collapse_duplicates
+                ranking, k, filters=filters, collapse_duplicates=collapse_duplicates
             )
+            if expand:  # the expanded queries' results say how far the photo itself is
+                moved = np.flatnonzero((ranking != vectors).any(axis=1))
+                self.measure_from(vectors[moved], [found[i] for i in moved])
             for index, results, region in zip(ok, found, regions, strict=True):
                 out[index].results = results
                 out[index].crop = region

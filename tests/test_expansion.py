@@ -126,7 +126,13 @@ def test_recommend_images_expands_unless_told_not_to(expanding, tmp_path):
     vector = expanding.encode_images([photo])[0]
     wanted = expanding.search(expanding.expand_photo_queries(vector), 5)[0]
     assert [r.id for r in expanded.results] == [r.id for r in wanted]
-    assert [r.distance for r in expanded.results] != [r.distance for r in plain.results]
+    assert not np.allclose(expanding.expand_photo_queries(vector), vector)  # it did move
+    # Ranked by the expanded vector, but distance and match are the photo's own.
+    for result in expanded.results:
+        own = np.linalg.norm(vector[0] - expanding.photo_embeddings[expanding.row(result.id)])
+        assert result.distance == pytest.approx(own, abs=1e-5)
+        assert result.match == expanding.match_word(result.distance)
+    assert min(r.distance for r in expanded.results) >= plain.results[0].distance - 1e-5
 
 
 def test_products_with_several_photos_expand_towards_their_matched_photos(
@@ -144,3 +150,23 @@ def test_products_with_several_photos_expand_towards_their_matched_photos(
     assert len(set(products[0][products[0] >= 0])) == int((products[0] >= 0).sum())
     mean = rec.photo_embeddings[photos[0][photos[0] >= 0]].mean(axis=0)
     np.testing.assert_allclose(out[0], (query + 0.25 * mean) / 1.25, rtol=1e-5, atol=1e-6)
+
+
+def test_distances_of_expanded_product_queries_are_the_photos_own(
+    product_bundle, monkeypatch, tmp_path
+):
+    from PIL import Image
+
+    monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
+    rec = lookalike.load(product_bundle)
+    photo = tmp_path / "outside.png"
+    pixels = np.random.default_rng(4).integers(0, 255, (64, 48, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(photo)
+    vector = rec.encode_images([photo])[0][0]
+
+    [expanded] = rec.recommend_images([photo], k=4)
+
+    assert expanded.results
+    for result in expanded.results:
+        stored = rec.photo_embeddings[rec.photo_row(result.id, result.photo)]
+        assert result.distance == pytest.approx(np.linalg.norm(vector - stored), abs=1e-5)

@@ -133,11 +133,14 @@ def test_milvus_bundle_expands_photo_queries_as_the_flat_one(
     pixels = np.random.default_rng(3).integers(0, 255, (70, 50, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(photo)
 
-    [plain] = flat.recommend_images([photo], k=5, expand=False)
     [expanded] = flat.recommend_images([photo], k=5)
     [from_milvus] = served.recommend_images([photo], k=5)
 
-    assert [r.distance for r in expanded.results] != [r.distance for r in plain.results]
+    vector = served.encode_images([photo])[0]
+    np.testing.assert_allclose(
+        served.expand_photo_queries(vector), flat.expand_photo_queries(vector), atol=1e-5
+    )
+    assert not np.allclose(served.expand_photo_queries(vector), vector)
     assert [r.id for r in from_milvus.results] == [r.id for r in expanded.results]
     np.testing.assert_allclose(
         [r.distance for r in from_milvus.results],

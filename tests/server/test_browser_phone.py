@@ -334,6 +334,27 @@ def test_nothing_close_gets_an_honest_note_and_duplicates_stay_reachable(browser
         page.wait_for_function("() => location.hash === '#item=103'")
 
 
+def test_a_close_item_below_the_first_keeps_the_note_away(browser, server):
+    """A photo's list is ranked by its expanded query, so the nearest item (by the photo's
+    own distance) need not be first: the note and the nearest distance read the whole list."""
+    with device_page(browser, f"{server}/?seed=1", "laptop") as page:
+        item = page.evaluate("async () => (await (await fetch('api/items/101')).json())")
+        results = [
+            {**item, "id": "102", "rank": 1, "distance": 1.9, "match": "distant"},
+            {**item, "id": "103", "rank": 2, "distance": 0.4, "match": "close"},
+        ]
+        fake = {
+            "query": {"type": "item", "item": item, "k": 10, "filters": {}},
+            "results": results,
+            "took_ms": 1.0,
+        }
+        page.route("**/api/items/101/similar*", lambda route: route.fulfill(json=fake))
+        page.evaluate("location.hash = '#item=101'")
+        wait_for_results(page, "2 lookalikes")
+        assert page.is_hidden("#results-note")
+        assert "nearest distance 0.400" in page.inner_text("#details")
+
+
 # --- keyboard and touch --------------------------------------------------------------------------
 def test_skip_link_and_few_tab_stops_to_the_results(browser, server):
     with device_page(browser, f"{server}/?seed=1#item=101", "laptop") as page:

@@ -791,7 +791,7 @@
       const region = data.query.crop ? `; crop ${cropText(data.query.crop)}` : "";
       noteTechnical(
         `Last query: ${n} results in ${Math.round(data.took_ms)} ms; ` +
-          `nearest distance ${n ? data.results[0].distance.toFixed(3) : "-"}${region}.`
+          `nearest distance ${n ? nearestDistance(data.results).toFixed(3) : "-"}${region}.`
       );
       if (focusResults) focusResultsHeading();
     } catch (err) {
@@ -815,13 +815,19 @@
   }
 
   /** An honest word above the results: none match, or none is really close. */
+  /** The smallest distance in a list (a photo's list is ranked by its expanded query). */
+  function nearestDistance(results) {
+    return Math.min(...results.map((r) => r.distance));
+  }
+
   function renderResultsNote(results) {
     let text = "";
     if (!results.length) {
       text = Object.keys(state.filters).length
         ? "No catalog items match these filters. Remove a filter to see more."
         : "The catalog has no other items yet.";
-    } else if (results[0].match === "distant") {
+    } else if (results.every((r) => r.match === "distant")) {
+      // (A photo's list is ranked by its expanded query: the nearest need not come first.)
       text =
         "Nothing in the catalog looks very close to this. These are the nearest items we have.";
     }
