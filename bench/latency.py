@@ -18,10 +18,11 @@ catalog), timed stage by stage with ``time.perf_counter``:
 * decode  - ``lookalike.imaging.load_image`` (JPEG draft decode + letterbox to the input size,
   with the filter the bundle's encoder records),
 * encode  - ``encoder.encode`` on a batch of one,
-* search  - the query expansion (``Recommender.expand_photo_queries``: one more index search,
-  on by default as in ``recommend_images``; ``--expansion both`` measures it against the
-  plain search) and ``Recommender.search`` with k=10 (index search + duplicate collapse +
-  result objects); ``index.search`` alone is timed separately.
+* search  - ``Recommender.search_photos`` with k=10, as ``recommend_images`` runs it: the
+  query expansion (one more index search; on by default, ``--expansion both`` measures it
+  against the plain search), index search + duplicate collapse + result objects, and the
+  expanded results' distances from the photo itself; ``index.search`` alone is timed
+  separately.
 
 For every thread count (default 1 and 2) the bundle is loaded with that many threads for
 PyTorch, faiss and the ONNX Runtime sessions (``--query-threads``: the single-query
@@ -91,9 +92,7 @@ def query_once(
         t2 = time.perf_counter()
         vector = recommender.encoder.encode(image[None])
     t3 = time.perf_counter()
-    if expand and hasattr(recommender, "expand_photo_queries"):
-        vector = recommender.expand_photo_queries(vector)
-    found = recommender.search(vector, k)
+    found = recommender.search_photos(vector, k, expand=expand)
     t4 = time.perf_counter()
     ms = {
         "read": (t1 - t0) * 1e3,
@@ -119,8 +118,8 @@ def check_matches_api(
     recommender: Any, path: str, k: int, ids: list[str], focus: bool = True, expand: bool = True
 ) -> bool:
     """True when ``recommend_images`` returns the same ids as the staged pipeline."""
-    options = {"expand": expand} if hasattr(recommender, "expand_photo_queries") else {}
-    result = recommender.recommend_images([Path(path).read_bytes()], k, focus=focus, **options)[0]
+    data = Path(path).read_bytes()
+    [result] = recommender.recommend_images([data], k, focus=focus, expand=expand)
     return [r.id for r in result.results] == ids
 
 
@@ -185,7 +184,7 @@ def summarize(config: dict[str, Any], paths: list[str], k: int, runs: int) -> di
         "threads": config["threads"],
         "query_threads": config["query_threads"],
         "focus": bool(focus and getattr(recommender, "focuses", False)),
-        "expansion": bool(expand and hasattr(recommender, "expand_photo_queries")),
+        "expansion": bool(expand),
         "runtime": config["runtime"],
         "encoder": recommender.encoder.name,
         "input_size": recommender.encoder.input_size,

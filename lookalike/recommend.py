@@ -462,6 +462,34 @@ class Recommender:
             keep_within=NEAR_COLLAPSE_FRACTION * self.typical_distance,
         )
 
+    def search_photos(
+        self,
+        vectors: np.ndarray,
+        k: int = 10,
+        *,
+        filters: Filters | None = None,
+        collapse_duplicates: bool = True,
+        expand: bool = True,
+    ) -> list[list[Recommendation]]:
+        """:meth:`search` for encoded photos: with ``expand``, ranked by each vector moved
+        towards its nearest catalog photos (:meth:`expand_photo_queries`), each moved query's
+        results then restated as distances from the photo itself (:meth:`measure_from`).
+
+        Args:
+            vectors: float32 (q, dim) encoded photos.
+            k, filters, collapse_duplicates: as for :meth:`search`.
+            expand: query expansion on.
+
+        Returns:
+            Per photo, up to ``k`` recommendations in ranked order.
+        """
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.encoder.dim)
+        ranking = self.expand_photo_queries(vectors) if expand else vectors
+        found = self.search(ranking, k, filters=filters, collapse_duplicates=collapse_duplicates)
+        moved = np.flatnonzero((ranking != vectors).any(axis=1))
+        self.measure_from(vectors[moved], [found[i] for i in moved])
+        return found
+
     def measure_from(self, vectors: np.ndarray, found: Sequence[list[Recommendation]]) -> None:
         """Set each result's ``distance`` and ``match`` to the Euclidean distance from its
         query's vector to the result's matched photo (in place): what a photo query shows
@@ -634,13 +662,9 @@ class Recommender:
         for index, message in errors:
             out[index].error = message
         if ok:
-            ranking = self.expand_photo_queries(vectors) if expand else vectors
-            found = self.search(
-                ranking, k, filters=filters, collapse_duplicates=collapse_duplicates
+            found = self.search_photos(
+                vectors, k, filters=filters, collapse_duplicates=collapse_duplicates, expand=expand
             )
-            if expand:  # the expanded queries' results say how far the photo itself is
-                moved = np.flatnonzero((ranking != vectors).any(axis=1))
-                self.measure_from(vectors[moved], [found[i] for i in moved])
             for index, results, region in zip(ok, found, regions, strict=True):
                 out[index].results = results
                 out[index].crop = region
