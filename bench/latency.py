@@ -40,6 +40,7 @@ bench/http_latency.py for the served path.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -65,6 +66,8 @@ TARGET_P50_MS = 10.0
 TARGET_P95_MS = 13.0
 TARGET_THREADS = 2
 STAGES = ("read", "decode", "encode", "search")
+#: ``--focus`` / ``--expansion`` values -> the settings measured side by side.
+MODES = {"on": [True], "off": [False], "both": [False, True]}
 
 
 def query_once(
@@ -326,20 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="timed passes over the queries")
     parser.add_argument("--warmup", type=int, default=5, help="untimed queries first")
     parser.add_argument("-k", type=int, default=10, help="results per query")
-    parser.add_argument(
-        "--focus",
-        choices=["on", "off", "both"],
-        default="on",
-        help="garment focus on photo queries (on: as recommend_images runs; "
-        "both: measure with and without, side by side)",
-    )
-    parser.add_argument(
-        "--expansion",
-        choices=["on", "off", "both"],
-        default="on",
-        help="query expansion of photo queries (on: as recommend_images runs; "
-        "both: measure with and without, side by side)",
-    )
+    for option, what in (("--focus", "garment focus"), ("--expansion", "query expansion")):
+        parser.add_argument(
+            option,
+            choices=list(MODES),
+            default="on",
+            help=f"{what} on photo queries (on: as recommend_images runs; "
+            "both: measure with and without, side by side)",
+        )
     parser.add_argument(
         "--photos",
         type=Path,
@@ -378,31 +375,20 @@ def main(argv: list[str] | None = None) -> int:
         note = f"photos from {args.photos}"
     else:
         paths, note = query_paths(args.bundle[0], args.queries)
-    modes = {"on": [True], "off": [False], "both": [False, True]}
-    focus_modes, expand_modes = modes[args.focus], modes[args.expansion]
     configs = []
-    for bundle in args.bundle:
-        for threads in args.threads:
-            for query_threads in args.query_threads:
-                for focus in focus_modes:
-                    for expand in expand_modes:
-                        print(
-                            f"loading {bundle} threads={threads} query_threads="
-                            f"{query_threads or threads} focus={focus} expansion={expand}",
-                            flush=True,
-                        )
-                        configs.append(
-                            load_config(
-                                bundle,
-                                threads,
-                                query_threads or None,
-                                paths,
-                                args.k,
-                                args.warmup,
-                                focus,
-                                expand,
-                            )
-                        )
+    for bundle, threads, query_threads, focus, expand in itertools.product(
+        args.bundle, args.threads, args.query_threads, MODES[args.focus], MODES[args.expansion]
+    ):
+        print(
+            f"loading {bundle} threads={threads} query_threads="
+            f"{query_threads or threads} focus={focus} expansion={expand}",
+            flush=True,
+        )
+        configs.append(
+            load_config(
+                bundle, threads, query_threads or None, paths, args.k, args.warmup, focus, expand
+            )
+        )
     for run in range(args.runs):
         print(
             f"run {run + 1}/{args.runs}: {len(configs)} configuration(s) x {len(paths)} queries",
