@@ -73,8 +73,7 @@ def expand_queries(
     if weight == 0 or rows.size == 0:
         return out
     valid = rows >= 0
-    counts = valid.sum(axis=1)
-    expand = (counts > 0) & ~(valid[:, 0] & (distances[:, 0] < keep_within))
+    expand = valid.any(axis=1) & ~(valid[:, 0] & (distances[:, 0] < keep_within))
     for q in np.flatnonzero(expand):
         neighbours = np.asarray(vectors[np.sort(rows[q][valid[q]])], np.float32)
         out[q] = (queries[q] + weight * neighbours.mean(axis=0)) / (1.0 + weight)

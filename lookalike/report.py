@@ -278,15 +278,15 @@ def evaluate_bundle(
 ) -> dict[str, Any]:
     """Evaluate ``bundle`` on the protocol; write report.md/json and grids to ``out_dir``.
 
-        With ``queries`` (a folder of labelled outside photos, e.g. ``../shared/shopper-photos``)
-        the shopper-photo protocol runs too (:func:`evaluate_query_photos`) on its
-        ``queries_split`` rows (``auto``: ``dev`` when the labels have such a split, else all;
-        None: all), with the garment focus unless ``focus`` is False. Photo queries (outside photos,
-    degraded copies) are expanded (:meth:`Recommender.expand_photo_queries`) unless ``expansion``
-    is False.
+    With ``queries`` (a folder of labelled outside photos, e.g. ``../shared/shopper-photos``)
+    the shopper-photo protocol runs too (:func:`evaluate_query_photos`) on its
+    ``queries_split`` rows (``auto``: ``dev`` when the labels have such a split, else all;
+    None: all), with the garment focus unless ``focus`` is False. Photo queries (outside
+    photos, degraded copies) are expanded (:meth:`Recommender.expand_photo_queries`) unless
+    ``expansion`` is False.
 
-        Returns:
-            The report's JSON payload.
+    Returns:
+        The report's JSON payload.
     """
     started = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)

@@ -71,17 +71,24 @@ def _products(rec: Recommender, item: str, k: int = 5, **filters) -> list[tuple[
     return [(r.id, r.photo) for r in result.results]
 
 
-def test_milvus_bundle_of_products_with_several_photos(product_catalog, product_bundle, tmp_path):
-    """Issue 18 on Milvus: every photo in the collection, answers as distinct products (the
-    same as the flat bundle of the same embeddings), photo updates as new collections."""
+def _milvus_copy(catalog, trained_bundle, tmp_path) -> Recommender:
+    """The catalog built again with ``trained_bundle``'s encoder into a Milvus Lite bundle
+    at ``tmp_path / "b"`` (nothing trained)."""
     config = tiny_config(
-        product_catalog,
-        pretrained_workdir(product_bundle, tmp_path / "w"),
+        catalog,
+        pretrained_workdir(trained_bundle, tmp_path / "w"),
         index="milvus",
         index_options={"uri": str(tmp_path / "milvus.db")},
     )
     build_bundle(config, tmp_path / "b", progress=False)
-    flat, served = Recommender.from_bundle(product_bundle), Recommender.from_bundle(tmp_path / "b")
+    return Recommender.from_bundle(tmp_path / "b")
+
+
+def test_milvus_bundle_of_products_with_several_photos(product_catalog, product_bundle, tmp_path):
+    """Issue 18 on Milvus: every photo in the collection, answers as distinct products (the
+    same as the flat bundle of the same embeddings), photo updates as new collections."""
+    flat = Recommender.from_bundle(product_bundle)
+    served = _milvus_copy(product_catalog, product_bundle, tmp_path)
     photos = served.index.ntotal
     assert photos == len(served.photos.paths) == 3 * len(served.items)
     item = flat.items.ids[0]
@@ -121,14 +128,8 @@ def test_milvus_bundle_expands_photo_queries_as_the_flat_one(
     import lookalike.recommend
 
     monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
-    config = tiny_config(
-        tiny_catalog,
-        pretrained_workdir(tiny_bundle, tmp_path / "w"),
-        index="milvus",
-        index_options={"uri": str(tmp_path / "milvus.db")},
-    )
-    build_bundle(config, tmp_path / "b", progress=False)
-    flat, served = Recommender.from_bundle(tiny_bundle), Recommender.from_bundle(tmp_path / "b")
+    flat = Recommender.from_bundle(tiny_bundle)
+    served = _milvus_copy(tiny_catalog, tiny_bundle, tmp_path)
     photo = tmp_path / "outside.png"
     pixels = np.random.default_rng(3).integers(0, 255, (70, 50, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(photo)
