@@ -28,6 +28,7 @@ from lookalike.evaluation import (
     scored_queries,
     write_report,
 )
+from tests.tolerances import approx
 
 # Three queries, four results each; n_relevant = relevant items in each query's gallery.
 RELEVANT = np.array(
@@ -278,7 +279,7 @@ def test_label_precision_skips_the_query_group_and_counts_only_the_gallery():
     # P@1 is the first neighbour's label; P@k the share over k, jointly with a second array.
     colours = np.array([1, 1, 2, 1])
     first, joint = label_precision(embeddings, query, everything, [labels[0], colours], 2, groups)
-    assert first == 0.0 and joint == (0.5 + 0.0) / 2
+    assert first == approx(0.0) and joint == approx((0.5 + 0.0) / 2)
 
 
 def test_instance_recall_counts_the_target_within_each_cut():
@@ -313,12 +314,13 @@ def test_query_set_metrics_overall_and_per_group():
 
     assert list(out) == ["all", "Apparel", "Footwear"]
     assert out["all"]["queries"] == 2
-    assert out["all"]["P@1 ProductType"] == 0.5
-    assert out["all"]["P@2 ProductType"] == 0.5
-    assert out["Apparel"]["P@2 Colour"] == 1.0 and out["Footwear"]["P@2 Colour"] == 0.5
+    assert out["all"]["P@1 ProductType"] == approx(0.5)
+    assert out["all"]["P@2 ProductType"] == approx(0.5)
+    assert out["Apparel"]["P@2 Colour"] == approx(1.0)
+    assert out["Footwear"]["P@2 Colour"] == approx(0.5)
     # type AND colour: only Tops/Red in Apparel, Heels with an empty colour never counts
-    assert out["Apparel"]["P@2 ProductType+Colour"] == 0.5
-    assert out["Footwear"]["P@2 ProductType+Colour"] == 0.0
+    assert out["Apparel"]["P@2 ProductType+Colour"] == approx(0.5)
+    assert out["Footwear"]["P@2 ProductType+Colour"] == approx(0.0)
     table = format_query_set_table({"hybrid": out})
     assert "| hybrid | Apparel | 1 | 1.000 |" in table
 
@@ -330,7 +332,7 @@ def test_query_set_metrics_missing_results_are_misses():
         ["Apparel"],
         k=2,
     )
-    assert out["all"]["P@2 ProductType"] == 0.5 and "P@2 Colour" not in out["all"]
+    assert out["all"]["P@2 ProductType"] == approx(0.5) and "P@2 Colour" not in out["all"]
 
 
 # --- products with several photos (issue 18) --------------------------------------------------
@@ -374,4 +376,4 @@ def test_evaluate_products_asks_with_every_photo_of_a_query_product():
 
     assert result.n_queries == 2
     assert result.result_rows[:, :2].tolist() == [[1, 2], [1, 2]]
-    assert result.metrics["P@1 ProductType"] == 1.0
+    assert result.metrics["P@1 ProductType"] == approx(1.0)

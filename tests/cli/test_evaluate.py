@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.cli.conftest import run
+from tests.tolerances import approx
 
 
 def test_evaluate_writes_a_report(tiny_bundle, tmp_path, capsys):
@@ -52,7 +53,7 @@ def test_evaluate_with_outside_photos(tiny_bundle, tiny_catalog, tmp_path, capsy
     payload = json.loads((out / "report.json").read_text())
     photos = payload["outside_photos"]
     assert photos["split"] == "dev" and photos["scored"] == 2
-    assert photos["metrics"]["all"]["P@1 ProductType"] == 1.0
+    assert photos["metrics"]["all"]["P@1 ProductType"] == approx(1.0)
     assert "Outside photos" in (out / "report.md").read_text()
     assert "| cae (this bundle) | all | 2 |" in stdout
     assert payload["query_expansion"] is True

@@ -10,6 +10,7 @@ import pytest
 from lookalike import index as ix
 from lookalike.index import base
 from tests.index.conftest import ALL, DIM, N, brute, build, recall
+from tests.tolerances import ATOL, RTOL
 
 
 @pytest.mark.parametrize("path", ["exact-fallback", "in-search-selector"])
@@ -117,7 +118,7 @@ def test_save_load_round_trip(tmp_path, data, name):
         d0, i0 = index.search(q, 10, **kwargs)
         d1, i1 = loaded.search(q, 10, **kwargs)
         np.testing.assert_array_equal(i0, i1)
-        np.testing.assert_array_equal(d0, d1)
+        np.testing.assert_allclose(d0, d1, rtol=RTOL, atol=ATOL)
     assert not np.isin(i1, np.arange(1000, 1100)).any()
     config = json.loads((tmp_path / "idx" / "index.json").read_text())
     assert config["kind"] == index.kind and config["dim"] == DIM

@@ -14,6 +14,7 @@ from lookalike.index.grouped import (
     search_groups_exact,
     stored_vectors,
 )
+from tests.tolerances import ATOL, RTOL
 
 KINDS = ("flat", "hnsw", "ivfpq")
 
@@ -49,7 +50,7 @@ def test_without_groups_it_is_the_plain_search(photos):
     d, g, m = search_groups(index, vectors[:5], 7, None)
     plain_d, plain_ids = index.search(vectors[:5], 7)
     assert np.array_equal(g, plain_ids) and np.array_equal(m, plain_ids)
-    assert np.array_equal(d, plain_d)
+    np.testing.assert_allclose(d, plain_d, rtol=RTOL, atol=ATOL)
 
 
 # --- search_groups_exact: centroid bounds first, then the photos of the products that can win ---

@@ -32,6 +32,7 @@ from lookalike.server.schemas import (
     results_json,
 )
 from tests.server.conftest import ITEM_FIELDS, RESULT_FIELDS
+from tests.tolerances import approx
 
 
 def make_request(root_path: str = "") -> Request:
@@ -78,7 +79,7 @@ def test_item_json_hides_the_file_path():
 def test_result_json_carries_rank_and_distance():
     body = result_json(make_request(), rec("7", rank=3, distance=0.25))
     assert set(body) == RESULT_FIELDS
-    assert (body["rank"], body["distance"]) == (3, 0.25)
+    assert body["rank"] == 3 and body["distance"] == approx(0.25)
     assert "secret" not in str(body)
     Result(**body)
 
@@ -139,7 +140,7 @@ def test_profile_request_defaults():
     request = ProfileRequest()
     assert request.liked == [] and request.disliked == []
     assert request.k == DEFAULT_K and request.method == "fusion"
-    assert request.diversity == 0.0 and request.filters == {}
+    assert request.diversity == approx(0.0) and request.filters == {}
     assert request.user is None and request.ignore_unknown is False
 
 

@@ -6,12 +6,13 @@ import numpy as np
 
 from lookalike.encoders.hybrid.config import FUSION_PARTS, HybridConfig
 from lookalike.encoders.hybrid.fusion import fuse, fusion_parts
+from tests.tolerances import approx
 
 
 def test_fuse_scales_and_drops_zero_weight_parts():
     a, b = np.ones((2, 3), np.float32), np.ones((2, 2), np.float32)
     fused = fuse([a, b], (2.0, 0.0))
-    assert fused.shape == (2, 3) and float(fused[0, 0]) == 2.0
+    assert fused.shape == (2, 3) and float(fused[0, 0]) == approx(2.0)
 
 
 def test_fusion_parts_follow_the_weights_and_skip_a_missing_instance_output():
