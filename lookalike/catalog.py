@@ -26,7 +26,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,9 @@ class Catalog:
     root: Path
     items: list[Item]
     problems: list[str] = field(default_factory=list)
+    #: How the tree was read when that was detected, not given (e.g. "a folder per product,
+    #: detected: ..."); empty otherwise. The build prints it.
+    layout_note: str = ""
 
     def __len__(self) -> int:
         return len(self.items)
@@ -310,10 +314,17 @@ def read_catalog(
     rows: list[dict[str, str]] = []
     if metadata_csv is not None:
         rows, problems = read_csv_rows(Path(metadata_csv))
+    note = ""
     if product_folders is None:
         product_folders = looks_like_product_folders(root, images, rows)
+        if product_folders:
+            note = f"read as a folder per product ({root.name}/<id>/*), detected: " + (
+                "the CSV's ids name the folders" if rows else "file names repeat across folders"
+            )
     if product_folders:
-        return _product_folder_items(root, images, rows, problems, id_column)
+        catalog = _product_folder_items(root, images, rows, problems, id_column)
+        catalog.layout_note = note
+        return catalog
     return _match_rows_to_images(root, images, rows, problems, id_column, image_column)
 
 
@@ -379,16 +390,26 @@ def _match_rows_to_images(
             continue
         items[item_id] = Item(item_id, path, metadata)
 
-    orphans = 0
+    orphans, taken = 0, 0
     for path in images:
         if path in used_paths:
             continue
         item_id = path.stem
         if item_id in items:
             problems.append(f"{path.relative_to(root)}: id {item_id!r} already taken; skipped")
+            taken += 1
             continue
         items[item_id] = Item(item_id, path, {})
         orphans += 1
+    if taken * 2 > len(images):
+        # Most photos would be dropped: a catalog that builds from a fraction of its photos
+        # must not look like a success.
+        raise CatalogError(
+            f"{taken} of {len(images)} images under {root} share a file name with another "
+            "image (e.g. front.jpg in several folders), so most would be skipped. If each "
+            "folder is one product (CATALOG/<id>/*.jpg), pass --product-folders; otherwise "
+            "give the images distinct names or a metadata CSV with an id per image"
+        )
     if rows and orphans:
         problems.append(f"{orphans} image(s) have no metadata row; kept with empty metadata")
     ordered = sorted(with_valid_ids(list(items.values()), problems), key=item_sort_key)
@@ -420,9 +441,17 @@ def add_photo(
 
 def looks_like_product_folders(root: Path, images: list[Path], rows: list[dict[str, str]]) -> bool:
     """Whether ``root`` is a folder per product (``root/<id>/*.jpg``): every image one
-    level down, and the metadata CSV's ids name most subfolders but few image files."""
-    if not rows or any(len(path.relative_to(root).parts) != 2 for path in images):
+    level down, and either the metadata CSV's ids name most subfolders but few image files,
+    or (without a CSV) most folders hold several photos and most file names repeat across
+    folders (``<id>/front.jpg``, ``<id>/back.jpg``: file names that cannot be ids)."""
+    if any(len(path.relative_to(root).parts) != 2 for path in images):
         return False
+    if not rows:
+        per_folder = Counter(path.parent.name for path in images)
+        per_name = Counter(path.stem for path in images)
+        several = sum(count >= 2 for count in per_folder.values())
+        repeated = sum(per_name[path.stem] >= 2 for path in images)
+        return len(per_folder) >= 2 and several * 2 > len(per_folder) and repeated * 2 > len(images)
     id_col = pick_column(list(rows[0]), None, ID_COLUMN_CANDIDATES)
     if id_col is None:
         return False
@@ -498,10 +527,53 @@ def item_sort_key(item: Item) -> tuple[int, int, str, str]:
     return (1, 0, item.id, item.id)
 
 
-def read_split(path: str | Path, id_column: str = "ProductId") -> dict[str, str]:
-    """Read a ``split.csv`` (id -> 'train'/'test'); unknown ids are the caller's to ignore."""
+def read_split(
+    path: str | Path,
+    id_column: str | None = None,
+    known_ids: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """Read a split file (id -> 'train' / 'test' / ...).
+
+    Args:
+        path: CSV with an id column and a ``split`` column.
+        id_column: the id column; default the first of ``ProductId, product_id, id, item_id,
+            sku`` the file has (the catalog's own id column should be passed here).
+        known_ids: the catalog's ids. When given, a split file none of whose ids is one of
+            them is refused: it would silently hide no label and score every item.
+
+    Returns:
+        id -> split for each row with an id (a row without a split maps to ``""``); ids
+        outside the catalog are kept, for the caller to ignore.
+
+    Raises:
+        CatalogError: the file has no id column or no ``split`` column (the columns found are
+            named), or none of its ids is in ``known_ids``.
+    """
     rows, _ = read_csv_rows(Path(path))
-    return {row[id_column]: row.get("split", "") for row in rows if row.get(id_column)}
+    if not rows:
+        return {}
+    columns = list(rows[0])
+    id_col = pick_column(columns, id_column, ID_COLUMN_CANDIDATES)
+    if id_col is None and id_column is not None:
+        # The catalog's id column is not in the split file: fall back to the usual names.
+        id_col = pick_column(columns, None, ID_COLUMN_CANDIDATES)
+    if id_col is None or "split" not in columns:
+        wanted = ", ".join(
+            dict.fromkeys([*([id_column] if id_column else []), *ID_COLUMN_CANDIDATES])
+        )
+        raise CatalogError(
+            f"split file {path}: needs an id column ({wanted}) and a 'split' column; "
+            f"found columns: {', '.join(columns)}"
+        )
+    split = {row[id_col]: row.get("split") or "" for row in rows if row.get(id_col)}
+    if known_ids is not None and split and not split.keys() & set(known_ids):
+        example = ", ".join(list(split)[:3])
+        raise CatalogError(
+            f"split file {path}: none of its {len(split)} ids (column {id_col!r} of columns "
+            f"{', '.join(columns)}; e.g. {example}) is a catalog item; is it this catalog's "
+            "split file, with the catalog's ids?"
+        )
+    return split
 
 
 def read_duplicate_groups(path: str | Path, id_column: str = "ProductId") -> dict[str, str]:

@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,15 +112,18 @@ def load_catalog(config: BuildConfig) -> Catalog:
     )
 
 
-def hidden_label_ids(config: BuildConfig) -> set[str]:
-    """Ids whose labels must not be trained on (the ``test`` split), per ``split_csv``."""
+def hidden_label_ids(config: BuildConfig, known_ids: Iterable[str] | None = None) -> set[str]:
+    """Ids whose labels must not be trained on (the ``test`` split), per ``split_csv``; with
+    ``known_ids`` (the catalog's), a split file matching none of them is refused
+    (:func:`~lookalike.catalog.read_split`)."""
     split_path = config.split_csv
     if split_path is None:
         default = Path(config.catalog) / "split.csv"
         split_path = str(default) if default.is_file() else ""
     if not split_path:
         return set()
-    return {item_id for item_id, split in read_split(split_path).items() if split == "test"}
+    split = read_split(split_path, config.id_column, known_ids)
+    return {item_id for item_id, part in split.items() if part == "test"}
 
 
 def choose_label_columns(metadata: list[dict[str, str]], wanted: list[str] | None) -> list[str]:
@@ -372,6 +375,8 @@ def build_bundle(
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     device = resolve_device(device)
     catalog = load_catalog(config)
+    # Read before anything is written: a split file for another catalog stops the build.
+    hidden = hidden_label_ids(config, (item.id for item in catalog.items))
     encoder_cls = encoder_class(config.encoder)
     workdir.mkdir(parents=True, exist_ok=True)
     photos_in, numbers_in = photo_items(catalog)
@@ -379,6 +384,8 @@ def build_bundle(
         f"catalog: {len(catalog)} items from {catalog.root}"
         + (f" ({len(photos_in)} photos)" if len(photos_in) != len(catalog) else "")
     )
+    if catalog.layout_note:
+        say(f"  {catalog.layout_note}")
     for problem in catalog.problems[:20]:
         say(f"  warning: {problem}")
     encoder_config = make_config(config.encoder, config.encoder_options)
@@ -409,7 +416,6 @@ def build_bundle(
     if len(fit_items) == 0:
         raise ValueError(f"no readable images in {config.catalog}")
 
-    hidden = hidden_label_ids(config)
     columns = choose_label_columns(fit_items.metadata, config.label_columns)
     labels = training_labels(fit_items, columns, hidden)
     say(

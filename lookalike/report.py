@@ -295,7 +295,12 @@ def evaluate_bundle(
     if split_csv is not None and not Path(split_csv).is_file():
         raise FileNotFoundError(f"split file not found: {split_csv}")
     split_path = split_csv or (catalog / "split.csv")
-    split = read_split(split_path) if Path(split_path).is_file() else {}
+    id_column = recommender.data.config.get("id_column")
+    split = (
+        read_split(split_path, id_column, recommender.items.ids)
+        if Path(split_path).is_file()
+        else {}
+    )
     if not split:
         say(f"no split file at {split_path}: every item is a query")
     query_rows = query_rows_for_split(recommender.items.ids, split)

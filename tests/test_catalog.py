@@ -283,6 +283,52 @@ def test_same_file_name_in_two_folders_keeps_one_and_reports_the_other(tmp_path)
     assert any("already taken" in p for p in catalog.problems)
 
 
+def test_a_folder_per_product_without_csv_is_detected_and_said(tmp_path):
+    for product in ("p1", "p2", "p3"):
+        for view in ("front", "back", "detail"):
+            touch_image(tmp_path / "shop" / product / f"{view}.jpg")
+    touch_image(tmp_path / "shop" / "p4" / "front.jpg")  # a product with one photo
+
+    catalog = read_catalog(tmp_path / "shop")
+
+    assert ids(catalog) == ["p1", "p2", "p3", "p4"]
+    assert [len(item.photos) for item in catalog.items] == [3, 3, 3, 1]
+    assert catalog.problems == []
+    assert "folder per product" in catalog.layout_note
+    assert "file names repeat" in catalog.layout_note
+
+
+def test_category_folders_with_distinct_names_stay_one_photo_per_item(tmp_path):
+    for folder, names in (("shirts", ("1", "2", "3")), ("shoes", ("4", "5"))):
+        for name in names:
+            touch_image(tmp_path / folder / f"{name}.jpg")
+
+    catalog = read_catalog(tmp_path)
+
+    assert ids(catalog) == ["1", "2", "3", "4", "5"] and catalog.layout_note == ""
+
+
+def test_repeated_names_that_would_drop_most_photos_stop_with_the_hint(tmp_path):
+    # Two levels down: not the CATALOG/<id>/*.jpg layout, so nothing can be detected.
+    for product in ("p1", "p2", "p3"):
+        for view in ("front", "back"):
+            touch_image(tmp_path / "women" / product / f"{view}.jpg")
+
+    with pytest.raises(CatalogError, match="4 of 6 images.*--product-folders"):
+        read_catalog(tmp_path)
+
+
+def test_a_folder_per_product_can_still_be_forced_off_by_a_csv_of_file_names(tmp_path):
+    for product in ("p1", "p2"):
+        for view in ("front", "back"):
+            touch_image(tmp_path / product / f"{view}.jpg")
+    csv = write_csv(tmp_path / "meta.csv", "id,Image\nA,p1/front.jpg\n")
+
+    catalog = read_catalog(tmp_path, csv, product_folders=False)
+
+    assert "A" in ids(catalog) and catalog.layout_note == ""
+
+
 # --- split / duplicates files -----------------------------------------------------------------
 def test_read_split_maps_ids_to_their_split(tmp_path):
     path = write_csv(tmp_path / "split.csv", "ProductId,split\n1,train\n2,test\n,test\n3\n")
@@ -294,7 +340,34 @@ def test_read_split_with_another_id_column(tmp_path):
     path = write_csv(tmp_path / "split.csv", "sku,split\nA,test\n")
 
     assert read_split(path, id_column="sku") == {"A": "test"}
-    assert read_split(path) == {}
+    assert read_split(path) == {"A": "test"}  # sku is one of the usual id columns
+
+
+def test_read_split_takes_the_columns_the_help_names(tmp_path):
+    """``lookalike build --help`` says "CSV of id,split": that header must be read."""
+    path = write_csv(tmp_path / "split.csv", "id,split\n1,train\n2,test\n")
+
+    assert read_split(path) == {"1": "train", "2": "test"}
+    # The catalog's own id column is preferred, and missing from the file falls back.
+    assert read_split(path, id_column="ProductId", known_ids=["1", "2"]) == {
+        "1": "train",
+        "2": "test",
+    }
+
+
+def test_read_split_refuses_a_file_without_its_columns(tmp_path):
+    path = write_csv(tmp_path / "split.csv", "code,part\n1,test\n")
+
+    with pytest.raises(CatalogError, match="found columns: code, part"):
+        read_split(path)
+
+
+def test_read_split_refuses_ids_that_match_no_catalog_item(tmp_path):
+    path = write_csv(tmp_path / "split.csv", "id,split\nx1,test\nx2,train\n")
+
+    with pytest.raises(CatalogError, match="none of its 2 ids.*column 'id'"):
+        read_split(path, known_ids=["1", "2"])
+    assert read_split(path, known_ids=["x2", "3"]) == {"x1": "test", "x2": "train"}
 
 
 def test_read_duplicate_groups(tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from lookalike.bundle import IMAGES_DIR, KEEP_VERSIONS, ItemTable, find_orphans, read_bundle
+from lookalike.catalog import CatalogError
 from lookalike.encoders.cae import CAEEncoder
 from lookalike.pipeline import (
     BuildConfig,
@@ -130,6 +131,15 @@ def test_hidden_label_ids_default_to_the_catalog_split_file(tmp_path):
     assert hidden_label_ids(BuildConfig(catalog=str(tmp_path))) == {"2", "3"}
     assert hidden_label_ids(BuildConfig(catalog=str(tmp_path), split_csv=str(other))) == {"4"}
     assert hidden_label_ids(BuildConfig(catalog=str(tmp_path), split_csv="")) == set()
+
+
+def test_hidden_label_ids_read_an_id_split_file_and_refuse_one_for_another_catalog(tmp_path):
+    (tmp_path / "split.csv").write_text("id,split\n1,train\n2,test\n")
+    config = BuildConfig(catalog=str(tmp_path))
+
+    assert hidden_label_ids(config, ["1", "2", "3"]) == {"2"}
+    with pytest.raises(CatalogError, match="none of its 2 ids"):
+        hidden_label_ids(config, ["101", "102"])
 
 
 def test_hidden_label_ids_without_a_split_file_is_empty(tmp_path):

@@ -35,7 +35,8 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
         action="store_true",
         default=None,
         help="the catalog holds a folder per product (CATALOG/<id>/*.jpg: its photos); "
-        "detected when the metadata CSV's ids name the folders",
+        "detected when the metadata CSV's ids name the folders or, without a CSV, when "
+        "file names (front.jpg, back.jpg) repeat across the folders",
     )
     parser.add_argument(
         "--split",

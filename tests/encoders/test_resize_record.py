@@ -111,7 +111,9 @@ def test_old_bundle_answers_exactly_as_before(bundle_copy, tmp_path):
     old_pixels = lanczos_letterbox_by_hand(photo, rec.encoder.input_size)
     vector = rec.encoder.encode(old_pixels[None])
     # The same pixels through the query path and the batch path: kernels may differ.
-    np.testing.assert_allclose(rec.encode_images([photo])[0], vector[0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        np.squeeze(rec.encode_images([photo])[0]), vector[0], rtol=RTOL, atol=ATOL
+    )
     [result] = rec.recommend_images([photo], k=5, focus=False)
     [expected] = rec.search(vector, k=5)
     assert [(r.id, r.distance) for r in result.results] == approx_tree(
