@@ -53,11 +53,17 @@ PUBLIC = {
         "label_relevance", "gallery_exclusions", "protocol_search", "Evaluation",
         "evaluate_embeddings", "query_rows_for_split", "format_table", "write_report",
     ],
+    # A package since issue 28 (format, tables, writer, reading, garbage): every name the
+    # one module had stays importable from here.
     "lookalike.bundle": [
-        "FORMAT_VERSION", "CURRENT", "VERSIONS", "MANIFEST", "CONFIG", "ITEMS", "EMBEDDINGS",
-        "INDEX_DIR", "ENCODER_DIR", "TRAINING_DIR", "KEEP_VERSIONS", "BundleError", "ItemTable",
-        "library_versions", "current_version_dir", "BundleWriter", "prune_versions",
-        "BundleData", "read_bundle", "check_bundle",
+        "FORMAT_VERSION", "CURRENT", "VERSIONS", "MANIFEST", "CONFIG", "ITEMS", "PHOTOS",
+        "EMBEDDINGS", "INDEX_DIR", "ENCODER_DIR", "TRAINING_DIR", "KEEP_VERSIONS",
+        "BUILD_REPORT", "LOCK_FILE", "LOCK_TIMEOUT", "IMAGES_DIR", "THUMBNAILS_DIR",
+        "STALE_TEMP_S", "BUNDLE_LIBRARIES", "BundleError", "UpdateError", "BundleBusyError",
+        "ItemTable", "PhotoTable", "library_versions", "bundle_lock", "current_version_dir",
+        "BundleWriter", "prune_versions", "BundleData", "read_bundle", "check_bundle",
+        "thumbnail_source_key", "GarbageReport", "kept_image_paths", "find_orphans",
+        "collect_garbage", "sha256_file",
     ],
     "lookalike.imaging": [
         "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageSource", "ImageDecodeError", "open_rgb",
@@ -70,9 +76,14 @@ PUBLIC = {
         "CatalogError", "read_csv_rows", "find_images", "read_catalog", "item_sort_key",
         "read_split", "read_duplicate_groups",
     ],
+    # A package since issue 28 (recommender, photos, filters, products, results): every name
+    # the one module had stays importable from here.
     "lookalike.recommend": [
-        "Filters", "MAX_K", "UnknownItemError", "FilterError", "Recommendation", "QueryResult",
-        "Recommender",
+        "Filters", "MAX_K", "COMBINE_METHODS", "UnknownItemError", "FilterError",
+        "Recommendation", "QueryResult", "Recommender", "MATCH_CLOSE", "MATCH_SIMILAR",
+        "NEAR_COLLAPSE_FRACTION", "NEAR_COLLAPSE_NEIGHBOURS", "EXPANSION_MIN_PHOTOS",
+        "decode_each", "per_source_crops", "filter_values", "join_groups", "merge_nearest",
+        "product_vectors",
     ],
     "lookalike.report": [
         "ROBUSTNESS_QUERIES", "group_keys_for", "raw_pixel_embeddings", "aligned_embeddings",
@@ -99,3 +110,17 @@ def test_moved_names_are_the_same_objects():
     assert index.exact_search is neighbours.exact_search
     assert hybrid.instance_recall is evaluation.instance_recall
     assert hybrid.label_precision is evaluation.label_precision
+
+
+def test_split_modules_are_reexported_as_the_same_objects():
+    """lookalike.recommend and lookalike.bundle became packages; the old paths name the
+    objects of the new modules, not copies."""
+    from lookalike import recommend
+    from lookalike.recommend import filters, products, recommender, results
+
+    assert recommend.Recommender is recommender.Recommender
+    assert recommend.UnknownItemError is recommender.UnknownItemError
+    assert recommend.FilterError is filters.FilterError
+    assert recommend.Recommendation is results.Recommendation
+    assert recommend.merge_nearest is results.merge_nearest
+    assert recommend.product_vectors is products.product_vectors

@@ -26,35 +26,14 @@ Each result also gets a shopper-facing :attr:`Recommendation.match` word (``same
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from lookalike.bundle import BundleData, read_bundle
-from lookalike.dedup import (
-    MATCH_CLOSE,
-    MATCH_SIMILAR,
-    NEAR_COLLAPSE_FRACTION,
-    NEAR_COLLAPSE_NEIGHBOURS,
-    exact_group_numbers,
-    match_word,
-    near_duplicate_groups,
-)
+from lookalike.dedup import exact_group_numbers, match_word, near_duplicate_groups
 from lookalike.encoders import load_encoder
-from lookalike.encoders.queries import (  # decode_each, per_source_crops: old import paths
-    decode_each,
-    decode_for_focus,
-    encode_focused,
-    encode_images,
-    encode_photos,
-    focuses,
-    per_source_crops,
-)
-from lookalike.expansion import EXPANSION_MIN_PHOTOS, EXPANSION_NEIGHBOURS, expand_queries
-from lookalike.imaging import Crop
 from lookalike.index import load_index
 from lookalike.index.grouped import (
     GroupBounds,
@@ -65,8 +44,17 @@ from lookalike.index.grouped import (
     search_groups_exact,
     stored_vectors,
 )
+from lookalike.recommend import filters as _filters
+from lookalike.recommend.filters import Filters
+from lookalike.recommend.photos import PhotoQueries
+from lookalike.recommend.products import (
+    join_groups,
+    known_rows,
+    product_photo_arrays,
+    product_vectors,
+)
+from lookalike.recommend.results import QueryResult, Recommendation, merge_nearest
 
-Filters = dict[str, Sequence[str]]
 MAX_K = 1000
 #: How a query by a product with several photos combines them (``recommend_items``).
 COMBINE_METHODS = ("mean", "min")
@@ -79,61 +67,7 @@ class UnknownItemError(KeyError):
         return f"unknown item id {self.args[0]!r}"
 
 
-class FilterError(ValueError):
-    """A filter names a metadata column the bundle does not have."""
-
-
-@dataclass
-class Recommendation:
-    """One recommended item."""
-
-    id: str
-    distance: float
-    rank: int
-    metadata: dict[str, str]
-    path: str
-    #: ids of the near-identical items this result stands for (collapsed duplicates).
-    duplicates: list[str] = field(default_factory=list)
-    #: how close, in words: ``same``, ``close``, ``similar`` or ``distant``.
-    match: str = ""
-    #: the number of the product's photo that matched (1 = its main photo).
-    photo: int = 1
-    #: every photo number of the product, in order (``[1]`` for a one-photo product).
-    photos: list[int] = field(default_factory=lambda: [1])
-    #: the file of the photo that matched (``path`` is the main photo's).
-    photo_path: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
-
-
-@dataclass
-class QueryResult:
-    """The ranked list for one query (an image path, an item id or a profile)."""
-
-    query: str
-    results: list[Recommendation] = field(default_factory=list)
-    error: str | None = None
-    #: For a photo: the region (x, y, w, h fractions) the results answer: the shopper's crop,
-    #: or the garment focus's pick; None = the whole photo.
-    crop: Crop | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: the query and its ranked list (or its error), and the region
-        of the photo answered when it is not the whole photo."""
-        payload: dict[str, Any] = {
-            "query": self.query,
-            "results": [r.to_dict() for r in self.results],
-        }
-        if self.error:
-            payload["error"] = self.error
-        if self.crop is not None:
-            payload["crop"] = [round(v, 4) for v in self.crop]
-        return payload
-
-
-class Recommender:
+class Recommender(PhotoQueries):
     """Loaded bundle + query methods. Thread-safe for concurrent reads."""
 
     def __init__(self, data: BundleData, encoder, index):
@@ -225,10 +159,7 @@ class Recommender:
         """Metadata columns present in the bundle, in first-seen order."""
         if self._metadata_columns is None:
             # Every filtered query checks its columns: one pass over the items, not one per query.
-            seen: dict[str, None] = {}
-            for meta in self.items.metadata:
-                seen.update(dict.fromkeys(meta))
-            self._metadata_columns = list(seen)
+            self._metadata_columns = _filters.metadata_columns(self.items.metadata)
         return list(self._metadata_columns)
 
     def row(self, item_id: str) -> int:
@@ -284,8 +215,7 @@ class Recommender:
         return np.sort(gather_groups(offsets, photos, self._known_rows(allowed)))
 
     def _known_rows(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.unique(np.asarray(rows, dtype=np.int64))
-        return rows[(rows >= 0) & (rows < len(self.items))]
+        return known_rows(rows, len(self.items))
 
     def product_photos(self) -> tuple[np.ndarray, np.ndarray]:
         """Each product's photo rows as CSR arrays (computed once).
@@ -295,12 +225,7 @@ class Recommender:
             photo rows, by photo number, are ``rows[offsets[p]:offsets[p + 1]]``.
         """
         if self._product_photos is None:
-            counts = np.array([len(rows) for rows in self._photo_rows], np.int64)
-            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            rows = np.fromiter(
-                (r for rows in self._photo_rows for r in rows), np.int64, int(offsets[-1])
-            )
-            self._product_photos = offsets, rows
+            self._product_photos = product_photo_arrays(self._photo_rows)
         return self._product_photos
 
     def nearest_products(
@@ -364,153 +289,27 @@ class Recommender:
     def column(self, name: str) -> np.ndarray:
         """All rows' values of metadata column ``name`` as an object array (cached)."""
         if name not in self._columns:
-            self._columns[name] = np.array(
-                [meta.get(name, "") for meta in self.items.metadata], dtype=object
-            )
+            self._columns[name] = _filters.column_values(self.items.metadata, name)
         return self._columns[name]
 
     def allowed_rows(self, filters: Filters | None) -> np.ndarray | None:
         """Rows matching every filter (any of the values per column); None = no filter.
 
-        Values compare case-insensitively. Raises FilterError for an unknown column.
+        Values compare case-insensitively. Raises FilterError for an unknown column
+        (:func:`lookalike.recommend.filters.allowed_rows`).
         """
-        filters = {k: v for k, v in (filters or {}).items() if v}
-        if not filters:
+        if not _filters.active_filters(filters):
             return None
-        mask = np.ones(len(self.items), dtype=bool)
-        known = set(self.metadata_columns)
-        for name, values in filters.items():
-            if name not in known:
-                raise FilterError(
-                    f"unknown filter column {name!r}; columns: {', '.join(sorted(known))}"
-                )
-            by_value = self.rows_by_value(name)
-            matching = np.zeros(len(self.items), dtype=bool)
-            for value in filter_values(values):
-                matching[by_value.get(value, [])] = True
-            mask &= matching
-        return np.flatnonzero(mask).astype(np.int64)
+        return _filters.allowed_rows(
+            filters, len(self.items), self.metadata_columns, self.rows_by_value
+        )
 
     def rows_by_value(self, name: str) -> dict[str, np.ndarray]:
         """Lower-cased value of metadata column ``name`` -> the rows holding it (cached: a
         filtered query looks its values up instead of lower-casing the column each time)."""
         if name not in self._rows_by_value:
-            groups: dict[str, list[int]] = {}
-            for row, value in enumerate(self.column(name)):
-                groups.setdefault(str(value).lower(), []).append(row)
-            self._rows_by_value[name] = {v: np.array(r, np.int64) for v, r in groups.items()}
+            self._rows_by_value[name] = _filters.rows_by_value(self.column(name))
         return self._rows_by_value[name]
-
-    # --- encoding (lookalike.encoders.queries, with this bundle's encoder) -------------------
-    @property
-    def focuses(self) -> bool:
-        """Whether photo queries get the garment focus (the encoder reports a confidence)."""
-        return focuses(self.encoder)
-
-    def encode_photos(
-        self,
-        sources: Sequence,
-        crop: Crop | Sequence[Crop | None] | None = None,
-        *,
-        focus: bool = True,
-    ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
-        """:meth:`encode_images`, plus per readable source the region the vector describes
-        (the garment focus with ``focus``): :func:`lookalike.encoders.queries.encode_photos`."""
-        return encode_photos(self.encoder, sources, crop, focus=focus)
-
-    def decode_for_focus(self, source: Any) -> Image.Image:
-        """A photo decoded for :meth:`encode_focused`
-        (:func:`lookalike.encoders.queries.decode_for_focus`). Raises ImageDecodeError."""
-        return decode_for_focus(self.encoder, source)
-
-    def encode_focused(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[Crop | None]]:
-        """Vectors of decoded photos with the garment focus, and the region each describes
-        (:func:`lookalike.encoders.queries.encode_focused`)."""
-        return encode_focused(self.encoder, images)
-
-    def encode_images(
-        self, sources: Sequence, crop: Crop | Sequence[Crop | None] | None = None
-    ) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
-        """Decode + encode image files/bytes in one batch, no garment focus
-        (:func:`lookalike.encoders.queries.encode_images`): (vectors of the readable
-        sources, their indices, errors as (index, message)). Raises CropError."""
-        return encode_images(self.encoder, sources, crop)
-
-    def expand_photo_queries(self, vectors: np.ndarray) -> np.ndarray:
-        """Photo query vectors moved towards their nearest catalog photos
-        (:func:`lookalike.expansion.expand_queries`; one more unfiltered search).
-
-        A photo whose nearest catalog photo is a near-identical match (the ``same`` match
-        word) is left as it is, and so is every photo in a catalog of fewer than
-        :data:`~lookalike.expansion.EXPANSION_MIN_PHOTOS` photos.
-
-        Args:
-            vectors: float32 (q, dim) encoded photos (not catalog items' own vectors).
-
-        Returns:
-            float32 (q, dim).
-        """
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.encoder.dim)
-        if len(self.photos) < EXPANSION_MIN_PHOTOS or not len(vectors):
-            return vectors
-        distances, _, photo_rows = self.nearest_products(vectors, EXPANSION_NEIGHBOURS)
-        return expand_queries(
-            vectors,
-            distances,
-            photo_rows,
-            self.photo_embeddings,
-            keep_within=NEAR_COLLAPSE_FRACTION * self.typical_distance,
-        )
-
-    def search_photos(
-        self,
-        vectors: np.ndarray,
-        k: int = 10,
-        *,
-        filters: Filters | None = None,
-        collapse_duplicates: bool = True,
-        expand: bool = True,
-    ) -> list[list[Recommendation]]:
-        """:meth:`search` for encoded photos: with ``expand``, ranked by each vector moved
-        towards its nearest catalog photos (:meth:`expand_photo_queries`), each moved query's
-        results then restated as distances from the photo itself (:meth:`measure_from`).
-
-        Args:
-            vectors: float32 (q, dim) encoded photos.
-            k, filters, collapse_duplicates: as for :meth:`search`.
-            expand: query expansion on.
-
-        Returns:
-            Per photo, up to ``k`` recommendations in ranked order.
-        """
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.encoder.dim)
-        ranking = self.expand_photo_queries(vectors) if expand else vectors
-        found = self.search(ranking, k, filters=filters, collapse_duplicates=collapse_duplicates)
-        moved = np.flatnonzero((ranking != vectors).any(axis=1))
-        self.measure_from(vectors[moved], [found[i] for i in moved])
-        return found
-
-    def measure_from(self, vectors: np.ndarray, found: Sequence[list[Recommendation]]) -> None:
-        """Set each result's ``distance`` and ``match`` to the Euclidean distance from its
-        query's vector to the result's matched photo (in place): what a photo query shows
-        after ranking with an expanded vector, so that the words say how close the item is
-        to the shopper's photo, not to the expanded query.
-
-        Args:
-            vectors: float32 (q, dim), one per list in ``found``.
-            found: per query, the recommendations to restate.
-        """
-        for vector, results in zip(np.asarray(vectors, np.float32), found, strict=True):
-            if not results:
-                continue
-            rows = [self.photo_row(r.id, r.photo) if self.grouped else self.row(r.id)
-                    for r in results]  # fmt: skip
-            stored = np.asarray(self.photo_embeddings[np.asarray(rows)], np.float32)
-            for result, distance in zip(
-                results, np.linalg.norm(stored - vector, axis=1).tolist(), strict=True
-            ):
-                result.distance = round(float(distance), 6)
-                result.match = self.match_word(float(distance))
 
     # --- search -----------------------------------------------------------------------------
     def search(
@@ -585,12 +384,7 @@ class Recommender:
 
     def exact_filter_values(self, filters: Filters | None) -> dict[str, list[str]]:
         """column -> the stored values that match the filter's (case-insensitively)."""
-        out: dict[str, list[str]] = {}
-        for name, values in {k: v for k, v in (filters or {}).items() if v}.items():
-            wanted = filter_values(values)
-            stored = {str(v) for v in self.column(name)}
-            out[name] = sorted(v for v in stored if v.lower() in wanted)
-        return out
+        return _filters.exact_filter_values(filters, self.column)
 
     def _pick(
         self,
@@ -631,45 +425,6 @@ class Recommender:
         return picked
 
     # --- queries ----------------------------------------------------------------------------
-    def recommend_images(
-        self,
-        sources: Sequence,
-        k: int = 10,
-        *,
-        filters: Filters | None = None,
-        collapse_duplicates: bool = True,
-        names: Sequence[str] | None = None,
-        crop: Crop | Sequence[Crop | None] | None = None,
-        focus: bool = True,
-        expand: bool = True,
-    ) -> list[QueryResult]:
-        """Lookalikes for each image (path or bytes); one model pass for all of them.
-
-        ``crop`` = (x, y, w, h), fractions of the photo's width and height: the shopper's
-        choice of the garment to match (one for every image, or one per image; None = the
-        whole photo). Without a crop, ``focus`` lets the encoder look again at the garment
-        in photos it is unsure about (:meth:`encode_photos`); each result's ``crop`` names
-        the region answered. ``expand`` ranks with each photo's vector moved towards its
-        nearest catalog photos (:meth:`expand_photo_queries`); each result's ``distance`` and
-        ``match`` still say how far the item's matched photo is from the photo itself
-        (:meth:`measure_from`), so they may be out of order by a little. Unreadable images get a
-        QueryResult with ``error`` set instead of raising; a bad crop raises CropError (a
-        ValueError) before anything is decoded.
-        """
-        names = list(names) if names is not None else [str(s) for s in sources]
-        vectors, ok, errors, regions = self.encode_photos(sources, crop, focus=focus)
-        out = [QueryResult(query=name) for name in names]
-        for index, message in errors:
-            out[index].error = message
-        if ok:
-            found = self.search_photos(
-                vectors, k, filters=filters, collapse_duplicates=collapse_duplicates, expand=expand
-            )
-            for index, results, region in zip(ok, found, regions, strict=True):
-                out[index].results = results
-                out[index].crop = region
-        return out
-
     def recommend_items(
         self,
         item_ids: Sequence[str],
@@ -716,111 +471,3 @@ class Recommender:
             QueryResult(query=str(item_id), results=results)
             for item_id, results in zip(item_ids, found, strict=True)
         ]
-
-
-def merge_nearest(lists: Sequence[Sequence[Recommendation]], k: int) -> list[Recommendation]:
-    """The ``k`` nearest distinct ids over several ranked lists (each id at its smallest
-    distance), re-ranked from 1. The exact top k by min distance when each list is its
-    query's top k (a product ranked k-th by its minimum is in the top k of the query that
-    gave that minimum)."""
-    best: dict[str, Recommendation] = {}
-    for results in lists:
-        for result in results:
-            if result.id not in best or result.distance < best[result.id].distance:
-                best[result.id] = result
-    merged = sorted(best.values(), key=lambda r: r.distance)[:k]
-    for rank, result in enumerate(merged, start=1):
-        result.rank = rank
-    return merged
-
-
-def product_vectors(photo_vectors: np.ndarray, products: np.ndarray, n_products: int) -> np.ndarray:
-    """One vector per product: the mean of its photos' L2-normalised vectors, scaled to their
-    mean length (so distances stay on the photos' scale). A one-photo product keeps its
-    photo's vector exactly.
-
-    Args:
-        photo_vectors: float32 (photos, dim).
-        products: int (photos,), each photo's product row in 0..n_products-1.
-        n_products: number of products (each must have a photo).
-
-    Returns:
-        float32 (n_products, dim).
-    """
-    vectors = np.asarray(photo_vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = vectors / np.maximum(norms, 1e-12)
-    counts = np.bincount(products, minlength=n_products).astype(np.float64)
-    mean = np.zeros((n_products, vectors.shape[1]))
-    np.add.at(mean, products, unit)
-    mean /= np.maximum(counts, 1)[:, None]
-    length = np.bincount(products, weights=norms[:, 0], minlength=n_products) / np.maximum(
-        counts, 1
-    )
-    mean *= (length / np.maximum(np.linalg.norm(mean, axis=1), 1e-12))[:, None]
-    out = mean.astype(np.float32)
-    single = np.flatnonzero(counts == 1)
-    if len(single):
-        # Exactly the photo's own vector: a one-photo product's queries are unchanged.
-        first = np.full(n_products, -1, np.int64)
-        first[products[::-1]] = np.arange(len(products))[::-1]
-        out[single] = photo_vectors[first[single]]
-    return out
-
-
-def join_groups(groups: np.ndarray, products: np.ndarray) -> np.ndarray:
-    """Per photo, a group number shared by the photos of one product and by every photo in
-    ``groups`` (e.g. byte-identical) with them: the connected components (union-find).
-
-    Args:
-        groups: int (photos,), group numbers (e.g. :func:`lookalike.dedup.exact_group_numbers`).
-        products: int (photos,), product rows.
-
-    Returns:
-        int64 (photos,), the smallest group number of each component.
-    """
-    parent = np.arange(int(groups.max()) + 1 if len(groups) else 0)
-
-    def find(g: int) -> int:
-        while parent[g] != g:
-            parent[g] = parent[parent[g]]
-            g = int(parent[g])
-        return g
-
-    first_of_product: dict[int, int] = {}
-    for group, product in zip(groups.tolist(), products.tolist(), strict=True):
-        other = first_of_product.setdefault(product, group)
-        a, b = find(group), find(other)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    roots = np.array([find(g) for g in range(len(parent))], np.int64)
-    return roots[groups]
-
-
-def filter_values(values: str | Iterable[object]) -> set[str]:
-    """A filter's wanted values as compared with the metadata: stripped, lower case (one
-    value or several)."""
-    return {str(v).strip().lower() for v in ([values] if isinstance(values, str) else values)}
-
-
-# The near-duplicate constants live in lookalike.dedup; importable from here too.
-__all__ = [
-    "COMBINE_METHODS",
-    "MATCH_CLOSE",
-    "MATCH_SIMILAR",
-    "MAX_K",
-    "NEAR_COLLAPSE_FRACTION",
-    "NEAR_COLLAPSE_NEIGHBOURS",
-    "FilterError",
-    "Filters",
-    "QueryResult",
-    "Recommendation",
-    "Recommender",
-    "UnknownItemError",
-    "decode_each",
-    "filter_values",
-    "join_groups",
-    "merge_nearest",
-    "per_source_crops",
-    "product_vectors",
-]
