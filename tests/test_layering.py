@@ -57,6 +57,13 @@ DEFERRED_IMPORTS = {
     ("lookalike", "lookalike.recommend"),
     # The thread settings of `lookalike serve` must precede loading faiss and PyTorch.
     ("lookalike.cli", "lookalike.cli.commands"),
+    # The CLI's one exception, where it dispatches: `--help` and argument errors must not
+    # load faiss, PyTorch and FastAPI; only the command that runs imports its module.
+    *(
+        ("lookalike.cli.commands", f"lookalike.cli.{group}")
+        for group in ("build", "recommend", "evaluate", "demo", "check", "serve", "update")
+    ),
+    ("lookalike.cli.commands", "lookalike.recommend"),
 }
 
 

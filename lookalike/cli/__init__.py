@@ -1,9 +1,11 @@
 """The ``lookalike`` command line: :func:`main` is the console script's entry point.
 
 One module per command group (``build``, ``recommend``, ``evaluate``, ``demo``, ``check``,
-``serve``, ``update``), each with ``add_parsers(sub)`` and its ``cmd_*`` functions;
-:mod:`lookalike.cli.commands` imports them explicitly and dispatches. Shared pieces (usage errors,
-``KEY=VALUE`` parsing, result tables) are in :mod:`lookalike.cli.common` and re-exported here.
+``serve``, ``update``) with its ``cmd_*`` functions, and its arguments in
+:mod:`lookalike.cli.parsers` (argparse only); :mod:`lookalike.cli.commands` builds the parser
+from those and imports the group that runs, so ``--help`` answers at once. Shared pieces
+(usage errors, ``KEY=VALUE`` parsing, result tables) are in :mod:`lookalike.cli.common` and
+re-exported here.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from lookalike.bundle import (
     find_orphans,
     read_bundle,
 )
+from lookalike.cli.parsers.check import add_parsers as add_parsers  # the old import path
 
 #: Catalog problems ``check`` repeats from the build report: a product's CSV rows that
 #: disagree on its metadata (the first row's was kept).
@@ -67,26 +68,3 @@ def print_catalog_notes(bundle: Path) -> None:
         print(f"warning: {note}")
     if len(notes) > 10:
         print(f"warning: ... and {len(notes) - 10} more products whose rows disagree")
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Add ``check`` to the ``lookalike`` parser."""
-    p = sub.add_parser(
-        "check",
-        help="verify a bundle's integrity (checksums, counts) and report orphaned files",
-    )
-    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
-    p.add_argument(
-        "--repair",
-        action="store_true",
-        help="remove images and thumbnails no kept version uses (under the writer lock)",
-    )
-    p.add_argument(
-        "--thumbnail-dir",
-        type=Path,
-        action="append",
-        dest="thumbnail_dirs",
-        metavar="DIR",
-        help="also check this thumbnail cache (a server's --thumbnail-dir; repeatable)",
-    )
-    p.set_defaults(func=cmd_check)

@@ -1,0 +1,66 @@
+"""The arguments of ``lookalike evaluate``: argparse only, so ``--help`` and argument
+errors answer without loading the command (:mod:`lookalike.cli.evaluate` runs it)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate`` and ``evaluate-personal`` to the ``lookalike`` parser."""
+    p = sub.add_parser("evaluate", help="measure retrieval quality (P@k, mAP) of a bundle")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    p.add_argument("--catalog", type=Path, help="catalog folder (default: the bundle's)")
+    p.add_argument("--split", type=Path, help="id,split CSV (default: CATALOG/split.csv)")
+    p.add_argument("--label-column", default="ProductType", help="relevance label column")
+    p.add_argument("--also", action="append", help="more label columns for P@10 (repeatable)")
+    p.add_argument("--out", type=Path, help="report folder (default: BUNDLE/report)")
+    p.add_argument(
+        "--compare",
+        action="append",
+        type=Path,
+        help="another bundle to put in the same table (repeatable)",
+    )
+    p.add_argument("--no-baselines", action="store_true", help="skip raw-pixel/chance rows")
+    p.add_argument("--no-robustness", action="store_true", help="skip degraded-copy queries")
+    p.add_argument(
+        "--queries",
+        type=Path,
+        help="folder of labelled outside photos (labels.csv + images/, e.g. "
+        "../shared/shopper-photos): the shopper-photo protocol runs on them too",
+    )
+    p.add_argument(
+        "--queries-split",
+        default="auto",
+        help="value of the labels' split column to query with (default: dev when present, "
+        "else every photo; '' for every photo)",
+    )
+    p.add_argument(
+        "--queries-min-items",
+        type=int,
+        default=20,
+        help="catalog items a photo's type needs to be scored (the protocol's 20)",
+    )
+    p.add_argument(
+        "--no-focus",
+        action="store_true",
+        help="query the outside photos without the garment focus (to measure what it adds)",
+    )
+    p.add_argument(
+        "--no-expansion",
+        action="store_true",
+        help="query photos (outside photos, degraded copies) without query expansion",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(command=("evaluate", "cmd_evaluate"))
+
+    p = sub.add_parser(
+        "evaluate-personal", help="simulated shoppers: personalised methods vs best-sellers"
+    )
+    p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
+    p.add_argument("--shoppers", type=int, default=300, help="simulated shoppers")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed")
+    p.add_argument("--out", type=Path, help="JSON output (default BUNDLE/report/personal.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(command=("evaluate", "cmd_evaluate_personal"))
