@@ -1,9 +1,9 @@
 """Measure the near-duplicate threshold and the ``match`` words on a bundle of a real catalog.
 
 Recommendations collapse photos whose embeddings are closer than NEAR_COLLAPSE_FRACTION times
-the catalog's median nearest-neighbour distance (``lookalike/recommend.py``), and each result
-carries a word (same / close / similar / distant) from the same ratio. This script measures
-what those numbers do on the catalog:
+the catalog's median nearest-neighbour distance (``lookalike/recommend/recommender.py``), and
+each result carries a word (same / close / similar / distant) from the same ratio. This script
+measures what those numbers do on the catalog:
 
 1. known duplicate groups (``duplicates.csv``, byte-identical photos under several ids): the
    distance ratio between members (must be ~0);

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lookalike
-import lookalike.recommend
+import lookalike.recommend.photos
 from lookalike.expansion import EXPANSION_MIN_PHOTOS, expand_queries
 from tests.tolerances import approx_tree
 
@@ -81,7 +81,7 @@ def test_bad_shapes_and_weights_are_named(queries, distances, rows, weight, mess
 @pytest.fixture
 def expanding(tiny_bundle, monkeypatch):
     """The tiny bundle (24 items), expanded as a catalog of EXPANSION_MIN_PHOTOS would be."""
-    monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
+    monkeypatch.setattr(lookalike.recommend.photos, "EXPANSION_MIN_PHOTOS", 2)
     return lookalike.load(tiny_bundle)
 
 
@@ -139,7 +139,7 @@ def test_recommend_images_expands_unless_told_not_to(expanding, tmp_path):
 def test_products_with_several_photos_expand_towards_their_matched_photos(
     product_bundle, monkeypatch
 ):
-    monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
+    monkeypatch.setattr(lookalike.recommend.photos, "EXPANSION_MIN_PHOTOS", 2)
     rec = lookalike.load(product_bundle)
     assert rec.grouped
     rng = np.random.default_rng(2)
@@ -158,7 +158,7 @@ def test_distances_of_expanded_product_queries_are_the_photos_own(
 ):
     from PIL import Image
 
-    monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
+    monkeypatch.setattr(lookalike.recommend.photos, "EXPANSION_MIN_PHOTOS", 2)
     rec = lookalike.load(product_bundle)
     photo = tmp_path / "outside.png"
     pixels = np.random.default_rng(4).integers(0, 255, (64, 48, 3), dtype=np.uint8)

@@ -125,9 +125,9 @@ def test_milvus_bundle_expands_photo_queries_as_the_flat_one(
     import numpy as np
     from PIL import Image
 
-    import lookalike.recommend
+    import lookalike.recommend.photos
 
-    monkeypatch.setattr(lookalike.recommend, "EXPANSION_MIN_PHOTOS", 2)
+    monkeypatch.setattr(lookalike.recommend.photos, "EXPANSION_MIN_PHOTOS", 2)
     flat = Recommender.from_bundle(tiny_bundle)
     served = _milvus_copy(tiny_catalog, tiny_bundle, tmp_path)
     photo = tmp_path / "outside.png"
