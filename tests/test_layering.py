@@ -31,6 +31,7 @@ LAYERS = {
     "lookalike.degrade": 0,
     "lookalike.extras": 0,
     "lookalike.ids": 0,
+    "lookalike.garment_boxes": 0,
     "lookalike.catalog": 1,
     "lookalike.labelled": 2,
     "lookalike.imaging": 2,
