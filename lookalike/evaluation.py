@@ -13,7 +13,7 @@ photo); the query's own product and the products in its duplicate group are excl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -419,6 +419,107 @@ def format_query_set_table(results: dict[str, dict[str, dict[str, float]]], digi
             lines.append(
                 f"| {name} | {group} | {int(metrics['queries'])} | " + " | ".join(cells) + " |"
             )
+    return "\n".join(lines)
+
+
+#: The group name of the mean over labels in :func:`mapped_query_metrics`.
+MEAN_OVER_LABELS = "mean over labels"
+
+
+def mapped_relevance(result_types: np.ndarray, answers: Sequence[Collection[str]]) -> np.ndarray:
+    """bool (q, k): result j of query i has a type among query i's answers (the catalog
+    types that answer its label, e.g. from a folder's ``type_map.csv``).
+
+    Args:
+        result_types: object (q, k), the results' types ('' pads missing results, never a hit).
+        answers: per query, the types that count as right.
+    """
+    result_types = np.asarray(result_types, dtype=object)
+    if result_types.ndim != 2 or len(result_types) != len(answers):
+        raise ValueError(f"expected ({len(answers)}, k) result types, got {result_types.shape}")
+    out = np.zeros(result_types.shape, bool)
+    for i, right in enumerate(answers):
+        right = set(right) - {""}
+        out[i] = [t in right for t in result_types[i]]
+    return out
+
+
+def mapped_query_metrics(
+    result_types: np.ndarray,
+    answers: Sequence[Collection[str]],
+    labels: Sequence[str],
+    groups: Sequence[str] | None = None,
+    *,
+    primary: str = DEFAULT_PRIMARY,
+    k: int = 10,
+) -> dict[str, Any]:
+    """Type precision of queries labelled in another vocabulary: a result is a hit when its
+    type is among its query's ``answers`` (:func:`mapped_relevance`); overall, per group,
+    per label and the mean over labels (labels are unbalanced: each counts once).
+
+    Args:
+        result_types: object (q, k) of the results' ``primary`` labels ('' pads).
+        answers: per query, the ``primary`` values that answer it.
+        labels: per query, its label (the unit of the mean over labels).
+        groups: per query, a group it is also reported under (e.g. Apparel / Footwear).
+        primary: the catalog's type column (names the metrics).
+        k: cut-off of P@k.
+
+    Returns:
+        {"all": metrics, "mean over labels": metrics with "labels" (how many) instead of
+        "queries", "groups": group -> metrics, "labels": label -> metrics (most queries
+        first)}, where metrics = {"queries", "P@1 <primary>", "P@<k> <primary>"}.
+    """
+    hits = mapped_relevance(result_types, answers)
+    p1, pk = f"P@1 {primary}", f"P@{k} {primary}"
+
+    def metrics(rows: np.ndarray) -> dict[str, float]:
+        return {
+            "queries": int(rows.sum()),
+            p1: precision_at_k(hits[rows], 1),
+            pk: precision_at_k(hits[rows], k),
+        }
+
+    labels = np.array(list(labels), dtype=object)
+    counts: dict[str, int] = {}
+    for label in labels.tolist():
+        counts[label] = counts.get(label, 0) + 1
+    per_label = {
+        label: metrics(labels == label)
+        for label in sorted(counts, key=lambda name: (-counts[name], name))
+    }
+    mean = {
+        "labels": len(per_label),
+        p1: float(np.mean([m[p1] for m in per_label.values()])) if per_label else float("nan"),
+        pk: float(np.mean([m[pk] for m in per_label.values()])) if per_label else float("nan"),
+    }
+    by_group: dict[str, dict[str, float]] = {}
+    if groups is not None:
+        group_of = np.array(list(groups), dtype=object)
+        by_group = {g: metrics(group_of == g) for g in sorted(set(group_of.tolist()))}
+    return {
+        "all": metrics(np.ones(len(labels), bool)),
+        MEAN_OVER_LABELS: mean,
+        "groups": by_group,
+        "labels": per_label,
+    }
+
+
+def format_mapped_table(metrics: dict[str, Any], digits: int = 3) -> str:
+    """A Markdown table of :func:`mapped_query_metrics`: overall, the mean over labels, each
+    group, then each label."""
+    rows = [("all", metrics["all"]), (MEAN_OVER_LABELS, metrics[MEAN_OVER_LABELS])]
+    rows += list(metrics.get("groups", {}).items())
+    rows += [(f"label: {name}", m) for name, m in metrics.get("labels", {}).items()]
+    keys = [key for key in metrics["all"] if key != "queries"]
+    lines = [
+        "| queries of | queries | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for name, values in rows:
+        count = f"{int(values['queries'])}" if "queries" in values else f"{values['labels']} labels"
+        cells = [f"{values[key]:.{digits}f}" if key in values else "" for key in keys]
+        lines.append(f"| {name} | {count} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

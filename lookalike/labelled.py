@@ -10,6 +10,7 @@ so the same vocabulary compares equal.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Iterable
@@ -109,6 +110,51 @@ def read_labelled_photos(
     if not items:
         raise CatalogError(f"no labelled photos in {folder}")
     return LabelledPhotos(Path(folder).resolve(), items, split, catalog.problems)
+
+
+#: A folder's map from its own label vocabulary to catalog types (``label,producttypes``).
+TYPE_MAP_FILE = "type_map.csv"
+#: A masked folder's label numbers (``value,label``) and its label maps (``masks/<id>.png``).
+MASK_LABELS_FILE = "mask_labels.csv"
+MASKS_DIR = "masks"
+
+
+def read_type_map(path: str | Path) -> dict[str, list[str]]:
+    """A ``type_map.csv``: label -> the catalog types that answer it.
+
+    Args:
+        path: a CSV with columns ``label`` and ``producttypes`` (``;``-joined types).
+
+    Returns:
+        label -> types, in file order (labels with no type are left out).
+
+    Raises:
+        CatalogError: the file lacks one of the two columns.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if not {"label", "producttypes"} <= set(reader.fieldnames or ()):
+            raise CatalogError(f"{path}: expected columns label,producttypes")
+        out: dict[str, list[str]] = {}
+        for row in reader:
+            types = [t.strip() for t in (row["producttypes"] or "").split(";") if t.strip()]
+            label = (row["label"] or "").strip()
+            if label and types:
+                out[label] = types
+    return out
+
+
+def read_mask_labels(path: str | Path) -> dict[int, str]:
+    """A ``mask_labels.csv``: label number (pixel value) -> label name.
+
+    Raises:
+        CatalogError: the file lacks the ``value`` or ``label`` column.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if not {"value", "label"} <= set(reader.fieldnames or ()):
+            raise CatalogError(f"{path}: expected columns value,label")
+        return {int(row["value"]): row["label"].strip() for row in reader}
 
 
 @dataclass

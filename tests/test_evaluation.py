@@ -13,6 +13,7 @@ from lookalike.evaluation import (
     Evaluation,
     average_precision_at_k,
     evaluate_embeddings,
+    format_mapped_table,
     format_query_set_table,
     format_table,
     gallery_exclusions,
@@ -20,6 +21,8 @@ from lookalike.evaluation import (
     instance_recall,
     label_precision,
     label_relevance,
+    mapped_query_metrics,
+    mapped_relevance,
     ndcg_at_k,
     precision_at_k,
     protocol_search,
@@ -377,3 +380,48 @@ def test_evaluate_products_asks_with_every_photo_of_a_query_product():
     assert result.n_queries == 2
     assert result.result_rows[:, :2].tolist() == [[1, 2], [1, 2]]
     assert result.metrics["P@1 ProductType"] == approx(1.0)
+
+
+def test_mapped_relevance_hits_any_answering_type_and_never_padding():
+    types = np.array([["A", "B", ""], ["C", "", ""]], dtype=object)
+    hits = mapped_relevance(types, [{"A", "C"}, {"C", ""}])
+    assert hits.tolist() == [[True, False, False], [True, False, False]]
+
+
+def test_mapped_query_metrics_per_label_and_mean_over_labels():
+    # Three queries of label x (answers {A, B}), one of label y (answers {C}), k = 2.
+    types = np.array(
+        [["A", "B"], ["B", "Z"], ["Z", "A"], ["C", "C"]],
+        dtype=object,
+    )
+    answers = [{"A", "B"}] * 3 + [{"C"}]
+    labels = ["x", "x", "x", "y"]
+    groups = ["top", "top", "bottom", "bottom"]
+
+    metrics = mapped_query_metrics(types, answers, labels, groups, k=2)
+
+    assert list(metrics["labels"]) == ["x", "y"]  # most queries first
+    x, y = metrics["labels"]["x"], metrics["labels"]["y"]
+    assert x["queries"] == 3 and y["queries"] == 1
+    assert x["P@1 ProductType"] == approx(2 / 3)  # hit, hit, miss
+    assert x["P@2 ProductType"] == approx((1.0 + 0.5 + 0.5) / 3)
+    assert y["P@1 ProductType"] == approx(1.0) and y["P@2 ProductType"] == approx(1.0)
+    overall = metrics["all"]
+    assert overall["queries"] == 4
+    assert overall["P@1 ProductType"] == approx(3 / 4)
+    assert overall["P@2 ProductType"] == approx((1.0 + 0.5 + 0.5 + 1.0) / 4)
+    mean = metrics["mean over labels"]
+    assert mean["labels"] == 2
+    assert mean["P@1 ProductType"] == approx((2 / 3 + 1.0) / 2)
+    assert mean["P@2 ProductType"] == approx((2 / 3 + 1.0) / 2)
+    assert metrics["groups"]["top"]["P@2 ProductType"] == approx(0.75)
+    assert metrics["groups"]["bottom"]["P@1 ProductType"] == approx(0.5)
+    table = format_mapped_table(metrics)
+    assert "| mean over labels | 2 labels |" in table and "| label: x | 3 |" in table
+
+
+def test_mapped_query_metrics_without_queries_are_nan():
+    metrics = mapped_query_metrics(np.zeros((0, 10), object), [], [])
+    assert metrics["all"]["queries"] == 0 and np.isnan(metrics["all"]["P@10 ProductType"])
+    assert metrics["labels"] == {} and metrics["groups"] == {}
+    assert np.isnan(metrics["mean over labels"]["P@10 ProductType"])

@@ -101,3 +101,64 @@ def test_compare_bundles_of_products_with_several_photos(product_bundle, tmp_pat
     assert names[0] == "cae (this bundle)" and "cae: photos ask, products answer" in names
     compared = [r for r in rows if r["name"] not in names[:1] and "photos ask" not in r["name"]]
     assert len(compared) == 1 and compared[0]["metrics"] == rows[0]["metrics"]
+
+
+def test_evaluate_with_type_mapped_and_masked_folders(
+    tiny_bundle, tiny_catalog, tmp_path, capsys, monkeypatch
+):
+    """Two --queries folders of other vocabularies (issue 26): amateur-photos-like labels
+    mapped to catalog types, and street-photos-like label maps; both reported."""
+    from lookalike.recommend import Recommender
+    from tests.test_report import make_mapped_folder, make_masked_folder
+
+    monkeypatch.setattr(Recommender, "recommend_look", None, raising=False)
+    mapped = make_mapped_folder(tmp_path / "amateur", tiny_catalog)
+    masked = make_masked_folder(tmp_path / "street")
+    out = tmp_path / "report"
+
+    code, stdout, err = run(
+        capsys, "evaluate", "--bundle", tiny_bundle, "--out", out, "--no-robustness",
+        "--no-baselines", "--queries", mapped, "--queries", masked,
+    )  # fmt: skip
+
+    assert code == 0, err
+    payload = json.loads((out / "report.json").read_text())
+    first, second = payload["query_sets"]
+    assert payload["outside_photos"] == first
+    assert first["protocol"] == "type_map" and first["scored"] == 4
+    assert "result_ids" not in first
+    labels = first["metrics"]["labels"]
+    assert labels["none"]["P@10 ProductType"] == approx(0.0)
+    own = labels["own"]["P@10 ProductType"]
+    mean = first["metrics"]["mean over labels"]["P@10 ProductType"]
+    assert mean == approx((1 + 0 + own) / 3)
+    assert second["protocol"] == "street_masks" and second["garments"] == 3
+    assert second["metrics"]["garment crop"]["all"]["P@10 ProductType"] == approx(1 / 3)
+    assert second["metrics"]["whole photo"]["all"]["P@10 ProductType"] == approx(0.5)
+    markdown = (out / "report.md").read_text()
+    for text in ("labels mapped to catalog types", "| mean over labels | 3 labels |",
+                 "| label: any | 2 |", "### Garment crop", "### Whole photo",
+                 "| 2 | 0.500 | 0.500 |", "not available"):  # fmt: skip
+        assert text in markdown, text
+        assert text.lstrip("# ") in stdout, text
+
+
+def test_evaluate_shopper_photos_output_is_unchanged_by_the_new_protocols(
+    tiny_bundle, tiny_catalog, tmp_path, capsys
+):
+    from tests.test_labelled import make_labelled_folder
+
+    folder = make_labelled_folder(tmp_path / "q", tiny_catalog, ["101", "110"], ["dev", "dev"])
+    out = tmp_path / "report"
+    code, _, _ = run(
+        capsys, "evaluate", "--bundle", tiny_bundle, "--out", out, "--no-robustness",
+        "--no-baselines", "--queries", folder, "--queries-min-items", "1", "--quiet",
+    )  # fmt: skip
+    payload = json.loads((out / "report.json").read_text())
+    assert code == 0 and "query_sets" not in payload
+    assert set(payload["outside_photos"]) == {
+        "folder", "split", "photos", "scored", "unreadable", "metrics",
+    }  # fmt: skip
+    markdown = (out / "report.md").read_text()
+    assert "## Outside photos (shopper-photo protocol)" in markdown
+    assert "labels mapped" not in markdown and "Street photos" not in markdown

@@ -27,8 +27,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--queries",
         type=Path,
+        action="append",
         help="folder of labelled outside photos (labels.csv + images/, e.g. "
-        "../shared/shopper-photos): the shopper-photo protocol runs on them too",
+        "../shared/shopper-photos): its protocol runs on them too: the shopper-photo "
+        "protocol, or with a type_map.csv (labels in another vocabulary) the type-map "
+        "protocol, and with masks/ + mask_labels.csv the street-photo protocol (repeatable)",
     )
     p.add_argument(
         "--queries-split",
@@ -40,7 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--queries-min-items",
         type=int,
         default=20,
-        help="catalog items a photo's type needs to be scored (the protocol's 20)",
+        help="catalog items a photo's type needs to be scored (the shopper-photo protocol's 20)",
     )
     p.add_argument(
         "--no-focus",
