@@ -22,12 +22,17 @@ embeddings), next to the raw 32x32 pixel baseline and two chance rows (random 8-
 with seed 0, as ``lookalike evaluate`` reports, and the exact expectation of a random
 ranking). The hybrid seeds get a mean +- std row. Each bundle also gets the degraded-copy
 robustness recall@1/@10 (``lookalike.report.degraded_copy_recall``: degraded copies of test
-items must find the original), and the shopper-photo protocol on ``--queries`` (default
-``../shared/shopper-photos`` split ``dev`` when present; ``lookalike.report``'s
-``evaluate_queries_folder``: outside photos whose type has >= 20 catalog items query the whole
-catalog; P@1 / P@10 type, P@10 colour and type AND colour, overall and per category; the
-hybrid seeds get their mean). Output: a table on stdout, ``bench/results/quality.json``
-and a Markdown report ``bench/results/quality.md``.
+items must find the original), and each ``--queries`` folder's protocol (repeatable; default
+``../shared/shopper-photos``, plus ``amateur-photos`` and ``street-photos`` beside the catalog
+when present; split ``dev`` when present; ``lookalike.report``'s ``evaluate_queries_folder``):
+the shopper-photo protocol (outside photos whose type has >= 20 catalog items query the whole
+catalog; P@1 / P@10 type, P@10 colour and type AND colour, overall and per category), the
+type-map protocol of a folder with a ``type_map.csv`` (labels in another vocabulary; P@1 /
+P@10 type overall and per label, and the mean over labels) and the street-photo protocol of a
+folder with label maps (garment crop P@10 overall / apparel / footwear / mean over labels,
+whole photo P@10, shop the look when the recommender has ``recommend_look``). The hybrid seeds
+get their mean per protocol. Output: a table on stdout, ``bench/results/quality.json`` and a
+Markdown report ``bench/results/quality.md``.
 """
 
 from __future__ import annotations
@@ -55,7 +60,11 @@ from common import (  # noqa: E402
 )
 
 ROBUST_KEYS = ("recall@1", "recall@10")
-DEFAULT_QUERIES = DEFAULT_CATALOG.parent / "shopper-photos"
+#: The query folders evaluated by default (those present): shopper photos first, then photos
+#: labelled in other vocabularies (amateur photos at home, street photos with label maps).
+DEFAULT_QUERIES = tuple(
+    DEFAULT_CATALOG.parent / name for name in ("shopper-photos", "amateur-photos", "street-photos")
+)
 
 
 @dataclass
@@ -80,6 +89,8 @@ class Row:
     robustness: dict[str, dict[str, float]] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     shopper: dict[str, dict[str, float]] | None = None  # group -> shopper-photo metrics
+    #: query folder name -> {"protocol", "folder", "metrics"} (every --queries folder)
+    query_sets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --- plan and build ------------------------------------------------------------------------
@@ -134,7 +145,7 @@ class Protocol:
 
     catalog: Path
     split: dict[str, str]
-    queries: Path | None = None  # shopper photos (labels.csv + images/), or None
+    queries: list[Path] = field(default_factory=list)  # query folders (labels.csv + images/)
     queries_split: str | None = "auto"
 
     def setup(self, items: Any) -> tuple[np.ndarray, list[str]]:
@@ -190,12 +201,33 @@ def robustness(
     return degraded_copy_recall(recommender, query_rows, keys)
 
 
-def shopper_photos(bundle: Path, folder: Path, split: str | None) -> dict[str, dict[str, float]]:
-    """The shopper-photo protocol's metrics (group -> metrics) of a bundle."""
+def query_sets(
+    bundle: Path, folders: list[Path], split: str | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Each query folder's protocol on a bundle (``evaluate_queries_folder``: shopper-photo,
+    type-map or street-photo protocol, by the folder's layout).
+
+    Returns:
+        (folder name -> {"protocol", "folder", "split", "metrics"}, folder name -> error).
+    """
     from lookalike.recommend import Recommender
     from lookalike.report import evaluate_queries_folder
 
-    return evaluate_queries_folder(Recommender.from_bundle(bundle), folder, split)["metrics"]
+    recommender = Recommender.from_bundle(bundle)
+    out, errors = {}, {}
+    for folder in folders:
+        try:
+            result = evaluate_queries_folder(recommender, folder, split)
+        except Exception as exc:  # noqa: BLE001 - the other folders and rows stand on their own
+            errors[folder.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        out[folder.name] = {
+            "protocol": result.get("protocol", "shopper"),
+            "folder": result["folder"],
+            "split": result["split"],
+            "metrics": result["metrics"],
+        }
+    return out, errors
 
 
 def evaluate_bundle_row(spec: Spec, protocol: Protocol, robust_queries: int) -> Row:
@@ -227,11 +259,18 @@ def evaluate_bundle_row(spec: Spec, protocol: Protocol, robust_queries: int) -> 
         except Exception as exc:  # noqa: BLE001 - a bundle that cannot load still has metrics
             row.info["robustness_error"] = f"{type(exc).__name__}: {exc}"
             row.info["robustness_traceback"] = traceback.format_exc(limit=4)
-    if protocol.queries is not None:
+    if protocol.queries:
         try:
-            row.shopper = shopper_photos(spec.folder, protocol.queries, protocol.queries_split)
+            row.query_sets, errors = query_sets(
+                spec.folder, protocol.queries, protocol.queries_split
+            )
         except Exception as exc:  # noqa: BLE001 - the catalog rows stand on their own
-            row.info["shopper_error"] = f"{type(exc).__name__}: {exc}"
+            errors = {"all": f"{type(exc).__name__}: {exc}"}
+        if errors:
+            row.info["shopper_error"] = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        row.shopper = next(
+            (q["metrics"] for q in row.query_sets.values() if q["protocol"] == "shopper"), None
+        )
     return row
 
 
@@ -312,6 +351,11 @@ def aggregate(rows: list[Row], encoder: str) -> Row | None:
             group: {k: float(np.mean([r.shopper[group][k] for r in chosen])) for k in metrics}
             for group, metrics in chosen[0].shopper.items()
         }
+    sets = {
+        name: {**first, "metrics": mean_tree([r.query_sets[name]["metrics"] for r in chosen])}
+        for name, first in chosen[0].query_sets.items()
+        if all(name in r.query_sets for r in chosen)
+    }
     seeds = [(r.info.get("encoder_options") or {}).get("seed") for r in chosen]
     over = (
         f"seeds {', '.join(map(str, seeds))}"
@@ -330,7 +374,26 @@ def aggregate(rows: list[Row], encoder: str) -> Row | None:
             "robustness_mean_spread": _robust_spread(chosen) if robust else None,
         },
         shopper,
+        sets,
     )
+
+
+def mean_tree(trees: list[Any]) -> Any:
+    """The mean of nested dicts of numbers, key by key (keys every tree has); other values
+    (counts of a protocol's photos, flags, lists) as the first tree has them, numbers that
+    differ averaged."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {
+            key: mean_tree([t[key] for t in trees])
+            for key in first
+            if all(isinstance(t, dict) and key in t for t in trees)
+        }
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        numbers = all(isinstance(t, int | float) and not isinstance(t, bool) for t in trees)
+        if numbers and any(t != first for t in trees):
+            return float(np.mean(trees))
+    return first
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -414,6 +477,64 @@ def shopper_table(rows: list[Row]) -> str:
     return format_query_set_table(chosen) if chosen else "(no shopper-photo results)"
 
 
+def _value(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else ("" if value is None else str(value))
+
+
+def query_set_table(rows: list[Row], name: str) -> str:
+    """Per bundle row, one type-map or street-photo query folder's headline numbers, as
+    Markdown (the shopper-photo folders are in :func:`shopper_table`)."""
+    chosen = [(r.name, r.query_sets[name]) for r in rows if name in r.query_sets]
+    if not chosen:
+        return "(no results)"
+    protocol = chosen[0][1]["protocol"]
+    cells: list[tuple[str, dict[str, Any]]] = []
+    for row_name, result in chosen:
+        metrics = result["metrics"]
+        if protocol == "type_map":
+            values = {
+                "queries": metrics["all"]["queries"],
+                "P@1 type": metrics["all"]["P@1 ProductType"],
+                "P@10 type": metrics["all"]["P@10 ProductType"],
+                "mean over labels P@10": metrics["mean over labels"]["P@10 ProductType"],
+            }
+            values |= {
+                f"{label} P@10": m["P@10 ProductType"] for label, m in metrics["labels"].items()
+            }
+        else:
+            crop, look = metrics["garment crop"], metrics["shop the look"]
+            values = {
+                "garments": crop["all"]["queries"],
+                "crop P@10": crop["all"]["P@10 ProductType"],
+                **{f"crop {g} P@10": m["P@10 ProductType"] for g, m in crop["groups"].items()},
+                "crop mean over labels P@10": crop["mean over labels"]["P@10 ProductType"],
+                "whole photo P@10": metrics["whole photo"]["all"]["P@10 ProductType"],
+                "look found": look.get("found", "not available"),
+                "look P@10": look.get("P@10 ProductType", "not available"),
+            }
+            values |= {
+                f"crop {label} P@10": m["P@10 ProductType"] for label, m in crop["labels"].items()
+            }
+        cells.append((row_name, values))
+    keys: list[str] = []
+    for _, values in cells:
+        keys += [k for k in values if k not in keys]
+    lines = ["| features | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for row_name, values in cells:
+        lines.append(f"| {row_name} | " + " | ".join(_value(values.get(k)) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def other_query_sets(rows: list[Row]) -> list[str]:
+    """The names of the type-map and street-photo query folders, in first-seen order."""
+    names: list[str] = []
+    for row in rows:
+        names += [
+            n for n, q in row.query_sets.items() if q["protocol"] != "shopper" and n not in names
+        ]
+    return names
+
+
 def write_markdown(rows: list[Row], context: dict[str, Any], path: Path) -> Path:
     """The Markdown report: context, main table, robustness table, notes (missing rows too)."""
     shown = [r for r in rows if r.kind != "missing"]
@@ -435,6 +556,9 @@ def write_markdown(rows: list[Row], context: dict[str, Any], path: Path) -> Path
         shopper_table(shown),
         "",
     ]
+    for name in other_query_sets(shown):
+        protocol = next(r.query_sets[name]["protocol"] for r in shown if name in r.query_sets)
+        lines += [f"## {name} ({protocol} protocol, k = 10)", "", query_set_table(shown, name), ""]
     notes = [
         f"- {r.name} ({k.replace('_', ' ')}): {r.info[k]}"
         for r in rows
@@ -460,6 +584,7 @@ def row_json(row: Row) -> dict[str, Any]:
         "metrics": row.metrics,
         "robustness": row.robustness,
         "shopper_photos": row.shopper,
+        "query_sets": row.query_sets,
         **row.info,
     }
 
@@ -525,8 +650,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--queries",
         type=Path,
-        default=DEFAULT_QUERIES,
-        help="shopper photos (labels.csv + images/) for the shopper-photo rows; '' to skip",
+        action="append",
+        help="query folder (labels.csv + images/; its protocol by its layout: shopper photos, "
+        "a type_map.csv, label maps); repeatable; default: "
+        + ", ".join(p.name for p in DEFAULT_QUERIES)
+        + " beside the catalog, those present; '' to skip",
     )
     parser.add_argument(
         "--queries-split",
@@ -582,9 +710,12 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 failed[spec.name] = f"build failed: {type(exc).__name__}: {exc}"
     split_path = args.catalog / "split.csv"
-    queries = args.queries if args.queries and str(args.queries) and args.queries.is_dir() else None
-    if args.queries and str(args.queries) not in ("", ".") and queries is None:
-        print(f"no shopper photos at {args.queries}: shopper-photo rows skipped")
+    given = args.queries is not None
+    asked = [q for q in (args.queries if given else DEFAULT_QUERIES) if str(q) not in ("", ".")]
+    queries = [q for q in asked if q.is_dir()]
+    for missing in (q for q in asked if not q.is_dir()):
+        if given or missing == DEFAULT_QUERIES[0]:
+            print(f"no query photos at {missing}: its rows skipped")
     protocol = Protocol(
         args.catalog,
         read_split(split_path) if split_path.is_file() else {},
@@ -620,9 +751,12 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(shown)
     print("\n" + table + "\n\nrobust R@k = mean degraded-copy recall; per degradation:\n")
     print(robustness_table(shown))
-    if queries is not None:
-        print(f"\nshopper photos ({queries}, split {args.queries_split}):\n")
+    if any(r.shopper for r in shown):
+        print(f"\nshopper photos (split {args.queries_split}):\n")
         print(shopper_table(shown))
+    for name in other_query_sets(shown):
+        print(f"\n{name} (split {args.queries_split}):\n")
+        print(query_set_table(shown, name))
     for row in rows:
         for key in ("warning", "robustness_error", "shopper_error", "error"):
             if row.info.get(key):
