@@ -37,6 +37,7 @@ LAYERS = {
     "lookalike.imaging": 2,
     "lookalike.grid": 3,
     "lookalike.encoders": 4,
+    "lookalike.parsing": 4,
     "lookalike.index": 5,
     "lookalike.bundle": 6,
     "lookalike.dedup": 7,

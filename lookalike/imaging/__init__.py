@@ -33,6 +33,7 @@ from lookalike.imaging.preprocess import (
     check_resize,
     crop_image,
     letterbox,
+    letterbox_geometry,
     load_image,
     parse_crop,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "image_content_hash",
     "iter_image_batches",
     "letterbox",
+    "letterbox_geometry",
     "load_image",
     "load_images",
     "open_rgb",

@@ -101,6 +101,15 @@ def check_resize(resize: str) -> Image.Resampling:
     return RESIZE_FILTERS[resize]
 
 
+def letterbox_geometry(width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """Where :func:`letterbox` puts a ``width`` x ``height`` image on its ``size`` square:
+    ``(left, top, new_width, new_height)`` in pixels of the square."""
+    scale = size / max(width, height)
+    new_w = min(size, max(1, round(width * scale)))
+    new_h = min(size, max(1, round(height * scale)))
+    return (size - new_w) // 2, (size - new_h) // 2, new_w, new_h
+
+
 def letterbox(
     image: Image.Image,
     size: int,
@@ -136,9 +145,7 @@ def letterbox(
     width, height = rgb.size
     if width < 1 or height < 1:
         raise ValueError(f"cannot letterbox an empty {width}x{height} image")
-    scale = size / max(width, height)
-    new_w = min(size, max(1, round(width * scale)))
-    new_h = min(size, max(1, round(height * scale)))
+    left, top, new_w, new_h = letterbox_geometry(width, height, size)
     if (new_w, new_h) != (width, height):
         rgb = rgb.resize((new_w, new_h), resample, reducing_gap=3.0)
     if fill[0] == fill[1] == fill[2]:
@@ -147,7 +154,6 @@ def letterbox(
     else:
         out = np.empty((size, size, 3), dtype=np.uint8)
         out[...] = np.asarray(fill, dtype=np.uint8)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
     out[top : top + new_h, left : left + new_w] = np.asarray(rgb, dtype=np.uint8)
     return out
 
