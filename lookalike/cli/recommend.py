@@ -27,6 +27,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         return _recommend_profile(args)
     if not args.images and not args.item:
         raise UsageError("give at least one IMAGE, --item ID or --like ID|PHOTO")
+    if args.look:
+        return _recommend_look(args)
     crop = None
     if args.crop is not None:
         if not args.images:
@@ -74,6 +76,40 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         )
         print(f"grid written to {path}", file=sys.stderr)
     return 1 if any(r.error for r in results) else 0
+
+
+def _recommend_look(args: argparse.Namespace) -> int:
+    """`recommend --look IMAGE...`: every garment in each photo, each with its lookalikes."""
+    if not args.images or args.item or args.crop is not None:
+        raise UsageError("--look takes IMAGE queries only (no --item, no --crop)")
+    for path in args.images:
+        if not Path(path).is_file():
+            raise UsageError(f"image not found: {path}")
+    recommender = Recommender.from_bundle(args.bundle)
+    looks = recommender.recommend_look(
+        [str(p) for p in args.images],
+        args.k,
+        filters=parse_key_values(args.filter, "--filter"),
+        collapse_duplicates=not args.allow_duplicates,
+    )
+    columns = display_columns(recommender)
+    for look in looks:
+        if args.json:
+            print(json.dumps(look.to_dict(), ensure_ascii=False))
+            continue
+        print(f"\nquery: {look.query}")
+        if look.error:
+            print(f"  error: {look.error}")
+            continue
+        for number, garment in enumerate(look.garments):
+            box = ",".join(f"{v:.2f}" for v in garment.box)
+            main = "  (main)" if number == look.main else ""
+            print(
+                f"garment {number + 1}: {garment.kind}, box {box}, "
+                f"{garment.area:.0%} of the photo{main}"
+            )
+            print(format_table(QueryResult(look.query, garment.results), columns))
+    return 1 if any(look.error for look in looks) else 0
 
 
 def _recommend_profile(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ when this was one module):
   queries by item;
 - :mod:`~lookalike.recommend.photos`: queries by photo (encoding with crop and garment focus,
   query expansion, distances restated from the photo);
+- :mod:`~lookalike.recommend.look`: shop the look (the garments a photo shows, each with
+  its lookalikes);
 - :mod:`~lookalike.recommend.filters`: metadata filters -> allowed rows;
 - :mod:`~lookalike.recommend.products`: products with several photos, as arrays;
 - :mod:`~lookalike.recommend.results`: :class:`Recommendation`, :class:`QueryResult`, merging
@@ -27,6 +29,7 @@ from lookalike.dedup import (
 from lookalike.encoders.queries import decode_each, per_source_crops
 from lookalike.expansion import EXPANSION_MIN_PHOTOS, EXPANSION_NEIGHBOURS
 from lookalike.recommend.filters import FilterError, Filters, filter_values
+from lookalike.recommend.look import LookQueries
 from lookalike.recommend.photos import PhotoQueries
 from lookalike.recommend.products import join_groups, product_vectors
 from lookalike.recommend.recommender import (
@@ -35,7 +38,13 @@ from lookalike.recommend.recommender import (
     Recommender,
     UnknownItemError,
 )
-from lookalike.recommend.results import QueryResult, Recommendation, merge_nearest
+from lookalike.recommend.results import (
+    GarmentResult,
+    LookResult,
+    QueryResult,
+    Recommendation,
+    merge_nearest,
+)
 
 __all__ = [
     "COMBINE_METHODS",
@@ -48,6 +57,9 @@ __all__ = [
     "NEAR_COLLAPSE_NEIGHBOURS",
     "FilterError",
     "Filters",
+    "GarmentResult",
+    "LookQueries",
+    "LookResult",
     "PhotoQueries",
     "QueryResult",
     "Recommendation",

@@ -46,6 +46,7 @@ from lookalike.index.grouped import (
 )
 from lookalike.recommend import filters as _filters
 from lookalike.recommend.filters import Filters
+from lookalike.recommend.look import LookQueries
 from lookalike.recommend.photos import PhotoQueries
 from lookalike.recommend.products import (
     join_groups,
@@ -67,7 +68,7 @@ class UnknownItemError(KeyError):
         return f"unknown item id {self.args[0]!r}"
 
 
-class Recommender(PhotoQueries):
+class Recommender(PhotoQueries, LookQueries):
     """Loaded bundle + query methods. Thread-safe for concurrent reads."""
 
     def __init__(self, data: BundleData, encoder, index):

@@ -74,3 +74,51 @@ def merge_nearest(lists: Sequence[Sequence[Recommendation]], k: int) -> list[Rec
     for rank, result in enumerate(merged, start=1):
         result.rank = rank
     return merged
+
+
+@dataclass
+class GarmentResult:
+    """One garment found in a photo (shop the look) and its own lookalikes."""
+
+    #: what the garment parser calls it (``top``, ``dress``, ``shoes``...; ``photo`` when no
+    #: garment was found and the whole photo is answered).
+    kind: str
+    #: where it is: (x, y, w, h) fractions of the photo, usable as a ``crop``.
+    box: Crop
+    #: the share of the photo it covers, and how sure the parser is (0..1).
+    area: float
+    score: float
+    results: list[Recommendation] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: kind, box, area, score and the ranked list."""
+        return {
+            "kind": self.kind,
+            "box": [round(v, 4) for v in self.box],
+            "area": round(self.area, 4),
+            "score": round(self.score, 4),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+@dataclass
+class LookResult:
+    """Shop the look: the garments found in one photo, each with its lookalikes."""
+
+    query: str
+    garments: list[GarmentResult] = field(default_factory=list)
+    #: index into ``garments`` of the garment the photo is most about (None: no garment).
+    main: int | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: the query, its garments (largest first) and which is the main one
+        (or the error)."""
+        payload: dict[str, Any] = {
+            "query": self.query,
+            "garments": [g.to_dict() for g in self.garments],
+            "main": self.main,
+        }
+        if self.error:
+            payload["error"] = self.error
+        return payload

@@ -80,12 +80,29 @@ class QueryInfo(BaseModel):
     )
 
 
+class GarmentAnswer(BaseModel):
+    """A garment found in the photo (shop the look) and its own lookalikes."""
+
+    kind: str = Field(description="top, outerwear, dress, skirt, pants, shorts, shoes, bag; "
+                      "photo = no garment found, the whole photo answered")  # fmt: skip
+    box: list[float] = Field(description="x, y, w, h fractions of the photo (a crop)")
+    area: float = Field(description="share of the photo the garment covers")
+    score: float = Field(description="how sure the garment parser is, 0..1")
+    results: list[Result]
+
+
 class Recommendations(BaseModel):
     """The lookalikes of a query, nearest first."""
 
     query: QueryInfo
     results: list[Result]
     took_ms: float
+    garments: list[GarmentAnswer] | None = Field(
+        None,
+        description="with look=true: every garment found, largest first, each with its "
+        "lookalikes; results and query.crop are then those of the main one",
+    )
+    main: int | None = Field(None, description="index in garments of the main garment")
 
 
 class ItemsPage(BaseModel):

@@ -187,3 +187,31 @@ def test_recommend_with_a_bad_crop_is_a_one_line_error(tiny_bundle, tmp_path, ca
     code, _, err = run(capsys, "recommend", "--bundle", tiny_bundle, "--item", "101",
                        "--crop", "0,0,1,1")  # fmt: skip
     assert_user_error(code, err, "recommend", "--crop applies to IMAGE queries")
+
+
+def test_recommend_look_lists_each_garment_with_its_table(tiny_bundle, capsys):
+    image = catalog_of(tiny_bundle) / "Apparel" / "110.jpg"
+
+    code, out, err = run(capsys, "recommend", "--bundle", tiny_bundle, image, "-k", "2", "--look")
+
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == f"query: {image}"
+    garments = [line for line in lines if line.startswith("garment ")]
+    assert garments and sum("(main)" in line for line in garments) == 1
+    assert len(lines) == 1 + len(garments) * (1 + 1 + 2)  # header, table header, 2 rows
+
+    code, out, _ = run(
+        capsys, "recommend", "--bundle", tiny_bundle, image, "-k", "2", "--look", "--json"
+    )
+    payload = json.loads(out)
+    assert code == 0 and payload["query"] == str(image)
+    assert all(len(g["results"]) == 2 for g in payload["garments"])
+
+
+def test_recommend_look_refuses_items_and_crops(tiny_bundle, capsys):
+    image = catalog_of(tiny_bundle) / "Apparel" / "110.jpg"
+    code, _, err = run(
+        capsys, "recommend", "--bundle", tiny_bundle, image, "--look", "--crop", "0,0,1,1"
+    )
+    assert_user_error(code, err, "recommend", "--look takes IMAGE queries only")

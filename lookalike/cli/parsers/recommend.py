@@ -32,6 +32,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "(e.g. 0,0.4,1,0.6 = the lower 60%%)",
     )
     p.add_argument(
+        "--look",
+        action="store_true",
+        help="shop the look: find every garment in each IMAGE and list lookalikes for each",
+    )
+    p.add_argument(
         "--filter",
         action="append",
         metavar="COLUMN=VALUE[,VALUE]",

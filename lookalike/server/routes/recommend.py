@@ -41,8 +41,16 @@ CropParam = Annotated[
         examples=["0.1,0.3,0.8,0.5"],
     ),
 ]
+#: The ``look`` query parameter: shop the look.
+LookParam = Annotated[
+    bool,
+    Query(
+        description="shop the look: find every garment in the photo and answer each; "
+        "results are the main garment's (not with crop)"
+    ),
+]
 #: Query parameters that are not metadata filters.
-RESERVED = {"k", "allow_duplicates", "crop"}
+RESERVED = {"k", "allow_duplicates", "crop", "look"}
 
 router = APIRouter()
 
@@ -61,15 +69,21 @@ async def recommend(
     k: TopK = DEFAULT_K,
     allow_duplicates: AllowDuplicates = False,
     crop: CropParam = None,
+    look: LookParam = False,
 ) -> dict[str, Any]:
-    """Lookalikes of an uploaded photo (multipart field ``image``), or of the ``crop`` of it."""
+    """Lookalikes of an uploaded photo (multipart field ``image``), or of the ``crop`` of it;
+    with ``look=true``, of every garment found in it."""
     try:
         box = parse_crop(crop) if crop is not None else None
     except CropError as exc:
         raise ApiError(422, "invalid_crop", str(exc)) from None
+    if look and box is not None:
+        raise ApiError(422, "invalid_crop", "look=true finds the garments itself; drop crop")
     filters = cat.filters(request, reserved=RESERVED)
     upload = await read_image_upload(request, max_upload_bytes)
     started = time.perf_counter()
+    if look:
+        return await _look(request, cat, budget, upload, k, filters, allow_duplicates, started)
     [result] = await cat.run(
         # The decode waits for room in the server's memory budget (server/memory.py).
         budget.bound(decode_cost(upload.data), cat.recommender.recommend_images),
@@ -126,4 +140,40 @@ async def similar(
             "filters": filters,
         },
         **results_json(request, result.results, started),
+    }
+
+
+async def _look(request, cat, budget, upload, k, filters, allow_duplicates, started):
+    """The shop-the-look answer of ``POST /api/recommend?look=true``."""
+    [look] = await cat.run(
+        budget.bound(decode_cost(upload.data), cat.recommender.recommend_look),
+        [upload.data],
+        k,
+        filters=filters,
+        names=[upload.filename],
+        collapse_duplicates=not allow_duplicates,
+    )
+    if look.error:
+        detail = look.error.replace("<bytes>", repr(upload.filename), 1)
+        raise ApiError(422, "invalid_image", detail)
+    main = look.garments[look.main]
+    garments = [
+        {
+            **{key: value for key, value in garment.to_dict().items() if key != "results"},
+            "results": results_json(request, garment.results, started)["results"],
+        }
+        for garment in look.garments
+    ]
+    whole = main.kind == "photo"
+    return {
+        "query": {
+            "type": "image",
+            "filename": upload.filename,
+            "k": k,
+            "filters": filters,
+            "crop": None if whole else [round(v, 4) for v in main.box],
+        },
+        **results_json(request, main.results, started),
+        "garments": garments,
+        "main": look.main,
     }

@@ -204,3 +204,29 @@ def test_allow_duplicates_is_a_flag_not_a_filter(client, red_circle):
     assert_error(
         client.get("/api/items/101/similar?allow_duplicates=maybe"), 422, "invalid_parameter"
     )
+
+
+# --- POST /api/recommend?look=true (shop the look) ------------------------------------------
+def test_look_answers_every_garment_and_the_main_one_as_results(client, red_circle):
+    response = upload(client, red_circle, query="?k=3&look=true")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    garments, main = body["garments"], body["main"]
+    assert garments and 0 <= main < len(garments)
+    for garment in garments:
+        assert set(garment) == {"kind", "box", "area", "score", "results"}
+        assert len(garment["results"]) == 3 and len(garment["box"]) == 4
+        assert all(set(r) == RESULT_FIELDS for r in garment["results"])
+    assert body["results"] == garments[main]["results"]
+    whole = garments[main]["kind"] == "photo"
+    assert body["query"]["crop"] == (None if whole else garments[main]["box"])
+
+
+def test_a_plain_query_has_no_garments(client, red_circle):
+    body = upload(client, red_circle, query="?k=2").json()
+    assert body["garments"] is None and body["main"] is None
+
+
+def test_look_with_a_crop_is_refused(client, red_circle):
+    response = upload(client, red_circle, query="?look=true&crop=0,0,0.5,0.5")
+    assert_error(response, 422, "invalid_crop", "look=true")
