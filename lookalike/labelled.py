@@ -20,10 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.catalog import CatalogError, Item, read_catalog
-from lookalike.imaging import LEGACY_RESIZE, cached_images
+from lookalike.garment_boxes import garment_boxes
+from lookalike.imaging import LEGACY_RESIZE, ImageDecodeError, cached_images, load_image
 
-#: The ``split`` value an archive folder's photos are taken from when it has that split.
+#: The ``split`` value an archive folder's photos are taken from when it has that split
+#: (else ``train`` when it has that one).
 ARCHIVE_SPLIT = "archive"
+TRAIN_SPLIT = "train"
+#: The catalog column a ``type_map.csv`` maps a folder's own labels to.
+TYPE_COLUMN = "ProductType"
+#: A label that names several catalog types (``Tops;Shirts``): one of them, not known which.
+LABEL_SEPARATOR = ";"
 #: Label file names tried, in order, inside a labelled-photo folder.
 LABEL_FILES = ("labels.csv", "fashion.csv", "metadata.csv")
 SPLIT_COLUMN = "split"
@@ -166,8 +173,14 @@ class Archive:
     labels: dict[str, list[str]]  # label column -> per readable photo ('' unknown)
     problems: list[str] = field(default_factory=list)
 
-    def record(self) -> dict[str, object]:
-        """What a bundle's manifest records: folder, split, count and sha256 of the list."""
+    #: The archives this one joins (:func:`join_archives`); empty for one folder.
+    parts: list[Archive] = field(default_factory=list)
+
+    def record(self) -> dict[str, object] | list[dict[str, object]]:
+        """What a bundle's manifest records: folder, split, count and sha256 of the list
+        (a list of those for joined archives)."""
+        if self.parts:
+            return [part.record() for part in self.parts]
         return {
             "folder": str(self.photos.root),
             "split": self.photos.split,
@@ -177,12 +190,37 @@ class Archive:
 
 
 def resolve_archive_split(folder: str | Path, split: str | None) -> str | None:
-    """``auto``: ``archive`` when the folder's labels have that split value, else every
-    photo (None); any other value as given."""
+    """``auto``: ``archive`` when the folder's labels have that split value, else ``train``
+    when they have that one, else every photo (None); any other value as given."""
     if split != "auto":
         return split
     splits = {item.metadata.get(SPLIT_COLUMN) for item in read_labelled_photos(folder).items}
-    return ARCHIVE_SPLIT if ARCHIVE_SPLIT in splits else None
+    for wanted in (ARCHIVE_SPLIT, TRAIN_SPLIT):
+        if wanted in splits:
+            return wanted
+    return None
+
+
+def mapped_type_labels(photos: LabelledPhotos, type_map: dict[str, list[str]]) -> list[str]:
+    """Per photo, the catalog types its own ``label`` maps to, ``;``-joined (a partial
+    label: one of them), '' when the label has no row in the map."""
+    return [LABEL_SEPARATOR.join(type_map.get(label, [])) for label in photos.labels("label")]
+
+
+def _masked_garments(photos: LabelledPhotos, type_map: dict[str, list[str]]):
+    """(item, box, types) for every garment of every masked photo: a wanted label (one with
+    a type_map row) covering >= 1.5% of its photo, boxed as the street protocol boxes it."""
+    from PIL import Image
+
+    by_value = read_mask_labels(photos.root / MASK_LABELS_FILE)
+    for item in photos.items:
+        mask_path = photos.root / MASKS_DIR / f"{Path(str(item.path)).stem}.png"
+        if not mask_path.is_file():
+            continue
+        with Image.open(mask_path) as mask:
+            labels = np.asarray(mask)
+        for label, box in garment_boxes(labels, by_value, type_map):
+            yield item, box, LABEL_SEPARATOR.join(type_map[label])
 
 
 def read_archive(
@@ -206,6 +244,22 @@ def read_archive(
     photos = read_labelled_photos(
         folder, split=resolve_archive_split(folder, split), columns=columns
     )
+    type_map_path = photos.root / TYPE_MAP_FILE
+    if type_map_path.is_file() and TYPE_COLUMN in columns:
+        type_map = read_type_map(type_map_path)
+        if (photos.root / MASKS_DIR).is_dir() and (photos.root / MASK_LABELS_FILE).is_file():
+            return _masked_archive(photos, type_map, columns, size, resize)
+        types = mapped_type_labels(photos, type_map)
+        photos = LabelledPhotos(
+            photos.root,
+            [
+                Item(item.id, item.path, {**item.metadata, TYPE_COLUMN: t})
+                for item, t in zip(photos.items, types, strict=True)
+                if t
+            ],
+            photos.split,
+            photos.problems,
+        )
     paths = [Path(p) for p in photos.paths]
     batch = cached_images(paths, size, cache_dir, progress=progress, resize=resize)
     problems = [f"{photos.paths[i]}: {message}; skipped" for i, message in batch.errors]
@@ -216,3 +270,51 @@ def read_archive(
     )
     labels = {column: photos.labels(column) for column in columns}
     return Archive(photos, batch.images, labels, problems)
+
+
+def _masked_archive(
+    photos: LabelledPhotos,
+    type_map: dict[str, list[str]],
+    columns: list[str],
+    size: int,
+    resize: str,
+) -> Archive:
+    """An archive of the garments in masked photos (street photos): one labelled crop per
+    garment (:func:`_masked_garments`), its type the type_map's types for its label."""
+    items, images, problems = [], [], []
+    for item, box, types in _masked_garments(photos, type_map):
+        try:
+            images.append(load_image(item.path, size, crop=box, resize=resize))
+        except ImageDecodeError as exc:
+            problems.append(f"{item.path}: {exc}; skipped")
+            continue
+        crop = ",".join(f"{v:.4f}" for v in box)
+        items.append(Item(f"{item.id}@{crop}", item.path, {TYPE_COLUMN: types}))
+    if not items:
+        raise CatalogError(f"no garments with a type_map row in the masks of {photos.root}")
+    garments = LabelledPhotos(photos.root, items, photos.split, photos.problems)
+    labels = {column: garments.labels(column) for column in columns}
+    return Archive(garments, np.stack(images), labels, problems)
+
+
+def join_archives(archives: list[Archive]) -> Archive:
+    """Several archives as one (photos, images and labels in order); ``record()`` of the
+    result lists each archive's record."""
+    if len(archives) == 1:
+        return archives[0]
+    first = archives[0]
+    columns = list(first.labels)
+    photos = LabelledPhotos(
+        first.photos.root,
+        [item for a in archives for item in a.photos.items],
+        first.photos.split,
+        [problem for a in archives for problem in a.photos.problems],
+    )
+    joined = Archive(
+        photos,
+        np.concatenate([a.images for a in archives]),
+        {c: [v for a in archives for v in a.labels.get(c, [""] * len(a.images))] for c in columns},
+        [problem for a in archives for problem in a.problems],
+    )
+    joined.parts = archives
+    return joined

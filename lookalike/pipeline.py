@@ -42,7 +42,7 @@ from lookalike.encoders.base import encode_in_batches, encoder_resize
 from lookalike.encoders.device import resolve_device
 from lookalike.imaging import LEGACY_RESIZE, cached_images, image_content_hash, load_images
 from lookalike.index import build_index
-from lookalike.labelled import Archive, read_archive
+from lookalike.labelled import Archive, join_archives, read_archive
 
 # Columns that describe an item one-of-a-kind (titles) are useless as class labels.
 MAX_LABEL_CLASSES = 200
@@ -73,13 +73,15 @@ class BuildConfig:
             the driver's memory (224 px: 150 KB each, 1.5 GB per 10,000), so cap it for huge
             catalogs; every image is still encoded.
         index_options: parameters of the index kind (e.g. ``uri`` for ``milvus``).
-        archive: folder of labelled photos that are not catalog items (a retailer's archive
-            of past products; a CSV with the catalog's label columns, as a catalog takes):
-            they teach the encoder (the hybrid trains its head on them too), are recorded in
-            the manifest (count, sha256 of the list) and are never indexed or shown.
-        archive_split: which rows of the archive's labels: ``auto`` (the ``archive`` split
-            when its CSV has a ``split`` column with that value, else every photo), a split
-            value, or None for every photo.
+        archive: folder(s) of labelled photos that are not catalog items (a retailer's
+            archive of past products; a CSV with the catalog's label columns, as a catalog
+            takes, or labels in another vocabulary with a ``type_map.csv``, and with
+            ``masks/`` one photo per garment: :func:`lookalike.labelled.read_archive`): they
+            teach the encoder (the hybrid trains its head on them too), are recorded in the
+            manifest (count, sha256 of the list) and are never indexed or shown.
+        archive_split: which rows of the archives' labels: ``auto`` (the ``archive`` split
+            when its CSV has a ``split`` column with that value, else ``train``, else every
+            photo), a split value, or None for every photo.
         product_folders: the catalog is a folder per product (``CATALOG/<id>/*.jpg``);
             None = detected (:func:`lookalike.catalog.looks_like_product_folders`).
     """
@@ -96,7 +98,7 @@ class BuildConfig:
     workdir: str | None = None
     fit_limit: int | None = None
     index_options: dict[str, Any] = field(default_factory=dict)
-    archive: str | None = None
+    archive: str | list[str] | None = None
     archive_split: str | None = "auto"
     product_folders: bool | None = None
 
@@ -311,29 +313,34 @@ def load_archive(
 ) -> Archive | None:
     """The decoded archive ``config`` names (labels in the catalog's label ``columns``), or
     None; says what it is and whether the encoder learns from it."""
-    if not config.archive:
+    folders = archive_folders(config.archive)
+    if not folders:
         return None
-    archive = read_archive(
-        config.archive,
-        config.archive_split,
-        columns,
-        size,
-        workdir / "image-cache",
-        progress,
-        resize,
-    )
-    if progress:
-        split = archive.photos.split
-        print(
-            f"archive: {len(archive.images)} labelled photos from {archive.photos.root}"
-            + (f" (split {split})" if split else "")
-            + " teach the encoder; never indexed or shown"
+    archives = []
+    for folder in folders:
+        archive = read_archive(
+            folder, config.archive_split, columns, size, workdir / "image-cache", progress, resize
         )
-        for problem in archive.problems[:20]:
-            print(f"  warning: {problem}")
-        if not getattr(encoder_cls, "learns_from_archive", False):
-            print(f"  note: the {encoder_cls.name} encoder does not learn from an archive")
-    return archive
+        archives.append(archive)
+        if progress:
+            split = archive.photos.split
+            print(
+                f"archive: {len(archive.images)} labelled photos from {archive.photos.root}"
+                + (f" (split {split})" if split else "")
+                + " teach the encoder; never indexed or shown"
+            )
+            for problem in archive.problems[:20]:
+                print(f"  warning: {problem}")
+    if progress and not getattr(encoder_cls, "learns_from_archive", False):
+        print(f"  note: the {encoder_cls.name} encoder does not learn from an archive")
+    return join_archives(archives)
+
+
+def archive_folders(archive: str | Sequence[str] | None) -> list[str]:
+    """The archive folders a config names: one (a str) or several (a list)."""
+    if not archive:
+        return []
+    return [archive] if isinstance(archive, str) else list(archive)
 
 
 def build_bundle(

@@ -61,3 +61,64 @@ def test_read_labelled_photos_errors_are_one_line(tiny_catalog, tmp_path):
     (folder / "labels.csv").unlink()
     with pytest.raises(CatalogError, match="labels.csv"):
         read_labelled_photos(folder)
+
+
+# --- archives in another vocabulary: type_map.csv, masks -----------------------------------
+def _photo(path: Path, colour=(200, 40, 40), size=(60, 90)) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+
+
+def test_a_type_map_archive_learns_its_labels_as_catalog_types(tmp_path):
+    from lookalike.labelled import read_archive
+
+    root = tmp_path / "amateur"
+    for name in ("a", "b", "c", "d"):
+        _photo(root / "images" / f"{name}.jpg")
+    (root / "labels.csv").write_text(
+        "id,label,kids,split\na,Dress,False,archive\nb,Blouse,False,archive\n"
+        "c,Hat,False,archive\nd,Dress,False,dev\n"
+    )
+    (root / "type_map.csv").write_text("label,producttypes\nDress,Dresses\nBlouse,Tops;Shirts\n")
+
+    archive = read_archive(root, "auto", ["ProductType", "Colour"], 32, tmp_path / "cache")
+
+    assert archive.photos.split == "archive"  # never the dev photo
+    assert archive.labels["ProductType"] == ["Dresses", "Tops;Shirts"]  # Hat has no map row
+    assert archive.labels["Colour"] == ["", ""] and archive.images.shape == (2, 32, 32, 3)
+
+
+def test_a_masked_archive_gives_one_photo_per_garment(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from lookalike.labelled import join_archives, read_archive
+
+    root = tmp_path / "street"
+    for name in ("0001", "0002", "0003"):
+        _photo(root / "images" / f"{name}.jpg", size=(40, 80))
+    mask = np.zeros((80, 40), np.uint8)
+    mask[5:35, 5:35] = 1  # a dress over the top half
+    mask[60:80, 0:40] = 2  # shoes
+    mask[0:2, 0:2] = 3  # hair: no type_map row
+    (root / "masks").mkdir()
+    Image.fromarray(mask).save(root / "masks" / "0001.png")
+    Image.fromarray(mask).save(root / "masks" / "0003.png")
+    (root / "mask_labels.csv").write_text("value,label\n0,null\n1,dress\n2,shoes\n3,hair\n")
+    (root / "type_map.csv").write_text("label,producttypes\ndress,Dresses\nshoes,Heels;Flats\n")
+    (root / "labels.csv").write_text(
+        "id,annotation,tags,split\n0001,mask,dress;shoes,train\n0002,tags,dress,train\n"
+        "0003,mask,dress;shoes,dev\n"
+    )
+
+    archive = read_archive(root, "auto", ["ProductType"], 32, tmp_path / "cache")
+
+    assert archive.photos.split == "train"  # auto: train when there is no archive split
+    assert archive.labels["ProductType"] == ["Dresses", "Heels;Flats"]  # 0001's garments
+    assert [item.id.split("@")[0] for item in archive.photos.items] == ["0001", "0001"]
+    assert archive.images.shape == (2, 32, 32, 3)
+    both = join_archives([archive, archive])
+    assert len(both.images) == 4 and both.labels["ProductType"][2] == "Dresses"
+    assert isinstance(both.record(), list) and len(both.record()) == 2

@@ -15,8 +15,9 @@ from lookalike.pipeline import DEFAULT_ENCODER, BuildConfig, build_bundle
 
 def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
     """The BuildConfig the build options ask for."""
-    if args.archive is not None and not args.archive.is_dir():
-        raise UsageError(f"archive folder not found: {args.archive}")
+    for folder in args.archive or []:
+        if not folder.is_dir():
+            raise UsageError(f"archive folder not found: {folder}")
     options = parse_options(args.set)
     if args.epochs is not None:
         options["epochs"] = args.epochs
@@ -44,7 +45,7 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         split_csv=args.split,
         label_columns=args.label_columns,
         workdir=str(args.workdir.resolve()) if args.workdir else None,
-        archive=str(args.archive.resolve()) if args.archive else None,
+        archive=[str(folder.resolve()) for folder in args.archive] if args.archive else None,
         archive_split=args.archive_split or None,
         fit_limit=args.fit_limit,
         index_options=index_options,

@@ -98,15 +98,18 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
     parser.add_argument(
         "--archive",
         type=Path,
-        help="labelled photos that are not catalog items (a CSV with the catalog's label "
-        "columns + images, e.g. ../shared/shopper-photos): they teach the encoder, are never "
+        action="append",
+        help="labelled photos that are not catalog items (repeatable): a CSV with the "
+        "catalog's label columns + images (e.g. ../shared/shopper-photos), or labels in "
+        "another vocabulary with a type_map.csv (../shared/amateur-photos), with masks/ one "
+        "photo per garment (../shared/street-photos); they teach the encoder, are never "
         "indexed or shown",
     )
     parser.add_argument(
         "--archive-split",
         default="auto",
-        help="rows of the archive's split column to learn from (default: 'archive' when "
-        "present, else all; '' for all)",
+        help="rows of the archives' split column to learn from (default: 'archive' when "
+        "present, else 'train', else all; '' for all)",
     )
     parser.add_argument("--epochs", type=int, help="training epochs (cae: 30 by default)")
     parser.add_argument("--input-size", type=int, help="model input side in pixels")

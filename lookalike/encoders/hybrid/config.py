@@ -93,6 +93,10 @@ class HybridConfig:
             (fusion tuning of the archive-trained default, seed 0, weights (1, 0, 1, 2, 0.5):
             P@1 0.834 vs 0.830, P@10 type 0.683 vs 0.680, degraded recall@1 0.833 vs 0.846,
             archive P@10 0.546 vs 0.546).
+        leave_out_archive_labels: archive photos whose ``primary_label`` names one of these
+            (alone or among a partial label's classes) are left out of training: the
+            leave-type-out measurement (teach without any archive photo of a type, measure
+            that type). Their views stay cached, so such a build costs the head's training.
     """
 
     input_size: int = 320
@@ -123,9 +127,11 @@ class HybridConfig:
     primary_class_weight: float = 2.0
     colour_class_weight: float = 1.5
     resize: str = "bilinear"
+    leave_out_archive_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_resize(self.resize)
+        self.leave_out_archive_labels = tuple(self.leave_out_archive_labels)
         weights = [float(w) for w in self.weights]
         # Older bundles stored three (before class probabilities) or four (before the
         # instance output) weights.

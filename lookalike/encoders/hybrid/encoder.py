@@ -35,9 +35,11 @@ from lookalike.encoders.hybrid.config import (
 from lookalike.encoders.hybrid.fused import COLOUR, PIXELS, fused_query_model
 from lookalike.encoders.hybrid.fusion import fuse, fusion_parts, split_parts
 from lookalike.encoders.hybrid.head import (
+    PARTIAL_SEPARATOR,
     class_probabilities,
     encode_label_columns,
     head_to_numpy,
+    partial_label_sets,
     train_head,
 )
 from lookalike.encoders.hybrid.tuning import tune_fusion_weights
@@ -221,10 +223,19 @@ class HybridEncoder:
             archive = cls._cached_views(
                 encoder, data.archive_images, config, workdir, data.progress
             )
+            archive_labels = {
+                column: list(data.archive_labels.get(column) or [""] * len(archive))
+                for column in labels
+            }
+            keep = kept_archive_rows(
+                archive_labels.get(config.primary_label), config.leave_out_archive_labels
+            )
+            if keep is not None:
+                archive = archive[keep]
+                archive_labels = {c: [v[i] for i in keep] for c, v in archive_labels.items()}
             view_feats = np.concatenate([view_feats, archive])
             labels = {
-                column: list(values) + list(data.archive_labels.get(column) or [""] * len(archive))
-                for column, values in labels.items()
+                column: list(values) + archive_labels[column] for column, values in labels.items()
             }
         encoded = encode_label_columns(labels)
         targets = {c: t for c, (t, _) in encoded.items()}
@@ -235,7 +246,15 @@ class HybridEncoder:
                 view_feats, targets, config, data.progress, n_catalog=n_catalog
             )
             config = dataclasses.replace(config, weights=best)
-        head = train_head(view_feats, targets, config, progress=data.progress, device=data.device)
+        partial = {c: partial_label_sets(labels[c], classes) for c, (_, classes) in encoded.items()}
+        head = train_head(
+            view_feats,
+            targets,
+            config,
+            progress=data.progress,
+            device=data.device,
+            partial=partial,
+        )
         encoder = cls(config, head_to_numpy(head), workdir, mode, writable=True)
         if config.pca_dim:
             # Fit on the clean view of every catalog image: what the catalog is encoded as.
@@ -338,3 +357,16 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` to exactly ``path`` (given a name, np.save would append ``.npy``)."""
     with open(path, "wb") as handle:
         np.save(handle, array)
+
+
+def kept_archive_rows(labels: list[str] | None, leave_out: tuple[str, ...]) -> np.ndarray | None:
+    """Rows of the archive to train on when ``leave_out`` names labels to leave out (a row
+    goes when any class of its label, partial labels included, is one of them); None when
+    nothing is left out."""
+    if not leave_out or labels is None:
+        return None
+    gone = set(leave_out)
+    return np.array(
+        [i for i, value in enumerate(labels) if not gone & set(value.split(PARTIAL_SEPARATOR))],
+        np.int64,
+    )

@@ -96,16 +96,36 @@ def class_probabilities(
     return l2_normalize(np.concatenate(parts, axis=1))
 
 
+#: A label naming several classes, one of which is right (``Tops;Shirts``: an archive label
+#: in another vocabulary, mapped by its type_map).
+PARTIAL_SEPARATOR = ";"
+
+
 def encode_label_columns(labels: dict[str, list[str]]) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """column -> (class index per row, -1 for unknown; class names). Skips 1-class columns."""
+    """column -> (class index per row, -1 for unknown and for partial labels; class names).
+    A partial label (``A;B``) adds its classes but no index (:func:`partial_label_sets`).
+    Skips 1-class columns."""
     out = {}
     for column, values in labels.items():
-        classes = sorted({v for v in values if v})
+        classes = sorted({part for v in values if v for part in v.split(PARTIAL_SEPARATOR) if part})
         if len(classes) < 2:
             continue
         lookup = {c: i for i, c in enumerate(classes)}
         out[column] = (np.array([lookup.get(v, -1) for v in values], np.int64), classes)
     return out
+
+
+def partial_label_sets(values: list[str], classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose label names several classes (``A;B``, one of them right) and, per such
+    row, which classes: (int64 rows, bool (rows, classes))."""
+    lookup = {c: i for i, c in enumerate(classes)}
+    rows = [i for i, v in enumerate(values) if PARTIAL_SEPARATOR in v]
+    allowed = np.zeros((len(rows), len(classes)), bool)
+    for slot, row in enumerate(rows):
+        for part in values[row].split(PARTIAL_SEPARATOR):
+            if part in lookup:
+                allowed[slot, lookup[part]] = True
+    return np.asarray(rows, np.int64), allowed
 
 
 def instance_contrastive(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
@@ -124,12 +144,16 @@ def train_head(
     progress: bool = False,
     description: str = "training hybrid head",
     device: str = "cpu",
+    partial: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Head:
     """Train the head on cached view features.
 
     Args:
         features: float32 (n, views, in_dim), the head's inputs for each view of each image.
         targets: column -> class index per image (-1 = unknown, not trained on).
+        partial: column -> (rows, bool (rows, classes)) of partial labels
+            (:func:`partial_label_sets`): each such row is taught that its class is one of
+            those, by the log of their summed probability (no term without them).
         config: schedule and loss weights.
         progress: show a progress bar with the loss.
         description: its label.
@@ -151,6 +175,14 @@ def train_head(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
     feats = torch.from_numpy(features).to(device)
     target_t = {c: torch.from_numpy(t).to(device) for c, t in targets.items()}
+    # Per column: row -> its slot in the partial-label table (-1: none), and that table.
+    partial_slot, partial_mask = {}, {}
+    for column, (rows, allowed) in (partial or {}).items():
+        if column in targets and len(rows):
+            slot = np.full(n, -1, np.int64)
+            slot[rows] = np.arange(len(rows))
+            partial_slot[column] = torch.from_numpy(slot).to(device)
+            partial_mask[column] = torch.from_numpy(allowed).to(device)
     scale = 1.0 / config.temperature
     bar = tqdm(total=steps, desc=description, unit="step", disable=not progress)
     for _ in range(steps):
@@ -172,10 +204,26 @@ def train_head(
         for column, classifier in classifiers.items():
             y = target_t[column][idx]
             known = y >= 0
-            if known.sum() < 2:
-                continue
             weight = nn.functional.normalize(classifier.weight, dim=1)
             classified = (z1,) if config.classify_views <= 2 else (z1, z2)
+            if column in partial_slot:
+                slots = partial_slot[column][idx]
+                some = slots >= 0
+                count = int(known.sum()) + int(some.sum())
+                if count < 2:
+                    continue
+                allowed = partial_mask[column][slots[some]]
+                for z in classified:
+                    # One mean over every labelled row: cross-entropy for the known class,
+                    # -log P(one of the allowed classes) for a partial label.
+                    logits = (z @ weight.T) * scale
+                    total = nn.functional.cross_entropy(logits[known], y[known], reduction="sum")
+                    inside = logits[some].masked_fill(~allowed, float("-inf"))
+                    nll = torch.logsumexp(logits[some], 1) - torch.logsumexp(inside, 1)
+                    loss = loss + (total + nll.sum()) / count / len(classified)
+                continue
+            if known.sum() < 2:
+                continue
             for z in classified:
                 logits = (z[known] @ weight.T) * scale
                 loss = loss + nn.functional.cross_entropy(logits, y[known]) / len(classified)

@@ -58,3 +58,18 @@ def test_instance_output_learns_to_find_each_item_among_its_noisy_views():
     # Without an instance output (bundles from before it) the part is empty.
     plain = head_to_numpy(train_head(views, targets, HybridConfig(**{**FAST, "instance_dim": 0})))
     assert "w3" not in plain and head_outputs(plain, views[:, 0])[1].shape == (64, 0)
+
+
+def test_partial_labels_name_their_classes_and_teach_one_of_them():
+    import numpy as np
+
+    from lookalike.encoders.hybrid.head import encode_label_columns, partial_label_sets
+
+    values = ["A", "B", "B;C", "", "A;C"]
+    [(index, classes)] = encode_label_columns({"T": values}).values()
+    assert classes == ["A", "B", "C"] and index.tolist() == [0, 1, -1, -1, -1]
+    rows, allowed = partial_label_sets(values, classes)
+    assert rows.tolist() == [2, 4]
+    assert allowed.tolist() == [[False, True, True], [True, False, True]]
+    assert partial_label_sets(["A", "B"], ["A", "B"])[0].shape == (0,)
+    assert np.asarray(allowed).dtype == bool
