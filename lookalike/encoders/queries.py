@@ -54,8 +54,10 @@ def encode_photos(
     crop: Crop | Sequence[Crop | None] | None = None,
     *,
     focus: bool = True,
+    find_garment: Callable[[list[Image.Image]], list[Crop | None]] | None = None,
 ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
-    """:func:`encode_images`, plus per readable source the region the vector describes.
+    """:func:`encode_images`, plus per readable source the region the vector describes
+    (``find_garment``: see :func:`encode_focused`).
 
     With ``focus`` (and an encoder that reports its confidence: the hybrid), a photo without
     a crop whose top ProductType probability is below
@@ -74,7 +76,7 @@ def encode_photos(
         )
         if not ok:
             return np.zeros((0, encoder.dim), np.float32), ok, errors, []
-        vectors, regions = encode_focused(encoder, decoded)
+        vectors, regions = encode_focused(encoder, decoded, find_garment)
         return vectors, ok, errors, regions
     vectors, ok, errors = encode_images(encoder, sources, crops)
     return vectors, ok, errors, [crops[i] for i in ok]
@@ -88,18 +90,35 @@ def decode_for_focus(encoder: Encoder, source: Any) -> Image.Image:
 
 
 def encode_focused(
-    encoder: Any, images: Sequence[Image.Image]
+    encoder: Any,
+    images: Sequence[Image.Image],
+    find_garment: Callable[[list[Image.Image]], list[Crop | None]] | None = None,
 ) -> tuple[np.ndarray, list[Crop | None]]:
     """Vectors of decoded photos with the garment focus, and per photo the region each
     describes (None = the whole photo): one encoder pass over the whole photos, one more over
     the focus crops of the photos whose top type probability is below
     :data:`~lookalike.encoders.focus.FOCUS_THRESHOLD`. ``encoder`` must have
-    ``encode_with_confidence`` (:func:`focuses`)."""
+    ``encode_with_confidence`` (:func:`focuses`).
+
+    With ``find_garment`` (photos -> the box of the garment each is most about, or None:
+    the garment parser), an unsure photo in which it finds a garment is answered from that
+    garment's box; the fixed crops are the second look of the others."""
     size, resize = encoder.input_size, encoder_resize(encoder)
     whole = np.stack([letterbox(image, size, resize=resize) for image in images])
     vectors, confidence = encoder.encode_with_confidence(whole)
     regions: list[Crop | None] = [None] * len(images)
     unsure = np.flatnonzero(confidence < FOCUS_THRESHOLD)  # NaN (no classifier): never
+    if len(unsure) and find_garment is not None:
+        boxes = find_garment([images[i] for i in unsure])
+        found = [(row, box) for row, box in zip(unsure, boxes, strict=True) if box is not None]
+        if found:
+            views = np.concatenate(
+                [focus_views(images[row], size, [box], resize) for row, box in found]
+            )
+            for (row, box), vector in zip(found, encoder.encode(views), strict=True):
+                vectors[row] = vector
+                regions[row] = box
+            unsure = np.setdiff1d(unsure, [row for row, _ in found])
     if len(unsure):
         boxes = list(FOCUS_CROPS.values())
         views = np.concatenate([focus_views(images[i], size, boxes, resize) for i in unsure])

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from lookalike.encoders.base import encoder_resize
 from lookalike.encoders.queries import decode_each
-from lookalike.imaging import crop_image, letterbox, open_rgb
+from lookalike.imaging import Crop, crop_image, letterbox, open_rgb
 from lookalike.parsing import WORN_KINDS, Garment, GarmentParser
 from lookalike.recommend.filters import Filters
 from lookalike.recommend.results import GarmentResult, LookResult
@@ -42,6 +43,15 @@ class LookQueries:
         if self._garment_parser is None:
             self._garment_parser = GarmentParser()
         return self._garment_parser
+
+    def main_garment_boxes(self, images: Sequence[Image.Image]) -> list[Crop | None]:
+        """Per decoded photo, the box of the worn garment it is most about (the garment
+        parser's largest; :func:`main_index`), None when it finds none."""
+        boxes: list[Crop | None] = []
+        for garments in self.garment_parser.parse(list(images)):
+            worn = [g for g in garments if g.kind in WORN_KINDS]
+            boxes.append(worn[main_index(worn)].box if worn else None)
+        return boxes
 
     def recommend_look(
         self,

@@ -55,10 +55,13 @@ class PhotoQueries:
         crop: Crop | Sequence[Crop | None] | None = None,
         *,
         focus: bool = True,
+        garment_focus: bool = True,
     ) -> tuple[np.ndarray, list[int], list[tuple[int, str]], list[Crop | None]]:
         """:meth:`encode_images`, plus per readable source the region the vector describes
-        (the garment focus with ``focus``): :func:`lookalike.encoders.queries.encode_photos`."""
-        return encode_photos(self.encoder, sources, crop, focus=focus)
+        (the garment focus with ``focus``; the garment parser's main garment first with
+        ``garment_focus``): :func:`lookalike.encoders.queries.encode_photos`."""
+        finder = self.main_garment_boxes if garment_focus else None
+        return encode_photos(self.encoder, sources, crop, focus=focus, find_garment=finder)
 
     def decode_for_focus(self, source: Any) -> Image.Image:
         """A photo decoded for :meth:`encode_focused`
@@ -166,6 +169,7 @@ class PhotoQueries:
         crop: Crop | Sequence[Crop | None] | None = None,
         focus: bool = True,
         expand: bool = True,
+        garment_focus: bool = True,
     ) -> list[QueryResult]:
         """Lookalikes for each image (path or bytes); one model pass for all of them.
 
@@ -178,10 +182,14 @@ class PhotoQueries:
         ``match`` still say how far the item's matched photo is from the photo itself
         (:meth:`measure_from`), so they may be out of order by a little. Unreadable images get a
         QueryResult with ``error`` set instead of raising; a bad crop raises CropError (a
-        ValueError) before anything is decoded.
+        ValueError) before anything is decoded. With ``garment_focus``, a photo the encoder is
+        unsure about is answered from the garment it is most about when the garment parser
+        finds one (a street photo of a dress answers dresses; :meth:`main_garment_boxes`).
         """
         names = list(names) if names is not None else [str(s) for s in sources]
-        vectors, ok, errors, regions = self.encode_photos(sources, crop, focus=focus)
+        vectors, ok, errors, regions = self.encode_photos(
+            sources, crop, focus=focus, garment_focus=garment_focus
+        )
         out = [QueryResult(query=name) for name in names]
         for index, message in errors:
             out[index].error = message

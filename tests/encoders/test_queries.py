@@ -74,6 +74,27 @@ def test_encode_photos_focuses_on_the_surest_crop_only_when_unsure():
     assert not queries.focuses(object()) and queries.focuses(encoder)
 
 
+def test_the_garment_found_answers_an_unsure_photo_before_the_fixed_crops():
+    encoder = RedEncoder()
+    green = jpeg((0, 255, 0), (0, 0, 255))  # no red at all: unsure
+    sure = jpeg((255, 0, 0), (255, 0, 0))
+    unsure = jpeg((255, 0, 0), (0, 0, 255))  # 40 % red: unsure
+    asked = []
+
+    def find_garment(images):
+        asked.append(len(images))
+        return [(0.0, 0.5, 1.0, 0.5), None]  # a garment in the first unsure photo only
+
+    vectors, ok, _, regions = queries.encode_photos(
+        encoder, [green, sure, unsure], find_garment=find_garment
+    )
+    assert asked == [2]  # only the unsure photos are parsed, in one batch
+    assert regions[0] == (0.0, 0.5, 1.0, 0.5)  # the garment found
+    assert vectors[0, 2] > vectors[0, 1]  # its blue lower half answered
+    assert regions[1] is None  # sure: the whole photo
+    assert regions[2] == FOCUS_CROPS["upper"]  # no garment found: the fixed crops
+
+
 def test_old_import_paths():
     assert lookalike.recommend.decode_each is queries.decode_each
     assert lookalike.recommend.per_source_crops is queries.per_source_crops
