@@ -22,9 +22,11 @@ from lookalike.grid import draw_grid, load_tile_image
 from lookalike.pipeline import DEFAULT_ENCODER, BuildConfig, build_bundle
 from lookalike.recommend import Recommender
 
-#: The shopper-photo folder beside the reference catalog, whose ``archive`` split the demo
-#: bundle learns from.
+#: The labelled-photo folders beside the reference catalog whose training splits the demo
+#: bundle learns from: studio photos of models (the catalog's vocabulary), phone photos at
+#: home (type_map.csv) and street photos with garment masks (one crop per garment).
 SHOPPER_PHOTOS = "shopper-photos"
+DEMO_ARCHIVES = (SHOPPER_PHOTOS, "amateur-photos", "street-photos")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -37,16 +39,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     encoder = args.encoder or DEFAULT_ENCODER
     out = args.out or DEMO_BUNDLES / f"demo-{encoder}"
-    archive = demo_archive(args, Path(catalog))
+    archives = demo_archives(args, Path(catalog))
     config = BuildConfig(
         catalog=str(Path(catalog).resolve()),
         encoder=encoder,
-        archive=str(archive.resolve()) if archive else None,
+        archive=[str(folder.resolve()) for folder in archives] or None,
     )
-    if archive is not None:
+    for folder in archives:
         print(
-            f"learning from the archive split of {archive} too (labelled photos of past "
-            "products, most on-model; never indexed or shown; --no-archive to leave it out)"
+            f"learning from the training split of {folder} too (labelled photos that are "
+            "not catalog items; never indexed or shown; --no-archive to leave them out)"
         )
     if args.epochs is not None:
         config.encoder_options["epochs"] = args.epochs
@@ -80,20 +82,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_archive(args: argparse.Namespace, catalog: Path) -> Path | None:
-    """The archive a demo build learns from: ``--archive``, else ``../shared/shopper-photos``
-    beside the reference catalog when the demo builds that catalog (None with
-    ``--no-archive`` or when there is none)."""
+def demo_archives(args: argparse.Namespace, catalog: Path) -> list[Path]:
+    """The archives a demo build learns from: ``--archive`` (repeatable), else the
+    :data:`DEMO_ARCHIVES` beside the reference catalog that are there, when the demo builds
+    that catalog (none with ``--no-archive``)."""
     if args.no_archive:
-        return None
-    if args.archive is not None:
-        if not args.archive.is_dir():
-            raise UsageError(f"archive folder not found: {args.archive}")
-        return args.archive
-    shopper = SHARED_CATALOG.parent / SHOPPER_PHOTOS
-    if catalog.resolve() == SHARED_CATALOG.resolve() and (shopper / "labels.csv").is_file():
-        return shopper
-    return None
+        return []
+    if args.archive:
+        for folder in args.archive:
+            if not folder.is_dir():
+                raise UsageError(f"archive folder not found: {folder}")
+        return list(args.archive)
+    if catalog.resolve() != SHARED_CATALOG.resolve():
+        return []
+    found = [SHARED_CATALOG.parent / name for name in DEMO_ARCHIVES]
+    return [folder for folder in found if (folder / "labels.csv").is_file()]
+
+
+def demo_archive(args: argparse.Namespace, catalog: Path) -> Path | None:
+    """The first of :func:`demo_archives` (the old single-archive call), None for none."""
+    folders = demo_archives(args, catalog)
+    return folders[0] if folders else None
 
 
 def _demo_items(recommender: Recommender, count: int) -> list[str]:

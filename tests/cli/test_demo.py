@@ -41,4 +41,23 @@ def test_demo_learns_from_the_shopper_photo_archive_of_the_reference_catalog(tmp
     assert demo_archive(args(), SHARED_CATALOG) == expected
     assert demo_archive(args(no_archive=True), SHARED_CATALOG) is None
     assert demo_archive(args(), tmp_path) is None  # another catalog: no default archive
-    assert demo_archive(args(archive=tmp_path), tmp_path) == tmp_path
+    assert demo_archive(args(archive=[tmp_path]), tmp_path) == tmp_path
+
+
+def test_demo_learns_from_every_labelled_folder_beside_the_reference_catalog(tmp_path):
+    import argparse
+
+    from lookalike.cli.common import SHARED_CATALOG
+    from lookalike.cli.demo import DEMO_ARCHIVES, demo_archives
+
+    def args(**given):
+        return argparse.Namespace(**{"archive": None, "no_archive": False, **given})
+
+    present = [
+        SHARED_CATALOG.parent / name
+        for name in DEMO_ARCHIVES
+        if (SHARED_CATALOG.parent / name / "labels.csv").is_file()
+    ]
+    assert demo_archives(args(), SHARED_CATALOG) == present
+    assert demo_archives(args(archive=[tmp_path, tmp_path]), tmp_path) == [tmp_path, tmp_path]
+    assert demo_archives(args(no_archive=True), SHARED_CATALOG) == []

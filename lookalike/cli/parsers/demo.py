@@ -24,8 +24,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--archive",
         type=Path,
-        help="labelled photos to learn from (default: ../shared/shopper-photos split "
-        "archive, when the demo builds the reference catalog and it is there)",
+        action="append",
+        help="labelled photos to learn from, repeatable (default: the training splits of "
+        "../shared/shopper-photos, amateur-photos and street-photos, when the demo builds "
+        "the reference catalog and they are there)",
     )
     p.add_argument("--no-archive", action="store_true", help="learn from the catalog only")
     p.set_defaults(command=("demo", "cmd_demo"))
