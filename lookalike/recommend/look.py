@@ -44,6 +44,11 @@ class LookQueries:
             self._garment_parser = GarmentParser()
         return self._garment_parser
 
+    @garment_parser.setter
+    def garment_parser(self, parser: GarmentParser) -> None:
+        """Use ``parser`` (e.g. the one a server's previous catalog version warmed up)."""
+        self._garment_parser = parser
+
     def main_garment_boxes(self, images: Sequence[Image.Image]) -> list[Crop | None]:
         """Per decoded photo, the box of the worn garment it is most about (the garment
         parser's largest; :func:`main_index`), None when it finds none."""

@@ -202,7 +202,15 @@ def load_version(bundle_dir: Path, previous: Recommender | None = None) -> Recom
     encoder = encoder_for(data, previous)
     if previous is None or encoder is not previous.encoder:
         warm_up(encoder)  # here, not in the first request that needs it
-    return Recommender(data, encoder, load_index(data.index_dir))
+    recommender = Recommender(data, encoder, load_index(data.index_dir))
+    if recommender.focuses:
+        # Photos the encoder is unsure about are parsed: the parser's session is made at the
+        # first load (warm) and passed on to each later version.
+        if previous is not None and previous.focuses:
+            recommender.garment_parser = previous.garment_parser
+        else:
+            recommender.garment_parser.warm_up()
+    return recommender
 
 
 class LiveCatalog:
