@@ -71,10 +71,15 @@ PUBLIC = {
         "cached_images", "image_content_hash", "average_hash", "hamming",
         "Crop", "CropError", "check_crop", "crop_image", "parse_crop",
     ],
+    # A package since issue 28 (items, metadata, manifest, folders, layout): every name the
+    # one module had stays importable from here.
     "lookalike.catalog": [
         "KAGGLE_CSV", "ID_COLUMN_CANDIDATES", "IMAGE_COLUMN_CANDIDATES", "Item", "Catalog",
         "CatalogError", "read_csv_rows", "find_images", "read_catalog", "item_sort_key",
-        "read_split", "read_duplicate_groups",
+        "read_split", "read_duplicate_groups", "IMAGE_EXTENSIONS", "REFERENCE_CATALOG",
+        "reference_catalog", "pick_column", "MANIFEST_SUFFIXES", "is_uri",
+        "read_location_bytes", "read_manifest", "add_photo", "looks_like_product_folders",
+        "with_valid_ids",
     ],
     # A package since issue 28 (recommender, photos, filters, products, results): every name
     # the one module had stays importable from here.
