@@ -44,6 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_key=api_key,
         api_key_env=None,
         decode_budget_bytes=int(args.decode_budget_mb * 2**20),
+        page_look=args.page_look,
     )
     if args.interactions:
         if not args.interactions.is_file():

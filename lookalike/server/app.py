@@ -127,6 +127,7 @@ def create_app(
     api_key: str | None = None,
     api_key_env: str | None = API_KEY_ENV,
     decode_budget_bytes: int = DECODE_BUDGET_BYTES,
+    page_look: bool = True,
 ) -> FastAPI:
     """The lookalike API and web page over the bundle in ``bundle_dir``.
 
@@ -143,6 +144,9 @@ def create_app(
             (None: do not look). Without a key, updates answer 403.
         decode_budget_bytes: memory that all decodes in flight (uploads, added items,
             thumbnails) share; more wait, or get 503 after 30 s (``server/memory.py``).
+        page_look: the web page shops the look of uploaded photos (``look=true``: garment
+            boxes, the main garment answered); False: it sends them as plain photo queries.
+            ``/healthz`` tells the page; the API answers ``look=true`` either way.
 
     Raises:
         BundleError: no readable bundle in ``bundle_dir``.
@@ -180,6 +184,7 @@ def create_app(
     app.state.catalog = catalog
     app.state.live = live
     app.state.updates_enabled = key is not None
+    app.state.page_look = page_look
 
     install_error_handlers(app)
     if cors_origins:

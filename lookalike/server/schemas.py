@@ -145,6 +145,7 @@ class Health(BaseModel):
     bundle_version: str
     created: str | None
     max_upload_bytes: int
+    look: bool = True  # the web page asks look=true for uploaded photos
 
 
 class ErrorBody(BaseModel):

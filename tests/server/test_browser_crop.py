@@ -37,8 +37,10 @@ WHOLE = [0.0, 0.0, 1.0, 1.0]
 
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory):
-    """``lookalike serve`` over the tiny bundle."""
-    with running_server(tiny_bundle, tmp_path_factory.mktemp("crop")) as url:
+    """``lookalike serve`` over the tiny bundle. ``--no-look``: the photos here are synthetic
+    shapes, where garment boxes would be chance (the crop box with the look's garments is
+    tested in ``test_browser_look.py``)."""
+    with running_server(tiny_bundle, tmp_path_factory.mktemp("crop"), "--no-look") as url:
         yield url
 
 

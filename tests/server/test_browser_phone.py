@@ -38,9 +38,11 @@ LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory):
-    """``lookalike serve`` over the tiny bundle with a 2 MB upload limit."""
+    """``lookalike serve`` over the tiny bundle with a 2 MB upload limit. ``--no-look``: the
+    uploads here are synthetic shapes, not garments (the look is tested in
+    ``test_browser_look.py`` with a street photo)."""
     with running_server(
-        tiny_bundle, tmp_path_factory.mktemp("phone"), "--max-upload-mb", "2"
+        tiny_bundle, tmp_path_factory.mktemp("phone"), "--max-upload-mb", "2", "--no-look"
     ) as url:
         yield url
 

@@ -46,6 +46,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="user_id,item_id,event log blended into /api/recommend/profile (collaborative KNN)",
     )
     p.add_argument(
+        "--no-look",
+        dest="page_look",
+        action="store_false",
+        help="the web page sends uploaded photos as plain photo queries, without shopping the "
+        "look (no garment boxes; the API still answers look=true)",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],

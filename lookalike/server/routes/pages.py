@@ -38,7 +38,7 @@ router = APIRouter()
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(cat: CurrentCatalog, max_upload_bytes: UploadLimit) -> dict[str, Any]:
+def healthz(request: Request, cat: CurrentCatalog, max_upload_bytes: UploadLimit) -> dict[str, Any]:
     """Liveness + what is loaded."""
     rec = cat.recommender
     return {
@@ -49,6 +49,8 @@ def healthz(cat: CurrentCatalog, max_upload_bytes: UploadLimit) -> dict[str, Any
         "created": rec.data.manifest.get("created"),
         # The page checks photo sizes before uploading them.
         "max_upload_bytes": max_upload_bytes,
+        # The page shops the look of uploaded photos unless `serve --no-look` said not to.
+        "look": getattr(request.app.state, "page_look", True),
     }
 
 

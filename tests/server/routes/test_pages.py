@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
+
+from lookalike.cli.commands import build_parser
 from tests.server.conftest import UPLOAD_LIMIT
 
 
@@ -12,6 +15,16 @@ def test_healthz(client):
     assert body["encoder"] == "cae"
     assert body["bundle_version"].startswith("v")
     assert body["max_upload_bytes"] == UPLOAD_LIMIT
+    assert body["look"] is True  # the page shops the look of uploaded photos
+
+
+def test_no_look_tells_the_page_to_send_plain_photo_queries(app_factory, tmp_path):
+    app = app_factory(thumbnail_dir=tmp_path, page_look=False)
+    with TestClient(app) as test_client:
+        assert test_client.get("/healthz").json()["look"] is False
+    args = build_parser().parse_args(["serve", "--bundle", "b", "--no-look"])
+    assert args.page_look is False
+    assert build_parser().parse_args(["serve", "--bundle", "b"]).page_look is True
 
 
 def test_openapi_docs_and_page(client):

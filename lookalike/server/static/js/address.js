@@ -1,5 +1,5 @@
-/* The address is the state: #item=ID | #photo=DATA (+ crop=) | #view=for-you, k= and f.COLUMN=
- * filters. Reading it, writing it, and showing what it says. */
+/* The address is the state: #item=ID | #photo=DATA (+ crop= or garment=) | #view=for-you, k=
+ * and f.COLUMN= filters. Reading it, writing it, and showing what it says. */
 
 import { K_CHOICES } from "./config.js";
 import { cropText, parseCrop } from "./crop-geometry.js";
@@ -16,6 +16,9 @@ export function hashFor({ query = state.query, k = state.k, filters = state.filt
   if (query && query.type === "item") params.set("item", query.id);
   if (query && query.type === "photo") params.set("photo", query.key);
   if (query && query.type === "photo" && query.crop) params.set("crop", cropText(query.crop));
+  else if (query && query.type === "photo" && Number.isInteger(query.garment)) {
+    params.set("garment", String(query.garment));
+  }
   if (query && query.type === "for-you") params.set("view", "for-you");
   if (k !== 10) params.set("k", String(k));
   for (const [column, values] of Object.entries(filters)) {
@@ -40,7 +43,10 @@ function parseHash(hash) {
   let query = null;
   if (params.get("item")) query = { type: "item", id: params.get("item") };
   else if (params.get("photo")) {
-    query = { type: "photo", key: params.get("photo"), crop: parseCrop(params.get("crop")) };
+    const crop = parseCrop(params.get("crop"));
+    // garment=N: which garment of the look (shop the look) is shown; a crop overrides it.
+    const garment = /^\d$/.test(params.get("garment") || "") ? Number(params.get("garment")) : null;
+    query = { type: "photo", key: params.get("photo"), crop, garment: crop ? null : garment };
   }
   else if (params.get("view") === "for-you") query = { type: "for-you" };
   return { query, k: K_CHOICES.includes(k) ? k : 10, filters };

@@ -27,7 +27,13 @@ export async function loadSamples() {
   }
 }
 
-export async function loadCatalogInfo() {
+/** Load /healthz into the state; the first photo query waits for it (state.healthLoaded). */
+export function loadCatalogInfo() {
+  state.healthLoaded = readCatalogInfo();
+  return state.healthLoaded;
+}
+
+async function readCatalogInfo() {
   try {
     const info = await api("healthz");
     state.health = info;

@@ -17,6 +17,7 @@ export const CROP_MIN = 0.1; // the smallest side, so the box never vanishes und
 export const CROP_STEP = 0.02; // one arrow key press
 export const CROP_KEY_WAIT = 400; // ms after the last key release before results refresh
 export const CROP_DRAG_WAIT = 150; // ms after a drag ends (a second drag right after joins it)
+export const TAP_SLOP = 8; // px a pointer may move on a garment's box and still tap it
 // Shopper words for the API's "match" field.
 export const MATCH_WORDS = {
   same: "Same design",

@@ -2,7 +2,7 @@
  * with a mouse or a finger, moving and resizing it with the keys, and searching again. */
 
 import { navigate } from "./address.js";
-import { CROP_DRAG_WAIT, CROP_KEY_WAIT, CROP_STEP, WHOLE_PHOTO } from "./config.js";
+import { CROP_DRAG_WAIT, CROP_KEY_WAIT, CROP_STEP, TAP_SLOP, WHOLE_PHOTO } from "./config.js";
 import { cropWords, draggedCrop, resizedCrop, roundCrop, sameCrop } from "./crop-geometry.js";
 import { els } from "./dom.js";
 import { state } from "./state.js";
@@ -55,7 +55,7 @@ function commitCrop() {
   const current = query.crop || state.cropAnswered || WHOLE_PHOTO;
   if (sameCrop(crop, current)) return;
   // The same history entry: Back goes to the previous search, not the previous box.
-  navigate({ query: { ...query, crop } }, { replace: true, focusResults: false });
+  navigate({ query: { ...query, crop, garment: null } }, { replace: true, focusResults: false });
 }
 
 function commitCropSoon(wait) {
@@ -108,6 +108,9 @@ function onCropPointerDown(event) {
   state.cropDrag = {
     id: event.pointerId,
     grip,
+    // A garment's box under the pointer (shop the look): a tap on it chooses that garment.
+    garment: event.target.closest ? event.target.closest("[data-garment]") : null,
+    moved: false,
     start: state.cropShown,
     x: event.clientX,
     y: event.clientY,
@@ -131,6 +134,9 @@ function onCropPointerMove(event) {
     return;
   }
   if (event.pointerId !== drag.id) return;
+  const far = Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) > TAP_SLOP;
+  drag.moved = drag.moved || far;
+  if (drag.garment && !drag.moved) return; // maybe a tap on a garment's box: not yet a drag
   const dx = (event.clientX - drag.x) / drag.width;
   const dy = (event.clientY - drag.y) / drag.height;
   drawCrop(draggedCrop(drag.start, drag.grip, dx, dy));
@@ -141,6 +147,13 @@ function onCropPointerEnd(event) {
   if (!drag || event.pointerId !== drag.id) return;
   state.cropDrag = null;
   els.cropFrame.classList.remove("is-dragging");
+  if (drag.garment && !drag.moved && event.type === "pointerup") {
+    // A tap on a garment's box over the crop box (the capture keeps its click from it).
+    els.cropFrame.style.cursor = "";
+    drag.garment.focus({ preventScroll: true, focusVisible: false });
+    drag.garment.click();
+    return;
+  }
   commitCropSoon(CROP_DRAG_WAIT);
 }
 

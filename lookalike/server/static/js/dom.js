@@ -17,6 +17,8 @@ export const els = {
   cropBox: $("crop-box"),
   cropControls: $("crop-controls"),
   cropReset: $("crop-reset"),
+  garments: $("garment-boxes"),
+  lookHint: $("look-hint"),
   kSelect: $("k-select"),
   filtersPanel: $("filters-panel"),
   filtersHeading: $("filters-heading"),

@@ -4,10 +4,12 @@
 import { subtitle, title } from "./cards.js";
 import { hideCrop } from "./crop-box.js";
 import { els } from "./dom.js";
+import { clearGarments } from "./look.js";
 import { state } from "./state.js";
 
 export function clearPreview() {
   hideCrop();
+  clearGarments();
   state.previewKey = null;
   if (els.previewImage.src.startsWith("blob:")) URL.revokeObjectURL(els.previewImage.src);
   els.previewImage.removeAttribute("src");

@@ -8,6 +8,7 @@ import { showCrop } from "./crop-box.js";
 import { cropText } from "./crop-geometry.js";
 import { els } from "./dom.js";
 import { clearErrors, filterSummary, noteTechnical, plural, setStatus, showError } from "./messages.js";
+import { keptLook, lookAnswer } from "./look.js";
 import { dataToBlob } from "./photos.js";
 import { clearPreview, showItemPreview, showPhotoPreview } from "./preview.js";
 import { state } from "./state.js";
@@ -74,14 +75,23 @@ async function runQuery({ focusResults = false } = {}) {
     let data;
     if (query.type === "photo") {
       photo = state.photos.get(query.key);
-      if (query.crop) params.crop = cropText(query.crop);
-      const form = new FormData();
-      form.append("image", photo.blob, photo.name || "photo.jpg");
-      data = await api(`api/recommend?${queryString(params)}`, {
-        method: "POST",
-        body: form,
-        signal: controller.signal,
-      });
+      // A garment of the look already answered is shown from that answer, without a request.
+      data = keptLook(query);
+      if (!data) {
+        // The shopper's crop, else shop the look: every garment found, each answered.
+        await state.healthLoaded; // does the server want the look? (serve --no-look)
+        if (query.crop) params.crop = cropText(query.crop);
+        else if (!state.health || state.health.look !== false) params.look = "true";
+        const form = new FormData();
+        form.append("image", photo.blob, photo.name || "photo.jpg");
+        data = await api(`api/recommend?${queryString(params)}`, {
+          method: "POST",
+          body: form,
+          signal: controller.signal,
+        });
+        if (state.controller !== controller) return;
+        data = lookAnswer(query, data);
+      }
     } else {
       const id = encodeURIComponent(query.id);
       data = await api(`api/items/${id}/similar?${queryString(params)}`, {
@@ -94,8 +104,10 @@ async function runQuery({ focusResults = false } = {}) {
     renderGrid(els.results, data.results, "li");
     renderResultsNote(data.results);
     const n = data.results.length;
-    setStatus(n ? `${plural(n, "lookalike")}${filterSummary()}.` : "");
-    const region = data.query.crop ? `; crop ${cropText(data.query.crop)}` : "";
+    const of = data.garment ? ` of the ${data.garment}` : "";
+    setStatus(n ? `${plural(n, "lookalike")}${of}${filterSummary()}.` : "");
+    const garment = data.garment ? `; garment ${data.garment}` : "";
+    const region = `${garment}${data.query.crop ? `; crop ${cropText(data.query.crop)}` : ""}`;
     noteTechnical(
       `Last query: ${n} results in ${Math.round(data.took_ms)} ms; ` +
         `nearest distance ${n ? nearestDistance(data.results).toFixed(3) : "-"}${region}.`

@@ -12,7 +12,7 @@ function initialSeed() {
 export const state = {
   k: 10,
   filters: {}, // column -> array of selected values
-  query: null, // {type: "photo", key, crop} | {type: "item", id} | {type: "for-you"} | null
+  query: null, // {type: "photo", key, crop, garment} | {type: "item", id} | {type: "for-you"} | null
   seed: initialSeed(),
   expanded: new Set(), // facet columns showing all their values
   facets: [],
@@ -30,9 +30,12 @@ export const state = {
   drawerOpen: false,
   closingDrawer: false,
   health: null,
+  healthLoaded: null, // the /healthz request's promise
   previewKey: null, // the photo the preview shows (kept while only its crop changes)
   cropShown: null, // [x, y, w, h] the crop box shows
   cropAnswered: null, // the crop the shown results answer (the server's pick or the asked)
   cropDrag: null, // the pointer drag in progress
   cropTimer: 0, // a pending refresh after a change
+  looks: new Map(), // photo key -> its look answer (garments and their results), newest last
+  garmentsDrawn: "", // the photo and garments the boxes over it show
 };
