@@ -41,7 +41,9 @@ PUBLIC = {
         "MAX_LABEL_CLASSES", "BUILD_REPORT", "DEFAULT_ENCODER", "BuildConfig", "load_catalog",
         "hidden_label_ids", "choose_label_columns", "training_labels", "decode_catalog",
         "duplicate_groups", "near_duplicate_pairs", "fingerprint_path", "training_fingerprint",
-        "load_trained", "build_bundle", "read_build_report",
+        "load_trained", "build_bundle", "read_build_report", "ENGINES", "decode_items",
+        "item_table", "photo_items", "product_tables", "product_duplicate_groups",
+        "fit_sample_rows", "items_from_encoded", "load_archive", "archive_folders",
     ],
     "lookalike.cli": [
         "SHARED_CATALOG", "DEMO_BUNDLES", "UsageError", "default_catalog", "parse_key_values",
