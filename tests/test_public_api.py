@@ -1,7 +1,8 @@
 """Public names stay importable from the paths the README and older code use.
 
 Modules were split into packages (``lookalike.index``, ``lookalike.encoders.hybrid``,
-``lookalike.cli``, ``lookalike.server``) and pieces moved (the writer lock to
+``lookalike.cli``, ``lookalike.server``, ``lookalike.bundle``, ``lookalike.recommend``,
+``lookalike.report``, ``lookalike.evaluation``) and pieces moved (the writer lock to
 ``lookalike.bundle``, duplicate detection to ``lookalike.dedup``, metrics to
 ``lookalike.evaluation``, exact search to ``lookalike.neighbours``); the old import paths
 re-export them, and this test pins that.
@@ -49,11 +50,17 @@ PUBLIC = {
         "SHARED_CATALOG", "DEMO_BUNDLES", "UsageError", "default_catalog", "parse_key_values",
         "parse_options", "display_columns", "grid_rows_for", "main",
     ],
+    # A package since issue 28 (metrics, protocol, outside, tables): every name the one
+    # module had stays importable from here.
     "lookalike.evaluation": [
         "DEFAULT_PRIMARY", "DEFAULT_COLUMNS", "COMBINED", "precision_at_k",
         "average_precision_at_k", "ndcg_at_k", "hit_rate_at_k", "recall_of_target",
-        "label_relevance", "gallery_exclusions", "protocol_search", "Evaluation",
-        "evaluate_embeddings", "query_rows_for_split", "format_table", "write_report",
+        "instance_recall", "label_precision", "label_relevance", "gallery_exclusions",
+        "protocol_search", "product_protocol_search", "Evaluation", "evaluate_embeddings",
+        "evaluate_products", "label_metrics", "MIN_ITEMS_PER_SCORED_TYPE", "scored_queries",
+        "query_set_metrics", "format_query_set_table", "MEAN_OVER_LABELS", "mapped_relevance",
+        "mapped_query_metrics", "format_mapped_table", "query_rows_for_split", "format_table",
+        "write_report",
     ],
     # A package since issue 28 (format, tables, writer, reading, garbage): every name the
     # one module had stays importable from here.
@@ -92,9 +99,16 @@ PUBLIC = {
         "decode_each", "per_source_crops", "filter_values", "join_groups", "merge_nearest",
         "product_vectors",
     ],
+    # A package since issue 28 (catalog, outside, street, folders, grids, evaluate): every
+    # name the one module had stays importable from here.
     "lookalike.report": [
-        "ROBUSTNESS_QUERIES", "group_keys_for", "raw_pixel_embeddings", "aligned_embeddings",
-        "degraded_copy_recall", "result_grids", "evaluate_bundle",
+        "ROBUSTNESS_QUERIES", "QUERY_GROUP_COLUMN", "QUERY_BATCH", "group_keys_for",
+        "raw_pixel_embeddings", "aligned_embeddings", "degraded_copy_recall",
+        "read_query_photos", "evaluate_query_photos", "evaluate_queries_folder",
+        "SHOPPER_PROTOCOL", "TYPE_MAP_PROTOCOL", "MASKS_PROTOCOL", "MAPPED_LABEL_COLUMN",
+        "KIDS_COLUMN", "MASK_ANNOTATION", "LOOK_MIN_IOU", "query_protocol", "label_groups",
+        "result_types", "is_true", "evaluate_mapped_photos", "worn_garments", "shop_the_look",
+        "evaluate_masked_photos", "query_set_markdown", "result_grids", "evaluate_bundle",
     ],
     "lookalike.server.app": ["create_app", "API_KEY_ENV", "configured_api_key"],
     "lookalike.server.profile_api": ["use_interactions"],
@@ -131,3 +145,24 @@ def test_split_modules_are_reexported_as_the_same_objects():
     assert recommend.Recommendation is results.Recommendation
     assert recommend.merge_nearest is results.merge_nearest
     assert recommend.product_vectors is products.product_vectors
+
+
+def test_report_and_evaluation_packages_reexport_the_same_objects():
+    """lookalike.report and lookalike.evaluation became packages (issue 28); the old paths
+    name the objects of the new modules."""
+    from lookalike import evaluation, report
+    from lookalike.evaluation import metrics, outside, protocol, tables
+    from lookalike.report import catalog, folders, grids, street
+    from lookalike.report import evaluate as evaluate_module
+    from lookalike.report import outside as report_outside
+
+    assert evaluation.precision_at_k is metrics.precision_at_k
+    assert evaluation.Evaluation is protocol.Evaluation
+    assert evaluation.mapped_query_metrics is outside.mapped_query_metrics
+    assert evaluation.write_report is tables.write_report
+    assert report.degraded_copy_recall is catalog.degraded_copy_recall
+    assert report.evaluate_mapped_photos is report_outside.evaluate_mapped_photos
+    assert report.shop_the_look is street.shop_the_look
+    assert report.evaluate_queries_folder is folders.evaluate_queries_folder
+    assert report.result_grids is grids.result_grids
+    assert report.evaluate_bundle is evaluate_module.evaluate_bundle
