@@ -27,9 +27,11 @@ a new product with several photos); ``add_items --replace`` replaces a product (
 photos) with a one-photo one.
 
 The commands are ``lookalike add`` and ``lookalike remove`` (:mod:`lookalike.cli.update`).
-Modules: ``add`` and ``remove`` (the two updates), ``report`` (what an update did), ``ids``
-(which ids are acceptable), ``versions`` (the steps both share: test hook, index, writing and
-publishing the new version, garbage collection). Every public name is importable from here.
+Modules: ``add`` and ``remove`` (the two updates), ``new_images`` (what an add brings: its
+inputs, decoded and encoded, hashed, uploads stored), ``report`` (what an update did),
+``versions`` (the steps both share: test hook, index, writing and publishing the new version,
+garbage collection); which ids are acceptable is :mod:`lookalike.ids`. Every public name is
+importable from here.
 """
 
 from lookalike.bundle import (
