@@ -24,6 +24,11 @@ PUBLIC = {
         "INDEX_KINDS", "create_index", "load_index", "choose_index_kind", "build_index",
     ],
     "lookalike.encoders": ["load_encoder"],
+    # Its per-product bounds moved to lookalike.index.bounds (issue 28).
+    "lookalike.index.grouped": [
+        "search_groups", "search_groups_exact", "exact_scan_vectors", "stored_vectors",
+        "GroupBounds", "HeadSpace", "group_bounds", "gather_groups", "first_per_group",
+    ],
     "lookalike.encoders.hybrid": [
         "WHITE", "HYBRID_LEGACY_OPTIONS", "FUSION_PARTS", "PCA_MIN_ITEMS_PER_DIM",
         "HybridConfig", "colour_histogram", "Head", "head_to_numpy", "head_outputs",
