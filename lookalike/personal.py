@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lookalike.catalog import read_csv_rows
+from lookalike.events import EventLog, read_events
 
 RRF_K = 60
 EVENT_WEIGHTS = {"view": 1.0, "click": 1.0, "like": 3.0, "cart": 4.0, "purchase": 5.0}
@@ -112,32 +112,33 @@ class InteractionLog:
 def read_interactions(
     path: str | Path, item_rows: dict[str, int], event_weights: dict[str, float] | None = None
 ) -> InteractionLog:
-    """Read a ``user_id,item_id,event[,timestamp]`` CSV into an :class:`InteractionLog`.
+    """Read a ``user_id,item_id,event[,timestamp]`` CSV or Parquet file into an
+    :class:`InteractionLog` (read in chunks by :func:`lookalike.events.read_events`).
 
-    Unknown items and events are skipped and reported; events are case-insensitive.
+    Unknown items and events and malformed rows are skipped and reported; events are
+    case-insensitive, an empty event is a ``like``.
     """
-
     weights = {k.lower(): v for k, v in (event_weights or EVENT_WEIGHTS).items()}
-    rows, problems = read_csv_rows(Path(path))
-    users: dict[str, int] = {}
-    entries: list[tuple[int, int, float]] = []
-    for line_no, row in enumerate(rows, start=2):
-        user, item, event = row.get("user_id", ""), row.get("item_id", ""), row.get("event", "")
-        if not user or not item:
-            problems.append(f"interactions line {line_no}: missing user_id or item_id")
-            continue
-        if item not in item_rows:
-            problems.append(f"interactions line {line_no}: unknown item {item!r}")
-            continue
-        weight = weights.get(event.lower() if event else "like")
-        if weight is None:
-            problems.append(f"interactions line {line_no}: unknown event {event!r}")
-            continue
-        entries.append((users.setdefault(user, len(users)), item_rows[item], weight))
-    matrix = np.zeros((len(users), len(item_rows)), np.float32)
-    for user_row, item_row, weight in entries:
-        matrix[user_row, item_row] += weight
-    return InteractionLog(list(users), matrix, problems)
+    events = read_events(
+        path, item_rows, event_names=tuple(weights), strict=False, default_event="like"
+    )
+    return interaction_log_from_events(events, weights)
+
+
+def interaction_log_from_events(
+    events: EventLog, event_weights: dict[str, float] | None = None
+) -> InteractionLog:
+    """The dense weighted matrix of an :class:`~lookalike.events.EventLog` (time ignored).
+
+    Args:
+        events: the log.
+        event_weights: weight per event name (default EVENT_WEIGHTS; others weigh 0).
+    """
+    weights = {k.lower(): v for k, v in (event_weights or EVENT_WEIGHTS).items()}
+    per_code = np.array([weights.get(name, 0.0) for name in events.event_names], np.float32)
+    matrix = np.zeros((events.n_users, events.n_items), np.float32)
+    np.add.at(matrix, (events.user_of_event, events.items), per_code[events.events])
+    return InteractionLog(list(events.users), matrix, list(events.problems))
 
 
 def collaborative_scores(

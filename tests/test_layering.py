@@ -32,6 +32,7 @@ LAYERS = {
     "lookalike.extras": 0,
     "lookalike.ids": 0,
     "lookalike.garment_boxes": 0,
+    "lookalike.events": 0,
     "lookalike.catalog": 1,
     "lookalike.labelled": 2,
     "lookalike.imaging": 2,
