@@ -28,8 +28,8 @@ loop computing the distance to every dict entry and sorting, vs ``index.search``
 index of the same embeddings, one query per call.
 
 Also: seconds per CAE training epoch at 256 px, batch 32: ``--cae-batches`` batches of the
-library's own training loop (``lookalike.encoders.cae._run_epoch``: ConvAutoEncoder, Adam,
-MSE, channels_last) plus validation batches are timed, and the per-batch median is
+library's own training loop (``lookalike.encoders.cae.training._run_epoch``: ConvAutoEncoder,
+Adam, MSE, channels_last) plus validation batches are timed, and the per-batch median is
 EXTRAPOLATED to the catalog's training split (90%) and validation split (10%).
 
 Results go to ``bench/results/throughput.json``.
@@ -172,7 +172,8 @@ def cae_epoch(paths: list[str], catalog_size: int, batches: int, runs: int) -> d
     """Time CAE training batches (and validation batches) and extrapolate one epoch."""
     import torch
 
-    from lookalike.encoders.cae import CAEConfig, ConvAutoEncoder, _run_epoch
+    from lookalike.encoders.cae import CAEConfig, ConvAutoEncoder
+    from lookalike.encoders.cae.training import _run_epoch
     from lookalike.imaging import load_images
 
     config = CAEConfig()

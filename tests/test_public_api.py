@@ -24,6 +24,13 @@ PUBLIC = {
         "INDEX_KINDS", "create_index", "load_index", "choose_index_kind", "build_index",
     ],
     "lookalike.encoders": ["load_encoder"],
+    # A package since issue 28 (model, training, encoder): every name the one module had
+    # stays importable from here.
+    "lookalike.encoders.cae": [
+        "ACCURACY_TOLERANCE", "HISTORY_CSV", "CURVES_PNG", "CHECKPOINT", "CAEConfig",
+        "ConvAutoEncoder", "pixel_accuracy", "mean_image_loss", "write_history", "plot_history",
+        "EMBEDDING_ONLY_FIELDS", "training_fingerprint", "train_cae", "CAEEncoder",
+    ],
     # Its per-product bounds moved to lookalike.index.bounds (issue 28).
     "lookalike.index.grouped": [
         "search_groups", "search_groups_exact", "exact_scan_vectors", "stored_vectors",

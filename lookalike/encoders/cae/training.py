@@ -1,22 +1,5 @@
-"""The paper's convolutional auto-encoder (CAE) and its training loop.
-
-Architecture (256x256x3 input in [0, 1]):
-
-    encoder     5 x [conv 3x3 stride 2 -> BatchNorm -> ReLU]      256 -> 8 px
-    bottleneck  conv 1x1 -> BatchNorm -> ReLU                      8 x 8 x bottleneck_channels
-    decoder     5 x [conv 3x3 -> BatchNorm -> ReLU -> upsample x2]  8 -> 256 px
-                conv 3x3 -> sigmoid                                 256 x 256 x 3
-
-MSE loss, Adam (lr 1e-3), 30 epochs, batch 32, as in the paper. BatchNorm and He
-initialisation, plus a final bias set to the mean pixel, keep it from collapsing to the
-all-white image that a plain CAE predicts on white-background product photos.
-
-"Accuracy" (the paper reports one without defining it) is here the share of pixel channels
-reconstructed within 0.1 of the target (on a 0..1 scale).
-
-Model, training loop (checkpoints, resume, early stopping, loss curves) and the encoder that
-wraps them stay in one module (about 520 lines) so that it reads as the paper's method.
-"""
+"""The CAE's training loop: the split, epochs with checkpoints (resume), early stopping, the
+mean-image baseline and the per-epoch history (CSV and loss curves)."""
 
 from __future__ import annotations
 
@@ -24,137 +7,25 @@ import csv
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from lookalike.encoders.base import (
-    WEIGHTS_FILE,
-    TrainingData,
-    apply_pca,
-    encode_in_batches,
-    fit_pca,
-    load_pca,
-    read_encoder_json,
-    save_pca,
-    to_tensor_batch,
-    write_encoder_json,
+from lookalike.encoders.base import to_tensor_batch
+from lookalike.encoders.cae.model import (
+    ACCURACY_TOLERANCE,
+    CAEConfig,
+    ConvAutoEncoder,
+    pixel_accuracy,
 )
 from lookalike.encoders.device import resolve_device
 
-ACCURACY_TOLERANCE = 0.1
 HISTORY_CSV = "history.csv"
 CURVES_PNG = "loss_curves.png"
 CHECKPOINT = "checkpoint.pt"
-
-
-@dataclass
-class CAEConfig:
-    """Training and architecture options of the paper's CAE.
-
-    Attributes:
-        input_size: square input side in pixels (a multiple of 32).
-        channels: encoder widths, one stride-2 stage each (decoder mirrors them).
-        bottleneck_channels: channels of the 8x8 (for 256 px) bottleneck.
-        embedding_pool: average-pool the bottleneck by this factor before flattening
-            (1 keeps all 8*8*bottleneck_channels values; 2 gives a quarter).
-        pca_dim: project the flattened bottleneck on its top principal components (fit on
-            the catalog; 0 keeps it whole). Measured on the reference catalog
-            (bench/embedding_size.py): 2,048 -> 128 dims keeps P@10 ProductType (0.608 vs
-            0.606) and cuts search time 17x and memory 16x; pooling instead loses 4-23 points.
-        epochs, lr, batch_size: Adam training schedule (paper: 30, 1e-3).
-        val_fraction: share of images held out for validation loss.
-        seed: fixes the split, initialisation and batch order.
-        denoise_std: std of Gaussian noise added to inputs (0 = plain CAE); targets stay clean.
-        patience: stop when validation loss has not improved for this many epochs (0 = never).
-        threads: torch intra-op threads (0 = all cores).
-    """
-
-    input_size: int = 256
-    channels: tuple[int, ...] = (16, 32, 64, 128, 128)
-    bottleneck_channels: int = 32
-    embedding_pool: int = 1
-    pca_dim: int = 128
-    epochs: int = 30
-    lr: float = 1e-3
-    batch_size: int = 32
-    val_fraction: float = 0.1
-    seed: int = 0
-    denoise_std: float = 0.0
-    patience: int = 0
-    threads: int = 0
-
-    def __post_init__(self) -> None:
-        self.channels = tuple(int(c) for c in self.channels)
-        factor = 2 ** len(self.channels)
-        if self.input_size % factor:
-            raise ValueError(f"input_size must be a multiple of {factor}, got {self.input_size}")
-        if self.epochs < 1 or self.batch_size < 1 or not 0 <= self.val_fraction < 1:
-            raise ValueError("epochs and batch_size must be >= 1 and val_fraction in [0, 1)")
-
-
-def _conv_block(cin: int, cout: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
-class ConvAutoEncoder(nn.Module):
-    """Encoder -> bottleneck -> decoder of upsampling + convolutions, sigmoid output."""
-
-    def __init__(self, channels: tuple[int, ...] = (16, 32, 64, 128, 128), bottleneck: int = 32):
-        """Args:
-        channels: encoder stage widths; each stage halves the resolution.
-        bottleneck: channels of the latent map.
-        """
-        super().__init__()
-        stages, cin = [], 3
-        for cout in channels:
-            stages.append(_conv_block(cin, cout, stride=2))
-            cin = cout
-        self.encoder = nn.Sequential(*stages)
-        self.bottleneck = _conv_block(cin, bottleneck, kernel=1)
-        up, cin = [], bottleneck
-        for cout in reversed(channels):
-            # Convolve before upsampling: the same receptive field at a quarter of the cost of
-            # convolving at the doubled resolution (49 s instead of 152 s an epoch here).
-            up += [_conv_block(cin, cout), nn.Upsample(scale_factor=2, mode="nearest")]
-            cin = cout
-        self.decoder = nn.Sequential(*up, nn.Conv2d(cin, 3, 3, padding=1))
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-
-    def set_output_bias(self, mean_pixel: float) -> None:
-        """Start the sigmoid output at the data's mean pixel (logit), not at 0.5."""
-        last = self.decoder[-1]
-        mean_pixel = min(max(mean_pixel, 1e-3), 1 - 1e-3)
-        nn.init.constant_(last.bias, math.log(mean_pixel / (1 - mean_pixel)))
-        nn.init.normal_(last.weight, std=1e-3)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Latent map (n, bottleneck, s/32, s/32)."""
-        return self.bottleneck(self.encoder(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(self.encode(x)))
-
-
-def pixel_accuracy(
-    recon: torch.Tensor, target: torch.Tensor, tol: float = ACCURACY_TOLERANCE
-) -> float:
-    """Share of pixel channels with |recon - target| <= tol (the CAE's 'accuracy')."""
-    return float((recon - target).abs().le(tol).float().mean())
 
 
 def _set_threads(threads: int) -> None:
@@ -409,111 +280,3 @@ def train_cae(
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history
-
-
-class CAEEncoder:
-    """The paper's encoder: the CAE's bottleneck, (optionally pooled and) flattened."""
-
-    name = "cae"
-    Config = CAEConfig
-
-    def __init__(
-        self, model: ConvAutoEncoder, config: CAEConfig, pca: dict[str, np.ndarray] | None = None
-    ):
-        """Args:
-        model: a trained auto-encoder (only its encoder half is used).
-        config: the config it was trained with.
-        pca: ``mean`` (raw_dim,) and ``components`` (pca_dim, raw_dim), or None.
-        """
-        self.model = model.eval().to(memory_format=torch.channels_last)
-        self.device = "cpu"
-        self.cfg = config
-        self.pca = pca
-        self.input_size = config.input_size
-        side = config.input_size // 2 ** len(config.channels) // config.embedding_pool
-        self.raw_dim = config.bottleneck_channels * side * side
-        self.dim = len(pca["components"]) if pca is not None else self.raw_dim
-
-    @classmethod
-    def fit(cls, data: TrainingData, config: CAEConfig, resume: bool = True) -> CAEEncoder:
-        """Train on ``data.images`` (labels unused: the CAE is unsupervised), then fit the
-        PCA projection on the catalog's bottlenecks when ``pca_dim`` asks for one."""
-        model, _ = train_cae(
-            data.images,
-            config,
-            data.workdir / "cae",
-            resume=resume,
-            progress=data.progress,
-            device=data.device,
-        )
-        encoder = cls(model, config)
-        if config.pca_dim:
-            encoder.pca = fit_pca(encoder.encode(data.images), config.pca_dim)
-            encoder.dim = len(encoder.pca["components"])
-        return encoder
-
-    def bottlenecks(self, images: np.ndarray) -> np.ndarray:
-        """uint8 (n, s, s, 3) -> float32 (n, raw_dim): (pooled) bottleneck, flattened."""
-
-        def one_batch(batch: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                x = to_tensor_batch(batch).to(device=self.device, memory_format=torch.channels_last)
-                z = self.model.encode(x)
-                if self.cfg.embedding_pool > 1:
-                    z = nn.functional.avg_pool2d(z, self.cfg.embedding_pool)
-                return z.flatten(1).cpu().numpy().astype(np.float32)
-
-        if len(images) == 0:
-            return np.zeros((0, self.raw_dim), np.float32)
-        return encode_in_batches(one_batch, images, batch_size=64)
-
-    def to_device(self, device: str = "auto") -> CAEEncoder:
-        """Run batch encoding on ``device`` (``auto``: CUDA when PyTorch sees a GPU)."""
-        self.device = resolve_device(device)
-        self.model = self.model.to(self.device)
-        return self
-
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        """uint8 (n, s, s, 3) -> float32 (n, dim): the bottleneck, PCA-projected if fitted."""
-        return apply_pca(self.bottlenecks(images), self.pca)
-
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images -> uint8 reconstructions (for looking at what the CAE learned)."""
-        with torch.inference_mode():
-            out = self.model(to_tensor_batch(images).to(self.device)).cpu()
-        return (out.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
-
-    def config(self) -> dict:
-        """The training config as a dict."""
-        return asdict(self.cfg)
-
-    def save(self, directory: Path) -> None:
-        """``encoder.json`` + ``weights.safetensors``."""
-        from safetensors.torch import save_file
-
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{WEIGHTS_FILE}.tmp"
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(tmp))
-        tmp.replace(directory / WEIGHTS_FILE)
-        save_pca(directory, self.pca)
-        write_encoder_json(directory, self.name, self.cfg, {"dim": self.dim})
-
-    @classmethod
-    def load(cls, directory: Path) -> CAEEncoder:
-        """Rebuild from ``encoder.json`` and the safetensors weights."""
-        from safetensors.torch import load_file
-
-        config, _ = read_encoder_json(directory, CAEConfig)
-        model = ConvAutoEncoder(config.channels, config.bottleneck_channels)
-        model.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))
-        return cls(model, config, load_pca(directory))
-
-
-__all__ = [
-    "CAEConfig",
-    "CAEEncoder",
-    "ConvAutoEncoder",
-    "train_cae",
-    "pixel_accuracy",
-    "mean_image_loss",
-]
