@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -83,6 +83,10 @@ class TrainingData:
             (a retailer's archive of past products, e.g. on-model photos): encoders that can
             learn from them add them to training; they are never encoded into the bundle.
         archive_labels: their labels, column -> one label per archive photo ('' unknown).
+        context_images: uint8 (c, size, size, 3) catalog products pasted into real photos
+            (:mod:`lookalike.parsing.context`); encoders that learn from an archive add them
+            to training with the labels of their catalog rows.
+        context_rows: the catalog row of each context image.
     """
 
     images: np.ndarray
@@ -92,6 +96,8 @@ class TrainingData:
     device: str = "cpu"
     archive_images: np.ndarray | None = None
     archive_labels: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    context_images: np.ndarray | None = None
+    context_rows: Sequence[int] = ()
 
 
 class EncoderSpec(Protocol):

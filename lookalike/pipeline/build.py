@@ -42,9 +42,11 @@ from lookalike.pipeline.decoding import (
     product_tables,
 )
 from lookalike.pipeline.training import (
+    context_record,
     fingerprint_path,
     fit_sample_rows,
     load_archive,
+    load_context,
     load_trained,
     training_fingerprint,
 )
@@ -143,17 +145,25 @@ def build_bundle(
     )
     archive = load_archive(config, columns, size, workdir, progress, encoder_cls, resize)
     record = archive.record() if archive is not None else None
+    learns_beside = getattr(encoder_cls, "learns_from_archive", False)
+    context = context_record(config, getattr(encoder_config, "seed", 0)) if learns_beside else None
+    # What the encoder learnt from beside the catalog's labels (the fingerprint's part).
+    learnt = record if context is None else {"archive": record, "context": context}
     train_started = time.perf_counter()
     trained_dir = workdir / "trained" / config.encoder
-    encoder = load_trained(trained_dir, encoder_config, labels, record) if reuse_trained else None
+    encoder = load_trained(trained_dir, encoder_config, labels, learnt) if reuse_trained else None
     if encoder is None:
         if reuse_trained == "required":
             raise ValueError(f"no trained {config.encoder} encoder in {trained_dir}; run `train`")
         # Fingerprint the config as asked for: fit may return a tuned copy of it.
-        fingerprint = json.dumps(training_fingerprint(encoder_config, labels, record))
+        fingerprint = json.dumps(training_fingerprint(encoder_config, labels, learnt))
         data = TrainingData(fit_images, labels, workdir, progress, device=device)
         if archive is not None:
             data.archive_images, data.archive_labels = archive.images, archive.labels
+        if context is not None:
+            data.context_rows, data.context_images = load_context(
+                config, fit_images, labels, size, resize, context["seed"], progress, workdir
+            )
         encoder = encoder_cls.fit(data, encoder_config)
         encoder.save(trained_dir)
         fingerprint_path(trained_dir).write_text(fingerprint)
@@ -222,6 +232,7 @@ def build_bundle(
             "device": device,
             "fit_images": len(fit_items),
             **({"archive": record} if record is not None else {}),
+            **({"context": context} if context is not None else {}),
             "seconds": {
                 "train": round(train_seconds, 1),
                 "encode": round(encode_seconds, 1),
@@ -234,6 +245,7 @@ def build_bundle(
                 "encoder": {"name": encoder.name, "dim": int(encoder.dim)},
                 "index": {"kind": index.kind, **index.params()},
                 **({"archive": record} if record is not None else {}),
+                **({"context": context} if context is not None else {}),
             }
         )
         # Publishing pruned old versions: images and thumbnails only they used go too.

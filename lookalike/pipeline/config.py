@@ -51,6 +51,12 @@ class BuildConfig:
             photo), a split value, or None for every photo.
         product_folders: the catalog is a folder per product (``CATALOG/<id>/*.jpg``);
             None = detected (:func:`lookalike.catalog.looks_like_product_folders`).
+        context_photos: folder(s) of photos of people or rooms (no labels needed; a labelled
+            folder gives only its ``archive``/``train`` split): each labelled catalog
+            product is pasted over a garment the garment parser finds in them
+            (:mod:`lookalike.parsing.context`), and these composites teach the encoder with
+            the product's labels, so every catalog type is also seen in a shopper's context.
+        context_per_item: composites per labelled catalog product.
     """
 
     catalog: str
@@ -68,6 +74,8 @@ class BuildConfig:
     archive: str | list[str] | None = None
     archive_split: str | None = "auto"
     product_folders: bool | None = None
+    context_photos: str | list[str] | None = None
+    context_per_item: int = 1
 
 
 def load_catalog(config: BuildConfig) -> Catalog:

@@ -1,5 +1,6 @@
 """The encoder's fit: which rows it is fitted on, the fingerprint that lets a later build
-reuse a trained encoder (config, labels, archive), and the labelled archives it learns from."""
+reuse a trained encoder (config, labels, archive), and what it learns from beside the
+catalog: labelled archives and context composites."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from lookalike.encoders import load_encoder
 from lookalike.imaging import LEGACY_RESIZE
 from lookalike.labelled import Archive, join_archives, read_archive
+from lookalike.parsing.context import context_composites
 from lookalike.pipeline.config import BuildConfig
 
 
@@ -103,3 +105,50 @@ def archive_folders(archive: str | Sequence[str] | None) -> list[str]:
     if not archive:
         return []
     return [archive] if isinstance(archive, str) else list(archive)
+
+
+def context_record(config: BuildConfig, seed: int) -> dict[str, Any] | None:
+    """What the context composites depend on (folders, composites per product, seed), for
+    the fingerprint and the manifest; None without ``context_photos``."""
+    folders = archive_folders(config.context_photos)
+    if not folders:
+        return None
+    return {
+        "folders": [str(Path(folder).resolve()) for folder in folders],
+        "per_item": config.context_per_item,
+        "seed": seed,
+    }
+
+
+def load_context(
+    config: BuildConfig,
+    images: np.ndarray,
+    labels: dict[str, list[str]],
+    size: int,
+    resize: str,
+    seed: int,
+    progress: bool,
+    workdir: Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The context composites ``config`` asks for: (catalog rows, images), every catalog
+    image with a label (hidden test items have none) pasted into the context photos
+    (:func:`lookalike.parsing.context.context_composites`)."""
+    folders = archive_folders(config.context_photos)
+    rows = [r for r in range(len(images)) if any(values[r] for values in labels.values())]
+    sources, composites = context_composites(
+        images,
+        rows,
+        folders,
+        per_item=config.context_per_item,
+        size=size,
+        resize=resize,
+        seed=seed,
+        progress=progress,
+        cache_dir=workdir,
+    )
+    if progress:
+        print(
+            f"context: {len(sources)} composites of {len(rows)} labelled catalog products "
+            f"in the photos of {', '.join(folders)} teach the encoder"
+        )
+    return sources, composites

@@ -126,3 +126,19 @@ def test_a_split_file_matching_no_catalog_item_is_refused(tmp_path, capsys):
 
     assert_user_error(code, err, "build", "none of its 2 ids", "columns sku, split")
     assert not (tmp_path / "b").exists()
+
+
+def test_build_with_missing_context_photos_or_none_per_item_is_a_one_line_error(
+    tiny_catalog, tmp_path, capsys
+):
+    code, _, err = run(
+        capsys, "build", tiny_catalog, "--out", tmp_path / "b", *CAE_OPTIONS,
+        "--context-photos", tmp_path / "missing",
+    )  # fmt: skip
+    assert_user_error(code, err, "build", "context photo folder not found")
+    code, _, err = run(
+        capsys, "build", tiny_catalog, "--out", tmp_path / "b", *CAE_OPTIONS,
+        "--context-photos", tiny_catalog, "--context-per-item", "0",
+    )  # fmt: skip
+    assert_user_error(code, err, "build", "--context-per-item must be >= 1")
+    assert not (tmp_path / "b").exists()

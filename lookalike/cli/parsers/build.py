@@ -111,6 +111,23 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
         help="rows of the archives' split column to learn from (default: 'archive' when "
         "present, else 'train', else all; '' for all)",
     )
+    parser.add_argument(
+        "--context-photos",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="photos of people or rooms, no labels needed (repeatable; a labelled folder "
+        "gives its archive/train split): each labelled catalog product is pasted over a "
+        "garment the garment parser finds in them, teaching the encoder every type in a "
+        "shopper's context",
+    )
+    parser.add_argument(
+        "--context-per-item",
+        type=int,
+        default=1,
+        metavar="N",
+        help="context composites per labelled catalog product (default 1)",
+    )
     parser.add_argument("--epochs", type=int, help="training epochs (cae: 30 by default)")
     parser.add_argument("--input-size", type=int, help="model input side in pixels")
     parser.add_argument(

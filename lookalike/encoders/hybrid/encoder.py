@@ -237,6 +237,17 @@ class HybridEncoder:
             labels = {
                 column: list(values) + archive_labels[column] for column, values in labels.items()
             }
+        if data.context_images is not None and len(data.context_images):
+            # Catalog products in a shopper's context: more rows with their products' labels,
+            # never left out (they are catalog shots, whatever the type).
+            context = cls._cached_views(
+                encoder, data.context_images, config, workdir, data.progress
+            )
+            view_feats = np.concatenate([view_feats, context])
+            labels = {
+                column: list(values) + [data.labels[column][r] for r in data.context_rows]
+                for column, values in labels.items()
+            }
         encoded = encode_label_columns(labels)
         targets = {c: t for c, (t, _) in encoded.items()}
         mode = "supervised" if targets else "self-supervised"

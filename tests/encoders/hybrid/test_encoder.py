@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from lookalike.encoders import TrainingData, load_encoder
+from lookalike.encoders.hybrid import encoder as encoder_module
 from lookalike.encoders.hybrid.config import HybridConfig
 from lookalike.encoders.hybrid.encoder import HybridEncoder
 from tests.encoders.hybrid.conftest import FAST
@@ -119,6 +120,33 @@ def test_archive_photos_train_the_head_but_not_the_projection(tmp_path, tiny_ima
     assert taught.encode(images).shape == (len(images), taught.dim)
     # Archive views are cached beside the catalog's: two view caches now.
     assert len(list((tmp_path / "hybrid").glob("views-*.npy"))) == 2
+
+
+def test_context_composites_train_with_their_catalog_rows_labels_and_are_never_left_out(
+    tmp_path, tiny_images, monkeypatch
+):
+    catalog, images = tiny_images
+    types = [item.metadata["ProductType"] for item in catalog.items]
+    labels = {"ProductType": types}
+    config = HybridConfig(**{**FAST, "tune": False, "leave_out_archive_labels": (types[0],)})
+    data = TrainingData(images, labels, tmp_path, progress=False)
+    # Two archive photos of the first type (left out) and composites of rows 0 and 1.
+    data.archive_images = np.full((2, 224, 224, 3), 255, np.uint8)
+    data.archive_labels = {"ProductType": [types[0], types[0]]}
+    data.context_images, data.context_rows = images[:2].copy(), [0, 1]
+    seen = {}
+
+    def spy(features, targets, config, **kwargs):
+        seen["rows"], seen["targets"] = len(features), targets
+        return real_train_head(features, targets, config, **kwargs)
+
+    real_train_head = encoder_module.train_head
+    monkeypatch.setattr(encoder_module, "train_head", spy)
+    HybridEncoder.fit(data, config)
+    # The catalog's rows, no archive row (its type is left out), the two composites.
+    assert seen["rows"] == len(images) + 2
+    classes = seen["targets"]["ProductType"]
+    assert classes[-2] == classes[0] and classes[-1] == classes[1]
 
 
 def test_encode_with_confidence_is_encode_plus_the_type_classifiers_top_probability(
