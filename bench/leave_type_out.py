@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, required=True, help="the bundle with every type")
     parser.add_argument("--types", nargs="+", default=["Dresses", "Skirts"])
     parser.add_argument("--work", type=Path, default=Path("bundles/leave-type-out"))
+    parser.add_argument(
+        "--out", type=Path, help="JSON file (default bench/results/leave_type_out.json)"
+    )
     args = parser.parse_args(argv)
     base_data = read_bundle(args.base)
     config = BuildConfig(**base_data.config)
@@ -99,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{without['mean']} without ({without['queries']} dev queries)",
             flush=True,
         )
-    write_json({"base": str(args.base), "rows": rows, "machine": machine_info()}, "leave_type_out")
+    payload = {"base": str(args.base), "rows": rows, "machine": machine_info()}
+    write_json(payload, "leave_type_out", args.out)
     return 0
 
 
