@@ -47,6 +47,7 @@ LAYERS = {
     "lookalike.updates": 8,
     "lookalike.recommend": 8,
     "lookalike.personal": 9,
+    "lookalike.personal_sources": 9,
     "lookalike.report": 9,
     "lookalike.personal_eval": 10,
     "lookalike.server": 11,
