@@ -425,3 +425,16 @@ def test_mapped_query_metrics_without_queries_are_nan():
     assert metrics["all"]["queries"] == 0 and np.isnan(metrics["all"]["P@10 ProductType"])
     assert metrics["labels"] == {} and metrics["groups"] == {}
     assert np.isnan(metrics["mean over labels"]["P@10 ProductType"])
+
+
+def test_map_at_12_and_recall_at_k_as_in_the_kaggle_competition():
+    # customer 1 bought {a, b} and got [a, x, b, ...]: (1/1 + 2/3) / 2; customer 2 bought 20
+    # items and got 1 hit at rank 12: (1/12) / min(20, 12); customer 3: no hit
+    relevant = np.zeros((3, 12), bool)
+    relevant[0, [0, 2]] = True
+    relevant[1, 11] = True
+    n_relevant = np.array([2, 20, 1])
+    assert ev.map_at_12(relevant, n_relevant) == approx(((1 + 2 / 3) / 2 + 1 / 144) / 3)
+    assert ev.recall_at_k(relevant, n_relevant, 12) == approx((1 + 1 / 20) / 3)
+    assert ev.recall_at_k(relevant, n_relevant, 2) == approx(0.5 / 3)
+    assert math.isnan(ev.recall_at_k(np.zeros((0, 12), bool), np.zeros(0), 12))

@@ -16,8 +16,10 @@ from lookalike.evaluation.metrics import (
     hit_rate_at_k,
     instance_recall,
     label_precision,
+    map_at_12,
     ndcg_at_k,
     precision_at_k,
+    recall_at_k,
     recall_of_target,
 )
 from lookalike.evaluation.outside import (
@@ -55,6 +57,8 @@ __all__ = [
     "ndcg_at_k",
     "hit_rate_at_k",
     "recall_of_target",
+    "recall_at_k",
+    "map_at_12",
     "instance_recall",
     "label_precision",
     "label_relevance",

@@ -1,5 +1,5 @@
-"""Retrieval metrics as pure functions over numpy arrays: P@k, mAP@k, nDCG@k, hit rate,
-recall of a target, instance recall and label precision."""
+"""Retrieval metrics as pure functions over numpy arrays: P@k, mAP@k (and MAP@12), nDCG@k,
+hit rate, recall@k, recall of a target, instance recall and label precision."""
 
 from __future__ import annotations
 
@@ -60,6 +60,30 @@ def hit_rate_at_k(relevant: np.ndarray, k: int) -> float:
     if relevant.shape[0] == 0:
         return float("nan")
     return float(relevant[:, :k].any(axis=1).mean())
+
+
+def recall_at_k(relevant: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """Mean over queries of the share of their relevant items found in the first ``k``
+    (queries with none relevant count 0).
+
+    Args:
+        relevant: bool (q, >=k), each result relevant or not (each relevant item once).
+        n_relevant: int (q,), relevant items per query.
+        k: cut-off.
+    """
+    if relevant.shape[0] == 0:
+        return float("nan")
+    hits = relevant[:, :k].sum(axis=1).astype(np.float64)
+    n = np.asarray(n_relevant, np.float64)
+    return float(np.divide(hits, n, out=np.zeros(len(hits)), where=n > 0).mean())
+
+
+def map_at_12(relevant: np.ndarray, n_relevant: np.ndarray) -> float:
+    """MAP@12 as in the H&M personalised fashion recommendations competition (Kaggle, 2022):
+    per customer the sum of P@i at each hit i <= 12 over min(|bought|, 12), averaged; the
+    same as :func:`average_precision_at_k` at k = 12 with ``n_relevant`` = distinct items
+    the customer bought in the window."""
+    return average_precision_at_k(relevant, n_relevant, 12)
 
 
 def recall_of_target(result_rows: np.ndarray, targets: np.ndarray, k: int) -> float:
