@@ -50,6 +50,7 @@ LAYERS = {
     "lookalike.personal_sources": 9,
     "lookalike.report": 9,
     "lookalike.personal_eval": 10,
+    "lookalike.personal_time": 10,
     "lookalike.server": 11,
     "lookalike.cli": 12,
     "lookalike": 13,  # the package's own __init__ (lookalike.load)

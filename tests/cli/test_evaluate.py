@@ -162,3 +162,50 @@ def test_evaluate_shopper_photos_output_is_unchanged_by_the_new_protocols(
     markdown = (out / "report.md").read_text()
     assert "## Outside photos (shopper-photo protocol)" in markdown
     assert "labels mapped" not in markdown and "Street photos" not in markdown
+
+
+def _event_log(path):
+    rows = ["user_id,item_id,event,timestamp"]
+    for user in range(6):  # each buys two items before the cutoff, one again after it
+        first, second = 101 + 3 * user, 102 + 3 * user
+        rows += [
+            f"u{user},{first},purchase,2020-08-0{1 + user}",
+            f"u{user},{second},view,2020-08-2{user}",
+            f"u{user},{first},purchase,2020-09-0{2 + user}",
+        ]
+    path.write_text("\n".join(rows) + "\nu9,nope,purchase,2020-08-01\n")
+    return path
+
+
+def test_evaluate_personal_on_a_real_log_split_on_time(tiny_bundle, tmp_path, capsys):
+    log = _event_log(tmp_path / "log.csv")
+    out = tmp_path / "time.json"
+
+    code, stdout, _ = run(
+        capsys, "evaluate-personal", "--bundle", tiny_bundle, "--interactions", log,
+        "--cutoff", "2020-09-01", "--window", "28d", "--out", out, "--quiet",
+    )  # fmt: skip
+
+    assert code == 0
+    assert "1 events of items not in the bundle skipped" in stdout
+    assert "| buy again | 1.0000 | 1.000 | 1.000 |" in stdout  # everyone rebought their item
+    payload = json.loads(out.read_text())
+    assert payload["customers"] == 6 and payload["short"] == 6
+    assert {"best-sellers, last 7 days", "visual, recent items", "blend"} <= set(payload["results"])
+    assert not (tiny_bundle / "report" / "personal-time.json").exists()
+
+
+def test_evaluate_personal_on_a_log_reports_user_errors(tiny_bundle, tmp_path, capsys):
+    from tests.cli.conftest import assert_user_error
+
+    log = _event_log(tmp_path / "log.csv")
+    code, _, err = run(capsys, "evaluate-personal", "--bundle", tiny_bundle, "--cutoff", "2020")
+    assert_user_error(code, err, "evaluate-personal", "--cutoff needs --interactions")
+    code, _, err = run(capsys, "evaluate-personal", "--bundle", tiny_bundle, "--interactions", log)
+    assert_user_error(code, err, "evaluate-personal", "--cutoff DATE")
+    log.write_text("user_id,item_id,event,timestamp\nu1,101,purchase,yesterday\n")
+    code, _, err = run(
+        capsys, "evaluate-personal", "--bundle", tiny_bundle, "--interactions", log,
+        "--cutoff", "2020-09-01",
+    )  # fmt: skip
+    assert_user_error(code, err, "evaluate-personal", "line 2", "bad timestamp 'yesterday'")

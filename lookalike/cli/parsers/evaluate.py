@@ -59,11 +59,35 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(command=("evaluate", "cmd_evaluate"))
 
     p = sub.add_parser(
-        "evaluate-personal", help="simulated shoppers: personalised methods vs best-sellers"
+        "evaluate-personal",
+        help="personalised methods vs best-sellers: simulated shoppers, or a real event log "
+        "split on time (--interactions LOG --cutoff DATE)",
     )
     p.add_argument("--bundle", type=Path, required=True, help="bundle folder")
     p.add_argument("--shoppers", type=int, default=300, help="simulated shoppers")
     p.add_argument("--seed", type=int, default=0, help="simulator seed")
-    p.add_argument("--out", type=Path, help="JSON output (default BUNDLE/report/personal.json)")
+    p.add_argument(
+        "--interactions",
+        type=Path,
+        help="a real event log (user_id,item_id,event,timestamp CSV or Parquet): score on "
+        "time instead of simulated shoppers (needs --cutoff)",
+    )
+    p.add_argument(
+        "--cutoff", help="with --interactions: history before this date (e.g. 2020-09-01)"
+    )
+    p.add_argument(
+        "--window", default="28d", help="with --interactions: the truth window after the cutoff"
+    )
+    p.add_argument(
+        "--segment-column",
+        default="ProductType",
+        help="metadata column whose values are trending segments ('' for none)",
+    )
+    p.add_argument("--title-column", default="ProductTitle", help="column naming items in reasons")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="JSON output (default BUNDLE/report/personal.json, personal-time.json on a log)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(command=("evaluate", "cmd_evaluate_personal"))

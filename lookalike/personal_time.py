@@ -1,0 +1,245 @@
+"""Personal picks measured on time (``lookalike evaluate-personal --interactions LOG
+--cutoff DATE``): the events before the cutoff are the history, the purchases in the window
+after it the truth, scored as in the H&M personalised fashion recommendations competition.
+
+Every customer who bought something in the window is scored (those with no history too:
+only popularity can answer them). Each method returns 12 items: best-sellers of the last 7
+days, buy again, each candidate source of :mod:`lookalike.personal_sources` alone, and a fixed
+blend of them (weighted reciprocal-rank fusion, :data:`DEFAULT_BLEND`). Results are split by
+history length (fewer than :data:`SHORT_HISTORY` events before the cutoff, or more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lookalike.evaluation import hit_rate_at_k, map_at_12, recall_at_k
+from lookalike.events import (
+    SECONDS_PER_DAY,
+    EventLog,
+    event_matrix,
+    select_events,
+    transpose,
+)
+from lookalike.personal_sources import (
+    Candidates,
+    Search,
+    best_sellers,
+    blend,
+    buy_again,
+    co_purchase,
+    favourite_segment,
+    new_arrivals,
+    new_item_rows,
+    popularity,
+    repurchase_rates,
+    trending,
+    visual_recent,
+)
+
+K = 12
+#: Customers with fewer events than this before the cutoff have a "short" history.
+SHORT_HISTORY = 5
+#: The fixed blend's weight per source: buy-again leads (the strongest single source on real
+#: histories), the sources that reach other items follow, popularity fills what is left.
+DEFAULT_BLEND = {
+    "buy again": 1.0,
+    "visual, recent items": 0.7,
+    "new arrivals near taste": 0.7,
+    "co-purchase": 0.5,
+    "trending in own segment": 0.4,
+    "trending": 0.3,
+}
+
+
+@dataclass
+class TimeSplit:
+    """A log cut at ``cutoff``.
+
+    Attributes:
+        history: the events before the cutoff (all shoppers' rows kept).
+        cutoff: seconds since the epoch.
+        customers: shopper rows with a purchase in the window.
+        truth: per customer, the distinct items bought in the window.
+        history_events: per customer, events before the cutoff.
+    """
+
+    history: EventLog
+    cutoff: int
+    customers: np.ndarray
+    truth: list[np.ndarray]
+    history_events: np.ndarray
+
+
+def split_on_time(log: EventLog, cutoff: int, window: int, event: str = "purchase") -> TimeSplit:
+    """History before ``cutoff``; truth = ``event``s in [cutoff, cutoff + window).
+
+    Args:
+        log: the whole log (with timestamps).
+        cutoff: seconds since the epoch.
+        window: seconds.
+        event: what counts as a purchase.
+    """
+    if not log.has_time:
+        raise ValueError("evaluating on time needs a timestamp column in the log")
+    history = select_events(log, log.times < cutoff)
+    in_window = (
+        (log.times >= cutoff)
+        & (log.times < cutoff + window)
+        & (log.events == log.event_code(event))
+    )
+    users = log.user_of_event[in_window]
+    items = log.items[in_window]
+    pairs = np.unique(users.astype(np.int64) * log.n_items + items)
+    customers, starts = np.unique(pairs // log.n_items, return_index=True)
+    truth = np.split((pairs % log.n_items).astype(np.int64), starts[1:])
+    if len(customers) == 0:
+        truth = []
+    return TimeSplit(history, cutoff, customers, truth, np.diff(history.indptr)[customers])
+
+
+def method_lists(
+    split: TimeSplit,
+    *,
+    search: Search | None = None,
+    titles: Sequence[str] | None = None,
+    segments: np.ndarray | None = None,
+    weights: dict[str, float] | None = None,
+    k: int = K,
+    progress: Callable | None = None,
+) -> dict[str, list[Candidates]]:
+    """Every method's 12 picks for every customer of ``split``.
+
+    Args:
+        split: from :func:`split_on_time`.
+        search: a visual search (None: the visual sources are left out).
+        titles: item titles, for the reasons.
+        segments: a segment label per item (trending in the shopper's own segment).
+        weights: the blend's weights (default DEFAULT_BLEND).
+        k: picks per customer.
+        progress: wraps the customer loop (e.g. tqdm), or None.
+
+    Returns:
+        method name -> one Candidates per customer.
+    """
+    history, now = split.history, split.cutoff
+    weights = DEFAULT_BLEND if weights is None else weights
+    rates = repurchase_rates(history)
+    week = best_sellers(history, now, k, days=7)
+    trend = popularity(history, now, half_life_days=7)
+    bought = event_matrix(history, "purchase", binary=True)
+    buyers = transpose(bought)
+    new_rows = new_item_rows(history, now)
+    lists: dict[str, list[Candidates]] = {}
+    customers = progress(split.customers) if progress else split.customers
+    for user in customers:
+        user = int(user)
+        own = history.items[history.indptr[user] : history.indptr[user + 1]]
+        sources = {
+            "best-sellers, last 7 days": week,
+            "buy again": buy_again(history, user, now, k, rates=rates),
+            "trending": trending(trend, k),
+            "co-purchase": co_purchase(bought, buyers, user, k),
+        }
+        if segments is not None:
+            segment = favourite_segment(history, user, now, segments)
+            sources["trending in own segment"] = trending(
+                trend, k, segments=segments, segment=segment, exclude=own
+            )
+        if search is not None:
+            sources["visual, recent items"] = visual_recent(
+                history, user, now, search, k, titles=titles
+            )
+            sources["new arrivals near taste"] = new_arrivals(
+                history, user, now, search, new_rows, k, titles=titles
+            )
+        # the blend fills any empty places with the week's best-sellers, at a low weight
+        sources["blend"] = blend({**sources, "fill": week}, {**weights, "fill": 0.05}, k)
+        for name, found in sources.items():
+            lists.setdefault(name, []).append(found)
+    return lists
+
+
+def score_method(picks: list[Candidates], truth: list[np.ndarray], k: int = K) -> dict:
+    """MAP@12, HR@12 and recall@12 of one method's picks (one per customer)."""
+    relevant = np.zeros((len(truth), k), bool)
+    for i, (found, bought) in enumerate(zip(picks, truth, strict=True)):
+        relevant[i, : len(found.rows[:k])] = np.isin(found.rows[:k], bought)
+    n_relevant = np.array([len(t) for t in truth])
+    return {
+        "map@12": map_at_12(relevant, n_relevant),
+        "hr@12": hit_rate_at_k(relevant, k),
+        "recall@12": recall_at_k(relevant, n_relevant, k),
+        "customers": len(truth),
+    }
+
+
+def evaluate_on_time(
+    log: EventLog,
+    cutoff: int,
+    window: int = 28 * SECONDS_PER_DAY,
+    *,
+    short_history: int = SHORT_HISTORY,
+    **options,
+) -> dict:
+    """Score every method on the customers who bought in the window after ``cutoff``.
+
+    Args:
+        log: the whole log.
+        cutoff, window: seconds.
+        short_history: fewer events than this before the cutoff = a short history.
+        options: passed to :func:`method_lists` (search, titles, segments, weights, progress).
+
+    Returns:
+        {"customers", "short", "long", "new_item_share", "results": {method: {"all",
+        "short", "long"}: metrics}}.
+    """
+    split = split_on_time(log, cutoff, window)
+    if len(split.customers) == 0:
+        raise ValueError("nobody bought anything in the window after the cutoff")
+    lists = method_lists(split, **options)
+    short = split.history_events < short_history
+    groups = {"all": np.ones(len(short), bool), "short": short, "long": ~short}
+    results = {}
+    for name, picks in lists.items():
+        results[name] = {
+            group: score_method(
+                [p for p, m in zip(picks, mask, strict=True) if m],
+                [t for t, m in zip(split.truth, mask, strict=True) if m],
+            )
+            for group, mask in groups.items()
+        }
+    bought_after = np.unique(np.concatenate(split.truth))
+    new = np.isin(bought_after, new_item_rows(split.history, cutoff))
+    return {
+        "customers": int(len(split.customers)),
+        "short": int(short.sum()),
+        "long": int((~short).sum()),
+        "new_item_share": float(new.mean()),
+        "results": results,
+    }
+
+
+def format_time_table(evaluation: dict) -> str:
+    """The results as a markdown table (all customers, then short / long histories)."""
+    lines = [
+        f"{evaluation['customers']} customers scored ({evaluation['short']} with fewer than "
+        f"{SHORT_HISTORY} events before the cutoff, {evaluation['long']} more); "
+        f"{evaluation['new_item_share']:.0%} of the articles bought after the cutoff had no "
+        "event before it.",
+        "",
+        "| picks | MAP@12 | HR@12 | recall@12 | MAP@12 short | HR@12 short "
+        "| MAP@12 long | HR@12 long |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, groups in evaluation["results"].items():
+        a, s, long_ = groups["all"], groups["short"], groups["long"]
+        lines.append(
+            f"| {name} | {a['map@12']:.4f} | {a['hr@12']:.3f} | {a['recall@12']:.3f} "
+            f"| {s['map@12']:.4f} | {s['hr@12']:.3f} | {long_['map@12']:.4f} "
+            f"| {long_['hr@12']:.3f} |"
+        )
+    return "\n".join(lines).replace("| nan", "| -")
