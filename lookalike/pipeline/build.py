@@ -23,7 +23,7 @@ from lookalike.bundle import (
 )
 from lookalike.distributed import RayOptions, ray_encode_catalog
 from lookalike.encoders import TrainingData, encoder_class, make_config
-from lookalike.encoders.base import encode_in_batches, encoder_resize
+from lookalike.encoders.base import encoder_resize
 from lookalike.encoders.device import resolve_device
 from lookalike.index import build_index
 from lookalike.pipeline.config import (
@@ -41,6 +41,7 @@ from lookalike.pipeline.decoding import (
     product_duplicate_groups,
     product_tables,
 )
+from lookalike.pipeline.encoding import stream_encode_catalog
 from lookalike.pipeline.training import (
     context_record,
     fingerprint_path,
@@ -110,23 +111,13 @@ def build_bundle(
     resize = encoder_resize(encoder_config)
     # Every photo is an image to fit on and encode; the table groups them into products.
     fit_rows = fit_sample_rows(len(photos_in), config.fit_limit)
-    if engine == "local":
-        # Decode the whole catalog once: the fit reads (a sample of) it, the encode all of it.
-        items, images, decode_problems, ok = decode_items(
-            photos_in, size, workdir, progress, resize
-        )
-        if len(fit_rows) < len(catalog):
-            keep = np.flatnonzero(np.isin(np.asarray(ok, dtype=np.int64), fit_rows))
-            fit_items, fit_images = items.select(keep), images[keep]
-        else:
-            fit_items, fit_images = items, images
-    else:
-        # Only the fit sample is decoded here; the Ray pipeline decodes every photo.
-        sample = [photos_in[r] for r in fit_rows]
-        fit_items, fit_images, decode_problems, _ = decode_items(
-            sample, size, workdir, progress, resize
-        )
-        images = None
+    # Only the fit sample is decoded and held (through the image cache); after the fit every
+    # photo is decoded and encoded a chunk at a time, in-process or on Ray, so memory beyond
+    # the fit sample does not grow with the catalog.
+    sample = [photos_in[r] for r in fit_rows]
+    fit_items, fit_images, decode_problems, _ = decode_items(
+        sample, size, workdir, progress, resize
+    )
     for problem in decode_problems[:20]:
         say(f"  warning: {problem}")
     if len(fit_items) == 0:
@@ -175,28 +166,25 @@ def build_bundle(
         say(f"encoder trained in {train_seconds:.0f}s and saved to {trained_dir}")
         return trained_dir
     encode_started = time.perf_counter()
+    locations = [str(item.path) for item in photos_in]
     if engine == "local":
         if device != "cpu" and hasattr(encoder, "to_device"):
             encoder.to_device(device)
-        embeddings = encode_in_batches(
-            encoder.encode, images, batch_size=128, progress=progress, desc="embedding catalog"
-        )
-        del images
+        encoded = stream_encode_catalog(encoder, locations, size, resize, progress=progress)
     else:
         options = dataclasses.replace(ray or RayOptions(), progress=progress)
         if options.device == "auto":
             options.device = device if device != "cpu" else "auto"
         say(f"encoding {len(photos_in)} images on Ray ({options.address or 'local'})")
-        encoded = ray_encode_catalog(
-            trained_dir, [str(item.path) for item in photos_in], size, options
-        )
-        photo_catalog = dataclasses.replace(catalog, items=photos_in)
-        items, embeddings, decode_problems = items_from_encoded(photo_catalog, encoded)
-        ok = list(encoded.rows)
-        for problem in decode_problems[:20]:
-            say(f"  warning: {problem}")
-        if len(items) == 0:
-            raise ValueError(f"no readable images in {config.catalog}")
+        encoded = ray_encode_catalog(trained_dir, locations, size, options)
+    photo_catalog = dataclasses.replace(catalog, items=photos_in)
+    items, embeddings, decode_problems = items_from_encoded(photo_catalog, encoded)
+    ok = list(encoded.rows)
+    fitted = set(fit_rows.tolist())  # their problems were shown before the fit
+    for row, message in [(r, m) for r, m in encoded.errors if r not in fitted][:20]:
+        say(f"  warning: {photos_in[row].path}: {message}; skipped")
+    if len(items) == 0:
+        raise ValueError(f"no readable images in {config.catalog}")
     encode_seconds = time.perf_counter() - encode_started
     # `items` so far has a row per readable photo: index every photo, under its row number.
     index = build_index(
