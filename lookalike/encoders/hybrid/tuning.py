@@ -32,6 +32,16 @@ def validation_fifth(labelled: np.ndarray, seed: int, split: int = 0) -> np.ndar
     return np.sort(order[split * fifth : (split + 1) * fifth])
 
 
+def tuning_sample(labelled: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """The labelled rows fusion tuning scores: all of them, or ``limit`` drawn with ``seed``
+    (sorted), so each weighting's kNN evaluation costs the same on any catalog size."""
+    if limit < 10:
+        raise ValueError(f"tune_max_items must be >= 10, got {limit}")
+    if len(labelled) <= limit:
+        return labelled
+    return np.sort(np.random.default_rng(seed + 7).choice(labelled, limit, replace=False))
+
+
 def hide_labels(targets: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
     """A copy of ``targets`` with the labels of ``rows`` unknown (-1)."""
     hidden = {c: t.copy() for c, t in targets.items()}
@@ -61,6 +71,7 @@ def tune_fusion_weights(
     archive = np.zeros(0, np.int64)
     if n_catalog is not None:
         labelled, archive = labelled[labelled < n_catalog], labelled[labelled >= n_catalog]
+    labelled = tuning_sample(labelled, config.tune_max_items, config.seed)
     clean = np.asarray(view_feats[:, 0], np.float32)
     # Label precision is measured as the evaluation protocol does: among items whose label
     # is known (a neighbour with a hidden label is neither hit nor miss), never counting

@@ -49,3 +49,28 @@ def test_archive_rows_train_but_a_fifth_of_them_is_scored_against_the_catalog(mo
     catalog_only = {"ProductType": targets["ProductType"][:50]}
     _, plain = tuning.tune_fusion_weights(features[:50], catalog_only, config, False)
     assert plain["columns"] == ["P@1", "label P@10", "recall@1", "recall@10"]
+
+
+def test_tuning_scores_a_bounded_sample_of_a_large_catalog(monkeypatch):
+    from lookalike.encoders.hybrid import tuning
+    from lookalike.encoders.hybrid.config import HybridConfig
+
+    seen = []
+
+    def fake_grid(view_feats, clean, targets, config, held_out, grid, progress=""):
+        val, gallery = held_out[0], held_out[1]
+        seen.append((val, gallery))
+        return {w: (0.5, 0.5, 0.9, 0.9) for w in grid}
+
+    monkeypatch.setattr(tuning, "score_fusion_grid", fake_grid)
+    features = np.zeros((300, 3, 8 + 8**3), np.float16)
+    targets = {"ProductType": np.arange(300) % 3}
+    # 300 labelled items, at most 100 scored: each split's gallery is the same seeded sample.
+    tuning.tune_fusion_weights(features, targets, HybridConfig(tune_max_items=100), False)
+    first, second = seen
+    assert len(first[1]) == 100 and np.array_equal(first[1], second[1])
+    assert len(first[0]) == 20 and np.isin(first[0], first[1]).all()
+    assert np.array_equal(tuning.tuning_sample(np.arange(50), 100, seed=0), np.arange(50))
+    sample = tuning.tuning_sample(np.arange(1000), 100, seed=0)
+    assert len(np.unique(sample)) == 100 and (np.diff(sample) > 0).all()
+    assert not np.array_equal(sample, tuning.tuning_sample(np.arange(1000), 100, seed=1))
