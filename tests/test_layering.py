@@ -33,6 +33,7 @@ LAYERS = {
     "lookalike.ids": 0,
     "lookalike.garment_boxes": 0,
     "lookalike.events": 0,
+    "lookalike.purchase_simulator": 0,
     "lookalike.catalog": 1,
     "lookalike.labelled": 2,
     "lookalike.imaging": 2,
