@@ -396,3 +396,55 @@ def test_build_memory_beyond_the_fit_sample_does_not_grow_with_the_catalog(tmp_p
     # not an exact figure: allocations differ a little between runs and machines.
     held_all = 360 * 128 * 128 * 3
     assert large - small < held_all / 4, (small, large)
+
+
+# --- resume: encoded chunks are kept --------------------------------------------------------
+def test_an_interrupted_encode_resumes_from_its_finished_chunks(
+    tiny_catalog, tmp_path, monkeypatch
+):
+    import functools
+
+    import lookalike.pipeline.build as build_module
+    import lookalike.pipeline.encoding as encoding
+
+    workdir = tmp_path / "work"
+    config = tiny_config(tiny_catalog, workdir)
+    decoded_rows: list[int] = []
+    real_decode, real_encode = encoding.decode_rows, encoding.encode_rows
+    fail_at = {"chunk": 3}
+
+    def decode_rows(batch, *args):
+        decoded_rows.extend(int(r) for r in batch["row"])
+        return real_decode(batch, *args)
+
+    def encode_rows(encoder, batch):
+        fail_at["chunk"] -= 1
+        if fail_at["chunk"] == 0:
+            raise KeyboardInterrupt  # the build is stopped during its third chunk
+        return real_encode(encoder, batch)
+
+    monkeypatch.setattr(encoding, "decode_rows", decode_rows)
+    monkeypatch.setattr(encoding, "encode_rows", encode_rows)
+    monkeypatch.setattr(
+        build_module,
+        "stream_encode_catalog",
+        functools.partial(encoding.stream_encode_catalog, chunk=4),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        build_bundle(config, tmp_path / "b", progress=False)
+    assert not (tmp_path / "b").exists()  # no half bundle
+    assert len(list((workdir / "encoded").glob("chunk-*.npz"))) == 2
+    # Again: the trained encoder is reused and only the chunks not finished are decoded.
+    decoded_rows.clear()
+    fail_at["chunk"] = -1
+    build_bundle(config, tmp_path / "b", progress=False)
+    assert decoded_rows == list(range(8, 24))
+    resumed = read_bundle(tmp_path / "b")
+    # An unchanged catalog built again decodes nothing.
+    decoded_rows.clear()
+    build_bundle(config, tmp_path / "c", progress=False)
+    assert decoded_rows == []
+    again = read_bundle(tmp_path / "c")
+    assert again.items.ids == resumed.items.ids
+    np.testing.assert_allclose(again.embeddings, resumed.embeddings, atol=1e-6)
+    assert len(list((workdir / "encoded").glob("chunk-*.npz"))) == 6

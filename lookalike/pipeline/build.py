@@ -41,7 +41,7 @@ from lookalike.pipeline.decoding import (
     product_duplicate_groups,
     product_tables,
 )
-from lookalike.pipeline.encoding import stream_encode_catalog
+from lookalike.pipeline.encoding import folder_digest, stream_encode_catalog
 from lookalike.pipeline.training import (
     context_record,
     fingerprint_path,
@@ -170,7 +170,15 @@ def build_bundle(
     if engine == "local":
         if device != "cpu" and hasattr(encoder, "to_device"):
             encoder.to_device(device)
-        encoded = stream_encode_catalog(encoder, locations, size, resize, progress=progress)
+        encoded = stream_encode_catalog(
+            encoder,
+            locations,
+            size,
+            resize,
+            progress=progress,
+            cache_dir=workdir / "encoded",
+            encoder_key=folder_digest(trained_dir),
+        )
     else:
         options = dataclasses.replace(ray or RayOptions(), progress=progress)
         if options.device == "auto":
