@@ -127,6 +127,27 @@ def result_types(results: Sequence, primary: str, k: int) -> np.ndarray:
     ).reshape(len(results), k)
 
 
+def labelled_result_metrics(
+    recommender,
+    results: Sequence,
+    labels: Sequence[str],
+    type_map: dict[str, list[str]],
+    primary: str,
+    k: int,
+) -> dict[str, Any]:
+    """:func:`lookalike.evaluation.mapped_query_metrics` of query ``results`` whose queries
+    carry ``labels`` in ``type_map``'s vocabulary (grouped by :func:`label_groups`)."""
+    groups = label_groups(recommender, type_map, primary)
+    return mapped_query_metrics(
+        result_types(results, primary, k),
+        [type_map[label] for label in labels],
+        labels,
+        [groups[label] for label in labels] if groups else None,
+        primary=primary,
+        k=k,
+    )
+
+
 def recommend_in_batches(
     recommender, paths: Sequence[str], k: int, crops=None, **options: Any
 ) -> list:
@@ -182,14 +203,8 @@ def evaluate_mapped_photos(
     )
     kept = [(item, r) for item, r in zip(chosen, results, strict=True) if not r.error]
     labels = [item.metadata[label_column] for item, _ in kept]
-    groups = label_groups(recommender, type_map, primary)
-    metrics = mapped_query_metrics(
-        result_types([r for _, r in kept], primary, k),
-        [type_map[label] for label in labels],
-        labels,
-        [groups[label] for label in labels] if groups else None,
-        primary=primary,
-        k=k,
+    metrics = labelled_result_metrics(
+        recommender, [r for _, r in kept], labels, type_map, primary, k
     )
     return {
         "protocol": TYPE_MAP_PROTOCOL,

@@ -20,7 +20,7 @@ from lookalike.labelled import MASK_LABELS_FILE, MASKS_DIR, LabelledPhotos, read
 from lookalike.report.outside import (
     MASKS_PROTOCOL,
     QUERY_BATCH,
-    label_groups,
+    labelled_result_metrics,
     recommend_in_batches,
     result_types,
 )
@@ -160,14 +160,8 @@ def evaluate_masked_photos(
     )
     kept = [(label, r) for (_, label, _), r in zip(pairs, crops, strict=True) if not r.error]
     labels = [label for label, _ in kept]
-    groups = label_groups(recommender, type_map, primary)
-    crop_metrics = mapped_query_metrics(
-        result_types([r for _, r in kept], primary, k),
-        [type_map[label] for label in labels],
-        labels,
-        [groups[label] for label in labels] if groups else None,
-        primary=primary,
-        k=k,
+    crop_metrics = labelled_result_metrics(
+        recommender, [r for _, r in kept], labels, type_map, primary, k
     )
     wholes = recommend_in_batches(
         recommender, [str(item.path) for item, _ in worn], k, **query_options
