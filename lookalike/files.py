@@ -19,6 +19,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_with",
+    "file_stamp",
     "sha256_file",
     "stage_file",
 ]
@@ -28,6 +29,16 @@ __all__ = [
 PRIVATE_MODE = 0o600
 # Permission bits (before the umask) of a file made the usual way (open, fopen).
 DEFAULT_MODE = 0o666
+
+
+def file_stamp(path: str | os.PathLike) -> list:
+    """``[path, mtime_ns, size]`` of a file, ``[path, -1, -1]`` when it cannot be read (a
+    URI, a missing file): what cache keys hold so that a changed file changes the key."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return [str(path), -1, -1]
+    return [str(path), stat.st_mtime_ns, stat.st_size]
 
 
 def sha256_file(path: str | os.PathLike) -> str:

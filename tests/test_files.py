@@ -14,6 +14,7 @@ from lookalike.files import (
     atomic_write_bytes,
     atomic_write_text,
     atomic_write_with,
+    file_stamp,
     sha256_file,
     stage_file,
 )
@@ -120,3 +121,14 @@ def test_stage_file_leaves_the_swap_to_the_caller(tmp_path):
     with pytest.raises(ValueError, match="bad"):
         stage_file(target, fail)
     assert leftovers(tmp_path) == []
+
+
+def test_file_stamp_changes_with_the_file_and_marks_a_missing_one(tmp_path):
+    path = tmp_path / "a.txt"
+    assert file_stamp(path) == [str(path), -1, -1]
+    path.write_text("abc")
+    first = file_stamp(path)
+    assert first[0] == str(path) and first[2] == 3
+    os.utime(path, ns=(first[1] + 10**9, first[1] + 10**9))
+    assert file_stamp(path)[1] == first[1] + 10**9
+    assert file_stamp("s3://bucket/key.jpg") == ["s3://bucket/key.jpg", -1, -1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lookalike.files import PRIVATE_MODE, atomic_write_with
+from lookalike.files import PRIVATE_MODE, atomic_write_with, file_stamp
 from lookalike.imaging.batches import BatchResult, load_images
 from lookalike.imaging.preprocess import LEGACY_RESIZE, check_resize
 
@@ -20,15 +20,8 @@ _CACHE_VERSION = 1
 
 
 def _cache_key(sources: Sequence[Path], size: int, resize: str = LEGACY_RESIZE) -> str:
-    entries = []
-    for source in sources:
-        path = Path(source).resolve()
-        try:
-            st = path.stat()
-            entries.append([str(path), st.st_mtime_ns, st.st_size])
-        except OSError:
-            # Missing now; the key changes once the file appears.
-            entries.append([str(path), -1, -1])
+    # A file missing now stamps -1: the key changes once it appears.
+    entries = [file_stamp(Path(source).resolve()) for source in sources]
     key: dict = {"version": _CACHE_VERSION, "size": size, "files": entries}
     if resize != LEGACY_RESIZE:
         # Only other filters join the key: caches written before it was recorded stay valid.

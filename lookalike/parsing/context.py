@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from lookalike.catalog import IMAGE_EXTENSIONS
-from lookalike.files import atomic_write_text
+from lookalike.files import atomic_write_text, file_stamp
 from lookalike.imaging import ImageDecodeError, open_rgb
 from lookalike.imaging.composite import Box, closest_aspect, cut_out, paste_product
 from lookalike.imaging.preprocess import crop_image, letterbox
@@ -109,11 +109,9 @@ def cached_slots(
     cache_dir: Path | None,
 ) -> list[tuple[int, Box, float]]:
     """:func:`garment_slots`, kept in ``cache_dir`` (JSON) by a digest of the photos."""
-    digest = hashlib.sha256()
-    for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    cache = cache_dir / f"context-slots-{digest.hexdigest()[:16]}.json" if cache_dir else None
+    stamps = json.dumps([file_stamp(path.resolve()) for path in paths], separators=(",", ":"))
+    digest = hashlib.sha256(stamps.encode()).hexdigest()[:16]
+    cache = cache_dir / f"context-slots-{digest}.json" if cache_dir else None
     if cache is not None and cache.is_file():
         return [(int(i), tuple(box), float(a)) for i, box, a in json.loads(cache.read_text())]
     slots = garment_slots(paths, parser or GarmentParser(), progress)

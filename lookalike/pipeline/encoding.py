@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lookalike.distributed import EncodedCatalog, decode_rows, encode_rows
-from lookalike.files import atomic_write_with
+from lookalike.files import atomic_write_with, file_stamp
 from lookalike.imaging import LEGACY_RESIZE
 
 #: Photos decoded and encoded at a time by :func:`stream_encode_catalog` (78 MB at 320 px).
@@ -76,9 +76,8 @@ def stream_encode_catalog(
             if cache_dir is not None:
                 key = chunk_key(locations[start:stop], start, size, resize, encoder_key)
                 path = Path(cache_dir) / f"chunk-{key}.npz"
-            if path is not None:
                 kept.add(path)
-            encoded = read_chunk(path) if path is not None else None
+            encoded = read_chunk(path)
             if encoded is None:
                 decoded = decode_rows(
                     {"row": np.arange(start, stop), "location": locations[start:stop]},
@@ -124,13 +123,8 @@ def chunk_key(
 ) -> str:
     """The cache key of one chunk: its first row, its files (path, size, modification time;
     a changed or missing file changes it), the input size, filter and encoder."""
-    files = []
-    for location in locations:
-        try:
-            stat = Path(location).stat()
-            files.append([location, stat.st_size, stat.st_mtime_ns])
-        except OSError:  # a URI or a missing file: its name only (a URI's bytes are hashed)
-            files.append([location, -1, -1])
+    # A URI or a missing file stamps its name only (a URI's bytes are hashed as it is read).
+    files = [file_stamp(location) for location in locations]
     payload = json.dumps([start, size, resize, encoder_key, files], separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
