@@ -18,13 +18,12 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
     for folder in args.archive or []:
         if not folder.is_dir():
             raise UsageError(f"archive folder not found: {folder}")
-    for folder in getattr(args, "context_photos", None) or []:
+    context = args.context_photos
+    for folder in context or []:
         if not folder.is_dir():
             raise UsageError(f"context photo folder not found: {folder}")
-    per_item = getattr(args, "context_per_item", 1)
-    if per_item < 1:
-        raise UsageError(f"--context-per-item must be >= 1, got {per_item}")
-    context = getattr(args, "context_photos", None)
+    if args.context_per_item < 1:
+        raise UsageError(f"--context-per-item must be >= 1, got {args.context_per_item}")
     options = parse_options(args.set)
     if args.epochs is not None:
         options["epochs"] = args.epochs
@@ -57,7 +56,7 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         fit_limit=args.fit_limit,
         index_options=index_options,
         context_photos=[str(folder.resolve()) for folder in context] if context else None,
-        context_per_item=per_item,
+        context_per_item=args.context_per_item,
     )
 
 

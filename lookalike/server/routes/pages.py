@@ -50,7 +50,7 @@ def healthz(request: Request, cat: CurrentCatalog, max_upload_bytes: UploadLimit
         # The page checks photo sizes before uploading them.
         "max_upload_bytes": max_upload_bytes,
         # The page shops the look of uploaded photos unless `serve --no-look` said not to.
-        "look": getattr(request.app.state, "page_look", True),
+        "look": request.app.state.page_look,
     }
 
 
