@@ -5,7 +5,8 @@ after it the truth, scored as in the H&M personalised fashion recommendations co
 Every customer who bought something in the window is scored (those with no history too:
 only popularity can answer them). Each method returns 12 items: best-sellers of the last 7
 days, buy again, each candidate source of :mod:`lookalike.personal_sources` alone, and a fixed
-blend of them (weighted reciprocal-rank fusion, :data:`DEFAULT_BLEND`). Results are split by
+blend of them (weighted reciprocal-rank fusion, :data:`DEFAULT_BLEND`) and the learned
+blend (:mod:`lookalike.personal_ranker`). Results are split by
 history length (fewer than :data:`SHORT_HISTORY` events before the cutoff, or more).
 """
 
@@ -17,42 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookalike.evaluation import hit_rate_at_k, map_at_12, recall_at_k
-from lookalike.events import (
-    SECONDS_PER_DAY,
-    EventLog,
-    event_matrix,
-    select_events,
-    transpose,
+from lookalike.events import SECONDS_PER_DAY, EventLog, select_events
+from lookalike.personal_candidates import SourceContext, head_of_sources
+from lookalike.personal_ranker import DEFAULT_BLEND as DEFAULT_BLEND  # re-exported
+from lookalike.personal_ranker import (
+    POOL,
+    fixed_blend,
+    learned_picks,
+    train_ranker,
 )
-from lookalike.personal_sources import (
-    Candidates,
-    Search,
-    best_sellers,
-    blend,
-    buy_again,
-    co_purchase,
-    favourite_segment,
-    new_arrivals,
-    new_item_rows,
-    popularity,
-    repurchase_rates,
-    trending,
-    visual_recent,
-)
+from lookalike.personal_sources import Candidates, Search, new_item_rows
 
 K = 12
 #: Customers with fewer events than this before the cutoff have a "short" history.
 SHORT_HISTORY = 5
-#: The fixed blend's weight per source: buy-again leads (the strongest single source on real
-#: histories), the sources that reach other items follow, popularity fills what is left.
-DEFAULT_BLEND = {
-    "buy again": 1.0,
-    "visual, recent items": 0.7,
-    "new arrivals near taste": 0.7,
-    "co-purchase": 0.5,
-    "trending in own segment": 0.4,
-    "trending": 0.3,
-}
 
 
 @dataclass
@@ -107,8 +86,11 @@ def method_lists(
     search: Search | None = None,
     titles: Sequence[str] | None = None,
     segments: np.ndarray | None = None,
+    embeddings: np.ndarray | None = None,
     weights: dict[str, float] | None = None,
     k: int = K,
+    learned: bool = True,
+    train_window: int = 28 * SECONDS_PER_DAY,
     progress: Callable | None = None,
 ) -> dict[str, list[Candidates]]:
     """Every method's 12 picks for every customer of ``split``.
@@ -118,46 +100,29 @@ def method_lists(
         search: a visual search (None: the visual sources are left out).
         titles: item titles, for the reasons.
         segments: a segment label per item (trending in the shopper's own segment).
-        weights: the blend's weights (default DEFAULT_BLEND).
+        embeddings: item embeddings (the learned blend's visual distances).
+        weights: the fixed blend's weights (default DEFAULT_BLEND).
         k: picks per customer.
+        learned: add the learned blend (:mod:`lookalike.personal_ranker`), trained on the
+            history before the cutoff; a log too small for it gets the fixed blend.
+        train_window: the learned blend's label window (the evaluated window).
         progress: wraps the customer loop (e.g. tqdm), or None.
 
     Returns:
         method name -> one Candidates per customer.
     """
     history, now = split.history, split.cutoff
-    weights = DEFAULT_BLEND if weights is None else weights
-    rates = repurchase_rates(history)
-    week = best_sellers(history, now, k, days=7)
-    trend = popularity(history, now, half_life_days=7)
-    bought = event_matrix(history, "purchase", binary=True)
-    buyers = transpose(bought)
-    new_rows = new_item_rows(history, now)
+    options = {"search": search, "titles": titles, "segments": segments, "embeddings": embeddings}
+    context = SourceContext.build(history, now, **options)
+    ranker = train_ranker(history, now, train_window, **options) if learned else None
     lists: dict[str, list[Candidates]] = {}
     customers = progress(split.customers) if progress else split.customers
     for user in customers:
-        user = int(user)
-        own = history.items[history.indptr[user] : history.indptr[user + 1]]
-        sources = {
-            "best-sellers, last 7 days": week,
-            "buy again": buy_again(history, user, now, k, rates=rates),
-            "trending": trending(trend, k),
-            "co-purchase": co_purchase(bought, buyers, user, k),
-        }
-        if segments is not None:
-            segment = favourite_segment(history, user, now, segments)
-            sources["trending in own segment"] = trending(
-                trend, k, segments=segments, segment=segment, exclude=own
-            )
-        if search is not None:
-            sources["visual, recent items"] = visual_recent(
-                history, user, now, search, k, titles=titles
-            )
-            sources["new arrivals near taste"] = new_arrivals(
-                history, user, now, search, new_rows, k, titles=titles
-            )
-        # the blend fills any empty places with the week's best-sellers, at a low weight
-        sources["blend"] = blend({**sources, "fill": week}, {**weights, "fill": 0.05}, k)
+        pool = context.sources(int(user), POOL if learned else k)
+        sources = head_of_sources(pool, k)
+        sources["blend"] = fixed_blend(pool, k, weights)
+        if learned:
+            sources["learned blend"] = learned_picks(context, int(user), ranker, k, sources=pool)
         for name, found in sources.items():
             lists.setdefault(name, []).append(found)
     return lists
@@ -200,6 +165,7 @@ def evaluate_on_time(
     split = split_on_time(log, cutoff, window)
     if len(split.customers) == 0:
         raise ValueError("nobody bought anything in the window after the cutoff")
+    options.setdefault("train_window", window)
     lists = method_lists(split, **options)
     short = split.history_events < short_history
     groups = {"all": np.ones(len(short), bool), "short": short, "long": ~short}

@@ -86,6 +86,7 @@ def _evaluate_on_time(args: argparse.Namespace) -> int:
             search=recommender_search(recommender),
             titles=titles,
             segments=segments,
+            embeddings=recommender.embeddings,
             progress=None if args.quiet else (lambda it: tqdm(it, desc="customers")),
         )
     except ValueError as exc:
