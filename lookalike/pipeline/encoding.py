@@ -6,7 +6,8 @@ Each encoded chunk is kept in a cache folder (embeddings, content hashes, errors
 1 KB per photo at 256 dims, no pixels), keyed by the encoder's digest and the chunk's files
 (path, size, modification time): a build stopped during the encode resumes from the chunks
 it finished, and a rebuild of an unchanged catalog with the same encoder decodes nothing.
-Chunks of other catalogs or encoders are removed after an encode completes."""
+Chunks of other catalogs or encoders, and the temporary files of chunk writes cut short, are
+removed after an encode completes."""
 
 from __future__ import annotations
 
@@ -101,6 +102,9 @@ def stream_encode_catalog(
         for stale in Path(cache_dir).glob("chunk-*.npz"):
             if stale not in kept:
                 stale.unlink(missing_ok=True)
+        # A chunk's write cut short (the build killed) leaves its temporary file behind.
+        for partial in Path(cache_dir).glob(".chunk-*.tmp"):
+            partial.unlink(missing_ok=True)
     dim = int(encoder.dim)
     embeddings = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
     seconds = time.perf_counter() - started
