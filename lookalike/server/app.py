@@ -19,6 +19,7 @@ Endpoints (all errors are ``{"error": CODE, "detail": TEXT}``, see ``errors.py``
     POST /api/items                     add an item (API key): multipart "image" + "id" +
                                         metadata as form fields or a JSON "metadata" field
     DELETE /api/items/{id}              remove an item (API key)
+    POST /api/events                    append shoppers' events to the event log (API key)
 
 Filters are query parameters named after metadata columns (a name matches its column
 ignoring case when only one column has it); repeat a parameter for several values
@@ -50,7 +51,7 @@ from lookalike.server.deps import API_KEY_ENV, check_api_key, configured_api_key
 from lookalike.server.errors import install_error_handlers
 from lookalike.server.memory import DECODE_BUDGET_BYTES, DecodeBudget
 from lookalike.server.middleware import NoSniff, RefuseEncodedBodies
-from lookalike.server.routes import admin, items, pages, photos, profile, recommend
+from lookalike.server.routes import admin, events, items, pages, photos, profile, recommend
 from lookalike.server.routes.admin import (
     MAX_COLUMN_LENGTH,
     MAX_METADATA_FIELDS,
@@ -197,7 +198,7 @@ def create_app(
     app.add_middleware(RefuseEncodedBodies)
     app.add_middleware(NoSniff)
     # The order of the routes in the OpenAPI document (and of matching).
-    for area in (recommend, profile, items, admin, photos, pages):
+    for area in (recommend, profile, items, admin, photos, events, pages):
         app.include_router(area.router)
     app.mount("/static", pages.static_files(), name="static")
     log.info(

@@ -251,13 +251,26 @@ class ProfileQueryInfo(BaseModel):
     diversity: float
     filters: dict[str, list[str]]
     collaborative: bool
+    history: bool = Field(
+        False, description="the shopper's event log history chose the picks (with the likes)"
+    )
+
+
+class ProfileResult(Result):
+    """One pick for a profile, with why it was picked."""
+
+    reason: str = Field(
+        "",
+        description='why, in one phrase the page shows: "because you bought <title>", '
+        '"trending now", "bought again by many", "looks like <a liked item>"',
+    )
 
 
 class ProfileRecommendations(BaseModel):
     """Items for a profile, best first; never a liked or disliked item."""
 
     query: ProfileQueryInfo
-    results: list[Result]
+    results: list[ProfileResult]
     took_ms: float
     ignored_ids: list[str]
 

@@ -107,6 +107,7 @@ def test_routes_keep_their_order(client):
         "/api/facets",
         "/api/items/{item_id}/photos",
         "/api/items/{item_id}/photos/{number}",
+        "/api/events",
         "/healthz",
     ]
 

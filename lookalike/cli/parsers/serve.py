@@ -42,8 +42,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--interactions",
         type=Path,
-        metavar="CSV",
-        help="user_id,item_id,event log blended into /api/recommend/profile (collaborative KNN)",
+        metavar="LOG",
+        help="user_id,item_id,event[,timestamp] log: with timestamps, a known user's "
+        "/api/recommend/profile picks come from its sources (learned blend, with reasons); "
+        "POST /api/events appends to it (API key); without, collaborative KNN",
     )
     p.add_argument(
         "--no-look",

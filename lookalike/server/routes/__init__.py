@@ -4,6 +4,7 @@
     profile     POST /api/recommend/profile
     items       GET /api/items, /api/items/{id}, .../image, .../thumbnail, /api/facets
     admin       POST /api/items, DELETE /api/items/{id} (API key)
+    events      POST /api/events (API key): append to the event log
     pages       GET /healthz, GET / (the web page)
 
 Routes get what they share (the served catalog, limits, the key check) from ``deps.py``.

@@ -23,7 +23,9 @@ an unknown filter column 422 ``invalid_filter``; photos as for ``/api/recommend`
 
 With an interaction log (:func:`lookalike.server.state.use_interactions`), the ``user`` field
 and the likes pick similar shoppers whose interactions are blended into the ranking
-(collaborative filtering).
+(collaborative filtering). When the log has timestamps and knows the ``user``, the picks are
+the event log's candidate sources ranked by the learned blend (lookalike.personal_ranker),
+fused with the picks of the likes (which may then be empty). Every result has a ``reason``.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from lookalike.personal import Profile, recommend_profile
+from lookalike.personal_sources import Candidates
 from lookalike.recommend import FilterError, Recommender, UnknownItemError
 from lookalike.server.deps import Budget, CurrentCatalog, Interactions, UploadLimit
 from lookalike.server.errors import ApiError, error_response, shown_id
 from lookalike.server.jsonbody import JsonBodyError, parse_json
 from lookalike.server.memory import DecodeBudget, decode_cost
+from lookalike.server.personal_log import PersonalModel, like_reasons, profile_answer
 from lookalike.server.schemas import (
     BINARY,
     ERROR_RESPONSES,
@@ -141,7 +145,9 @@ async def recommend_for_profile(
             "conflicting_feedback",
             f"item {both[0]!r} is both liked and disliked; keep it in one list",
         )
-    if not liked and not parsed.photos:
+    personal = None if source is None else await cat.run(source.personal_for, rec)
+    user_row = None if personal is None else personal.knows(params.user)
+    if not liked and not parsed.photos and user_row is None:
         raise ApiError(
             422,
             "empty_profile",
@@ -150,23 +156,35 @@ async def recommend_for_profile(
         )
     started = time.perf_counter()
     vectors = await encode_photos(cat, parsed.photos, budget)
-    interactions = None if source is None else await cat.run(source.log_for, rec)
+    use_dense = source is not None and user_row is None
+    interactions = await cat.run(source.log_for, rec) if use_dense else None
     profile = Profile(rows_of(rec, liked), rows_of(rec, disliked), vectors, params.user)
     try:
-        results = await cat.run(
-            recommend_profile,
-            rec,
-            profile,
-            params.k,
-            method=params.method,
-            diversity=params.diversity,
-            filters=filters,
-            interactions=interactions,
-        )
+        if user_row is not None:
+            results, reasons = await cat.run(
+                _history_answer, rec, personal, user_row, profile, params, filters
+            )
+        else:
+            results = await cat.run(
+                recommend_profile,
+                rec,
+                profile,
+                params.k,
+                method=params.method,
+                diversity=params.diversity,
+                filters=filters,
+                interactions=interactions,
+            )
+            reasons = like_reasons(
+                rec, [rec.row(r.id) for r in results], profile.liked_rows, vectors
+            )
     except FilterError:
         raise
     except ValueError as exc:  # the library's own range checks (already checked here)
         raise ApiError(422, "invalid_parameter", str(exc)) from None
+    body = results_json(request, results, started)
+    for result, reason in zip(body["results"], reasons, strict=True):
+        result["reason"] = reason
     return {
         "query": {
             "type": "profile",
@@ -179,10 +197,40 @@ async def recommend_for_profile(
             "diversity": params.diversity,
             "filters": filters,
             "collaborative": interactions is not None,
+            "history": user_row is not None,
         },
-        **results_json(request, results, started),
+        **body,
         "ignored_ids": ignored,
     }
+
+
+def _history_answer(
+    rec: Recommender,
+    model: PersonalModel,
+    user_row: int,
+    profile: Profile,
+    params: ProfileRequest,
+    filters: dict[str, list[str]],
+) -> tuple[list, list[str]]:
+    """A known shopper's picks: the event log's sources (learned blend) fused with the
+    picks of their likes (blocking: run in a worker thread)."""
+    liked = None
+    if profile.liked_rows or profile.liked_vectors is not None:
+        found = recommend_profile(rec, profile, 4 * params.k, method=params.method, filters=filters)
+        rows = [rec.row(r.id) for r in found]
+        reasons = like_reasons(rec, rows, profile.liked_rows, profile.liked_vectors)
+        liked = Candidates(np.asarray(rows, np.int64), np.ones(len(rows)), reasons)
+    return profile_answer(
+        rec,
+        model,
+        user_row,
+        params.k,
+        liked_rows=profile.liked_rows,
+        disliked_rows=profile.disliked_rows,
+        liked=liked,
+        photos=profile.liked_vectors,
+        filters=filters,
+    )
 
 
 # --- request parsing --------------------------------------------------------------------------

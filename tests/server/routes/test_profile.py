@@ -60,10 +60,12 @@ def test_result_shape(client):
         "diversity": 0.0,
         "filters": {},
         "collaborative": False,
+        "history": False,
     }
     results = body["results"]
     assert len(results) == 10
-    assert all(set(r) == RESULT_FIELDS for r in results)
+    assert all(set(r) == RESULT_FIELDS | {"reason"} for r in results)
+    assert all(r["reason"].startswith("looks like ") for r in results)
     assert [r["rank"] for r in results] == list(range(1, 11))
     assert results[0]["thumbnail_url"] == f"/api/items/{results[0]['id']}/thumbnail"
     assert body["took_ms"] >= 0 and body["ignored_ids"] == []
