@@ -85,6 +85,11 @@ def test_likes_drive_for_you(page, server):
     # Picks blend several likes: no distances (nor closeness words) on them.
     assert "distance" not in page.inner_text("#for-you-results")
     assert page.eval_on_selector_all("#for-you-results .card-cue", "els => els.length") == 0
+    # Each pick says why, in one phrase: here the liked item it looks like.
+    reasons = page.eval_on_selector_all(
+        "#for-you-results .card-reason", "els => els.map(e => e.textContent)"
+    )
+    assert len(reasons) == 10 and all(r.startswith("looks like ") for r in reasons)
 
     # 2. Like the top pick: the list changes and holds neither liked item.
     second = picks[0]

@@ -19,7 +19,7 @@ export function subtitle(item) {
 }
 
 /** One result or sample card: a button that shows the item's lookalikes. ("li-pick": a
- * "For you" pick, whose order blends several likes: no closeness word.) */
+ * "For you" pick, whose order blends several likes: no closeness word, its reason instead.) */
 function card(item, tag) {
   const li = document.createElement(tag === "li-pick" ? "li" : tag);
   li.className = "card";
@@ -70,6 +70,13 @@ function card(item, tag) {
   meta.className = "card-meta";
   meta.textContent = subtitle(item);
   button.append(name, meta);
+  if (tag === "li-pick" && item.reason) {
+    // Why this pick, in one phrase ("because you bought ...", "trending now").
+    const reason = document.createElement("span");
+    reason.className = "card-reason";
+    reason.textContent = item.reason;
+    button.append(reason);
+  }
   if (isResult) {
     // For retailers (the "Details" view): rank and distance, hidden from shoppers.
     const tech = document.createElement("span");
