@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
         hook(module, attr, stage)
     from lookalike.encoders.registry import ENCODERS
 
-    for cls in {cls for cls in ENCODERS.values()}:
+    for cls in set(ENCODERS.values()):
         hook(cls.__module__, f"{cls.__name__}.fit", "fit")
     from lookalike.cli import main as lookalike
 
