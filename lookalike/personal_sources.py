@@ -66,6 +66,10 @@ def top_candidates(
     if exclude is not None and len(exclude):
         scores[exclude] = 0.0
     positive = np.flatnonzero(scores > 0)
+    if len(positive) > 4 * k:  # partition first: a full sort of 100k scores costs ms
+        # keep every row tied with the k-th best, so the stable sort below decides ties
+        kth = -np.partition(-scores[positive], k - 1)[k - 1]
+        positive = positive[scores[positive] >= kth]
     order = positive[np.argsort(-scores[positive], kind="stable")[:k]]
     reasons = [reason if isinstance(reason, str) else reason[r] for r in order]
     return Candidates(order.astype(np.int64), scores[order], reasons)

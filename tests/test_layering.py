@@ -49,6 +49,8 @@ LAYERS = {
     "lookalike.recommend": 8,
     "lookalike.personal": 9,
     "lookalike.personal_sources": 9,
+    "lookalike.personal_candidates": 9,
+    "lookalike.personal_ranker": 9,
     "lookalike.report": 9,
     "lookalike.personal_eval": 10,
     "lookalike.personal_time": 10,
