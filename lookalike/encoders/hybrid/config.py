@@ -18,6 +18,7 @@ HYBRID_LEGACY_OPTIONS = {
     "primary_class_weight": 1.0,
     "colour_class_weight": 1.0,
 }
+HEAD_PRECISIONS = ("fp32", "bf16")
 FUSION_PARTS = ("head", "colour", "backbone", "classes", "instance")
 # A projection fitted on fewer items than this many times its dims would mostly describe
 # those few items (and squash items added later): small catalogs keep every dimension.
@@ -102,6 +103,10 @@ class HybridConfig:
             weighting is an exact kNN evaluation whose cost grows with the square of the
             items scored, so this bounds tuning on large catalogs; catalogs of at most this
             many labelled items (the reference catalog: 2,328) are tuned as before.
+        head_precision: the head's training matmuls on the CPU: ``fp32``, or ``bf16``
+            (PyTorch autocast; weights, optimiser and losses stay float32) where the CPU
+            has bfloat16 instructions (AVX512-BF16 / AMX), else fp32. On this machine's
+            AVX512-BF16 a training step of the first layer takes 38 instead of 87 ms.
     """
 
     input_size: int = 320
@@ -134,9 +139,15 @@ class HybridConfig:
     resize: str = "bilinear"
     leave_out_archive_labels: tuple[str, ...] = ()
     tune_max_items: int = 4000
+    head_precision: str = "fp32"
 
     def __post_init__(self) -> None:
         check_resize(self.resize)
+        if self.head_precision not in HEAD_PRECISIONS:
+            raise ValueError(
+                f"head_precision must be one of {', '.join(HEAD_PRECISIONS)}, "
+                f"got {self.head_precision!r}"
+            )
         self.leave_out_archive_labels = tuple(self.leave_out_archive_labels)
         weights = [float(w) for w in self.weights]
         # Older bundles stored three (before class probabilities) or four (before the

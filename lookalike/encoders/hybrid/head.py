@@ -3,6 +3,8 @@ classifiers and instance output, its training loop, and its inference folded int
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -137,6 +139,22 @@ def instance_contrastive(a: torch.Tensor, b: torch.Tensor, scale: float) -> torc
     ) / 2
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bfloat16 matmuls natively (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def head_autocast(precision: str, device: str) -> contextlib.AbstractContextManager:
+    """The autocast context of the head's forward passes: bfloat16 on a CPU that has it
+    when ``precision`` is ``bf16``, else nothing (float32, as before)."""
+    if precision == "bf16" and device == "cpu" and cpu_has_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def train_head(
     features: np.ndarray,
     targets: dict[str, np.ndarray],
@@ -184,6 +202,7 @@ def train_head(
             partial_slot[column] = torch.from_numpy(slot).to(device)
             partial_mask[column] = torch.from_numpy(allowed).to(device)
     scale = 1.0 / config.temperature
+    autocast = head_autocast(config.head_precision, device)
     bar = tqdm(total=steps, desc=description, unit="step", disable=not progress)
     for _ in range(steps):
         idx = torch.from_numpy(rng.choice(n, size=min(config.batch_size, n), replace=False))
@@ -193,8 +212,11 @@ def train_head(
         v1 = torch.from_numpy(rng.integers(0, min(config.classify_views, n_views), size=len(idx)))
         v2 = torch.from_numpy(rng.integers(0, n_views, size=len(idx)))
         v1, v2 = v1.to(device), v2.to(device)
-        z1, i1 = head.outputs(feats[idx, v1].float())
-        z2, i2 = head.outputs(feats[idx, v2].float())
+        with autocast:
+            z1, i1 = head.outputs(feats[idx, v1].float())
+            z2, i2 = head.outputs(feats[idx, v2].float())
+        z1, z2 = z1.float(), z2.float()
+        i1, i2 = (i1.float(), i2.float()) if i1 is not None else (None, None)
         loss = torch.zeros((), device=device)
         if config.contrastive_weight > 0 or not targets:
             weight = config.contrastive_weight if targets else 1.0

@@ -73,3 +73,28 @@ def test_partial_labels_name_their_classes_and_teach_one_of_them():
     assert allowed.tolist() == [[False, True, True], [True, False, True]]
     assert partial_label_sets(["A", "B"], ["A", "B"])[0].shape == (0,)
     assert np.asarray(allowed).dtype == bool
+
+
+def test_bf16_head_precision_learns_like_fp32_and_bad_names_are_refused():
+    import contextlib
+
+    import pytest
+
+    from lookalike.encoders.hybrid.head import cpu_has_bf16, head_autocast
+
+    rng = np.random.default_rng(0)
+    items = rng.normal(size=(64, 1, 24)).astype(np.float32)
+    views = items + 0.3 * rng.normal(size=(64, 4, 24)).astype(np.float32)
+    targets = {"Type": (items[:, 0, 0] > 0).astype(np.int64)}  # a label the features carry
+    accuracy = {}
+    for precision in ("fp32", "bf16"):
+        config = HybridConfig(**{**FAST, "epochs": 40, "head_precision": precision})
+        head = head_to_numpy(train_head(views, targets, config))
+        scores = head_outputs(head, views[:, 0])[0] @ head["class.Type"].T
+        accuracy[precision] = float((scores.argmax(1) == targets["Type"]).mean())
+    assert accuracy["fp32"] >= 0.9 and accuracy["bf16"] >= 0.9
+    assert isinstance(head_autocast("fp32", "cpu"), contextlib.nullcontext)
+    if not cpu_has_bf16():
+        assert isinstance(head_autocast("bf16", "cpu"), contextlib.nullcontext)
+    with pytest.raises(ValueError, match="head_precision"):
+        HybridConfig(head_precision="fp16")
