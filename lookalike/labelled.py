@@ -22,6 +22,7 @@ import numpy as np
 from lookalike.catalog import CatalogError, Item, read_catalog
 from lookalike.garment_boxes import garment_boxes
 from lookalike.imaging import LEGACY_RESIZE, ImageDecodeError, cached_images, load_image
+from lookalike.imaging.lazy import LazyPhotos, join_lazy
 
 #: The ``split`` value an archive folder's photos are taken from when it has that split
 #: (else ``train`` when it has that one).
@@ -169,7 +170,8 @@ class Archive:
     """A decoded archive: labelled photos that teach the encoder and are never indexed."""
 
     photos: LabelledPhotos
-    images: np.ndarray  # uint8 (n, size, size, 3), the readable photos
+    # uint8 (n, size, size, 3), the readable photos; or all of them, decoded when read
+    images: np.ndarray | LazyPhotos
     labels: dict[str, list[str]]  # label column -> per readable photo ('' unknown)
     problems: list[str] = field(default_factory=list)
 
@@ -231,11 +233,14 @@ def read_archive(
     cache_dir: Path,
     progress: bool = False,
     resize: str = LEGACY_RESIZE,
+    lazy: bool = False,
 ) -> Archive:
     """Read and decode an archive of labelled photos (``split`` as for
     :func:`resolve_archive_split`) at ``size`` with the letterbox filter ``resize`` (the
     encoder's), labels in the catalog's ``columns`` (unreadable photos reported in
-    ``problems`` and skipped).
+    ``problems`` and skipped). ``lazy``: nothing is decoded here; ``images`` are
+    :class:`~lookalike.imaging.lazy.LazyPhotos` of every listed photo (or garment crop), and
+    whoever reads them leaves out the unreadable ones.
 
     Raises:
         CatalogError: no readable labelled photo.
@@ -248,7 +253,7 @@ def read_archive(
     if type_map_path.is_file() and TYPE_COLUMN in columns:
         type_map = read_type_map(type_map_path)
         if (photos.root / MASKS_DIR).is_dir() and (photos.root / MASK_LABELS_FILE).is_file():
-            return _masked_archive(photos, type_map, columns, size, resize)
+            return _masked_archive(photos, type_map, columns, size, resize, lazy)
         types = mapped_type_labels(photos, type_map)
         photos = LabelledPhotos(
             photos.root,
@@ -261,6 +266,11 @@ def read_archive(
             photos.problems,
         )
     paths = [Path(p) for p in photos.paths]
+    if lazy:
+        if not paths:
+            raise CatalogError(f"no labelled photos in the archive {folder}")
+        labels = {column: photos.labels(column) for column in columns}
+        return Archive(photos, LazyPhotos(photos.paths, size, resize), labels, [])
     batch = cached_images(paths, size, cache_dir, progress=progress, resize=resize)
     problems = [f"{photos.paths[i]}: {message}; skipped" for i, message in batch.errors]
     if not batch.ok:
@@ -278,22 +288,31 @@ def _masked_archive(
     columns: list[str],
     size: int,
     resize: str,
+    lazy: bool = False,
 ) -> Archive:
     """An archive of the garments in masked photos (street photos): one labelled crop per
-    garment (:func:`_masked_garments`), its type the type_map's types for its label."""
+    garment (:func:`_masked_garments`), its type the type_map's types for its label
+    (``lazy``: crops decoded when read, as for :func:`read_archive`)."""
     items, images, problems = [], [], []
+    boxes: list[tuple[float, float, float, float]] = []
     for item, box, types in _masked_garments(photos, type_map):
-        try:
-            images.append(load_image(item.path, size, crop=box, resize=resize))
-        except ImageDecodeError as exc:
-            problems.append(f"{item.path}: {exc}; skipped")
-            continue
+        if lazy:
+            boxes.append(tuple(box))
+        else:
+            try:
+                images.append(load_image(item.path, size, crop=box, resize=resize))
+            except ImageDecodeError as exc:
+                problems.append(f"{item.path}: {exc}; skipped")
+                continue
         crop = ",".join(f"{v:.4f}" for v in box)
         items.append(Item(f"{item.id}@{crop}", item.path, {TYPE_COLUMN: types}))
     if not items:
         raise CatalogError(f"no garments with a type_map row in the masks of {photos.root}")
     garments = LabelledPhotos(photos.root, items, photos.split, photos.problems)
     labels = {column: garments.labels(column) for column in columns}
+    if lazy:
+        pixels = LazyPhotos([str(item.path) for item in items], size, resize, boxes)
+        return Archive(garments, pixels, labels, problems)
     return Archive(garments, np.stack(images), labels, problems)
 
 
@@ -310,9 +329,12 @@ def join_archives(archives: list[Archive]) -> Archive:
         first.photos.split,
         [problem for a in archives for problem in a.photos.problems],
     )
+    lazy = [a.images for a in archives if isinstance(a.images, LazyPhotos)]
+    if lazy and len(lazy) < len(archives):
+        raise ValueError("lazy and decoded archives cannot be joined")
     joined = Archive(
         photos,
-        np.concatenate([a.images for a in archives]),
+        join_lazy(lazy) if lazy else np.concatenate([a.images for a in archives]),
         {c: [v for a in archives for v in a.labels.get(c, [""] * len(a.images))] for c in columns},
         [problem for a in archives for problem in a.problems],
     )

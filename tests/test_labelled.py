@@ -122,3 +122,34 @@ def test_a_masked_archive_gives_one_photo_per_garment(tmp_path):
     both = join_archives([archive, archive])
     assert len(both.images) == 4 and both.labels["ProductType"][2] == "Dresses"
     assert isinstance(both.record(), list) and len(both.record()) == 2
+
+
+def test_a_lazy_archive_decodes_the_same_photos_and_crops_when_read(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from lookalike.imaging.lazy import LazyPhotos
+    from lookalike.labelled import join_archives, read_archive
+
+    root = tmp_path / "street"
+    for name in ("0001", "0002"):
+        _photo(root / "images" / f"{name}.jpg", size=(40, 80))
+    mask = np.zeros((80, 40), np.uint8)
+    mask[5:35, 5:35] = 1
+    mask[60:80, 0:40] = 2
+    (root / "masks").mkdir()
+    Image.fromarray(mask).save(root / "masks" / "0001.png")
+    (root / "mask_labels.csv").write_text("value,label\n0,null\n1,dress\n2,shoes\n")
+    (root / "type_map.csv").write_text("label,producttypes\ndress,Dresses\nshoes,Heels\n")
+    (root / "labels.csv").write_text(
+        "id,annotation,tags,split\n0001,mask,dress;shoes,train\n0002,tags,dress,train\n"
+    )
+    decoded = read_archive(root, "auto", ["ProductType"], 32, tmp_path / "cache")
+    lazy = read_archive(root, "auto", ["ProductType"], 32, tmp_path / "cache", lazy=True)
+
+    assert isinstance(lazy.images, LazyPhotos) and not (tmp_path / "cache").exists()
+    assert lazy.labels == decoded.labels and lazy.images.shape == decoded.images.shape
+    np.testing.assert_array_equal(np.asarray(lazy.images), decoded.images)  # same crops
+    both = join_archives([lazy, lazy])
+    assert isinstance(both.images, LazyPhotos) and len(both.images) == 4
+    np.testing.assert_array_equal(both.images[2:], decoded.images)

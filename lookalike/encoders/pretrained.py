@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,18 @@ def backbone_file(directory: Path, precision: str, pooling: str = "avg") -> Path
     return Path(directory) / name
 
 
+#: Calibration images, or a function that returns them (called only if a graph is exported).
+Calibration = np.ndarray | Callable[[], np.ndarray]
+
+
 def calibration_sample(
     images: np.ndarray, seed: int = 0, n: int = CALIBRATION_IMAGES
 ) -> np.ndarray:
-    """A seeded sample of ``n`` catalog images to calibrate int8 activation ranges with."""
+    """A seeded sample of ``n`` catalog images to calibrate int8 activation ranges with
+    (``images`` an array, or photos decoded on demand, whose unreadable ones are left out)."""
     rows = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
+    if hasattr(images, "decode"):
+        return images.decode(np.sort(rows)).images
     return np.asarray(images[np.sort(rows)])
 
 
@@ -117,7 +125,7 @@ class BackboneRunner:
         threads: int = 0,
         input_size: int = 224,
         writable: bool = False,
-        calibration: np.ndarray | None = None,
+        calibration: Calibration | None = None,
         pooling: str = "avg",
         query_threads: int | None = None,
     ):
@@ -130,7 +138,8 @@ class BackboneRunner:
         input_size: the square input side the ONNX graph is exported for.
         writable: may (re-)export the graph at ``onnx_path``. Only work folders are; a
             bundle's files are never rewritten (their checksums are in its manifest).
-        calibration: uint8 (n, s, s, 3) images; when given, an export is quantised to int8
+        calibration: uint8 (n, s, s, 3) images (or a function returning them, called only
+            when exporting); when given, an export is quantised to int8
             (static, per-channel) with activation ranges calibrated on them. Such a graph
             has no PyTorch fallback: if it cannot be made, this raises.
         pooling: how feature maps become the descriptor (:mod:`lookalike.encoders.pooling`).
@@ -194,7 +203,7 @@ class BackboneRunner:
 
 
 def export_onnx(
-    path: Path, input_size: int = 224, calibration: np.ndarray | None = None, pooling: str = "avg"
+    path: Path, input_size: int = 224, calibration: Calibration | None = None, pooling: str = "avg"
 ) -> bool:
     """Export the backbone to ONNX at ``path`` (atomic). False if export is unavailable.
 
@@ -224,7 +233,7 @@ def export_onnx(
                     dynamo=False,
                 )
             if calibration is not None:
-                quantize_onnx(tmp, tmp, calibration)
+                quantize_onnx(tmp, tmp, calibration() if callable(calibration) else calibration)
 
         atomic_write_with(path, write)
         return True
@@ -300,7 +309,7 @@ def _onnx_session(
     threads: int,
     input_size: int = 224,
     writable: bool = False,
-    calibration: np.ndarray | None = None,
+    calibration: Calibration | None = None,
     pooling: str = "avg",
 ):
     try:
@@ -372,7 +381,10 @@ def make_backbone_runner(
         onnx_path = backbone_file(directory, config.precision, pooling)
     calibration = None
     if int8 and writable and catalog_images is not None:
-        calibration = calibration_sample(catalog_images, seed)
+        # Sampled (and, for lazy photos, decoded) only if the graph must be exported.
+        def calibration() -> np.ndarray:
+            return calibration_sample(catalog_images, seed)
+
     if int8 and onnx_path is not None and not onnx_path.exists():
         if not writable:
             raise FileNotFoundError(f"the int8 backbone {onnx_path} is missing")

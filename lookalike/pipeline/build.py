@@ -21,10 +21,12 @@ from lookalike.bundle import (
     bundle_lock,
     collect_garbage,
 )
+from lookalike.catalog import is_uri
 from lookalike.distributed import RayOptions, ray_encode_catalog
 from lookalike.encoders import TrainingData, encoder_class, make_config
 from lookalike.encoders.base import encoder_resize
 from lookalike.encoders.device import resolve_device
+from lookalike.imaging.lazy import LazyPhotos
 from lookalike.index import build_index
 from lookalike.pipeline.config import (
     ENGINES,
@@ -36,6 +38,7 @@ from lookalike.pipeline.config import (
 )
 from lookalike.pipeline.decoding import (
     decode_items,
+    item_table,
     items_from_encoded,
     photo_items,
     product_duplicate_groups,
@@ -115,9 +118,19 @@ def build_bundle(
     # photo is decoded and encoded a chunk at a time, in-process or on Ray, so memory beyond
     # the fit sample does not grow with the catalog.
     sample = [photos_in[r] for r in fit_rows]
-    fit_items, fit_images, decode_problems, _ = decode_items(
-        sample, size, workdir, progress, resize
+    # An encoder that streams its photos gets them lazily: only a chunk is decoded at a
+    # time, and an unchanged catalog's cached features need no pixels at all.
+    streams = getattr(encoder_cls, "streams_photos", False) and not any(
+        is_uri(item.path) for item in sample
     )
+    if streams:
+        fit_items = item_table(sample, [""] * len(sample))
+        fit_images = LazyPhotos([str(item.path) for item in sample], size, resize)
+        decode_problems: list[str] = []
+    else:
+        fit_items, fit_images, decode_problems, _ = decode_items(
+            sample, size, workdir, progress, resize
+        )
     for problem in decode_problems[:20]:
         say(f"  warning: {problem}")
     if len(fit_items) == 0:
@@ -134,7 +147,9 @@ def build_bundle(
             else ""
         )
     )
-    archive = load_archive(config, columns, size, workdir, progress, encoder_cls, resize)
+    archive = load_archive(
+        config, columns, size, workdir, progress, encoder_cls, resize, lazy=streams
+    )
     record = archive.record() if archive is not None else None
     learns_beside = getattr(encoder_cls, "learns_from_archive", False)
     context = context_record(config, getattr(encoder_config, "seed", 0)) if learns_beside else None
@@ -188,7 +203,8 @@ def build_bundle(
     photo_catalog = dataclasses.replace(catalog, items=photos_in)
     items, embeddings, decode_problems = items_from_encoded(photo_catalog, encoded)
     ok = list(encoded.rows)
-    fitted = set(fit_rows.tolist())  # their problems were shown before the fit
+    # Problems of photos decoded before the fit were shown then.
+    fitted = set() if streams else set(fit_rows.tolist())
     for row, message in [(r, m) for r, m in encoded.errors if r not in fitted][:20]:
         say(f"  warning: {photos_in[row].path}: {message}; skipped")
     if len(items) == 0:

@@ -74,16 +74,25 @@ def load_archive(
     progress: bool,
     encoder_cls: type,
     resize: str = LEGACY_RESIZE,
+    lazy: bool = False,
 ) -> Archive | None:
     """The decoded archive ``config`` names (labels in the catalog's label ``columns``), or
-    None; says what it is and whether the encoder learns from it."""
+    None; says what it is and whether the encoder learns from it. ``lazy``: its photos are
+    :class:`~lookalike.imaging.lazy.LazyPhotos`, decoded when the encoder reads them."""
     folders = archive_folders(config.archive)
     if not folders:
         return None
     archives = []
     for folder in folders:
         archive = read_archive(
-            folder, config.archive_split, columns, size, workdir / "image-cache", progress, resize
+            folder,
+            config.archive_split,
+            columns,
+            size,
+            workdir / "image-cache",
+            progress,
+            resize,
+            lazy=lazy,
         )
         archives.append(archive)
         if progress:

@@ -53,6 +53,7 @@ from lookalike.encoders.pretrained import (
     session_options,
 )
 from lookalike.files import atomic_write_with
+from lookalike.imaging.lazy import LazyPhotos
 
 #: Images per run of the fused graph's batch session (catalog encoding, focus crops): runs of
 #: 16, 32 and 64 measured alike on 2 cores (noisy: 123-135, 121-122, 107-124 images/s vs
@@ -67,6 +68,8 @@ class HybridEncoder:
     Config = HybridConfig
     #: ``fit`` trains its head on ``TrainingData.archive_images`` too.
     learns_from_archive = True
+    #: ``fit`` reads its photos a chunk at a time: a build hands it lazy photos.
+    streams_photos = True
 
     def __init__(
         self,
@@ -215,18 +218,20 @@ class HybridEncoder:
         workdir.mkdir(parents=True, exist_ok=True)
         images = data.images
         encoder = cls(config, None, workdir, "pending", True, images)
-        view_feats = cls._cached_views(encoder, images, config, workdir, data.progress)
-        n_catalog, labels = len(view_feats), data.labels
+        view_feats, readable = cls._cached_views(encoder, images, config, workdir, data.progress)
+        labels = select_label_rows(data.labels, readable, len(images))
+        n_catalog = len(view_feats)
         if data.archive_images is not None and len(data.archive_images):
             # Archive photos join the head's training as more labelled rows (with their
             # augmented views); tuning, PCA and the bundle see catalog rows only.
-            archive = cls._cached_views(
+            archive, kept = cls._cached_views(
                 encoder, data.archive_images, config, workdir, data.progress
             )
-            archive_labels = {
-                column: list(data.archive_labels.get(column) or [""] * len(archive))
-                for column in labels
-            }
+            archive_labels = select_label_rows(
+                {c: list(data.archive_labels.get(c) or []) for c in labels},
+                kept,
+                len(data.archive_images),
+            )
             keep = kept_archive_rows(
                 archive_labels.get(config.primary_label), config.leave_out_archive_labels
             )
@@ -234,18 +239,21 @@ class HybridEncoder:
                 archive = archive[keep]
                 archive_labels = {c: [v[i] for i in keep] for c, v in archive_labels.items()}
             view_feats = np.concatenate([view_feats, archive])
+            del archive
             labels = {
                 column: list(values) + archive_labels[column] for column, values in labels.items()
             }
         if data.context_images is not None and len(data.context_images):
             # Catalog products in a shopper's context: more rows with their products' labels,
             # never left out (they are catalog shots, whatever the type).
-            context = cls._cached_views(
+            context, kept = cls._cached_views(
                 encoder, data.context_images, config, workdir, data.progress
             )
             view_feats = np.concatenate([view_feats, context])
+            del context
+            rows = [data.context_rows[i] for i in kept]
             labels = {
-                column: list(values) + [data.labels[column][r] for r in data.context_rows]
+                column: list(values) + [data.labels[column][r] for r in rows]
                 for column, values in labels.items()
             }
         encoded = encode_label_columns(labels)
@@ -282,41 +290,49 @@ class HybridEncoder:
     @staticmethod
     def _cached_views(
         encoder: HybridEncoder,
-        images: np.ndarray,
+        images: np.ndarray | LazyPhotos,
         config: HybridConfig,
         workdir: Path,
         progress: bool,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Backbone + colour features of the clean image, its mirror and ``views`` augmented
-        copies: float16 (n, views + 2, descriptor + bins**3). Cached in ``workdir`` by a digest
-        of the images and the view settings, so retraining the head never re-runs the backbone.
-        Memory and disk: n x (views + 2) x 9,584 x 2 bytes with ``multi`` pooling (445 MB for
-        2,906 items, 7.7 GB for 50,000)."""
+        copies: (float16 (n_readable, views + 2, descriptor + bins**3), the readable rows).
+
+        ``images`` is an array or :class:`~lookalike.imaging.lazy.LazyPhotos`, read a chunk
+        at a time (only one chunk of pixels is held; unreadable photos are left out and
+        reported). Cached in ``workdir`` by a digest of the view settings and of the images
+        (their files' stamps for lazy photos, so an unchanged catalog is never decoded
+        again), so retraining the head never re-runs the backbone. Memory and disk:
+        n x (views + 2) x 9,584 x 2 bytes with ``multi`` pooling (223 MB for 2,906 items at
+        the default 2 views)."""
         digest = hashlib.sha256()
-        digest.update(
-            json.dumps(
-                [
-                    images.shape,
-                    config.views,
-                    config.seed,
-                    config.colour_bins,
-                    config.colour_centre_sigma,
-                    config.input_size,
-                    config.precision,
-                    config.pooling,
-                    "float16",
-                ]
-            ).encode()
-        )
-        for row in range(0, len(images), max(1, len(images) // 64)):
-            digest.update(np.ascontiguousarray(images[row]).tobytes())
+        settings = [
+            config.views,
+            config.seed,
+            config.colour_bins,
+            config.colour_centre_sigma,
+            config.input_size,
+            config.precision,
+            config.pooling,
+            "float16",
+        ]
+        lazy = isinstance(images, LazyPhotos)
+        if lazy:
+            digest.update(json.dumps(["lazy", images.resize, *settings, images.stamps()]).encode())
+        else:
+            digest.update(json.dumps([images.shape, *settings]).encode())
+            for row in range(0, len(images), max(1, len(images) // 64)):
+                digest.update(np.ascontiguousarray(images[row]).tobytes())
         cache = workdir / f"views-{digest.hexdigest()[:16]}.npy"
-        if cache.exists():
-            return np.load(cache, allow_pickle=False)
+        failed_file = cache.with_suffix(".failed.json")
+        if cache.exists() and (failed_file.exists() or not lazy):
+            failed = json.loads(failed_file.read_text()) if lazy else []
+            return np.load(cache, allow_pickle=False), readable_rows(len(images), failed)
         rng = np.random.default_rng(config.seed)
         n = len(images)
         width = encoder.backbone.dim + config.colour_bins**3
         view_feats = np.zeros((n, config.views + 2, width), np.float16)
+        failed: list[list] = []
         batch = 64
         with tqdm(
             total=n * (config.views + 2),
@@ -325,19 +341,34 @@ class HybridEncoder:
             disable=not progress,
         ) as bar:
             for start in range(0, n, batch):
-                chunk = np.asarray(images[start : start + batch])
+                rows = np.arange(start, min(n, start + batch))
+                if lazy:
+                    decoded = images.decode(rows)
+                    chunk, rows = decoded.images, rows[decoded.ok]
+                    failed += [[int(start + j), message] for j, message in decoded.errors]
+                else:
+                    chunk = np.asarray(images[start : start + batch])
+                if not len(chunk):
+                    continue
                 views = [chunk, np.ascontiguousarray(chunk[:, :, ::-1])]
                 views += [
                     np.stack([random_augment(im, rng) for im in chunk]) for _ in range(config.views)
                 ]
                 for v, view in enumerate(views):
-                    backbone, colour = encoder.parts(view)
-                    view_feats[start : start + len(chunk), v] = np.concatenate(
-                        [backbone, colour], axis=1
-                    )
-                    bar.update(len(chunk))
+                    if len(view):
+                        backbone, colour = encoder.parts(view)
+                        view_feats[rows, v] = np.concatenate([backbone, colour], axis=1)
+                    bar.update(len(rows))
+        for row, message in failed[:20]:
+            print(f"  warning: {images.paths[row]}: {message}; not trained on")
+        readable = readable_rows(n, failed)
+        if len(readable) < n:
+            view_feats = view_feats[readable]
+        # The array goes first: a lazy reader only trusts it once the failed list exists.
         atomic_write_with(cache, lambda tmp: _save_npy(tmp, view_feats))
-        return view_feats
+        if lazy:
+            atomic_write_with(failed_file, lambda tmp: tmp.write_text(json.dumps(failed)))
+        return view_feats, readable
 
     # --- persistence ----------------------------------------------------------------------
     def config(self) -> dict:
@@ -368,6 +399,22 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` to exactly ``path`` (given a name, np.save would append ``.npy``)."""
     with open(path, "wb") as handle:
         np.save(handle, array)
+
+
+def select_label_rows(
+    labels: dict[str, list[str]], rows: np.ndarray, n: int
+) -> dict[str, list[str]]:
+    """``labels`` (column -> one value per photo; a missing or empty list: all unknown) at
+    the readable ``rows`` of ``n`` photos."""
+    if len(rows) == n and all(len(v) == n for v in labels.values()):
+        return labels
+    return {c: [v[r] if v else "" for r in rows] for c, v in labels.items()}
+
+
+def readable_rows(n: int, failed: list[list]) -> np.ndarray:
+    """Rows 0..n-1 without those ``failed`` lists first in each entry (unreadable photos)."""
+    gone = {int(entry[0]) for entry in failed}
+    return np.array([r for r in range(n) if r not in gone], np.int64)
 
 
 def kept_archive_rows(labels: list[str] | None, leave_out: tuple[str, ...]) -> np.ndarray | None:

@@ -163,3 +163,33 @@ def test_encode_with_confidence_is_encode_plus_the_type_classifiers_top_probabil
     assert confidence.shape == (5,) and ((confidence > 1 / 3) & (confidence <= 1)).all()
     unlabelled = HybridEncoder.fit(TrainingData(images, {}, tmp_path / "u", progress=False), config)
     assert np.isnan(unlabelled.encode_with_confidence(images[:2])[1]).all()
+
+
+def test_lazy_photos_fit_leave_out_unreadable_ones_and_refit_without_decoding(
+    tmp_path, tiny_images, monkeypatch
+):
+    from lookalike.imaging.lazy import LazyPhotos
+
+    catalog, images = tiny_images
+    paths = [str(item.path) for item in catalog.items]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    photos = LazyPhotos([*paths[:3], str(broken), *paths[3:]], 224)
+    types = [item.metadata["ProductType"] for item in catalog.items]
+    labels = {"ProductType": [*types[:3], types[0], *types[3:]]}
+    config = HybridConfig(**FAST)
+    work = tmp_path / "work"
+    encoder = HybridEncoder.fit(TrainingData(photos, labels, work, progress=False), config)
+    assert encoder.mode == "supervised"
+    failed = json.loads(next((work / "hybrid").glob("views-*.failed.json")).read_text())
+    assert [row for row, _ in failed] == [3]
+    views = np.load(next((work / "hybrid").glob("views-*[0-9a-f].npy")))
+    assert len(views) == len(paths)  # the unreadable photo has no row
+
+    # An unchanged set of photos: cached views and the exported graph, nothing decoded.
+    def no_decoding(self, rows):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(LazyPhotos, "decode", no_decoding)
+    again = HybridEncoder.fit(TrainingData(photos, labels, work, progress=False), config)
+    np.testing.assert_allclose(again.encode(images[:2]), encoder.encode(images[:2]), atol=1e-5)
