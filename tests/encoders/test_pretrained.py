@@ -136,14 +136,14 @@ def test_calibration_batch_does_not_change_the_int8_graph(tmp_path, monkeypatch)
     320 px); min/max over the same images must give the same graph byte for byte."""
     import hashlib
 
-    from lookalike.encoders import pretrained
+    from lookalike.encoders import pretrained, quantize
 
     fp32 = tmp_path / "fp32.onnx"
     assert pretrained.export_onnx(fp32, 64, None, "avg")
     calibration = np.random.default_rng(0).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
     digests = []
     for batch in (1, 4):
-        monkeypatch.setattr(pretrained, "QUANT_BATCH", batch)
+        monkeypatch.setattr(quantize, "QUANT_BATCH", batch)
         target = tmp_path / f"int8-{batch}.onnx"
         pretrained.quantize_onnx(fp32, target, calibration)
         digests.append(hashlib.sha256(target.read_bytes()).hexdigest())
