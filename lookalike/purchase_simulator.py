@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lookalike.evaluation.metrics import hit_rate_at_k, map_at_12
+
 SECONDS_PER_DAY = 86_400
 #: Day 0 of the simulated period (2018-09-20, two years before the real log's cutoff).
 START = int(np.datetime64("2018-09-20", "s").astype(np.int64))
@@ -38,14 +40,15 @@ class PurchaseSimulatorConfig:
     days: int = 730
     median_purchases: float = 9.0
     purchases_sigma: float = 1.35
-    max_basket: int = 3
-    rebuy_share: float = 0.04
-    taste_share: float = 0.75
+    mean_basket: float = 4.5
+    rebuy_share: float = 0.03
+    taste_share: float = 0.5
     two_taste_share: float = 0.3
-    freshness_half_life_days: float = 7.0
-    preseason_share: float = 0.1
+    colour_boost: float = 3.0
+    freshness_half_life_days: float = 21.0
+    preseason_share: float = 0.0
     season_amplitude: float = 0.8
-    popularity_skew: float = 0.8
+    popularity_skew: float = 0.3
     type_column: str = "ProductType"
     colour_column: str = "Colour"
     seed: int = 0
@@ -60,6 +63,14 @@ class SimulatedPurchases:
     items: np.ndarray
     times: np.ndarray
     arrival_days: np.ndarray
+
+
+def _basket_sizes(rng: np.random.Generator, total: int, mean_basket: float) -> np.ndarray:
+    """Baskets of 1 + Poisson(mean_basket - 1) articles until ``total`` are bought."""
+    sizes = 1 + rng.poisson(max(mean_basket - 1.0, 0.0), total)
+    sizes = sizes[: int(np.searchsorted(np.cumsum(sizes), total)) + 1]
+    sizes[-1] -= sizes.sum() - total
+    return sizes
 
 
 def simulate_purchases(
@@ -79,68 +90,61 @@ def simulate_purchases(
     n = len(metadata)
     kinds = np.array([m.get(config.type_column, "") for m in metadata])
     colours = np.array([m.get(config.colour_column, "") for m in metadata])
-    type_names = sorted(set(kinds.tolist()))
-    type_of = np.searchsorted(type_names, kinds)
+    type_names, type_of = np.unique(kinds, return_inverse=True)
+    colour_names, colour_of = np.unique(colours, return_inverse=True)
     peaks = rng.uniform(0, 365, len(type_names))
     popularity = (rng.permutation(n) + 1.0) ** -config.popularity_skew
     preseason = rng.random(n) < config.preseason_share
-    arrival = np.where(preseason, rng.uniform(-180, 0, n), rng.uniform(0, config.days, n)).astype(
-        np.float64
-    )
-    # tastes: (type, colour) pairs with enough articles to shop from over two years
-    pairs, pair_counts = np.unique(
-        np.char.add(np.char.add(kinds, "|"), colours), return_counts=True
-    )
-    tastes = [p for p, c in zip(pairs.tolist(), pair_counts.tolist(), strict=True) if c >= 10]
-    if not tastes:
-        raise ValueError("no ProductType and Colour pair has 10 articles")
-    taste_rows = {
-        t: np.flatnonzero((kinds == t.split("|")[0]) & (colours == t.split("|")[1])) for t in tastes
-    }
+    arrival = np.where(preseason, rng.uniform(-180, 0, n), rng.uniform(0, config.days, n))
+    # a taste is a ProductType with a preferred Colour, drawn as the catalog has them
+    type_sizes = np.bincount(type_of, minlength=len(type_names))
+    taste_types = np.flatnonzero(type_sizes >= 10)
+    if len(taste_types) == 0:
+        raise ValueError("no ProductType has 10 articles")
 
-    def demand(rows: np.ndarray, day: float) -> np.ndarray:
-        age = day - arrival[rows]
+    def demand(day: float) -> np.ndarray:
+        age = day - arrival
         fresh = np.where(
             age >= 0, 0.5 ** (np.maximum(age, 0) / config.freshness_half_life_days), 0.0
         )
-        season = 1 + config.season_amplitude * np.cos(
-            2 * np.pi * (day - peaks[type_of[rows]]) / 365
-        )
-        return popularity[rows] * fresh * season
+        season = 1 + config.season_amplitude * np.cos(2 * np.pi * (day - peaks[type_of]) / 365)
+        return popularity * fresh * season
 
-    all_rows = np.arange(n)
     users, user_rows, items, times = [], [], [], []
     for c in range(config.customers):
         users.append(f"customer{c:05d}")
         n_taste = 2 if rng.random() < config.two_taste_share else 1
-        own_tastes = [
-            taste_rows[tastes[i]] for i in rng.choice(len(tastes), n_taste, replace=False)
-        ]
+        own_types = rng.choice(
+            taste_types,
+            n_taste,
+            replace=False,
+            p=type_sizes[taste_types] / type_sizes[taste_types].sum(),
+        )
+        in_taste = np.isin(type_of, own_types)
+        own_colour = colour_of[rng.choice(np.flatnonzero(in_taste))]
+        taste_weight = in_taste * np.where(colour_of == own_colour, config.colour_boost, 1.0)
         total = max(
             1, int(round(rng.lognormal(np.log(config.median_purchases), config.purchases_sigma)))
         )
-        sizes = rng.integers(1, config.max_basket + 1, total)  # baskets until ``total``
-        sizes = sizes[: int(np.searchsorted(np.cumsum(sizes), total)) + 1]
-        sizes[-1] -= sizes.sum() - total
+        sizes = _basket_sizes(rng, total, config.mean_basket)
         bought: list[int] = []
         owned = np.zeros(n, bool)
         for day, basket in zip(
             np.sort(rng.uniform(0, config.days, len(sizes))), sizes, strict=True
         ):
+            on_sale = demand(day)
             for _ in range(int(basket)):
                 if bought and rng.random() < config.rebuy_share:
                     recency = 0.5 ** (np.arange(len(bought))[::-1] / 3)  # latest weighs most
                     row = bought[int(rng.choice(len(bought), p=recency / recency.sum()))]
                 else:
-                    in_taste = rng.random() < config.taste_share
-                    pool = own_tastes[int(rng.integers(len(own_tastes)))] if in_taste else all_rows
                     # a repeat happens only as a rebuy, so rebuy_share sets the buy-again rate
-                    weights = demand(pool, day) * ~owned[pool]
-                    if weights.sum() <= 0:
-                        pool, weights = all_rows, demand(all_rows, day) * ~owned
+                    weights = on_sale * ~owned
+                    if rng.random() < config.taste_share and (weights * taste_weight).sum() > 0:
+                        weights = weights * taste_weight
                     if weights.sum() <= 0:  # nothing on sale that is not owned: any article
                         weights = (~owned).astype(np.float64) if not owned.all() else np.ones(n)
-                    row = int(rng.choice(pool, p=weights / weights.sum()))
+                    row = int(rng.choice(n, p=weights / weights.sum()))
                 bought.append(row)
                 owned[row] = True
                 user_rows.append(c)
@@ -153,6 +157,110 @@ def simulate_purchases(
         np.array(times, np.int64),
         arrival,
     )
+
+
+def simulator_facts(
+    purchases: SimulatedPurchases, n_items: int, cutoff: int, window_days: int = 28
+) -> dict:
+    """The facts the real histories showed (issue 29), measured on simulated ones.
+
+    Args:
+        purchases: from :func:`simulate_purchases`.
+        n_items: catalog rows.
+        cutoff: seconds; the history is before it, the truth in the ``window_days`` after.
+
+    Returns:
+        {"purchases", "customers", "median_purchases", "window_customers",
+        "window_articles", "new_article_share", "best_sellers": (MAP@12, HR@12),
+        "buy_again": (MAP@12, HR@12)}: best-sellers of the last 7 days before the cutoff and
+        each customer's own last 12 distinct articles, scored on what they bought in the window.
+    """
+    users, items, times = purchases.user_rows, purchases.items, purchases.times
+    before = times < cutoff
+    after = ~before & (times < cutoff + window_days * SECONDS_PER_DAY)
+    per_customer = np.bincount(users, minlength=len(purchases.users))
+    week = before & (times >= cutoff - 7 * SECONDS_PER_DAY)
+    week_counts = np.bincount(items[week], minlength=n_items)
+    sellers = np.argsort(-week_counts, kind="stable")[:12]
+    sellers = sellers[week_counts[sellers] > 0]
+    customers = np.unique(users[after])
+    picks = {"best_sellers": [], "buy_again": []}
+    truth = []
+    for c in customers:
+        mine = users == c
+        truth.append(np.unique(items[mine & after]))
+        history = items[mine & before][np.argsort(-times[mine & before], kind="stable")]
+        _, first = np.unique(history, return_index=True)
+        picks["buy_again"].append(history[np.sort(first)][:12])
+        picks["best_sellers"].append(sellers)
+    n_relevant = np.array([len(t) for t in truth])
+    scores = {}
+    for name, lists in picks.items():
+        relevant = np.zeros((len(truth), 12), bool)
+        for i, (found, bought) in enumerate(zip(lists, truth, strict=True)):
+            relevant[i, : len(found)] = np.isin(found, bought)
+        scores[name] = (map_at_12(relevant, n_relevant), hit_rate_at_k(relevant, 12))
+    window_articles = np.unique(items[after])
+    return {
+        "purchases": int(len(items)),
+        "customers": int(len(purchases.users)),
+        "median_purchases": float(np.median(per_customer)),
+        "window_customers": int(len(customers)),
+        "window_purchases": int(after.sum()),
+        "window_articles": int(len(window_articles)),
+        "new_article_share": float(np.mean(~np.isin(window_articles, items[before]))),
+        **scores,
+    }
+
+
+def variant_catalog(
+    embeddings: np.ndarray,
+    metadata: list[dict[str, str]],
+    ids: list[str],
+    variants: int,
+    *,
+    noise: float = 0.3,
+    colour_column: str = "Colour",
+    title_column: str = "ProductTitle",
+    seed: int = 0,
+) -> tuple[np.ndarray, list[dict[str, str]], list[str], np.ndarray]:
+    """A catalog ``variants`` times larger: each photographed article stands for a product
+    family of ``variants`` articles (the first keeps its colour, the others take colours
+    drawn from those of its ProductType), each embedded at the photo's embedding plus
+    Gaussian noise of ``noise`` x the catalog's median nearest-neighbour distance.
+
+    The real histories cover 17,033 articles; the demo catalog has 2,906 photos, and how
+    sparse purchases per article are (what makes most articles bought after a cutoff new,
+    and best-sellers weak) depends on that size.
+
+    Returns:
+        (embeddings, metadata, ids ``<id>~<j>``, family: the photo row of each article).
+    """
+    rng = np.random.default_rng(seed)
+    emb = np.asarray(embeddings, np.float32)
+    sample = emb[rng.choice(len(emb), min(500, len(emb)), replace=False)]
+    d2 = (sample * sample).sum(1)[:, None] + (emb * emb).sum(1)[None, :] - 2 * sample @ emb.T
+    d2[d2 < 1e-9] = np.inf  # the sample's own rows
+    scale = float(np.median(np.sqrt(d2.min(axis=1)))) / np.sqrt(emb.shape[1])
+    family = np.repeat(np.arange(len(emb)), variants)
+    out = emb[family] + rng.normal(0.0, noise * scale, (len(family), emb.shape[1]))
+    out[::variants] = emb  # the first variant is the photo itself
+    kinds = [m.get("ProductType", "") for m in metadata]
+    colours_of: dict[str, list[str]] = {}
+    for kind, m in zip(kinds, metadata, strict=True):
+        colours_of.setdefault(kind, []).append(m.get(colour_column, ""))
+    new_meta, new_ids = [], []
+    for row, j in zip(
+        family.tolist(), np.tile(np.arange(variants), len(emb)).tolist(), strict=True
+    ):
+        m = dict(metadata[row])
+        if j:
+            pool = colours_of[kinds[row]]
+            m[colour_column] = pool[int(rng.integers(len(pool)))]
+            m[title_column] = f"{m.get(title_column, '')} ({m[colour_column]})"
+        new_meta.append(m)
+        new_ids.append(f"{ids[row]}~{j}")
+    return out.astype(np.float32), new_meta, new_ids, family
 
 
 def write_purchases_csv(
