@@ -222,15 +222,32 @@ def read_events(
         EventLogError: a missing column, or (strict) a malformed row.
     """
     path = Path(path)
-    names = tuple(e.lower() for e in event_names)
-    codes = {name: i for i, name in enumerate(names)}
-    if len(names) > 127:
-        raise ValueError("at most 127 event types")
     chunks = (
         _parquet_chunks(path, chunk_rows)
         if path.suffix.lower() in {".parquet", ".pq"}
         else _csv_chunks(path, chunk_rows)
     )
+    return read_event_chunks(
+        chunks, path.name, item_rows, event_names, strict=strict, default_event=default_event
+    )
+
+
+def read_event_chunks(
+    chunks: Iterator[tuple[int, list[list[str]], list[str]]],
+    name: str,
+    item_rows: dict[str, int],
+    event_names: Sequence[str] = EVENT_NAMES,
+    *,
+    strict: bool = True,
+    default_event: str | None = None,
+) -> EventLog:
+    """:func:`read_events` over ``(first line number, rows, lower-cased header)`` chunks
+    (e.g. the lines appended to a log since it was last read); ``name`` names the file in
+    messages."""
+    names = tuple(e.lower() for e in event_names)
+    codes = {event: i for i, event in enumerate(names)}
+    if len(names) > 127:
+        raise ValueError("at most 127 event types")
     users: dict[str, int] = {}
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     problems: list[str] = []
@@ -240,7 +257,7 @@ def read_events(
     def problem(line: int, message: str) -> None:
         nonlocal n_problems
         if strict:
-            raise EventLogError(f"{path.name} line {line}: {message}")
+            raise EventLogError(f"{name} line {line}: {message}")
         n_problems += 1
         if len(problems) < MAX_PROBLEMS:
             problems.append(f"interactions line {line}: {message}")
@@ -250,7 +267,7 @@ def read_events(
             cu, ci = header.index("user_id"), header.index("item_id")
         except ValueError:
             raise EventLogError(
-                f"{path.name}: needs columns user_id,item_id[,event][,timestamp]; has {header}"
+                f"{name}: needs columns user_id,item_id[,event][,timestamp]; has {header}"
             ) from None
         ce = header.index("event") if "event" in header else None
         ct = header.index("timestamp") if "timestamp" in header else None
@@ -279,7 +296,7 @@ def read_events(
                 if not strict:
                     problem(line, f"unknown item {item!r}")
                 elif unknown <= 5:  # counted, not an error: name the first few
-                    problems.append(f"{path.name} line {line}: unknown item {item!r}")
+                    problems.append(f"{name} line {line}: unknown item {item!r}")
                 continue
             u_rows.append(users.setdefault(user, len(users)))
             i_rows.append(item_row)
@@ -298,7 +315,7 @@ def read_events(
     if n_problems > len(problems):
         problems.append(f"... {n_problems - len(problems)} more rows skipped")
     if strict and unknown > 5:
-        problems.append(f"{path.name}: {unknown} events of unknown items skipped in all")
+        problems.append(f"{name}: {unknown} events of unknown items skipped in all")
     u, i, e, t = (
         np.concatenate([p[j] for p in parts]) if parts else np.zeros(0, dt)
         for j, dt in enumerate((np.int32, np.int32, np.int8, np.int64))

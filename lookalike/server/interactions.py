@@ -9,12 +9,17 @@ import os
 import threading
 from pathlib import Path
 
-from lookalike.events import read_events
 from lookalike.personal import InteractionLog, read_interactions
+from lookalike.personal_ranker import LogisticRanker
 from lookalike.recommend import Recommender
+from lookalike.server.log_tail import EventLogTail
 from lookalike.server.personal_log import PersonalModel, build_personal_model
 
 log = logging.getLogger("lookalike.server")
+
+#: Retrain the learned blend once the log has this many more events (a share) than when
+#: it was last trained.
+RETRAIN_GROWTH = 0.2
 
 
 class InteractionSource:
@@ -39,10 +44,12 @@ class InteractionSource:
         self._recommender: Recommender | None = None
         self._log: InteractionLog | None = None
         self._personal_lock = threading.Lock()
-        self._personal_key: tuple[int, int, int] | None = None
         self._personal_recommender: Recommender | None = None
         self._personal: PersonalModel | None = None
-        self._ranker_for: Recommender | None = None
+        self._tail: EventLogTail | None = None
+        self._ranker: LogisticRanker | None = None
+        self._trained_at = 0
+        self.retrain_thread: threading.Thread | None = None
 
     def _stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -53,41 +60,77 @@ class InteractionSource:
 
     def personal_for(self, recommender: Recommender) -> PersonalModel | None:
         """The time-aware log over ``recommender``'s rows with its sources and learned blend
-        (None when the file has no timestamps or cannot be read). Re-read when the file or the
-        catalog changes; the learned blend is trained once per catalog (appended events reach
-        the sources at once, the blend's weights at the next catalog). Blocking: call from a
-        worker thread."""
-        key = self._stamp()
-        if key is None:
+        (None when the file has no timestamps or cannot be read).
+
+        The file is read incrementally (:class:`~lookalike.server.log_tail.EventLogTail`):
+        after an append only the new bytes are parsed and the sources' context is rebuilt
+        over the kept arrays; a replaced or truncated file, or another catalog, is read
+        whole. The learned blend is trained at the first read of a catalog and again, in a
+        background thread, once the log has grown by :data:`RETRAIN_GROWTH` since (the old
+        weights answer meanwhile). Blocking: call from a worker thread."""
+        if self._stamp() is None:
             return None
         with self._personal_lock:
-            if self._personal_recommender is recommender and self._personal_key == key:
-                return self._personal
-            item_rows = {item_id: row for row, item_id in enumerate(recommender.items.ids)}
-            model = None
+            if self._tail is None or self._personal_recommender is not recommender:
+                item_rows = {item_id: row for row, item_id in enumerate(recommender.items.ids)}
+                self._tail, self._personal, self._trained_at = (
+                    EventLogTail(self.path, item_rows),
+                    None,
+                    0,
+                )
+                self._personal_recommender = recommender
             try:
-                events = read_events(self.path, item_rows, strict=False, default_event="like")
-                if events.has_time:
-                    retrain = self._ranker_for is not recommender or self._personal is None
-                    model = build_personal_model(events, recommender, learn=retrain)
-                    if not retrain:
-                        model.ranker = self._personal.ranker
-                    log.info(
-                        "event log %s: %d shoppers, %d events, %s blend",
-                        self.path,
-                        events.n_users,
-                        len(events.items),
-                        "learned" if model.ranker is not None else "fixed",
-                    )
+                if not self._tail.refresh() and self._personal is not None:
+                    return self._personal
+                events = self._tail.log
+                if events is None or not events.has_time:
+                    self._personal = None
+                    return None
+                first = self._personal is None and self._trained_at == 0
+                model = build_personal_model(events, recommender, learn=first)
+                if first:
+                    self._trained_at = max(len(events.items), 1)
+                else:
+                    model.ranker = self._ranker
+                    if len(events.items) >= (1 + RETRAIN_GROWTH) * self._trained_at:
+                        self._retrain_in_background(events, recommender)
+                self._ranker = model.ranker
+                log.info(
+                    "event log %s: %d shoppers, %d events (%d rows parsed, %d full reads), "
+                    "%s blend",
+                    self.path,
+                    events.n_users,
+                    len(events.items),
+                    self._tail.rows_parsed,
+                    self._tail.full_reads,
+                    "learned" if model.ranker is not None else "fixed",
+                )
             except Exception:  # noqa: BLE001 - a bad log must not take recommendations down
                 log.exception("could not read event log %s", self.path)
-            self._personal_recommender, self._personal_key, self._personal = (
-                recommender,
-                key,
-                model,
-            )
-            self._ranker_for = recommender if model is not None else None
+                self._tail, model = None, None
+            self._personal = model
             return model
+
+    def _retrain_in_background(self, events, recommender: Recommender) -> None:
+        """Train the learned blend on ``events`` in a thread (one at a time); the model of
+        the same catalog takes its weights when done."""
+        if self.retrain_thread is not None and self.retrain_thread.is_alive():
+            return
+        self._trained_at = len(events.items)
+
+        def train() -> None:
+            ranker = build_personal_model(events, recommender).ranker
+            with self._personal_lock:
+                if self._personal_recommender is recommender:
+                    self._ranker = ranker
+                    if self._personal is not None:
+                        self._personal.ranker = ranker
+            log.info(
+                "event log %s: learned blend retrained on %d events", self.path, len(events.items)
+            )
+
+        self.retrain_thread = threading.Thread(target=train, name="retrain-blend", daemon=True)
+        self.retrain_thread.start()
 
     def log_for(self, recommender: Recommender) -> InteractionLog | None:
         """The log over ``recommender``'s rows (None when the file cannot be read).

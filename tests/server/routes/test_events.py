@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from lookalike.server import interactions
 from lookalike.server.routes.events import EVENTS_PATH, MAX_EVENTS
 from lookalike.server.routes.profile import PROFILE_PATH
-from lookalike.server.state import use_interactions
+from lookalike.server.state import state_of, use_interactions
 from tests.server.conftest import API_KEY, assert_error
 
 KEY = {"X-API-Key": API_KEY}
@@ -98,3 +99,22 @@ def test_a_known_shopper_gets_history_picks_with_reasons(app_with_log):
         assert "109" not in picked and any(r.startswith("11") for r in picked)
         unknown = client.post(PROFILE_PATH, json={"user": "stranger"})
         assert_error(unknown, 422, "empty_profile")
+
+
+def test_appended_events_are_read_without_reading_the_log_again(app_with_log, monkeypatch):
+    monkeypatch.setattr(interactions, "RETRAIN_GROWTH", 0.05)  # 10 -> 11 events retrains
+    app, _ = app_with_log
+    source = state_of(app).interactions
+    with TestClient(app) as client:
+        assert client.post(PROFILE_PATH, json={"user": "u0", "k": 3}).status_code == 200
+        tail = source._tail
+        assert tail.full_reads == 1 and tail.rows_parsed == 10
+        event = {"user_id": "late", "item_id": "101", "event": "purchase"}
+        event["timestamp"] = "2020-09-16"
+        assert client.post(EVENTS_PATH, json={"events": [event]}, headers=KEY).status_code == 200
+        response = client.post(PROFILE_PATH, json={"user": "late", "k": 5})
+        assert response.status_code == 200 and response.json()["query"]["history"] is True
+        assert "124" in [r["id"] for r in response.json()["results"]]
+        assert source._tail is tail and tail.full_reads == 1 and tail.rows_parsed == 11
+        source.retrain_thread.join(timeout=30)  # the blend retrained in the background
+        assert not source.retrain_thread.is_alive() and source._trained_at == 11
