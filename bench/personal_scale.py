@@ -23,7 +23,7 @@ import numpy as np
 from lookalike.events import SECONDS_PER_DAY, Csr, EventLog, log_from_arrays
 from lookalike.personal_candidates import SourceContext
 from lookalike.personal_ranker import learned_picks, train_ranker
-from lookalike.personal_sources import embedding_search
+from lookalike.personal_sources import embedding_search, neighbours_without_query
 
 START = 1_600_000_000
 
@@ -57,11 +57,7 @@ def flat_search(embeddings: np.ndarray):
         if allowed is not None:
             return exact(rows, k, allowed)
         _, found = index.search(embeddings[rows], k + 1)
-        out = np.full((len(rows), k), -1, np.int64)
-        for q, row in enumerate(rows):
-            others = found[q][found[q] != row][:k]
-            out[q, : len(others)] = others
-        return out
+        return neighbours_without_query(found, rows, k)
 
     return search
 

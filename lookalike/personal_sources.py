@@ -389,13 +389,19 @@ def embedding_search(embeddings: np.ndarray) -> Search:
         pool = np.arange(len(embeddings)) if allowed is None else np.asarray(allowed)
         _, positions = exact_search(embeddings[pool], embeddings[rows], min(k + 1, len(pool)))
         found = np.where(positions >= 0, pool[np.maximum(positions, 0)], -1)
-        out = np.full((len(rows), k), -1, np.int64)
-        for q, row in enumerate(rows):
-            others = found[q][found[q] != row][:k]
-            out[q, : len(others)] = others
-        return out
+        return neighbours_without_query(found, rows, k)
 
     return search
+
+
+def neighbours_without_query(found: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` of each query's ``found`` rows that are not the query row itself,
+    padded with -1: int64 (len(rows), k)."""
+    out = np.full((len(rows), k), -1, np.int64)
+    for q, row in enumerate(rows):
+        others = found[q][found[q] != row][:k]
+        out[q, : len(others)] = others
+    return out
 
 
 def recommender_search(recommender) -> Search:
