@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["exact_search", "first_per_group"]
+__all__ = ["exact_search", "first_per_group", "smallest_per_row"]
 
 # Rows per block when validating or scanning caller arrays, to bound temporaries.
 _CHECK_ROWS = 65_536
@@ -143,6 +143,27 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.n
         _check_finite(np.asarray(vectors[start : start + _CHECK_ROWS]), "vectors")
     d2, pos = _exact_sq(vectors, queries, k)
     return _to_euclidean(d2, pos)
+
+
+def smallest_per_row(d2: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the ``k`` smallest values per row of a full distance matrix, smallest
+    first (ties: the lower column first, as :func:`exact_search`'s merge keeps them).
+
+    Args:
+        d2: float (q, n) distances (any monotone form, e.g. squared).
+        k: columns per row; capped at n.
+
+    Returns:
+        int64 (q, min(k, n)).
+    """
+    k = min(_check_k(k), d2.shape[1])
+    if k < d2.shape[1]:
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        # Sort the k by (distance, column) so that ties are broken as exact_search does.
+        part.sort(axis=1)
+        order = np.argsort(np.take_along_axis(d2, part, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(part, order, axis=1).astype(np.int64, copy=False)
+    return np.argsort(d2, axis=1, kind="stable").astype(np.int64, copy=False)
 
 
 def first_per_group(

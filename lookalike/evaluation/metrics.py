@@ -126,10 +126,30 @@ def label_precision(
     """
     if groups is None:
         groups = np.arange(len(embeddings))
-    # Enough candidates that k survive dropping the query's group (its rows may all be there).
-    reach = min(len(gallery_rows), k + int(np.bincount(groups).max()))
-    _, found = exact_search(embeddings[gallery_rows], embeddings[query_rows], reach)
-    found = gallery_rows[found]
+    depth = label_search_depth(gallery_rows, k, groups)
+    _, found = exact_search(embeddings[gallery_rows], embeddings[query_rows], depth)
+    return label_precision_of_ranking(gallery_rows[found], query_rows, labels, k, groups)
+
+
+def label_search_depth(gallery_rows: np.ndarray, k: int, groups: np.ndarray) -> int:
+    """Neighbours to fetch so that ``k`` survive dropping the query's group (its rows may
+    all be among them): what :func:`label_precision_of_ranking` needs ranked."""
+    return min(len(gallery_rows), k + int(np.bincount(groups).max()))
+
+
+def label_precision_of_ranking(
+    found: np.ndarray,
+    query_rows: np.ndarray,
+    labels: list[np.ndarray],
+    k: int,
+    groups: np.ndarray,
+) -> tuple[float, float]:
+    """:func:`label_precision` from ranked neighbours already found.
+
+    Args:
+        found: int (q, >= :func:`label_search_depth`) rows nearest first, per query row.
+        query_rows, labels, k, groups: as :func:`label_precision` (``groups`` required).
+    """
     found = np.array(
         [
             [r for r in row if groups[r] != groups[q]][:k]

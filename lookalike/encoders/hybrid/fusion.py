@@ -40,3 +40,33 @@ def fuse(parts: list[np.ndarray], weights: tuple[float, ...]) -> np.ndarray:
     dropped)."""
     chosen = [w * p for w, p in zip(weights, parts, strict=True) if w > 0 and p.shape[1]]
     return np.concatenate(chosen, axis=1).astype(np.float32)
+
+
+def part_sq_distances(queries: list[np.ndarray], gallery: list[np.ndarray]) -> np.ndarray:
+    """Squared Euclidean distances per fusion part, so that any weighting's distances are a
+    weighted sum (:func:`fused_sq_distances`) rather than a new kNN over ~10k dims.
+
+    Args:
+        queries, gallery: the parts of the query rows and of the gallery rows, in the same
+            order (as :func:`fusion_parts` returns them); empty parts give zeros.
+
+    Returns:
+        float32 (parts, q, n): the cost is one float32 GEMM per part, the memory
+        4 x parts x q x n bytes (e.g. 96 MB for 800 queries x 6,000 rows x 5 parts).
+    """
+    out = np.zeros((len(queries), len(queries[0]), len(gallery[0])), np.float32)
+    for p, (a, b) in enumerate(zip(queries, gallery, strict=True)):
+        if a.shape[1]:
+            a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+            d2 = np.einsum("ij,ij->i", a, a)[:, None] - 2 * (a @ b.T)
+            d2 += np.einsum("ij,ij->i", b, b)[None, :]
+            np.maximum(d2, 0, out=out[p])
+    return out
+
+
+def fused_sq_distances(part_d2: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
+    """Squared distances of :func:`fuse`'s embeddings with ``weights`` from
+    :func:`part_sq_distances` (exact up to float32 rounding): sum over parts of w**2 x d2,
+    a zero weight dropping its part as fuse does."""
+    squares = np.array([w * w if w > 0 else 0.0 for w in weights], np.float32)
+    return np.tensordot(squares, part_d2, axes=1)

@@ -25,3 +25,20 @@ def test_fusion_parts_follow_the_weights_and_skip_a_missing_instance_output():
     assert fuse(parts, weights).shape == (3, 1280)
     # Four stored weights (bundles from before the instance output) get a zero fifth.
     assert HybridConfig(weights=(1, 0, 0.25, 1)).weights == (1.0, 0.0, 0.25, 1.0, 0.0)
+
+
+def test_fused_distances_are_the_weighted_sum_of_per_part_distances():
+    from lookalike.encoders.hybrid.fusion import fused_sq_distances, part_sq_distances
+
+    rng = np.random.default_rng(0)
+    widths = [5, 0, 7, 3, 4]  # an empty part, as without an instance output
+    gallery = [rng.normal(size=(30, w)).astype(np.float32) for w in widths]
+    queries = [rng.normal(size=(6, w)).astype(np.float32) for w in widths]
+    part_d2 = part_sq_distances(queries, gallery)
+    assert part_d2.shape == (5, 6, 30) and (part_d2 >= 0).all()
+    for weights in [(1.0, 0.5, 0.25, 0.0, 2.0), (0.0, 1.0, 1.0, 1.0, 0.0)]:
+        a, b = fuse(queries, weights), fuse(gallery, weights)
+        expected = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+        np.testing.assert_allclose(
+            fused_sq_distances(part_d2, weights), expected, rtol=1e-4, atol=1e-4
+        )

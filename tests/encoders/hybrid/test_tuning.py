@@ -74,3 +74,52 @@ def test_tuning_scores_a_bounded_sample_of_a_large_catalog(monkeypatch):
     sample = tuning.tuning_sample(np.arange(1000), 100, seed=0)
     assert len(np.unique(sample)) == 100 and (np.diff(sample) > 0).all()
     assert not np.array_equal(sample, tuning.tuning_sample(np.arange(1000), 100, seed=1))
+
+
+def test_grid_scores_from_per_part_distances_match_a_kNN_per_weighting(monkeypatch):
+    """score_fusion_grid's weighted per-part distances give the scores that fusing each
+    weighting and searching it exactly gives (label precision, degraded-copy recall)."""
+    from lookalike.encoders.hybrid import tuning
+    from lookalike.encoders.hybrid.config import HybridConfig
+    from lookalike.encoders.hybrid.fusion import fuse
+    from lookalike.evaluation import instance_recall, label_precision
+
+    rng = np.random.default_rng(3)
+    n, widths = 80, [4, 6, 5, 3, 4]
+    # Parts of every row are a function of its clean / degraded view's first value, so the
+    # stubbed head below gives each view its own random parts; rows 1 and 2 are duplicates.
+    table = {}
+
+    def fake_parts(params, descriptor, colour, config):
+        keys = descriptor[:, 0].round(3)
+        for key in keys:
+            table.setdefault(key, [rng.normal(size=w).astype(np.float32) for w in widths])
+        return [np.stack([table[key][p] for key in keys]) for p in range(len(widths))]
+
+    monkeypatch.setattr(tuning, "train_head", lambda *a, **k: None)
+    monkeypatch.setattr(tuning, "head_to_numpy", lambda head: {})
+    monkeypatch.setattr(tuning, "fusion_parts", fake_parts)
+    config = HybridConfig(colour_bins=2)
+    views = np.zeros((n, 3, 3 + 8), np.float32)
+    views[:, :, 0] = np.arange(n * 3).reshape(n, 3)
+    views[2] = views[1]
+    targets = {"ProductType": rng.integers(0, 3, n), "Colour": rng.integers(0, 2, n)}
+    groups = np.arange(n)
+    groups[2] = 1
+    labelled, val, archive_val = np.arange(60), np.arange(1, 60, 5), np.arange(60, 70)
+    label_sets = [targets["ProductType"], targets["Colour"]]
+    grid = [(1.0, 0.0, 0.5, 1.0, 0.0), (1.0, 1.0, 0.25, 0.0, 1.0), (0.0, 0.5, 1.0, 2.0, 0.5)]
+    held_out = (val, labelled, groups, label_sets, archive_val)
+
+    details = tuning.score_fusion_grid(views, views[:, 0], targets, config, held_out, grid)
+
+    parts = fake_parts(None, views[:, 0], None, config)
+    degraded = fake_parts(None, views[val, 2], None, config)
+    for weights in grid:
+        embeddings = fuse(parts, weights)
+        expected = (
+            *label_precision(embeddings, val, labelled, label_sets, 10, groups),
+            *instance_recall(fuse(degraded, weights), embeddings, val, groups=groups),
+            *label_precision(embeddings, archive_val, labelled, label_sets, 10, groups),
+        )
+        assert details[weights] == approx(expected)
