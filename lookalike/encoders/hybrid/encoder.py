@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,10 @@ from lookalike.encoders.pretrained import (
 )
 from lookalike.files import atomic_write_with
 from lookalike.imaging.lazy import LazyPhotos
+from lookalike.threads import read_ahead
 
+#: Photos decoded and augmented at a time while the views' features are computed.
+VIEW_CHUNK = 64
 #: Images per run of the fused graph's batch session (catalog encoding, focus crops): runs of
 #: 16, 32 and 64 measured alike on 2 cores (noisy: 123-135, 121-122, 107-124 images/s vs
 #: 109-112 unfused), and a run of 64 took ~120 MB more memory than one of 16.
@@ -333,19 +337,16 @@ class HybridEncoder:
         width = encoder.backbone.dim + config.colour_bins**3
         view_feats = np.zeros((n, config.views + 2, width), np.float16)
         failed: list[list] = []
-        batch = 64
-        with tqdm(
-            total=n * (config.views + 2),
-            desc="backbone features (views)",
-            unit="img",
-            disable=not progress,
-        ) as bar:
+        batch = VIEW_CHUNK
+
+        def chunks() -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+            """Per chunk: its readable rows and their views (clean, mirror, augmented)."""
             for start in range(0, n, batch):
                 rows = np.arange(start, min(n, start + batch))
                 if lazy:
                     decoded = images.decode(rows)
                     chunk, rows = decoded.images, rows[decoded.ok]
-                    failed += [[int(start + j), message] for j, message in decoded.errors]
+                    failed.extend([int(start + j), message] for j, message in decoded.errors)
                 else:
                     chunk = np.asarray(images[start : start + batch])
                 if not len(chunk):
@@ -354,10 +355,20 @@ class HybridEncoder:
                 views += [
                     np.stack([random_augment(im, rng) for im in chunk]) for _ in range(config.views)
                 ]
+                yield rows, views
+
+        with tqdm(
+            total=n * (config.views + 2),
+            desc="backbone features (views)",
+            unit="img",
+            disable=not progress,
+        ) as bar:
+            # The next chunk is decoded and augmented (single-threaded numpy/PIL work) while
+            # the backbone runs on this one: those steps left a core idle before.
+            for rows, views in read_ahead(chunks()):
                 for v, view in enumerate(views):
-                    if len(view):
-                        backbone, colour = encoder.parts(view)
-                        view_feats[rows, v] = np.concatenate([backbone, colour], axis=1)
+                    backbone, colour = encoder.parts(view)
+                    view_feats[rows, v] = np.concatenate([backbone, colour], axis=1)
                     bar.update(len(rows))
         for row, message in failed[:20]:
             print(f"  warning: {images.paths[row]}: {message}; not trained on")

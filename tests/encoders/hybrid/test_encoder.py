@@ -193,3 +193,29 @@ def test_lazy_photos_fit_leave_out_unreadable_ones_and_refit_without_decoding(
     monkeypatch.setattr(LazyPhotos, "decode", no_decoding)
     again = HybridEncoder.fit(TrainingData(photos, labels, work, progress=False), config)
     np.testing.assert_allclose(again.encode(images[:2]), encoder.encode(images[:2]), atol=1e-5)
+
+
+def test_views_read_ahead_are_the_serial_views_and_lazy_photos_give_the_arrays_views(
+    tmp_path, tiny_images, monkeypatch
+):
+    """The next chunk is decoded and augmented on another thread: the seeded augmentations
+    (and so the cached view features) are those of one thread doing it all in order."""
+    from lookalike.encoders.hybrid import encoder as module
+    from lookalike.imaging.lazy import LazyPhotos
+
+    catalog, images = tiny_images
+    config = HybridConfig(**{**FAST, "views": 2})
+    monkeypatch.setattr(module, "VIEW_CHUNK", 3)  # several chunks, each read ahead
+
+    def views_of(photos, workdir):
+        workdir.mkdir()
+        encoder = HybridEncoder(config, None, workdir, "pending", True, photos)
+        return HybridEncoder._cached_views(encoder, photos, config, workdir, False)[0]
+
+    ahead = views_of(images, tmp_path / "ahead")
+    lazy = views_of(LazyPhotos([str(item.path) for item in catalog.items], 224), tmp_path / "lazy")
+    monkeypatch.setattr(module, "read_ahead", lambda items: list(items))
+    serial = views_of(images, tmp_path / "serial")
+    assert ahead.shape == (len(images), 4, serial.shape[2])
+    np.testing.assert_allclose(ahead.astype(np.float32), serial.astype(np.float32), atol=1e-3)
+    np.testing.assert_allclose(lazy.astype(np.float32), serial.astype(np.float32), atol=1e-3)
