@@ -11,7 +11,14 @@ does not know, so ``--evaluate`` scores every method here through the same
 :func:`~lookalike.personal_time.evaluate_on_time` over the variants' embeddings:
 
     .venv/bin/python bench/purchase_histories.py --bundle bundles/demo-hybrid --variants 6 \\
-        --evaluate --seeds 0 1 2 --out sim-variants.json
+        --evaluate --seeds 0 1 2 --markets 10 --out sim-variants.json
+
+A market is one simulated log of ``--customers`` (the real log's 1,364) over the catalog;
+``--markets M`` simulates M independent ones per seed (simulator seeds ``seed + 1000 m``,
+market 0 being the seed itself), each evaluated on its own (its own history, its own learned
+blend), and pools their scored customers: ~220 buy in a market's window, too few to tell
+methods apart, while a market 10 times larger would change the facts that depend on how
+sparse purchases per article are (new arrivals, best-sellers).
 """
 
 from __future__ import annotations
@@ -39,41 +46,102 @@ from lookalike.purchase_simulator import (
 from lookalike.recommend import Recommender
 
 WINDOW_DAYS = 28
+#: Market m of seed s is simulated with seed s + MARKET_SEED_STEP * m.
+MARKET_SEED_STEP = 1000
 
 
-def run_seed(seed: int, catalog: tuple, args: argparse.Namespace) -> dict:
-    """Simulate one seed; its facts, and every method's scores with ``--evaluate``."""
-    embeddings, metadata, ids, family = catalog
+def market_log(purchases, n_items: int):
+    """The purchases as an :class:`~lookalike.events.EventLog`."""
+    return log_from_arrays(
+        purchases.users,
+        n_items,
+        purchases.user_rows,
+        purchases.items,
+        np.full(len(purchases.items), 4, np.int8),  # EVENT_NAMES[4] == "purchase"
+        purchases.times,
+    )
+
+
+def search_options(catalog: tuple) -> dict:
+    """The visual and segment options every evaluation of ``catalog`` takes."""
+    embeddings, metadata, _, _ = catalog
+    return {
+        "search": embedding_search(embeddings),
+        "titles": [m.get("ProductTitle", "") for m in metadata],
+        "segments": np.array([m.get("ProductType", "") for m in metadata]),
+        "embeddings": embeddings,
+    }
+
+
+def pool_evaluations(evaluations: list[dict]) -> dict:
+    """Several markets' :func:`evaluate_on_time` results as one: every metric is a mean over
+    customers, so the pooled one is the customer-weighted mean of the markets'."""
+    pooled = {key: sum(e[key] for e in evaluations) for key in ("customers", "short", "long")}
+    pooled["new_item_share"] = float(np.mean([e["new_item_share"] for e in evaluations]))
+    results: dict = {}
+    for name in evaluations[0]["results"]:
+        results[name] = {}
+        for group in evaluations[0]["results"][name]:
+            parts = [e["results"][name][group] for e in evaluations]
+            n = np.array([p["customers"] for p in parts], np.float64)
+            metrics = {"customers": int(n.sum())}
+            for metric in ("map@12", "hr@12", "recall@12"):
+                values = np.array([p[metric] if c else 0.0 for p, c in zip(parts, n, strict=True)])
+                metrics[metric] = float(values @ n / n.sum()) if n.sum() else float("nan")
+            results[name][group] = metrics
+    pooled["results"] = results
+    return pooled
+
+
+def pool_facts(facts: list[dict]) -> dict:
+    """Several markets' :func:`simulator_facts`: totals of the counts, means of the rest."""
+    totals = ("purchases", "customers", "window_customers", "window_purchases")
+    out = {key: int(sum(f[key] for f in facts)) for key in totals}
+    for key in ("median_purchases", "window_articles", "new_article_share"):
+        out[key] = float(np.mean([f[key] for f in facts]))
+    for key in ("best_sellers", "buy_again"):  # customer-weighted, as the pooled table
+        n = np.array([f["window_customers"] for f in facts], np.float64)
+        out[key] = tuple(float(np.array([f[key][i] for f in facts]) @ n / n.sum()) for i in (0, 1))
+    return out
+
+
+def run_market(seed: int, catalog: tuple, args: argparse.Namespace) -> dict:
+    """Simulate one market; its facts, and every method's scores with ``--evaluate``."""
+    ids = catalog[2]
     config = PurchaseSimulatorConfig(customers=args.customers, seed=seed)
-    purchases = simulate_purchases(metadata, config)
+    purchases = simulate_purchases(catalog[1], config)
     cutoff = START + (config.days - WINDOW_DAYS) * 86_400
     facts = simulator_facts(purchases, len(ids), cutoff, WINDOW_DAYS)
     result = {"seed": seed, "config": asdict(config), "cutoff": cutoff_day(config), "facts": facts}
-    print(f"seed {seed}: {facts}", flush=True)
+    print(f"market seed {seed}: {facts}", flush=True)
     if args.log:
         write_purchases_csv(args.log.with_suffix(f".s{seed}.csv"), purchases, ids)
     if args.evaluate:
-        log = log_from_arrays(
-            purchases.users,
-            len(ids),
-            purchases.user_rows,
-            purchases.items,
-            np.full(len(purchases.items), 4, np.int8),  # EVENT_NAMES[4] == "purchase"
-            purchases.times,
-        )
         started = time.perf_counter()
-        evaluation = evaluate_on_time(
-            log,
+        result["evaluation"] = evaluate_on_time(
+            market_log(purchases, len(ids)),
             cutoff,
             WINDOW_DAYS * 86_400,
-            search=embedding_search(embeddings),
-            titles=[m.get("ProductTitle", "") for m in metadata],
-            segments=np.array([m.get("ProductType", "") for m in metadata]),
-            embeddings=embeddings,
+            **search_options(catalog),
         )
-        result["evaluation"] = evaluation
         result["seconds"] = round(time.perf_counter() - started, 1)
-        print(format_time_table(evaluation), flush=True)
+    return result
+
+
+def run_seed(seed: int, catalog: tuple, args: argparse.Namespace) -> dict:
+    """``--markets`` markets of one seed, pooled."""
+    started = time.perf_counter()
+    markets = [run_market(seed + MARKET_SEED_STEP * m, catalog, args) for m in range(args.markets)]
+    result = {
+        "seed": seed,
+        "markets": markets,
+        "facts": pool_facts([m["facts"] for m in markets]),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(f"seed {seed}, {args.markets} markets: {result['facts']}", flush=True)
+    if args.evaluate:
+        result["evaluation"] = pool_evaluations([m["evaluation"] for m in markets])
+        print(format_time_table(result["evaluation"]), flush=True)
     return result
 
 
@@ -84,6 +152,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--customers", type=int, default=1364)
     parser.add_argument("--variants", type=int, default=1, help="articles per photo")
+    parser.add_argument(
+        "--markets", type=int, default=1, help="independent logs per seed, scored together"
+    )
     parser.add_argument("--evaluate", action="store_true", help="score every method here")
     parser.add_argument("--log", type=Path, help="with --evaluate: also write LOG.s<seed>.csv")
     args = parser.parse_args()

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lookalike.events import SECONDS_PER_DAY, Csr, EventLog, age_decay, gather_rows
-from lookalike.neighbours import exact_search
+from lookalike.neighbours import smallest_per_row
 from lookalike.personal import EVENT_WEIGHTS, RRF_K
 
 #: search(query item rows, k, allowed rows or None) -> ranked rows (q, k), -1 padded.
@@ -383,13 +383,31 @@ def blend(
 
 def embedding_search(embeddings: np.ndarray) -> Search:
     """A :data:`Search` by exact Euclidean distance over item embeddings (tests, simulators;
-    a query item is not its own neighbour)."""
+    a query item is not its own neighbour).
+
+    The float64 copy, the squared norms and the rows of the last ``allowed`` set (a shared
+    context passes the same new-arrivals array for every shopper) are kept between calls;
+    distances are computed and ties broken as :func:`~lookalike.neighbours.exact_search`
+    does.
+    """
+    vectors = np.asarray(embeddings, np.float64)
+    norms = np.einsum("ij,ij->i", vectors, vectors)
+    last: dict = {}
 
     def search(rows: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
-        pool = np.arange(len(embeddings)) if allowed is None else np.asarray(allowed)
-        _, positions = exact_search(embeddings[pool], embeddings[rows], min(k + 1, len(pool)))
-        found = np.where(positions >= 0, pool[np.maximum(positions, 0)], -1)
-        return neighbours_without_query(found, rows, k)
+        if allowed is None:
+            pool, x, xn = np.arange(len(vectors)), vectors, norms
+        elif last.get("allowed") is allowed:
+            pool, x, xn = last["pool"], last["x"], last["xn"]
+        else:
+            pool = np.asarray(allowed)
+            x, xn = vectors[pool], norms[pool]
+            last.update(allowed=allowed, pool=pool, x=x, xn=xn)
+        q = vectors[np.asarray(rows)]
+        d2 = np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * (q @ x.T) + xn[None, :]
+        np.maximum(d2, 0, out=d2)
+        found = pool[smallest_per_row(d2, min(k + 1, len(pool)))] if len(pool) else d2[:, :0]
+        return neighbours_without_query(found.astype(np.int64), rows, k)
 
     return search
 

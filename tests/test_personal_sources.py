@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lookalike.events import event_matrix, log_from_arrays, transpose
+from lookalike.neighbours import exact_search
 from lookalike.personal_sources import (
     Candidates,
     best_sellers,
@@ -14,6 +15,7 @@ from lookalike.personal_sources import (
     co_purchase,
     embedding_search,
     favourite_segment,
+    neighbours_without_query,
     new_arrivals,
     new_item_rows,
     popularity,
@@ -125,3 +127,21 @@ def test_sources_never_return_padding_or_duplicates(user):
     ):
         assert (found.rows >= 0).all() and len(set(found.rows.tolist())) == len(found.rows)
         assert len(found.reasons) == len(found.rows)
+
+
+def test_embedding_search_matches_the_exact_search_and_caches_the_allowed_rows():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    search = embedding_search(vectors)
+    rows = np.array([3, 50, 299])
+    allowed = np.sort(rng.choice(300, 60, replace=False))
+    allowed[0] = 3  # a query inside the allowed set is still not its own neighbour
+    for subset in (None, allowed, allowed, allowed[::2]):
+        pool = np.arange(300) if subset is None else subset
+        _, positions = exact_search(vectors[pool], vectors[rows], 6)
+        expected = neighbours_without_query(pool[positions], rows, 5)
+        found = search(rows, 5, subset)
+        assert found.tolist() == expected.tolist()
+        assert 3 not in found[0] and set(found.ravel().tolist()) <= set(pool.tolist())
+    # more neighbours asked than allowed rows: padded with -1
+    assert (search(rows, 10, np.array([1, 2]))[:, 2:] == -1).all()
