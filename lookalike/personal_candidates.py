@@ -70,6 +70,8 @@ FEATURES = (
     "segment share",
     "co-purchase score",
     "repurchase rate",
+    "log segment share",
+    "segment trend rank",
 )
 
 
@@ -96,6 +98,7 @@ class SourceContext:
     buyers: Csr | None = None
     new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     first_seen_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    segment_rank: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def build(
@@ -130,6 +133,7 @@ class SourceContext:
         never = first == np.iinfo(np.int64).max
         age = np.where(never, 0.0, (now - np.where(never, now, first)) / SECONDS_PER_DAY)
         bought = event_matrix(history, "purchase", binary=True)
+        trend = popularity(history, now, half_life_days=7)
         return cls(
             history,
             now,
@@ -139,13 +143,14 @@ class SourceContext:
             embeddings,
             rates=repurchase_rates(history),
             week=week,
-            trend=popularity(history, now, half_life_days=7),
+            trend=trend,
             trend_long=popularity(history, now, half_life_days=30),
             week_sales=np.bincount(history.items[week_mask], minlength=history.n_items),
             bought=bought,
             buyers=transpose(bought),
             new_rows=new_item_rows(history, now),
             first_seen_days=age,
+            segment_rank=segment_trend_rank(trend, segments),
         )
 
     def own_items(self, user: int) -> np.ndarray:
@@ -185,6 +190,23 @@ class SourceContext:
                 per_query=per_query,
             )
         return found
+
+
+def segment_trend_rank(trend: np.ndarray, segments: np.ndarray | None) -> np.ndarray:
+    """Per item, its rank (1 = first) by ``trend`` within its own segment (ties: the lower
+    row first); items that did not sell share the rank after all that did. All 1 without
+    segments."""
+    rank = np.ones(len(trend))
+    if segments is None:
+        return rank
+    labels = np.unique(np.asarray(segments), return_inverse=True)[1].ravel()
+    order = np.lexsort((np.arange(len(trend)), -trend, labels))
+    starts = np.searchsorted(labels[order], labels[order], side="left")
+    rank[order] = np.arange(len(order)) - starts + 1
+    sold = np.bincount(labels[trend > 0], minlength=labels.max() + 1 if len(labels) else 0)
+    unsold = trend <= 0
+    rank[unsold] = sold[labels[unsold]] + 1
+    return rank
 
 
 def _head(found: Candidates, k: int) -> Candidates:
@@ -264,6 +286,9 @@ def candidate_features(
         out[:, col + 11] = [share.get(s, 0.0) for s in context.segments[rows]]
     out[:, col + 12] = np.log1p(co_scores)
     out[:, col + 13] = context.rates[rows]
+    # in logs, so that a linear score can multiply taste by demand
+    out[:, col + 14] = np.log(out[:, col + 11] + 0.01)
+    out[:, col + 15] = np.log(context.segment_rank[rows]) if len(context.segment_rank) else 0.0
     return out
 
 

@@ -1,16 +1,16 @@
-"""The learned blend: a logistic model that ranks the union of every source's candidates.
+"""The learned blend: a linear model (:mod:`lookalike.personal_fit`) that ranks the union of
+every source's candidates.
 
 Training is a time split of the history itself: for a ``cutoff`` and a ``window``, the
 events before ``cutoff - j * window`` give the candidates and their features
 (:func:`~lookalike.personal_candidates.candidate_features`), the purchases in the following
-window the labels (1: bought), for ``j = 1 .. windows``. The model is an L2-regularised
-logistic regression on standardised features fitted by Newton's method in numpy (a few
-dozen features, so a Hessian solve per step is cheap). A log too small to learn from
-(fewer than :data:`MIN_POSITIVES` bought candidates) gets no model, and
-:func:`learned_picks` falls back to the fixed blend (:data:`DEFAULT_BLEND`).
+window the labels (1: bought), for ``j = 1 .. windows`` (:func:`training_examples`). The
+model (:func:`~lookalike.personal_fit.fit_ranker`: pointwise or pairwise, with or without a
+per-source calibration of the ranks) is fitted on them. A log too small to learn from (fewer
+than :data:`MIN_POSITIVES` bought candidates) gets no model, and :func:`learned_picks` falls
+back to the fixed blend (:data:`DEFAULT_BLEND`).
 
-The model is a few arrays; :meth:`LogisticRanker.to_json` / :meth:`LogisticRanker.from_json`
-keep it as JSON (no pickle).
+The model is a few arrays, kept as JSON (no pickle).
 """
 
 from __future__ import annotations
@@ -29,7 +29,17 @@ from lookalike.personal_candidates import (
     candidate_pool,
     head_of_sources,
 )
+from lookalike.personal_fit import (
+    CALIBRATE,
+    NORMALISE,
+    OBJECTIVE,
+    LogisticRanker,
+    fit_logistic,
+    fit_ranker,
+)
 from lookalike.personal_sources import Candidates, blend
+
+__all__ = ["LogisticRanker", "fit_logistic", "fit_ranker", "learned_picks", "train_ranker"]
 
 K = 12
 #: Candidates taken from each source for the learned blend to rank.
@@ -48,113 +58,6 @@ DEFAULT_BLEND = {
     "trending in own segment": 0.4,
     "trending": 0.3,
 }
-
-
-@dataclass
-class LogisticRanker:
-    """A fitted logistic model over :data:`~lookalike.personal_candidates.FEATURES`.
-
-    Attributes:
-        features: the feature names, in column order.
-        mean, scale: the standardisation (x - mean) / scale.
-        weights: one per feature (of the standardised values).
-        bias: the intercept.
-        examples, positives, customers: what it was trained on.
-    """
-
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray
-    bias: float
-    examples: int = 0
-    positives: int = 0
-    customers: int = 0
-
-    def standardise(self, x: np.ndarray) -> np.ndarray:
-        """(x - mean) / scale."""
-        return (np.asarray(x, np.float64) - self.mean) / self.scale
-
-    def score(self, x: np.ndarray) -> np.ndarray:
-        """The log-odds of a purchase for each row of features ``x``."""
-        return self.standardise(x) @ self.weights + self.bias
-
-    def to_json(self) -> dict:
-        """A JSON-able dict (:meth:`from_json` reads it back)."""
-        return {
-            "features": list(self.features),
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "weights": self.weights.tolist(),
-            "bias": self.bias,
-            "examples": self.examples,
-            "positives": self.positives,
-            "customers": self.customers,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> LogisticRanker:
-        """The model of a :meth:`to_json` dict.
-
-        Raises:
-            ValueError: its features are not this version's :data:`FEATURES`.
-        """
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError("the ranker was trained on other features; train it again")
-        return cls(
-            tuple(data["features"]),
-            np.asarray(data["mean"], np.float64),
-            np.asarray(data["scale"], np.float64),
-            np.asarray(data["weights"], np.float64),
-            float(data["bias"]),
-            int(data.get("examples", 0)),
-            int(data.get("positives", 0)),
-            int(data.get("customers", 0)),
-        )
-
-
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iterations: int = 30
-) -> LogisticRanker:
-    """L2-regularised logistic regression by Newton's method (IRLS) on standardised ``x``.
-
-    Args:
-        x: float (n, len(FEATURES)) features.
-        y: 0/1 (n,) labels.
-        l2: the penalty on the weights (not the bias).
-        iterations: at most this many Newton steps (stops when a step is below 1e-8).
-    """
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-12] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    theta = np.zeros(z.shape[1])
-    theta[-1] = np.log((y.mean() + 1e-9) / (1 - y.mean() + 1e-9))
-    penalty = np.full(z.shape[1], l2)
-    penalty[-1] = 0.0
-
-    def loss(t: np.ndarray) -> float:
-        margin = z @ t
-        return float(np.logaddexp(0.0, margin).sum() - y @ margin + 0.5 * penalty @ (t * t))
-
-    current = loss(theta)
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ theta, -30, 30)))
-        gradient = z.T @ (p - y) + penalty * theta
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hessian, gradient)
-        size = 1.0  # backtracking: a full Newton step can overshoot far from the optimum
-        while size > 1e-4 and loss(theta - size * step) > current:
-            size /= 2
-        theta -= size * step
-        current = loss(theta)
-        if np.abs(size * step).max() < 1e-8:
-            break
-    return LogisticRanker(
-        FEATURES, mean, scale, theta[:-1], float(theta[-1]), len(y), int(y.sum()), 0
-    )
 
 
 def fixed_blend(
@@ -228,7 +131,7 @@ def _window_examples(
     max_customers: int,
     pool: int,
     options: dict,
-) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
     """Features and labels of the shoppers who bought in [start, start + window)."""
     bought = (
         (history.times >= start)
@@ -246,11 +149,59 @@ def _window_examples(
     for user in customers:
         sources = context.sources(int(user), pool)
         rows, _ = candidate_pool(sources)
-        if len(rows) == 0:
-            continue
         xs.append(candidate_features(context, int(user), sources, rows))
         ys.append(np.isin(rows, items[users == user]).astype(np.float64))
-    return xs, ys, len(customers)
+    return xs, ys, customers
+
+
+@dataclass
+class TrainingExamples:
+    """The learned blend's examples: one row per candidate of a shopper in a window.
+
+    Attributes:
+        x: float (n, len(FEATURES)) features.
+        y: 0/1 (n,): bought in the window after.
+        groups: (n,) one id per (window, shopper): whose candidates are ranked together.
+        customers: shoppers sampled, all windows together.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    customers: int
+
+
+def training_examples(
+    history: EventLog,
+    cutoff: int,
+    window: int,
+    *,
+    windows: int = 4,
+    pool: int = POOL,
+    max_customers: int = MAX_TRAIN_CUSTOMERS,
+    seed: int = 0,
+    progress: Callable | None = None,
+    **options,
+) -> TrainingExamples:
+    """The time splits of ``history`` before ``cutoff``: for j = 1 .. ``windows``, the
+    candidates of the events before ``cutoff - j * window`` labelled by the purchases of the
+    following window (arguments as :func:`train_ranker`)."""
+    if len(history.times) and history.times.max() >= cutoff:
+        history = select_events(history, history.times < cutoff)
+    rng = np.random.default_rng(seed)
+    xs: list[np.ndarray] = [np.zeros((0, len(FEATURES)))]
+    ys: list[np.ndarray] = [np.zeros(0)]
+    customers = 0
+    starts = [cutoff - j * window for j in range(1, windows + 1)]
+    for start in progress(starts) if progress else starts:
+        if not (history.times < start).any():
+            continue
+        x, y, users = _window_examples(history, start, window, rng, max_customers, pool, options)
+        xs += x
+        ys += y
+        customers += len(users)
+    groups = np.repeat(np.arange(len(xs)), [len(y) for y in ys])
+    return TrainingExamples(np.vstack(xs), np.concatenate(ys), groups, customers)
 
 
 def train_ranker(
@@ -263,6 +214,9 @@ def train_ranker(
     min_positives: int = MIN_POSITIVES,
     max_customers: int = MAX_TRAIN_CUSTOMERS,
     l2: float = 1.0,
+    objective: str = OBJECTIVE,
+    calibrate: bool = CALIBRATE,
+    normalise: bool = NORMALISE,
     seed: int = 0,
     progress: Callable | None = None,
     **options,
@@ -277,7 +231,8 @@ def train_ranker(
         pool: candidates per source.
         min_positives: fewer bought candidates: None (use the fixed blend).
         max_customers: shoppers sampled per window at most.
-        l2: the logistic model's penalty.
+        l2: the model's penalty.
+        objective, calibrate, normalise: see :func:`~lookalike.personal_fit.fit_ranker`.
         seed: the sampling seed.
         progress: wraps the loop over windows (e.g. tqdm), or None.
         options: :meth:`SourceContext.build` options (search, titles, segments, embeddings).
@@ -287,22 +242,28 @@ def train_ranker(
     """
     if not history.has_time:
         return None
-    if len(history.times) and history.times.max() >= cutoff:
-        history = select_events(history, history.times < cutoff)
-    rng = np.random.default_rng(seed)
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    customers = 0
-    starts = [cutoff - j * window for j in range(1, windows + 1)]
-    for start in progress(starts) if progress else starts:
-        if not (history.times < start).any():
-            continue
-        x, y, n = _window_examples(history, start, window, rng, max_customers, pool, options)
-        xs += x
-        ys += y
-        customers += n
-    if not ys or sum(int(y.sum()) for y in ys) < min_positives:
+    examples = training_examples(
+        history,
+        cutoff,
+        window,
+        windows=windows,
+        pool=pool,
+        max_customers=max_customers,
+        seed=seed,
+        progress=progress,
+        **options,
+    )
+    if examples.y.sum() < min_positives:
         return None
-    ranker = fit_logistic(np.vstack(xs), np.concatenate(ys), l2=l2)
-    ranker.customers = customers
+    ranker = fit_ranker(
+        examples.x,
+        examples.y,
+        examples.groups,
+        objective=objective,
+        calibrate=calibrate,
+        normalise=normalise,
+        l2=l2,
+        seed=seed,
+    )
+    ranker.customers = examples.customers
     return ranker

@@ -12,6 +12,7 @@ from lookalike.personal_candidates import (
     candidate_features,
     candidate_pool,
     head_of_sources,
+    segment_trend_rank,
 )
 from lookalike.personal_sources import embedding_search
 from tests.tolerances import approx
@@ -71,3 +72,25 @@ def test_features_without_search_or_history():
     x = candidate_features(context, 2, sources, rows)
     column = FEATURES.index("visual distance")
     assert (x[:, column] == approx(1.0)) if len(rows) == 1 else np.allclose(x[:, column], 1.0)
+
+
+def test_segment_trend_rank_ranks_within_each_segment():
+    trend = np.array([0.0, 3.0, 1.0, 0.0, 2.0, 5.0, 0.0])
+    segments = np.array(list("aabbabb"))
+    # a: 1 (3.0), 4 (2.0), then 0 unsold; b: 5 (5.0), 2 (1.0), then 3 and 6 unsold, tied
+    assert segment_trend_rank(trend, segments).tolist() == approx([3, 1, 2, 3, 2, 1, 3])
+    assert segment_trend_rank(trend, None).tolist() == approx([1.0] * 7)
+
+
+def test_segment_features_are_logs_of_the_share_and_the_rank():
+    segments = np.array(["x", "x", "y", "x", "y", "y", "x", "y"])
+    context = _context(segments=segments)
+    sources = context.sources(0, 5)
+    rows, _ = candidate_pool(sources)
+    x = candidate_features(context, 0, sources, rows)
+    column = {name: j for j, name in enumerate(FEATURES)}
+    share = x[:, column["segment share"]]
+    assert x[:, column["log segment share"]] == approx(np.log(share + 0.01))
+    assert x[:, column["segment trend rank"]] == approx(np.log(context.segment_rank[rows]))
+    # a bought 1, 1 (segment x) and 2 (segment y): x is two thirds of the decayed history
+    assert share[rows.tolist().index(1)] > share[rows.tolist().index(2)] > 0
