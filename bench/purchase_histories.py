@@ -11,7 +11,7 @@ does not know, so ``--evaluate`` scores every method here through the same
 :func:`~lookalike.personal_time.evaluate_on_time` over the variants' embeddings:
 
     .venv/bin/python bench/purchase_histories.py --bundle bundles/demo-hybrid --variants 6 \\
-        --evaluate --seeds 0 1 2 --markets 10 --out sim-variants.json
+        --evaluate --seeds 0 1 2 --markets 10 --jobs 2 --out sim-variants.json
 
 A market is one simulated log of ``--customers`` (the real log's 1,364) over the catalog;
 ``--markets M`` simulates M independent ones per seed (simulator seeds ``seed + 1000 m``,
@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -128,21 +130,26 @@ def run_market(seed: int, catalog: tuple, args: argparse.Namespace) -> dict:
     return result
 
 
-def run_seed(seed: int, catalog: tuple, args: argparse.Namespace) -> dict:
-    """``--markets`` markets of one seed, pooled."""
-    started = time.perf_counter()
-    markets = [run_market(seed + MARKET_SEED_STEP * m, catalog, args) for m in range(args.markets)]
+def pool_seed(seed: int, markets: list[dict], seconds: float) -> dict:
+    """One seed's markets, pooled."""
     result = {
         "seed": seed,
         "markets": markets,
         "facts": pool_facts([m["facts"] for m in markets]),
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(seconds, 1),
     }
-    print(f"seed {seed}, {args.markets} markets: {result['facts']}", flush=True)
-    if args.evaluate:
+    print(f"seed {seed}, {len(markets)} markets: {result['facts']}", flush=True)
+    if "evaluation" in markets[0]:
         result["evaluation"] = pool_evaluations([m["evaluation"] for m in markets])
         print(format_time_table(result["evaluation"]), flush=True)
     return result
+
+
+_SHARED: list = []  # (catalog, args), inherited by forked workers
+
+
+def _market_job(seed: int) -> dict:
+    return run_market(seed, *_SHARED)
 
 
 def main() -> None:
@@ -155,6 +162,7 @@ def main() -> None:
     parser.add_argument(
         "--markets", type=int, default=1, help="independent logs per seed, scored together"
     )
+    parser.add_argument("--jobs", type=int, default=1, help="markets simulated at once")
     parser.add_argument("--evaluate", action="store_true", help="score every method here")
     parser.add_argument("--log", type=Path, help="with --evaluate: also write LOG.s<seed>.csv")
     args = parser.parse_args()
@@ -174,7 +182,19 @@ def main() -> None:
         print(simulator_facts(purchases, len(catalog[2]), cutoff, WINDOW_DAYS))
         print(f"cutoff for a {WINDOW_DAYS}-day window: {cutoff_day(config)}")
         return
-    results = [run_seed(seed, catalog, args) for seed in args.seeds]
+    _SHARED[:] = [catalog, args]
+    seeds = [seed + MARKET_SEED_STEP * m for seed in args.seeds for m in range(args.markets)]
+    started = time.perf_counter()
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("fork")) as pool:
+            markets = list(pool.map(_market_job, seeds))
+    else:
+        markets = [_market_job(seed) for seed in seeds]
+    seconds = (time.perf_counter() - started) / len(args.seeds)  # wall time a seed
+    m = args.markets
+    results = [
+        pool_seed(seed, markets[i * m : (i + 1) * m], seconds) for i, seed in enumerate(args.seeds)
+    ]
     args.out.write_text(json.dumps({"variants": args.variants, "seeds": results}, indent=1))
     print(f"written to {args.out}")
 
