@@ -26,7 +26,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from purchase_histories import MARKET_SEED_STEP, WINDOW_DAYS, market_log, search_options
+from purchase_histories import (
+    MARKET_SEED_STEP,
+    WINDOW_DAYS,
+    market_log,
+    pool_facts,
+    search_options,
+)
 
 from lookalike.evaluation import map_at_12
 from lookalike.personal_candidates import (
@@ -44,6 +50,7 @@ from lookalike.purchase_simulator import (
     START,
     PurchaseSimulatorConfig,
     simulate_purchases,
+    simulator_facts,
     variant_catalog,
 )
 from lookalike.recommend import Recommender
@@ -149,7 +156,14 @@ def run_market(seed: int, catalog: tuple, customers: int) -> dict:
             diagnostics[f"weights {name}"] = dict(
                 zip(FEATURES, np.round(ranker.weights, 3).tolist(), strict=True)
             )
-    return {"seed": seed, "picks": picks, "truth": split.truth, "diagnostics": diagnostics}
+    facts = simulator_facts(purchases, len(catalog[2]), cutoff, WINDOW_DAYS)
+    return {
+        "seed": seed,
+        "picks": picks,
+        "truth": split.truth,
+        "diagnostics": diagnostics,
+        "facts": facts,
+    }
 
 
 def _market_job(job: tuple[int, int]) -> dict:
@@ -171,9 +185,11 @@ def pool_seed(seed: int, markets: list[dict], seconds: float) -> dict:
         "customers": len(truth),
         "scores": scores,
         "diagnostics": [m["diagnostics"] for m in markets],
+        "facts": pool_facts([m["facts"] for m in markets]),
         "seconds": round(seconds, 1),
     }
     print(f"seed {seed}: {len(truth)} customers, {result['seconds']} s a seed", flush=True)
+    print(f"  facts: {result['facts']}", flush=True)
     for name, s in scores.items():
         print(f"  {name:36s} {s['map@12']:.4f} {s['hr@12']:.3f} {s['recall@12']:.3f}")
     return result
