@@ -25,6 +25,7 @@ LAYERS = {
     # pure helpers over files and arrays, usable by every layer
     "lookalike.files": 0,
     "lookalike.threads": 0,
+    "lookalike.allocator": 0,
     "lookalike.neighbours": 0,
     "lookalike.expansion": 0,
     "lookalike.evaluation": 0,

