@@ -53,7 +53,7 @@ def build_config(args: argparse.Namespace, catalog: Path) -> BuildConfig:
         workdir=str(args.workdir.resolve()) if args.workdir else None,
         archive=[str(folder.resolve()) for folder in args.archive] if args.archive else None,
         archive_split=args.archive_split or None,
-        fit_limit=args.fit_limit,
+        fit_limit=args.fit_limit or None,
         index_options=index_options,
         context_photos=[str(folder.resolve()) for folder in context] if context else None,
         context_per_item=args.context_per_item,

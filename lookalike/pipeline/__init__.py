@@ -23,6 +23,7 @@ from lookalike.dedup import duplicate_groups, near_duplicate_pairs
 from lookalike.pipeline.build import build_bundle, read_build_report
 from lookalike.pipeline.config import (
     DEFAULT_ENCODER,
+    DEFAULT_FIT_LIMIT,
     ENGINES,
     MAX_LABEL_CLASSES,
     BuildConfig,
@@ -52,6 +53,7 @@ from lookalike.pipeline.training import (
 __all__ = [
     "BUILD_REPORT",
     "DEFAULT_ENCODER",
+    "DEFAULT_FIT_LIMIT",
     "ENGINES",
     "MAX_LABEL_CLASSES",
     "BuildConfig",

@@ -14,6 +14,11 @@ from lookalike.catalog import Catalog, read_catalog, read_split
 # Columns that describe an item one-of-a-kind (titles) are useless as class labels.
 MAX_LABEL_CLASSES = 200
 DEFAULT_ENCODER = "hybrid"
+#: Catalog photos an encoder is fitted on by default (evenly spaced; archives come on top):
+#: the fit's cost grows with it (views and head training, ~0.07 s a photo for the hybrid on
+#: 2 cores) and the rest of the catalog is only encoded. See docs/scale.md for the measured
+#: quality and cost against the sample's size.
+DEFAULT_FIT_LIMIT = 6000
 #: The engines of the encode step.
 ENGINES = ("local", "ray")
 
@@ -36,9 +41,10 @@ class BuildConfig:
             2..200 distinct values).
         workdir: cache and checkpoint folder (default: BUNDLE/work); reused by later runs.
         fit_limit: fit the encoder on at most this many catalog images, evenly spaced over
-            the catalog's order (None: all of them, as always). The fit holds its images in
-            the driver's memory (224 px: 150 KB each, 1.5 GB per 10,000), so cap it for huge
-            catalogs; every image is still encoded.
+            the catalog's order (default ``DEFAULT_FIT_LIMIT``; None: all of them); every
+            image is still encoded. The hybrid streams its fit sample (a chunk of pixels at
+            a time) but caches its view features and trains on them, so the fit's time and
+            cache grow with the sample, not with the catalog.
         index_options: parameters of the index kind (e.g. ``uri`` for ``milvus``).
         archive: folder(s) of labelled photos that are not catalog items (a retailer's
             archive of past products; a CSV with the catalog's label columns, as a catalog
@@ -69,7 +75,7 @@ class BuildConfig:
     split_csv: str | None = None
     label_columns: list[str] | None = None
     workdir: str | None = None
-    fit_limit: int | None = None
+    fit_limit: int | None = DEFAULT_FIT_LIMIT
     index_options: dict[str, Any] = field(default_factory=dict)
     archive: str | list[str] | None = None
     archive_split: str | None = "auto"

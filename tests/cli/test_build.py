@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from lookalike.bundle import current_version_dir, read_bundle
 from tests.cli.conftest import CAE_OPTIONS, assert_user_error, catalog_of, run
 from tests.conftest import draw_item, make_catalog
@@ -142,3 +144,18 @@ def test_build_with_missing_context_photos_or_none_per_item_is_a_one_line_error(
     )  # fmt: skip
     assert_user_error(code, err, "build", "--context-per-item must be >= 1")
     assert not (tmp_path / "b").exists()
+
+
+def test_the_fit_sample_is_bounded_by_default_and_zero_fits_on_every_photo(tmp_path):
+    from lookalike.cli.build import build_config
+    from lookalike.cli.parsers.build import add_build_arguments
+    from lookalike.pipeline import DEFAULT_FIT_LIMIT, BuildConfig
+
+    parser = argparse.ArgumentParser()
+    add_build_arguments(parser)
+    default = build_config(parser.parse_args([str(tmp_path), "--out", "b"]), tmp_path)
+    assert default.fit_limit == DEFAULT_FIT_LIMIT == BuildConfig(catalog="x").fit_limit
+    every = build_config(
+        parser.parse_args([str(tmp_path), "--out", "b", "--fit-limit", "0"]), tmp_path
+    )
+    assert every.fit_limit is None

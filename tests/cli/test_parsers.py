@@ -53,10 +53,11 @@ def test_every_subcommand_names_a_function_its_group_has():
 
 def test_the_copied_choices_equal_the_real_ones():
     from lookalike.encoders.device import DEVICES
-    from lookalike.pipeline import ENGINES
+    from lookalike.pipeline import DEFAULT_FIT_LIMIT, ENGINES
     from lookalike.recommend import COMBINE_METHODS
 
     assert build_args.ENGINES == ENGINES and build_args.DEVICES == DEVICES
+    assert build_args.DEFAULT_FIT_LIMIT == DEFAULT_FIT_LIMIT
     assert recommend_args.COMBINE_METHODS == COMBINE_METHODS
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-# Copies of lookalike.pipeline.ENGINES and lookalike.encoders.device.DEVICES (importing those
-# loads PyTorch); tests/cli/test_parsers.py pins them equal.
+# Copies of lookalike.pipeline.ENGINES, DEFAULT_FIT_LIMIT and lookalike.encoders.device.DEVICES
+# (importing those loads PyTorch); tests/cli/test_parsers.py pins them equal.
 ENGINES = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_FIT_LIMIT = 6000
 
 
 def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = True) -> None:
@@ -93,7 +94,9 @@ def add_build_arguments(parser: argparse.ArgumentParser, needs_catalog: bool = T
     parser.add_argument(
         "--fit-limit",
         type=int,
-        help="fit the encoder on at most N images, evenly spaced (default: all)",
+        default=DEFAULT_FIT_LIMIT,
+        help=f"fit the encoder on at most N catalog images, evenly spaced; every image is "
+        f"still encoded (default {DEFAULT_FIT_LIMIT}; 0: all)",
     )
     parser.add_argument(
         "--archive",

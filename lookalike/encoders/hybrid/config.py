@@ -33,9 +33,12 @@ class HybridConfig:
         input_size: backbone input side. 320 measured best on validation (score 0.590 vs
             0.580 at 288 and 0.569 at 224) and keeps a query near 10 ms on 2 cores.
         views: augmented views per image encoded for head training (plus the clean one and
-            its mirror); each costs one backbone pass over the catalog (~20 s for 2,906
-            images). 6 views with contrastive weight 0.2 scored 1.0725 on validation (label
-            P@10 0.582 + 0.5 x degraded recall 0.981) against 1.0700 for 3 views at 0.1.
+            its mirror); each costs one backbone pass plus an augmentation per fit photo
+            (~13 ms a photo on 2 cores). 2 is the default since issue 27: built from nothing
+            with the demo's three archives (3 seeds, with ``head_precision=bf16``) it kept
+            every quality bar (catalog P@10 0.839 vs 0.842 with 6 views, type AND colour
+            0.610 vs 0.615, shopper-photos 0.804 vs 0.810, amateur 0.838 vs 0.842, street
+            crop 0.778 vs 0.778) at half the views' cost (docs/performance.md).
         hidden_dim, head_dim: widths of the head MLP.
         epochs, lr, weight_decay, batch_size: head training (Adam).
         temperature: of the instance-contrastive loss and scale of the cosine classifiers.
@@ -103,14 +106,15 @@ class HybridConfig:
             weighting is an exact kNN evaluation whose cost grows with the square of the
             items scored, so this bounds tuning on large catalogs; catalogs of at most this
             many labelled items (the reference catalog: 2,328) are tuned as before.
-        head_precision: the head's training matmuls on the CPU: ``fp32``, or ``bf16``
-            (PyTorch autocast; weights, optimiser and losses stay float32) where the CPU
-            has bfloat16 instructions (AVX512-BF16 / AMX), else fp32. On this machine's
-            AVX512-BF16 a training step of the first layer takes 38 instead of 87 ms.
+        head_precision: the head's training matmuls on the CPU: ``bf16`` (the default:
+            PyTorch autocast; weights, optimiser and losses stay float32) where the CPU has
+            bfloat16 instructions (AVX512-BF16 / AMX), else fp32; or ``fp32``. On this
+            machine's AVX512-BF16 a training step of the first layer takes 38 instead of
+            87 ms; the quality is in ``views``' figures.
     """
 
     input_size: int = 320
-    views: int = 6
+    views: int = 2
     hidden_dim: int = 512
     head_dim: int = 256
     epochs: int = 40
@@ -139,7 +143,7 @@ class HybridConfig:
     resize: str = "bilinear"
     leave_out_archive_labels: tuple[str, ...] = ()
     tune_max_items: int = 4000
-    head_precision: str = "fp32"
+    head_precision: str = "bf16"
 
     def __post_init__(self) -> None:
         check_resize(self.resize)
