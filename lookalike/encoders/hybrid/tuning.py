@@ -10,6 +10,7 @@ so a weighting costs a sum and a ranking, not a kNN over the fused ~10k dims.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -152,7 +153,8 @@ def score_fusion_grid(
     val, gallery, groups, label_sets = held_out[:4]
     archive_val = held_out[4] if len(held_out) > 4 else np.zeros(0, np.int64)
     hidden = hide_labels(targets, np.concatenate([val, archive_val]))
-    head = train_head(view_feats, hidden, config, bool(progress), f"{progress}: head")
+    head_config = dataclasses.replace(config, epochs=config.tune_epochs or config.epochs)
+    head = train_head(view_feats, hidden, head_config, bool(progress), f"{progress}: head")
     params = head_to_numpy(head)
     parts = fusion_parts(params, *split_parts(clean, config), config)
     # Degraded copies of the validation items (one augmented view each) must still find

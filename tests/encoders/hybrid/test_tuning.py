@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lookalike.encoders.hybrid.tuning import hide_labels, validation_fifth
 from tests.tolerances import approx
@@ -123,3 +124,26 @@ def test_grid_scores_from_per_part_distances_match_a_kNN_per_weighting(monkeypat
             *label_precision(embeddings, archive_val, labelled, label_sets, 10, groups),
         )
         assert details[weights] == approx(expected)
+
+
+@pytest.mark.parametrize(("tune_epochs", "expected"), [(20, 20), (0, 40)])
+def test_tuning_heads_train_tune_epochs_and_the_bundle_head_epochs(
+    monkeypatch, tune_epochs, expected
+):
+    from lookalike.encoders.hybrid import tuning
+    from lookalike.encoders.hybrid.config import HybridConfig
+
+    seen = []
+
+    def stop(features, targets, config, *args, **kwargs):
+        seen.append(config.epochs)
+        raise StopIteration
+
+    monkeypatch.setattr(tuning, "train_head", stop)
+    config = HybridConfig(epochs=40, tune_epochs=tune_epochs)
+    held_out = (np.arange(2), np.arange(10), np.arange(10), [np.zeros(10, int)])
+    with pytest.raises(StopIteration):
+        tuning.score_fusion_grid(np.zeros((10, 2, 4)), None, {}, config, held_out, [])
+    assert seen == [expected] and config.epochs == 40
+    with pytest.raises(ValueError, match="tune_epochs"):
+        HybridConfig(tune_epochs=-1)
