@@ -223,15 +223,46 @@ class CatalogEncoder:
         return encode_rows(self.encoder, batch)
 
 
+# Ray waits a fixed 30 s for a fresh raylet to register; on a loaded machine that can run
+# out once and succeed on the next try, so a local start is retried before giving up.
+LOCAL_START_ATTEMPTS = 3
+
+
+def start_local_ray(ray, num_cpus: int, attempts: int = LOCAL_START_ATTEMPTS) -> None:
+    """Start a local Ray with ``num_cpus`` CPUs, retrying a start that timed out.
+
+    Args:
+        ray: The imported ``ray`` module.
+        num_cpus: CPUs the local node offers (>= 1).
+        attempts: Tries before the last error is raised (>= 1).
+
+    Raises:
+        Exception: Ray's own error when every attempt failed.
+    """
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            ray.init(
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+            )
+            return
+        except Exception:
+            # A half-started node holds ports and processes; clear it before the next try.
+            ray.shutdown()
+            if attempt >= attempts:
+                raise
+
+
 def _init_ray(ray, options: RayOptions) -> bool:
     """Connect to ``options.address`` or start a local Ray; True when we started one."""
     if ray.is_initialized():
         return False
-    quiet = {"log_to_driver": False, "logging_level": "ERROR"}
     if options.address:
-        ray.init(address=options.address, **quiet)
+        ray.init(address=options.address, log_to_driver=False, logging_level="ERROR")
         return True
-    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    start_local_ray(ray, os.cpu_count() or 1)
     return True
 
 

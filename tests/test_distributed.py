@@ -23,6 +23,7 @@ from lookalike.distributed import (
     plan,
     ray_encode_catalog,
     read_shards,
+    start_local_ray,
     with_threads,
 )
 from lookalike.extras import MissingExtraError, require
@@ -35,8 +36,8 @@ ray = pytest.importorskip("ray", reason="the Ray extra is not installed")
 
 @pytest.fixture(scope="module")
 def ray_local():
-    """One local Ray for the module (starting one costs ~10 s), 2 CPUs."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    """One local Ray for the module (starting one costs ~10 s), 2 CPUs, start retried."""
+    start_local_ray(ray, num_cpus=2)
     yield
     ray.shutdown()
 
@@ -266,3 +267,31 @@ def test_a_manifest_catalog_builds_the_same_items(tiny_catalog, tiny_bundle, tmp
     assert m.items.metadata == ref.items.metadata
     np.testing.assert_allclose(m.embeddings, ref.embeddings, atol=1e-5)
     assert Path(m.items.paths[0]).is_file()
+
+
+class _FlakyRay:
+    """Stands in for the ``ray`` module: ``init`` fails its first ``failures`` calls."""
+
+    def __init__(self, failures: int):
+        self.failures, self.inits, self.shutdowns = failures, 0, 0
+
+    def init(self, **kwargs):
+        self.inits += 1
+        if self.inits <= self.failures:
+            raise Exception("The current node timed out during startup.")
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_start_local_ray_retries_a_start_that_timed_out():
+    flaky = _FlakyRay(failures=2)
+    start_local_ray(flaky, num_cpus=2, attempts=3)
+    assert (flaky.inits, flaky.shutdowns) == (3, 2)
+
+
+def test_start_local_ray_raises_when_every_attempt_fails():
+    flaky = _FlakyRay(failures=5)
+    with pytest.raises(Exception, match="timed out during startup"):
+        start_local_ray(flaky, num_cpus=2, attempts=2)
+    assert (flaky.inits, flaky.shutdowns) == (2, 2)
