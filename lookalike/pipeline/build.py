@@ -176,6 +176,13 @@ def build_bundle(
     else:
         say(f"reusing the trained encoder in {trained_dir}")
     del fit_images, archive
+    # The fit already embedded its photos' clean views: the encode only hashes those files.
+    fitted_rows, fitted_vectors = getattr(encoder, "fit_embeddings", None) or ((), ())
+    known = (
+        {int(fit_rows[r]): v for r, v in zip(fitted_rows, fitted_vectors, strict=True)}
+        if streams
+        else {}
+    )
     train_seconds = time.perf_counter() - train_started
     if train_only:
         say(f"encoder trained in {train_seconds:.0f}s and saved to {trained_dir}")
@@ -193,6 +200,7 @@ def build_bundle(
             progress=progress,
             cache_dir=workdir / "encoded",
             encoder_key=folder_digest(trained_dir),
+            known=known,
         )
     else:
         options = dataclasses.replace(ray or RayOptions(), progress=progress)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from lookalike.catalog import read_location_bytes
 from lookalike.distributed import EncodedCatalog, decode_rows, encode_rows
 from lookalike.files import atomic_write_with, file_stamp
 from lookalike.imaging import LEGACY_RESIZE
@@ -39,6 +40,7 @@ def stream_encode_catalog(
     progress: bool = False,
     cache_dir: Path | None = None,
     encoder_key: str = "",
+    known: Mapping[int, np.ndarray] | None = None,
 ) -> EncodedCatalog:
     """Decode + encode every location in-process, ``chunk`` photos at a time: the steps of
     the Ray pipeline (:func:`~lookalike.distributed.decode_rows`,
@@ -55,6 +57,8 @@ def stream_encode_catalog(
         cache_dir: where finished chunks are kept (None: nowhere).
         encoder_key: a digest of the encoder (:func:`folder_digest` of its saved files);
             chunks encoded by another encoder are never reused.
+        known: row -> its embedding, already computed (the fit's photos,
+            ``fit_embeddings``): those rows are only read and hashed, not decoded or encoded.
 
     Returns:
         As :func:`~lookalike.distributed.ray_encode_catalog`: the rows that decoded
@@ -80,13 +84,9 @@ def stream_encode_catalog(
                 kept.add(path)
             encoded = read_chunk(path)
             if encoded is None:
-                decoded = decode_rows(
-                    {"row": np.arange(start, stop), "location": locations[start:stop]},
-                    size,
-                    resize,
-                    threads,
+                encoded = encode_chunk(
+                    encoder, locations, start, stop, size, resize, threads, known or {}
                 )
-                encoded = encode_rows(encoder, decoded)
                 if path is not None:
                     write_chunk(path, encoded)
             ok = np.array([not e for e in encoded["error"]], dtype=bool)
@@ -112,6 +112,61 @@ def stream_encode_catalog(
         rows, embeddings.astype(np.float32, copy=False), hashes, errors, seconds,
         {"pipeline": seconds},
     )  # fmt: skip
+
+
+def encode_chunk(
+    encoder,
+    locations: Sequence[str],
+    start: int,
+    stop: int,
+    size: int,
+    resize: str,
+    threads: int,
+    known: Mapping[int, np.ndarray],
+) -> dict:
+    """Rows ``start:stop`` encoded (``row``, ``embedding``, ``sha256``, ``error``): the rows
+    in ``known`` only read and hashed (their embedding as given), the others decoded and
+    encoded (:func:`~lookalike.distributed.decode_rows`, ``encode_rows``)."""
+    rows = np.arange(start, stop)
+    reuse = np.array([int(r) in known for r in rows], dtype=bool)
+    parts = []
+    if (~reuse).any():
+        todo = rows[~reuse]
+        decoded = decode_rows(
+            {"row": todo, "location": [locations[r] for r in todo]}, size, resize, threads
+        )
+        parts.append(encode_rows(encoder, decoded))
+    if reuse.any():
+        parts.append(hash_known_rows(rows[reuse], locations, known, int(encoder.dim)))
+    merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    order = np.argsort(merged["row"], kind="stable")
+    return {key: value[order] for key, value in merged.items()}
+
+
+def hash_known_rows(
+    rows: np.ndarray, locations: Sequence[str], known: Mapping[int, np.ndarray], dim: int
+) -> dict:
+    """The rows whose embedding is known, as ``encode_rows`` returns them: each file read
+    for its sha256 (an unreadable one gets its error and a zero embedding)."""
+    vectors = np.zeros((len(rows), dim), np.float32)
+    hashes, errors = [], []
+    for i, row in enumerate(rows):
+        location = locations[int(row)]
+        try:
+            data = read_location_bytes(location)
+        except OSError as exc:
+            hashes.append("")
+            errors.append(f"cannot read {location}: {exc.strerror or exc}")
+            continue
+        hashes.append(hashlib.sha256(data).hexdigest())
+        errors.append("")
+        vectors[i] = known[int(row)]
+    return {
+        "row": np.asarray(rows, np.int64),
+        "embedding": vectors,
+        "sha256": np.array(hashes),
+        "error": np.array(errors),
+    }
 
 
 def folder_digest(folder: Path) -> str:

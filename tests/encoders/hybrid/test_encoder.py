@@ -28,9 +28,16 @@ def test_supervised_fit_learns_labels_and_round_trips(tmp_path, tiny_images):
     assert len(encoder.cfg.weights) == 5 and "w3" in encoder.head
     vectors = encoder.encode(images)
     assert vectors.shape == (len(images), encoder.dim) and np.isfinite(vectors).all()
+    # The fit's own embeddings of its photos (from the float16 cached clean views) are what
+    # encode gives them, within that rounding (2 x float16's 2^-11 of the vectors' scale).
+    rows, fitted = encoder.fit_embeddings
+    np.testing.assert_array_equal(rows, np.arange(len(images)))
+    scale = float(np.abs(vectors).max())
+    np.testing.assert_allclose(fitted, vectors, atol=2 * 2.0**-11 * scale * 4)
     encoder.save(tmp_path / "saved")
     loaded = load_encoder(tmp_path / "saved")
     assert loaded.mode == "supervised" and loaded.dim == encoder.dim
+    assert loaded.fit_embeddings is None  # only a fit has them
     np.testing.assert_allclose(loaded.encode(images), vectors, atol=1e-4)
     # The views are cached: a second fit reuses them (no new cache file appears).
     caches = sorted((tmp_path / "hybrid").glob("views-*.npy"))
@@ -185,6 +192,9 @@ def test_lazy_photos_fit_leave_out_unreadable_ones_and_refit_without_decoding(
     assert [row for row, _ in failed] == [3]
     views = np.load(next((work / "hybrid").glob("views-*[0-9a-f].npy")))
     assert len(views) == len(paths)  # the unreadable photo has no row
+    rows, fitted = encoder.fit_embeddings
+    np.testing.assert_array_equal(rows, [0, 1, 2, *range(4, len(paths) + 1)])
+    assert fitted.shape == (len(paths), encoder.dim)
 
     # An unchanged set of photos: cached views and the exported graph, nothing decoded.
     def no_decoding(self, rows):
