@@ -72,6 +72,7 @@ def search_options(catalog: tuple) -> dict:
         "titles": [m.get("ProductTitle", "") for m in metadata],
         "segments": np.array([m.get("ProductType", "") for m in metadata]),
         "embeddings": embeddings,
+        "colours": np.array([m.get("Colour", "") for m in metadata]),
     }
 
 
@@ -80,6 +81,15 @@ def pool_evaluations(evaluations: list[dict]) -> dict:
     customers, so the pooled one is the customer-weighted mean of the markets'."""
     pooled = {key: sum(e[key] for e in evaluations) for key in ("customers", "short", "long")}
     pooled["new_item_share"] = float(np.mean([e["new_item_share"] for e in evaluations]))
+    if all("pool_coverage" in e for e in evaluations):
+        coverage = {
+            key: sum(e["pool_coverage"][key] for e in evaluations)
+            for key in ("purchases", "in_pool", "new_purchases", "new_in_pool")
+        }
+        coverage["pool_size"] = float(
+            np.mean([e["pool_coverage"]["pool_size"] for e in evaluations])
+        )
+        pooled["pool_coverage"] = coverage
     results: dict = {}
     for name in evaluations[0]["results"]:
         results[name] = {}
@@ -142,6 +152,15 @@ def pool_seed(seed: int, markets: list[dict], seconds: float) -> dict:
     if "evaluation" in markets[0]:
         result["evaluation"] = pool_evaluations([m["evaluation"] for m in markets])
         print(format_time_table(result["evaluation"]), flush=True)
+        c = result["evaluation"].get("pool_coverage")
+        if c:
+            print(
+                f"pool coverage: {c['in_pool']} / {c['purchases']} = "
+                f"{c['in_pool'] / c['purchases']:.3f}; new articles {c['new_in_pool']} / "
+                f"{c['new_purchases']} = {c['new_in_pool'] / max(c['new_purchases'], 1):.3f}; "
+                f"mean pool {c['pool_size']:.0f}",
+                flush=True,
+            )
     return result
 
 

@@ -35,6 +35,7 @@ from lookalike.personal_sources import (
     co_purchase,
     favourite_segment,
     new_arrivals,
+    new_in_taste,
     new_item_rows,
     popularity,
     recent_items,
@@ -52,6 +53,7 @@ SOURCE_NAMES = (
     "trending in own segment",
     "visual, recent items",
     "new arrivals near taste",
+    "new in own segments",
 )
 #: One feature column per name (see :func:`candidate_features`).
 FEATURES = (
@@ -72,6 +74,7 @@ FEATURES = (
     "repurchase rate",
     "log segment share",
     "segment trend rank",
+    "log group share",
 )
 
 
@@ -99,6 +102,8 @@ class SourceContext:
     new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     first_seen_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
     segment_rank: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    segment_ids: np.ndarray | None = None
+    group_ids: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -110,6 +115,7 @@ class SourceContext:
         titles: Sequence[str] | None = None,
         segments: np.ndarray | None = None,
         embeddings: np.ndarray | None = None,
+        colours: np.ndarray | None = None,
         pool: int = 50,
     ) -> SourceContext:
         """The shared pieces of ``history`` (events at or after ``now`` are ignored).
@@ -121,6 +127,8 @@ class SourceContext:
             titles: item titles, for the reasons.
             segments: a segment label per item (trending in the shopper's own segment).
             embeddings: item embeddings, for the visual distance features.
+            colours: a second label per item (e.g. Colour): with ``segments``, new
+                arrivals in the shopper's segment x colour groups and their share.
             pool: how many of the week's best-sellers to keep.
         """
         if history.has_time and len(history.times) and history.times.max() >= now:
@@ -134,6 +142,13 @@ class SourceContext:
         age = np.where(never, 0.0, (now - np.where(never, now, first)) / SECONDS_PER_DAY)
         bought = event_matrix(history, "purchase", binary=True)
         trend = popularity(history, now, half_life_days=7)
+        segment_ids = group_ids = None
+        if segments is not None:
+            labels = np.asarray(segments).astype(str)
+            segment_ids = np.unique(labels, return_inverse=True)[1].ravel()
+            if colours is not None:
+                pairs = np.char.add(np.char.add(labels, "\x1f"), np.asarray(colours).astype(str))
+                group_ids = np.unique(pairs, return_inverse=True)[1].ravel()
         return cls(
             history,
             now,
@@ -151,6 +166,8 @@ class SourceContext:
             new_rows=new_item_rows(history, now),
             first_seen_days=age,
             segment_rank=segment_trend_rank(trend, segments),
+            segment_ids=segment_ids,
+            group_ids=group_ids,
         )
 
     def own_items(self, user: int) -> np.ndarray:
@@ -173,6 +190,17 @@ class SourceContext:
             segment = favourite_segment(log, user, now, self.segments)
             found["trending in own segment"] = trending(
                 self.trend, k, segments=self.segments, segment=segment, exclude=self.own_items(user)
+            )
+        if self.segments is not None and self.segment_ids is not None:
+            found["new in own segments"] = new_in_taste(
+                log,
+                user,
+                now,
+                self.new_rows,
+                self.segment_ids,
+                k,
+                group_ids=self.group_ids,
+                labels=self.segments,
             )
         if self.search is not None:
             per_query = max(50, k)
@@ -289,6 +317,14 @@ def candidate_features(
     # in logs, so that a linear score can multiply taste by demand
     out[:, col + 14] = np.log(out[:, col + 11] + 0.01)
     out[:, col + 15] = np.log(context.segment_rank[rows]) if len(context.segment_rank) else 0.0
+    out[:, col + 16] = np.log(0.01)
+    if context.group_ids is not None and len(items):
+        groups = context.group_ids
+        weight = age_decay(times, now, 90.0)
+        taste = np.bincount(
+            groups[items], weights=weight / weight.sum(), minlength=groups.max() + 1
+        )
+        out[:, col + 16] = np.log(taste[groups[rows]] + 0.01)
     return out
 
 

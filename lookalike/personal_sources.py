@@ -14,7 +14,10 @@ source's own scale) and one reason phrase per row that a page can show:
 * :func:`visual_recent`: visual neighbours of the shopper's recent items, each item's list
   weighted by its age decay, fused by reciprocal rank ("because you bought <title>");
 * :func:`new_arrivals`: the same search restricted to items nobody had bought yet
-  ("new, like <title>"): the only source that reaches new arrivals.
+  ("new, like <title>");
+* :func:`new_in_taste`: items nobody had bought yet in the segments (and colours) the
+  shopper buys, by share of history over the segment's count of new items ("new in
+  <segment>"). These two are the only sources that reach new arrivals.
 
 :func:`blend` fuses several sources by weighted reciprocal rank (a fixed blend, for logs too
 small to learn one). Visual sources take a ``search(query_rows, k, allowed)`` callable;
@@ -348,6 +351,60 @@ def new_arrivals(
         return Candidates(np.zeros(0, np.int64), np.zeros(0), [])
     found = visual_recent(log, user, now, search, k, allowed=new_rows, **options)
     reasons = [r.replace("because you ", "new, like what you ", 1) for r in found.reasons]
+    return found._replace(reasons=reasons)
+
+
+def new_in_taste(
+    log: EventLog,
+    user: int,
+    now: int,
+    new_rows: np.ndarray,
+    segment_ids: np.ndarray,
+    k: int = 12,
+    *,
+    group_ids: np.ndarray | None = None,
+    group_weight: float = 0.5,
+    half_life_days: float = 90.0,
+    labels: Sequence[str] | np.ndarray | None = None,
+) -> Candidates:
+    """New arrivals in the shopper's segments, by metadata alone ("new in <segment>").
+
+    A new item (``new_rows``: nobody bought it yet, so no sales and no neighbours of a
+    purchase rank it) scores the shopper's age-decayed share of history in its segment
+    divided by how many new items that segment holds: the chance of that item if the
+    shopper's next purchase in the segment were a new one drawn at random. With
+    ``group_ids`` (e.g. segment x colour) the same over groups is mixed in by
+    ``group_weight``. Ties (items of one group) go to the lower row.
+
+    Args:
+        log, user, now: the history, the shopper, the time.
+        new_rows: rows that may be returned (:func:`new_item_rows`).
+        segment_ids: int segment per item (e.g. ProductType codes).
+        k: how many.
+        group_ids: int finer group per item, or None.
+        group_weight: the groups' share of the score (0 without groups).
+        half_life_days: age at which an event counts half.
+        labels: a segment label per item, for the reasons.
+    """
+    items, times, _ = _user_events(log, user, now)
+    if len(items) == 0 or len(new_rows) == 0:
+        return Candidates(np.zeros(0, np.int64), np.zeros(0), [])
+    weight = age_decay(times, now, half_life_days)
+    weight = weight / weight.sum()
+    parts = [(segment_ids, 1.0 - group_weight if group_ids is not None else 1.0)]
+    if group_ids is not None:
+        parts.append((group_ids, group_weight))
+    scores = np.zeros(log.n_items)
+    for ids, share in parts:
+        n_groups = int(ids.max()) + 1
+        taste = np.bincount(ids[items], weights=weight, minlength=n_groups)
+        n_new = np.bincount(ids[new_rows], minlength=n_groups)
+        scores[new_rows] += share * taste[ids[new_rows]] / np.maximum(n_new[ids[new_rows]], 1)
+    found = top_candidates(scores, k, "")
+    reasons = [
+        f"new in {_title(labels, int(r))}" if labels is not None else "new for you"
+        for r in found.rows
+    ]
     return found._replace(reasons=reasons)
 
 

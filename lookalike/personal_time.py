@@ -19,7 +19,7 @@ import numpy as np
 
 from lookalike.evaluation import hit_rate_at_k, map_at_12, recall_at_k
 from lookalike.events import SECONDS_PER_DAY, EventLog, select_events
-from lookalike.personal_candidates import SourceContext, head_of_sources
+from lookalike.personal_candidates import SourceContext, candidate_pool, head_of_sources
 from lookalike.personal_ranker import DEFAULT_BLEND as DEFAULT_BLEND  # re-exported
 from lookalike.personal_ranker import (
     POOL,
@@ -87,11 +87,13 @@ def method_lists(
     titles: Sequence[str] | None = None,
     segments: np.ndarray | None = None,
     embeddings: np.ndarray | None = None,
+    colours: np.ndarray | None = None,
     weights: dict[str, float] | None = None,
     k: int = K,
     learned: bool = True,
     train_window: int = 28 * SECONDS_PER_DAY,
     progress: Callable | None = None,
+    pools: list[np.ndarray] | None = None,
 ) -> dict[str, list[Candidates]]:
     """Every method's 12 picks for every customer of ``split``.
 
@@ -101,18 +103,27 @@ def method_lists(
         titles: item titles, for the reasons.
         segments: a segment label per item (trending in the shopper's own segment).
         embeddings: item embeddings (the learned blend's visual distances).
+        colours: a second label per item (new arrivals by segment x colour).
         weights: the fixed blend's weights (default DEFAULT_BLEND).
         k: picks per customer.
         learned: add the learned blend (:mod:`lookalike.personal_ranker`), trained on the
             history before the cutoff; a log too small for it gets the fixed blend.
         train_window: the learned blend's label window (the evaluated window).
         progress: wraps the customer loop (e.g. tqdm), or None.
+        pools: if given, each customer's candidate pool (what the learned blend ranks) is
+            appended to it.
 
     Returns:
         method name -> one Candidates per customer.
     """
     history, now = split.history, split.cutoff
-    options = {"search": search, "titles": titles, "segments": segments, "embeddings": embeddings}
+    options = {
+        "search": search,
+        "titles": titles,
+        "segments": segments,
+        "embeddings": embeddings,
+        "colours": colours,
+    }
     context = SourceContext.build(history, now, **options)
     ranker = train_ranker(history, now, train_window, **options) if learned else None
     lists: dict[str, list[Candidates]] = {}
@@ -121,6 +132,8 @@ def method_lists(
         pool = context.sources(int(user), POOL if learned else k)
         sources = head_of_sources(pool, k)
         sources["blend"] = fixed_blend(pool, k, weights)
+        if pools is not None:
+            pools.append(candidate_pool(pool)[0])
         if learned:
             sources["learned blend"] = learned_picks(context, int(user), ranker, k, sources=pool)
         for name, found in sources.items():
@@ -159,14 +172,17 @@ def evaluate_on_time(
         options: passed to :func:`method_lists` (search, titles, segments, weights, progress).
 
     Returns:
-        {"customers", "short", "long", "new_item_share", "results": {method: {"all",
-        "short", "long"}: metrics}}.
+        {"customers", "short", "long", "new_item_share", "pool_coverage": distinct
+        (customer, article) purchases in the window, those in the customer's candidate pool,
+        the same for articles nobody had bought before the cutoff, the mean pool size;
+        "results": {method: {"all", "short", "long"}: metrics}}.
     """
     split = split_on_time(log, cutoff, window)
     if len(split.customers) == 0:
         raise ValueError("nobody bought anything in the window after the cutoff")
     options.setdefault("train_window", window)
-    lists = method_lists(split, **options)
+    pools: list[np.ndarray] = []
+    lists = method_lists(split, pools=pools, **options)
     short = split.history_events < short_history
     groups = {"all": np.ones(len(short), bool), "short": short, "long": ~short}
     results = {}
@@ -179,12 +195,23 @@ def evaluate_on_time(
             for group, mask in groups.items()
         }
     bought_after = np.unique(np.concatenate(split.truth))
-    new = np.isin(bought_after, new_item_rows(split.history, cutoff))
+    new_rows = new_item_rows(split.history, cutoff)
+    new = np.isin(bought_after, new_rows)
+    in_pool = [np.isin(t, p) for t, p in zip(split.truth, pools, strict=True)]
+    is_new = [np.isin(t, new_rows) for t in split.truth]
+    coverage = {
+        "purchases": int(sum(len(t) for t in split.truth)),
+        "in_pool": int(sum(h.sum() for h in in_pool)),
+        "new_purchases": int(sum(n.sum() for n in is_new)),
+        "new_in_pool": int(sum((h & n).sum() for h, n in zip(in_pool, is_new, strict=True))),
+        "pool_size": float(np.mean([len(p) for p in pools])),
+    }
     return {
         "customers": int(len(split.customers)),
         "short": int(short.sum()),
         "long": int((~short).sum()),
         "new_item_share": float(new.mean()),
+        "pool_coverage": coverage,
         "results": results,
     }
 

@@ -94,3 +94,23 @@ def test_segment_features_are_logs_of_the_share_and_the_rank():
     assert x[:, column["segment trend rank"]] == approx(np.log(context.segment_rank[rows]))
     # a bought 1, 1 (segment x) and 2 (segment y): x is two thirds of the decayed history
     assert share[rows.tolist().index(1)] > share[rows.tolist().index(2)] > 0
+
+
+def test_group_share_is_the_log_of_the_shoppers_share_in_the_items_segment_and_colour():
+    segments = np.array(["x", "x", "y", "x", "y", "y", "x", "y"])
+    colours = np.array(["red", "blue", "red", "blue", "red", "red", "red", "blue"])
+    context = _context(segments=segments, colours=colours)
+    sources = context.sources(0, 5)
+    rows, _ = candidate_pool(sources)
+    x = candidate_features(context, 0, sources, rows)
+    group = x[:, FEATURES.index("log group share")]
+    # a bought 1 (x blue) twice and 2 (y red): no share in "x red", so log(0.01)
+    for j, row in enumerate(rows.tolist()):
+        if (segments[row], colours[row]) not in {("x", "blue"), ("y", "red")}:
+            assert group[j] == approx(np.log(0.01))
+    assert group[rows.tolist().index(1)] > np.log(0.5)  # 1 is in the pool (buy again)
+    assert "new in own segments" in sources
+    # without colours the feature is the same constant for every candidate
+    plain = _context(segments=segments)
+    x = candidate_features(plain, 0, plain.sources(0, 5), rows)
+    assert x[:, FEATURES.index("log group share")] == approx(np.full(len(rows), np.log(0.01)))

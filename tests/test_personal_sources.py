@@ -17,6 +17,7 @@ from lookalike.personal_sources import (
     favourite_segment,
     neighbours_without_query,
     new_arrivals,
+    new_in_taste,
     new_item_rows,
     popularity,
     repurchase_rates,
@@ -104,6 +105,34 @@ def test_new_arrivals_reach_only_items_nobody_had():
     found = new_arrivals(log, 2, NOW, embedding_search(EMBEDDINGS), new, 2, titles=TITLES)
     assert set(found.rows.tolist()) <= set(new.tolist())
     assert found.reasons[0].startswith("new, like what you bought")
+
+
+def test_new_in_taste_ranks_new_items_by_segment_share_over_new_items_in_it():
+    log = _log()
+    new = new_item_rows(log, NOW)  # 0, 6, 7
+    segment_ids = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    labels = np.array(["tee", "tee", "dress", "dress", "tee", "dress", "tee", "dress"])
+    # user 0: item 1 (tee) on days 10 and 95, item 2 (dress) day 50, a view of 5 (dress) day 99
+    w = {day: 0.5 ** ((100 - day) / 30) for day in (10, 95, 50, 99)}
+    tee, dress = w[10] + w[95], w[50] + w[99]
+    total = tee + dress
+    found = new_in_taste(log, 0, NOW, new, segment_ids, 3, half_life_days=30, labels=labels)
+    # two new tees share the tee taste; the one new dress has the dress taste alone
+    expected = {0: tee / total / 2, 6: tee / total / 2, 7: dress / total}
+    assert set(found.rows.tolist()) == {0, 6, 7}
+    assert found.scores.tolist() == approx(sorted(expected.values(), reverse=True))
+    assert found.rows[0] == max(expected, key=expected.get)
+    assert found.reasons[found.rows.tolist().index(7)] == "new in dress"
+    # a finer group (e.g. segment x colour) mixes in by its weight: 6 shares 1's group
+    groups = np.array([0, 1, 2, 3, 4, 5, 1, 6])
+    mixed = new_in_taste(
+        log, 0, NOW, new, segment_ids, 3, group_ids=groups, half_life_days=30, group_weight=0.5
+    )
+    score = dict(zip(mixed.rows.tolist(), mixed.scores.tolist(), strict=True))
+    assert score[6] == approx(0.5 * tee / total / 2 + 0.5 * tee / total)
+    assert score[0] == approx(0.5 * tee / total / 2)
+    # nothing before now: no picks
+    assert len(new_in_taste(log, 2, 5 * DAY, new, segment_ids).rows) == 0
 
 
 def test_blend_fuses_by_weighted_rank_and_keeps_the_strongest_reason():

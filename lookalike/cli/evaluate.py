@@ -77,6 +77,9 @@ def _evaluate_on_time(args: argparse.Namespace) -> int:
         print(f"{log.unknown_items} events of items not in the bundle skipped")
     column = args.segment_column
     segments = np.array([m.get(column, "") for m in items.metadata]) if column else None
+    colour = args.colour_column
+    has_colour = colour and any(colour in m for m in items.metadata)
+    colours = np.array([m.get(colour, "") for m in items.metadata]) if has_colour else None
     titles = [m.get(args.title_column, "") for m in items.metadata]
     try:
         evaluation = evaluate_on_time(
@@ -86,6 +89,7 @@ def _evaluate_on_time(args: argparse.Namespace) -> int:
             search=recommender_search(recommender),
             titles=titles,
             segments=segments,
+            colours=colours,
             embeddings=recommender.embeddings,
             progress=None if args.quiet else (lambda it: tqdm(it, desc="customers")),
         )

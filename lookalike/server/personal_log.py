@@ -28,6 +28,7 @@ from lookalike.personal_sources import Candidates, blend, recommender_search
 
 #: Metadata columns tried, in order, for the titles the reasons name and the segments.
 TITLE_COLUMNS = ("ProductTitle", "title", "name")
+COLOUR_COLUMNS = ("Colour", "color", "colour")
 SEGMENT_COLUMNS = ("ProductType", "type", "category")
 #: The learned blend's label window and training windows on a server.
 TRAIN_WINDOW = 28 * SECONDS_PER_DAY
@@ -76,6 +77,7 @@ def build_personal_model(events: EventLog, recommender, *, learn: bool = True) -
         "search": recommender_search(recommender),
         "titles": _first_column(recommender, TITLE_COLUMNS),
         "segments": _first_column(recommender, SEGMENT_COLUMNS),
+        "colours": _first_column(recommender, COLOUR_COLUMNS),
         "embeddings": recommender.embeddings,
     }
     ranker = (

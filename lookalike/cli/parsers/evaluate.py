@@ -83,6 +83,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default="ProductType",
         help="metadata column whose values are trending segments ('' for none)",
     )
+    p.add_argument(
+        "--colour-column",
+        default="Colour",
+        help="metadata column splitting each segment's new arrivals by taste ('' for none)",
+    )
     p.add_argument("--title-column", default="ProductTitle", help="column naming items in reasons")
     p.add_argument(
         "--out",
