@@ -29,7 +29,12 @@ from lookalike.encoders.base import (
 )
 from lookalike.encoders.device import resolve_device
 from lookalike.encoders.pooling import LAST_CHANNELS, MID_BLOCK, describe, get_pooling
-from lookalike.encoders.quantize import quantize_onnx, scale_input
+from lookalike.encoders.quantize import (
+    int8_saturates,
+    int8_weight_bits,
+    quantize_onnx,
+    scale_input,
+)
 from lookalike.files import atomic_write_with, sha256_file
 from lookalike.imaging import LEGACY_RESIZE, check_resize
 
@@ -150,6 +155,7 @@ class BackboneRunner:
             )
             if self.session is None and calibration is not None:
                 raise RuntimeError(f"could not export the int8 backbone to {onnx_path}")
+            warn_if_int8_saturates(onnx_path if self.session is not None else None)
             if self.session is not None and self.query_threads == self.threads:
                 self.small_batch_session = self.session
             elif self.session is not None:
@@ -195,6 +201,22 @@ class BackboneRunner:
         return describe(self.pooling, [o.cpu().numpy() for o in outputs])
 
 
+def warn_if_int8_saturates(path: Path | None) -> None:
+    """Warn when an int8 graph with 8-bit weights (made on a CPU with VNNI) runs on a CPU
+    whose int8 kernels saturate (:func:`~lookalike.encoders.quantize.int8_saturates`): its
+    features then differ from the ones the bundle's catalog was encoded with."""
+    if path is None or "int8" not in Path(path).name or not int8_saturates():
+        return
+    if int8_weight_bits(Path(path)) == 8:
+        warnings.warn(
+            f"{path}: this int8 backbone has 8-bit weights, and this CPU (no VNNI) saturates "
+            "their sums: its features differ from the catalog's (cosine ~0.86 measured); "
+            "rebuild the bundle on this machine (7-bit weights) for full quality",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def export_onnx(
     path: Path, input_size: int = 224, calibration: Calibration | None = None, pooling: str = "avg"
 ) -> bool:
@@ -205,7 +227,8 @@ def export_onnx(
         input_size: square input side.
         calibration: uint8 images; when given the graph is quantised to int8 (see
             :func:`quantize_onnx`), which halves CPU inference time (measured at 320 px on
-            one thread: 8.0 vs 15.8 ms) at a cosine of 0.99 to the fp32 features.
+            one thread: 8.0 vs 15.8 ms) at a cosine of 0.99 to the fp32 features (on a CPU
+            with VNNI; 7-bit weights on one without: ~0.96, see ``int8_saturates``).
         pooling: which outputs the graph has (:class:`PooledBackbone`).
     """
     try:

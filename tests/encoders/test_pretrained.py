@@ -87,6 +87,7 @@ def test_a_read_only_onnx_file_is_never_re_exported(tmp_path):
 
 def test_int8_backbone_tracks_fp32_and_is_calibrated_deterministically(tmp_path, images):
     from lookalike.encoders.base import l2_normalize
+    from lookalike.encoders.quantize import int8_saturates, int8_weight_bits
 
     fp32 = BackboneRunner(tmp_path / "backbone.onnx", writable=True)
     calibration = np.concatenate([images] * 4)
@@ -95,7 +96,15 @@ def test_int8_backbone_tracks_fp32_and_is_calibrated_deterministically(tmp_path,
     assert any(node.op_type == "QuantizeLinear" for node in _graph_nodes(tmp_path / "a-int8.onnx"))
     assert (tmp_path / "a-int8.onnx").read_bytes() == (tmp_path / "b-int8.onnx").read_bytes()
     cosine = (l2_normalize(int8(images)) * l2_normalize(fp32(images))).sum(axis=1)
-    assert cosine.min() > 0.9, cosine
+    if int8_saturates():
+        # No VNNI: the export takes 7-bit weights, so sums never saturate; it tracks fp32 less
+        # closely than 8-bit weights on a VNNI CPU (0.84-0.87 on these 3 synthetic images
+        # on an AVX2-only EPYC, where 8-bit weights gave 0.73-0.80).
+        assert int8_weight_bits(tmp_path / "a-int8.onnx") == 7
+        assert cosine.min() > 0.8, cosine
+    else:
+        assert int8_weight_bits(tmp_path / "a-int8.onnx") == 8
+        assert cosine.min() > 0.9, cosine
     np.testing.assert_allclose(int8(images), again(images))
 
 
