@@ -107,6 +107,16 @@ class EncodedCatalog:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def read_and_hash(location: str) -> tuple[bytes | None, str, str]:
+    """A photo's (bytes, their sha256, ""), or (None, "", the error) when it cannot be
+    read: what every encode step records per row, read once."""
+    try:
+        data = read_location_bytes(location)
+    except OSError as exc:
+        return None, "", f"cannot read {location}: {exc.strerror or exc}"
+    return data, hashlib.sha256(data).hexdigest(), ""
+
+
 def decode_rows(batch: dict, size: int, resize: str = LEGACY_RESIZE, threads: int = 1) -> dict:
     """A batch of ``row`` + ``location`` -> decoded images, sha256, error per row.
 
@@ -127,11 +137,9 @@ def decode_rows(batch: dict, size: int, resize: str = LEGACY_RESIZE, threads: in
 
     def one(i: int) -> tuple[str, str]:
         location = locations[i]
-        try:
-            data = read_location_bytes(location)
-        except OSError as exc:
-            return "", f"cannot read {location}: {exc.strerror or exc}"
-        digest = hashlib.sha256(data).hexdigest()
+        data, digest, error = read_and_hash(location)
+        if data is None:
+            return digest, error
         try:
             # A local file decodes from its path, as an in-process build does (same messages).
             source = location if not is_uri(location) else data

@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from lookalike.catalog import read_location_bytes
-from lookalike.distributed import EncodedCatalog, decode_rows, encode_rows
+from lookalike.distributed import EncodedCatalog, decode_rows, encode_rows, read_and_hash
 from lookalike.files import atomic_write_with, file_stamp
 from lookalike.imaging import LEGACY_RESIZE
 
@@ -151,16 +150,11 @@ def hash_known_rows(
     vectors = np.zeros((len(rows), dim), np.float32)
     hashes, errors = [], []
     for i, row in enumerate(rows):
-        location = locations[int(row)]
-        try:
-            data = read_location_bytes(location)
-        except OSError as exc:
-            hashes.append("")
-            errors.append(f"cannot read {location}: {exc.strerror or exc}")
-            continue
-        hashes.append(hashlib.sha256(data).hexdigest())
-        errors.append("")
-        vectors[i] = known[int(row)]
+        data, digest, error = read_and_hash(locations[int(row)])
+        hashes.append(digest)
+        errors.append(error)
+        if data is not None:
+            vectors[i] = known[int(row)]
     return {
         "row": np.asarray(rows, np.int64),
         "embedding": vectors,
