@@ -33,6 +33,7 @@ from lookalike.personal_sources import (
     best_sellers,
     buy_again,
     co_purchase,
+    decayed_shares,
     favourite_segment,
     new_arrivals,
     new_in_taste,
@@ -319,12 +320,8 @@ def candidate_features(
     out[:, col + 15] = np.log(context.segment_rank[rows]) if len(context.segment_rank) else 0.0
     out[:, col + 16] = np.log(0.01)
     if context.group_ids is not None and len(items):
-        groups = context.group_ids
-        weight = age_decay(times, now, 90.0)
-        taste = np.bincount(
-            groups[items], weights=weight / weight.sum(), minlength=groups.max() + 1
-        )
-        out[:, col + 16] = np.log(taste[groups[rows]] + 0.01)
+        taste = decayed_shares(context.group_ids, items, decay)
+        out[:, col + 16] = np.log(taste[context.group_ids[rows]] + 0.01)
     return out
 
 

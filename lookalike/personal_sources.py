@@ -354,6 +354,12 @@ def new_arrivals(
     return found._replace(reasons=reasons)
 
 
+def decayed_shares(ids: np.ndarray, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per group of ``ids`` (int group per item), the share of a shopper's events
+    (``items``, each weighing ``weights``, e.g. its age decay) that fall in it; sums to 1."""
+    return np.bincount(ids[items], weights=weights / weights.sum(), minlength=int(ids.max()) + 1)
+
+
 def new_in_taste(
     log: EventLog,
     user: int,
@@ -390,15 +396,13 @@ def new_in_taste(
     if len(items) == 0 or len(new_rows) == 0:
         return Candidates(np.zeros(0, np.int64), np.zeros(0), [])
     weight = age_decay(times, now, half_life_days)
-    weight = weight / weight.sum()
     parts = [(segment_ids, 1.0 - group_weight if group_ids is not None else 1.0)]
     if group_ids is not None:
         parts.append((group_ids, group_weight))
     scores = np.zeros(log.n_items)
     for ids, share in parts:
-        n_groups = int(ids.max()) + 1
-        taste = np.bincount(ids[items], weights=weight, minlength=n_groups)
-        n_new = np.bincount(ids[new_rows], minlength=n_groups)
+        taste = decayed_shares(ids, items, weight)
+        n_new = np.bincount(ids[new_rows], minlength=len(taste))
         scores[new_rows] += share * taste[ids[new_rows]] / np.maximum(n_new[ids[new_rows]], 1)
     found = top_candidates(scores, k, "")
     reasons = [
