@@ -3,6 +3,7 @@ Runtime's tools), calibrated on catalog images."""
 
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
@@ -27,18 +28,22 @@ def scale_input(images: np.ndarray) -> np.ndarray:
 QUANT_BATCH = 1
 
 
-def cpu_flags() -> set[str] | None:
-    """The CPU's feature flags (Linux ``/proc/cpuinfo``), None where they cannot be read."""
+@functools.cache
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``), None where they cannot be read.
+    Read once a process: every backbone runner asks, and the file grows with the cores."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
+                return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
     return None
 
 
-def int8_saturates(machine: str | None = None, flags: set[str] | None = None) -> bool:
+def int8_saturates(
+    machine: str | None = None, flags: set[str] | frozenset[str] | None = None
+) -> bool:
     """Whether ONNX Runtime's uint8 x int8 kernels saturate on this CPU: an x86-64 CPU
     without VNNI or AMX sums pairs of products in int16 (AVX2's VPMADDUBSW), which clips
     them (ONNX Runtime's documented caveat). Measured on an AMD EPYC with AVX2 only, at
