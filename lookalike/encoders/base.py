@@ -129,8 +129,19 @@ def read_encoder_json(
         config_cls: its config dataclass.
         legacy: values for options that bundles written before the option existed lack
             (they were built with the old behaviour, not with today's default).
+
+    Raises:
+        ValueError: the file names options ``config_cls`` lacks (a bundle written by a newer
+            version of lookalike).
     """
-    payload = json.loads((Path(directory) / ENCODER_JSON).read_text())
+    path = Path(directory) / ENCODER_JSON
+    payload = json.loads(path.read_text())
+    unknown = sorted(set(payload["config"]) - {f.name for f in dataclasses.fields(config_cls)})
+    if unknown:
+        raise ValueError(
+            f"{path}: options this version of lookalike does not know: {', '.join(unknown)} "
+            "(written by a newer version?); upgrade lookalike or rebuild the bundle"
+        )
     return config_cls(**{**(legacy or {}), **payload["config"]}), payload
 
 

@@ -143,3 +143,14 @@ def test_to_tensor_batch_is_nchw_in_unit_range():
 
 
 # --- load_encoder -----------------------------------------------------------------------------
+
+
+def test_read_encoder_json_names_options_this_version_does_not_know(tmp_path):
+    write_encoder_json(tmp_path, "toy", ToyConfig(size=8))
+    config, payload = read_encoder_json(tmp_path, ToyConfig)
+    assert config == ToyConfig(size=8) and payload["name"] == "toy"
+    newer = json.loads((tmp_path / ENCODER_JSON).read_text())
+    newer["config"]["warp_drive"] = 9
+    (tmp_path / ENCODER_JSON).write_text(json.dumps(newer))
+    with pytest.raises(ValueError, match="does not know: warp_drive.*newer version"):
+        read_encoder_json(tmp_path, ToyConfig)
