@@ -69,7 +69,9 @@ def main() -> None:
         lambda: [random_augment(im, rng) for im in images], n, args.repeats
     )
     ms["colour histogram"] = per_photo_ms(
-        lambda: colour_histogram(images, config.colour_bins, config.colour_centre_sigma),
+        lambda: colour_histogram(
+            images, config.colour_bins, centre_sigma=config.colour_centre_sigma
+        ),
         n,
         args.repeats,
     )
