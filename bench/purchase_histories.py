@@ -24,6 +24,7 @@ sparse purchases per article are (new arrivals, best-sellers).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -117,10 +118,23 @@ def pool_facts(facts: list[dict]) -> dict:
     return out
 
 
+def simulator_config(args: argparse.Namespace, seed: int) -> PurchaseSimulatorConfig:
+    """The simulator's parameters: the defaults, ``--customers`` and every ``--set``."""
+    fields = {f.name: f.type for f in dataclasses.fields(PurchaseSimulatorConfig)}
+    overrides = {}
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        if key not in fields or key in ("seed", "customers") or not value:
+            raise SystemExit(f"--set {setting!r}: expected KEY=VALUE, KEY one of {sorted(fields)}")
+        kind = {"int": int, "float": float}.get(str(fields[key]), str)
+        overrides[key] = kind(value)
+    return PurchaseSimulatorConfig(customers=args.customers, seed=seed, **overrides)
+
+
 def run_market(seed: int, catalog: tuple, args: argparse.Namespace) -> dict:
     """Simulate one market; its facts, and every method's scores with ``--evaluate``."""
     ids = catalog[2]
-    config = PurchaseSimulatorConfig(customers=args.customers, seed=seed)
+    config = simulator_config(args, seed)
     purchases = simulate_purchases(catalog[1], config)
     cutoff = START + (config.days - WINDOW_DAYS) * 86_400
     facts = simulator_facts(purchases, len(ids), cutoff, WINDOW_DAYS)
@@ -184,6 +198,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="markets simulated at once")
     parser.add_argument("--evaluate", action="store_true", help="score every method here")
     parser.add_argument("--log", type=Path, help="with --evaluate: also write LOG.s<seed>.csv")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a simulator parameter (PurchaseSimulatorConfig), e.g. popularity_skew=0",
+    )
     args = parser.parse_args()
     recommender = Recommender.from_bundle(args.bundle)
     items = recommender.items
@@ -193,7 +214,7 @@ def main() -> None:
             recommender.embeddings, items.metadata, list(items.ids), args.variants
         )
     if not args.evaluate:
-        config = PurchaseSimulatorConfig(customers=args.customers, seed=args.seeds[0])
+        config = simulator_config(args, args.seeds[0])
         purchases = simulate_purchases(catalog[1], config)
         write_purchases_csv(args.out, purchases, catalog[2])
         cutoff = START + (config.days - WINDOW_DAYS) * 86_400

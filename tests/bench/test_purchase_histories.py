@@ -73,3 +73,18 @@ def test_pooled_facts_add_counts_and_weigh_the_baselines_by_window_customers():
     assert pooled["new_article_share"] == approx(0.6)
     assert pooled["best_sellers"] == approx((0.025, 0.25))
     assert pooled["buy_again"] == approx((0.005, 0.05))
+
+
+def test_set_overrides_simulator_parameters_and_refuses_unknown_ones():
+    import argparse
+
+    import pytest
+
+    bench = load("purchase_histories")
+    args = argparse.Namespace(customers=50, set=["popularity_skew=0.2", "mean_basket=3"])
+    config = bench.simulator_config(args, seed=7)
+    assert config.popularity_skew == approx(0.2) and config.mean_basket == approx(3.0)
+    assert config.customers == 50 and config.seed == 7 and isinstance(config.days, int)
+    for bad in (["warp=1"], ["seed=3"], ["popularity_skew"]):
+        with pytest.raises(SystemExit, match="KEY=VALUE"):
+            bench.simulator_config(argparse.Namespace(customers=50, set=bad), seed=7)
