@@ -13,6 +13,9 @@ does not know, so ``--evaluate`` scores every method here through the same
     .venv/bin/python bench/purchase_histories.py --bundle bundles/demo-hybrid --variants 6 \\
         --evaluate --seeds 0 1 2 --markets 10 --jobs 2 --out sim-variants.json
 
+``--facts`` only simulates and prints the facts (pooled over ``--markets``), e.g. to see what
+a parameter does: ``--facts --markets 6 --set freshness_half_life_days=60``.
+
 A market is one simulated log of ``--customers`` (the real log's 1,364) over the catalog;
 ``--markets M`` simulates M independent ones per seed (simulator seeds ``seed + 1000 m``,
 market 0 being the seed itself), each evaluated on its own (its own history, its own learned
@@ -197,6 +200,11 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=1, help="markets simulated at once")
     parser.add_argument("--evaluate", action="store_true", help="score every method here")
+    parser.add_argument(
+        "--facts",
+        action="store_true",
+        help="only the simulator's facts, pooled over --markets per seed (no scores, no log)",
+    )
     parser.add_argument("--log", type=Path, help="with --evaluate: also write LOG.s<seed>.csv")
     parser.add_argument(
         "--set",
@@ -213,7 +221,7 @@ def main() -> None:
         catalog = variant_catalog(
             recommender.embeddings, items.metadata, list(items.ids), args.variants
         )
-    if not args.evaluate:
+    if not args.evaluate and not args.facts:
         config = simulator_config(args, args.seeds[0])
         purchases = simulate_purchases(catalog[1], config)
         write_purchases_csv(args.out, purchases, catalog[2])

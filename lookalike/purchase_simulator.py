@@ -12,7 +12,8 @@
 * taste: each customer has one or two tastes (a ProductType with one preferred Colour); a
   ``taste_share`` of new purchases fall in a taste, the rest follow what sells;
 * seasons: each ProductType's demand swings by ``season_amplitude`` over the year with its
-  own peak day; intrinsic article popularity is Zipf-like (``popularity_skew``).
+  own peak day; intrinsic article popularity can be Zipf-like (``popularity_skew``; 0, the
+  default, makes every article alike).
 
 Deterministic per seed. Only purchases are simulated (no views).
 """
@@ -34,7 +35,17 @@ START = int(np.datetime64("2018-09-20", "s").astype(np.int64))
 
 @dataclass
 class PurchaseSimulatorConfig:
-    """Parameters of the simulated purchases (keep them with any result)."""
+    """Parameters of the simulated purchases (keep them with any result).
+
+    ``freshness_half_life_days``, ``season_amplitude`` and ``popularity_skew`` set how
+    concentrated demand is at any time. They were chosen on the simulator's facts alone
+    (never on a method's score), over 6 markets of the demo's 17,436 articles, against the
+    real log's: 864 distinct articles bought in the 4 weeks after the cutoff, 70% of them
+    new, last-7-days best-sellers at MAP@12 0.0013 / HR@12 0.014. With 21 / 0.8 / 0.3 (the
+    earlier values) demand piled onto few fresh hits: 735 articles, 63% new, best-sellers
+    0.0042 / 0.046 (3x real); with 30 / 0.4 / 0: 806 articles, 61% new, 0.0008 / 0.019.
+    Longer lives spread demand further but make fewer articles new (60 days: 862, 55%).
+    """
 
     customers: int = 1364
     days: int = 730
@@ -45,10 +56,10 @@ class PurchaseSimulatorConfig:
     taste_share: float = 0.5
     two_taste_share: float = 0.3
     colour_boost: float = 3.0
-    freshness_half_life_days: float = 21.0
+    freshness_half_life_days: float = 30.0
     preseason_share: float = 0.0
-    season_amplitude: float = 0.8
-    popularity_skew: float = 0.3
+    season_amplitude: float = 0.4
+    popularity_skew: float = 0.0
     type_column: str = "ProductType"
     colour_column: str = "Colour"
     seed: int = 0
