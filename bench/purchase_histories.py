@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lookalike.cli import parse_options
 from lookalike.events import log_from_arrays
 from lookalike.personal_sources import embedding_search
 from lookalike.personal_time import evaluate_on_time, format_time_table
@@ -123,14 +124,12 @@ def pool_facts(facts: list[dict]) -> dict:
 
 def simulator_config(args: argparse.Namespace, seed: int) -> PurchaseSimulatorConfig:
     """The simulator's parameters: the defaults, ``--customers`` and every ``--set``."""
-    fields = {f.name: f.type for f in dataclasses.fields(PurchaseSimulatorConfig)}
-    overrides = {}
+    fields = sorted(f.name for f in dataclasses.fields(PurchaseSimulatorConfig))
     for setting in args.set:
         key, _, value = setting.partition("=")
         if key not in fields or key in ("seed", "customers") or not value:
-            raise SystemExit(f"--set {setting!r}: expected KEY=VALUE, KEY one of {sorted(fields)}")
-        kind = {"int": int, "float": float}.get(str(fields[key]), str)
-        overrides[key] = kind(value)
+            raise SystemExit(f"--set {setting!r}: expected KEY=VALUE, KEY one of {fields}")
+    overrides = parse_options(args.set)  # the CLI's --set: numbers as numbers
     return PurchaseSimulatorConfig(customers=args.customers, seed=seed, **overrides)
 
 
