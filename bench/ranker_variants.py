@@ -3,12 +3,15 @@
 Per market (bench/purchase_histories.py's: one simulated log of 1,364 customers over the
 6-variant catalog), the training examples (:func:`~lookalike.personal_ranker.training_examples`)
 and every scored customer's candidates and features are computed once; each variant (an
-objective, per-source rank calibration, per-shopper normalisation, the feature set) is then
-fitted on the same examples and ranks the same candidates. Every single source and the fixed
+objective, per-source rank calibration, per-shopper normalisation, the feature set; or
+LightGBM's trees with an objective and a size) is then fitted on the same examples and ranks
+the same candidates. Every single source and the fixed
 blend are scored alongside, and the customers of all markets of a seed are pooled:
 
     flock /tmp/cpu.lock .venv/bin/python bench/ranker_variants.py \\
         --bundle bundles/demo-hybrid --seeds 0 1 2 --markets 10 --out ranker-variants.json
+    # only some variants (the sources and the fixed blend are always scored):
+    ... --only "listwise, new features" "trees (default)" "trees, lambdarank"
 
 Also printed per seed, to see why a blend falls below its best input: how many bought
 candidates the pool holds, and each variant's and source's MAP@12 on its own training
@@ -46,6 +49,7 @@ from lookalike.personal_candidates import (
 from lookalike.personal_ranker import POOL, fit_ranker, fixed_blend, training_examples
 from lookalike.personal_sources import Candidates
 from lookalike.personal_time import score_method, split_on_time
+from lookalike.personal_trees import fit_trees
 from lookalike.purchase_simulator import (
     START,
     PurchaseSimulatorConfig,
@@ -74,6 +78,25 @@ VARIANTS = {
     "listwise": ("listwise", False, False, False),
     "listwise, new features": ("listwise", False, False, True),
     "listwise, calibrated, new features": ("listwise", True, False, True),
+}
+#: name -> fit_trees options (every feature; the default is 300 rounds x 15 leaves, rate
+#: 0.03, 100 examples a leaf, logistic loss)
+TREE_VARIANTS = {
+    "trees (default)": {},
+    "trees, 150 rounds, rate 0.05": {"rounds": 150, "learning_rate": 0.05},
+    "trees, 500 rounds x 31 leaves, rate 0.02, 200 a leaf": {
+        "rounds": 500,
+        "leaves": 31,
+        "learning_rate": 0.02,
+        "min_leaf": 200,
+    },
+    "trees, lambdarank": {"objective": "lambdarank"},
+    "trees, lambdarank, 7 leaves, rate 0.05": {
+        "objective": "lambdarank",
+        "leaves": 7,
+        "learning_rate": 0.05,
+    },
+    "trees, rank_xendcg": {"objective": "rank_xendcg"},
 }
 
 
@@ -105,8 +128,9 @@ def _in_sample_map(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> flo
     return map_at_12(np.array(relevant), np.array(n_relevant))
 
 
-def run_market(seed: int, catalog: tuple, customers: int) -> dict:
-    """Every source, the fixed blend and every variant on one market."""
+def run_market(seed: int, catalog: tuple, customers: int, only: list[str] | None = None) -> dict:
+    """Every source, the fixed blend and every variant (or those named in ``only``) on one
+    market."""
     config = PurchaseSimulatorConfig(customers=customers, seed=seed)
     purchases = simulate_purchases(catalog[1], config)
     cutoff = START + (config.days - WINDOW_DAYS) * 86_400
@@ -139,6 +163,8 @@ def run_market(seed: int, catalog: tuple, customers: int) -> dict:
         rr = examples.x[:, j]
         diagnostics["in-sample map"][name] = _in_sample_map(rr, examples.y, examples.groups)
     for name, (objective, calibrate, normalise, new) in VARIANTS.items():
+        if only is not None and name not in only:
+            continue
         train_x = examples.x if new else _base(examples.x)
         ranker = fit_ranker(
             train_x,
@@ -156,6 +182,15 @@ def run_market(seed: int, catalog: tuple, customers: int) -> dict:
             diagnostics[f"weights {name}"] = dict(
                 zip(FEATURES, np.round(ranker.weights, 3).tolist(), strict=True)
             )
+    for name, settings in TREE_VARIANTS.items():
+        if only is not None and name not in only:
+            continue
+        # one thread: the markets run in parallel processes
+        trees = fit_trees(examples.x, examples.y, examples.groups, threads=1, **settings)
+        diagnostics["in-sample map"][name] = _in_sample_map(
+            trees.score(examples.x), examples.y, examples.groups
+        )
+        picks[name] = [_ranked(rows, trees.score(x)) for rows, x in evaluated]
     facts = simulator_facts(purchases, len(catalog[2]), cutoff, WINDOW_DAYS)
     return {
         "seed": seed,
@@ -167,10 +202,10 @@ def run_market(seed: int, catalog: tuple, customers: int) -> dict:
 
 
 def _market_job(job: tuple[int, int]) -> dict:
-    return run_market(job[0], _CATALOG[0], job[1])
+    return run_market(job[0], _CATALOG[0], job[1], _CATALOG[1])
 
 
-_CATALOG: list = []  # the catalog, inherited by forked workers
+_CATALOG: list = []  # the catalog and --only, inherited by forked workers
 
 
 def pool_seed(seed: int, markets: list[dict], seconds: float) -> dict:
@@ -204,13 +239,20 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1364)
     parser.add_argument("--variants", type=int, default=6)
     parser.add_argument("--jobs", type=int, default=2, help="markets simulated at once")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="fit only these variants (names as printed)"
+    )
     args = parser.parse_args()
+    known = [*VARIANTS, *TREE_VARIANTS]
+    unknown = sorted(set(args.only or ()) - set(known))
+    if unknown:
+        raise SystemExit(f"--only: unknown variants {unknown}; known: {known}")
     recommender = Recommender.from_bundle(args.bundle)
     items = recommender.items
     catalog = variant_catalog(
         recommender.embeddings, items.metadata, list(items.ids), args.variants
     )
-    _CATALOG[:] = [catalog]
+    _CATALOG[:] = [catalog, args.only]
     jobs = [
         (seed + MARKET_SEED_STEP * m, args.customers)
         for seed in args.seeds

@@ -11,6 +11,9 @@ features, so a Hessian solve per step is cheap):
 * listwise (:func:`fit_listwise`): softmax over each shopper's candidates (a conditional
   logit), each bought candidate one choice.
 
+:func:`fit_ranker` also fits a nonlinear alternative, LightGBM's boosted trees
+(``objective="trees"``, :mod:`lookalike.personal_trees`; the optional extra ``trees``).
+
 :func:`fit_rank_calibration` turns each source's rank into its observed purchase rate by rank
 bucket, so that "3rd in buy again" and "3rd in trending" are not the same number.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lookalike.personal_candidates import FEATURES, SOURCE_NAMES
+from lookalike.personal_trees import TreeRanker, fit_trees
 
 #: Negatives sampled per shopper for the pairwise objective (each paired with every positive).
 MAX_PAIR_NEGATIVES = 64
@@ -30,10 +34,12 @@ MAX_PAIR_NEGATIVES = 64
 #: 7-12, 13-25, 26-50, beyond (then "absent from the source").
 RANK_EDGES = np.array([1, 2, 3, 4, 7, 13, 26, 51])
 #: The default training: objective, per-source calibration, per-shopper normalisation. On the
-#: simulator's 3 x 10 markets (docs/personalisation.md) listwise led pointwise and pairwise
-#: (MAP@12 0.0138 vs 0.0131 / 0.0126 with the new features); calibration and normalisation
-#: did not add.
+#: simulator's 3 x 10 markets (docs/personalisation.md) listwise led pointwise and pairwise;
+#: calibration and normalisation did not add; LightGBM's trees ("trees") scored as listwise
+#: by MAP@12 (0.0113 vs 0.0112) and lower by HR@12, at a library more: not the default.
 OBJECTIVE = "listwise"
+#: The linear objectives (:class:`LogisticRanker`); "trees" is a :class:`TreeRanker`.
+LINEAR_OBJECTIVES = ("pointwise", "pairwise", "listwise")
 CALIBRATE = False
 NORMALISE = False
 
@@ -71,6 +77,10 @@ class LogisticRanker:
     def score(self, x: np.ndarray) -> np.ndarray:
         """The log-odds of a purchase for each row of features ``x``."""
         return self.standardise(x) @ self.weights + self.bias
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each feature's additive share of each row's :meth:`score` (the bias left out)."""
+        return self.standardise(x) * self.weights
 
     def to_json(self) -> dict:
         """A JSON-able dict (:meth:`from_json` reads it back)."""
@@ -351,6 +361,21 @@ def calibrate_ranks(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     return out
 
 
+#: A fitted learned blend: linear or trees (both ``score``, ``contributions``, ``to_json``).
+Ranker = LogisticRanker | TreeRanker
+
+
+def ranker_from_json(data: dict) -> Ranker:
+    """The model of either ranker's ``to_json`` dict.
+
+    Raises:
+        ValueError: it was trained on other features than this version's.
+    """
+    if data.get("kind") == "trees":
+        return TreeRanker.from_json(data)
+    return LogisticRanker.from_json(data)
+
+
 def fit_ranker(
     x: np.ndarray,
     y: np.ndarray,
@@ -361,21 +386,31 @@ def fit_ranker(
     normalise: bool = NORMALISE,
     l2: float = 1.0,
     seed: int = 0,
-) -> LogisticRanker:
+) -> Ranker:
     """The learned blend's model of training examples (see :func:`training_examples`).
 
     Args:
         x, y, groups: features, 0/1 labels, the shopper of each example.
-        objective: "pointwise" (:func:`fit_logistic`), "pairwise" (:func:`fit_pairwise`) or
-            "listwise" (:func:`fit_listwise`; each shopper weighs by their purchases).
-        calibrate: replace the rank columns by per-source calibrated log rates first.
-        normalise: each shopper weighs the same (pointwise: 1 / their candidates; pairwise:
-            1 / their pairs) instead of each example or pair.
-        l2: the penalty.
-        seed: pair sampling.
+        objective: a linear model: "pointwise" (:func:`fit_logistic`), "pairwise"
+            (:func:`fit_pairwise`) or "listwise" (:func:`fit_listwise`; each shopper weighs
+            by their purchases); or "trees" (:func:`~lookalike.personal_trees.fit_trees`:
+            LightGBM, logistic loss; needs ``pip install lightgbm``).
+        calibrate: (linear only) replace the rank columns by per-source calibrated log
+            rates first.
+        normalise: (linear only) each shopper weighs the same (pointwise: 1 / their
+            candidates; pairwise: 1 / their pairs) instead of each example or pair.
+        l2: (linear only) the penalty.
+        seed: pair sampling; the trees' seed.
+
+    Raises:
+        ValueError: an unknown objective, or calibrate / normalise with "trees".
     """
-    if objective not in ("pointwise", "pairwise", "listwise"):
-        raise ValueError(f"unknown objective {objective!r}: pointwise, pairwise or listwise")
+    if objective == "trees":
+        if calibrate or normalise:
+            raise ValueError("calibrate and normalise apply to the linear objectives only")
+        return fit_trees(x, y, groups, seed=seed)
+    if objective not in LINEAR_OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}: trees, pointwise, pairwise or listwise")
     table = fit_rank_calibration(x, y) if calibrate else None
     z = calibrate_ranks(x, table) if table is not None else x
     if objective == "pairwise":

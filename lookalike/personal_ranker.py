@@ -1,16 +1,16 @@
-"""The learned blend: a linear model (:mod:`lookalike.personal_fit`) that ranks the union of
-every source's candidates.
+"""The learned blend: a model (:mod:`lookalike.personal_fit`: LightGBM's trees by default, or
+a linear score) that ranks the union of every source's candidates.
 
 Training is a time split of the history itself: for a ``cutoff`` and a ``window``, the
 events before ``cutoff - j * window`` give the candidates and their features
 (:func:`~lookalike.personal_candidates.candidate_features`), the purchases in the following
 window the labels (1: bought), for ``j = 1 .. windows`` (:func:`training_examples`). The
-model (:func:`~lookalike.personal_fit.fit_ranker`: pointwise or pairwise, with or without a
-per-source calibration of the ranks) is fitted on them. A log too small to learn from (fewer
+model (:func:`~lookalike.personal_fit.fit_ranker`: trees, or a pointwise, pairwise or
+listwise linear score) is fitted on them. A log too small to learn from (fewer
 than :data:`MIN_POSITIVES` bought candidates) gets no model, and :func:`learned_picks` falls
 back to the fixed blend (:data:`DEFAULT_BLEND`).
 
-The model is a few arrays, kept as JSON (no pickle).
+The model is kept as JSON (``to_json``; LightGBM's own text model inside; no pickle).
 """
 
 from __future__ import annotations
@@ -34,12 +34,24 @@ from lookalike.personal_fit import (
     NORMALISE,
     OBJECTIVE,
     LogisticRanker,
+    Ranker,
     fit_logistic,
     fit_ranker,
+    ranker_from_json,
 )
 from lookalike.personal_sources import Candidates, blend
+from lookalike.personal_trees import TreeRanker
 
-__all__ = ["LogisticRanker", "fit_logistic", "fit_ranker", "learned_picks", "train_ranker"]
+__all__ = [
+    "LogisticRanker",
+    "Ranker",
+    "TreeRanker",
+    "fit_logistic",
+    "fit_ranker",
+    "learned_picks",
+    "ranker_from_json",
+    "train_ranker",
+]
 
 K = 12
 #: Candidates taken from each source for the learned blend to rank.
@@ -78,7 +90,7 @@ def fixed_blend(
 def learned_picks(
     context: SourceContext,
     user: int,
-    ranker: LogisticRanker | None,
+    ranker: Ranker | None,
     k: int = K,
     *,
     sources: dict[str, Candidates] | None = None,
@@ -106,7 +118,8 @@ def learned_picks(
     scores = ranker.score(x)
     order = np.lexsort((rows, -scores))[:k]
     n = len(SOURCE_NAMES)
-    gain = ranker.standardise(x)[:, :n] * ranker.weights[:n]
+    gain = np.zeros((len(rows), n))
+    gain[order] = ranker.contributions(x[order])[:, :n]  # only the picks need a reason
     reason_of = {
         name: dict(zip(found.rows.tolist(), found.reasons, strict=True))
         for name, found in sources.items()
@@ -220,7 +233,7 @@ def train_ranker(
     seed: int = 0,
     progress: Callable | None = None,
     **options,
-) -> LogisticRanker | None:
+) -> Ranker | None:
     """Fit the learned blend on time splits of ``history`` before ``cutoff``.
 
     Args:

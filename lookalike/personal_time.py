@@ -20,6 +20,7 @@ import numpy as np
 from lookalike.evaluation import hit_rate_at_k, map_at_12, recall_at_k
 from lookalike.events import SECONDS_PER_DAY, EventLog, select_events
 from lookalike.personal_candidates import SourceContext, candidate_pool, head_of_sources
+from lookalike.personal_fit import OBJECTIVE
 from lookalike.personal_ranker import DEFAULT_BLEND as DEFAULT_BLEND  # re-exported
 from lookalike.personal_ranker import (
     POOL,
@@ -92,6 +93,7 @@ def method_lists(
     k: int = K,
     learned: bool = True,
     train_window: int = 28 * SECONDS_PER_DAY,
+    objective: str = OBJECTIVE,
     progress: Callable | None = None,
     pools: list[np.ndarray] | None = None,
 ) -> dict[str, list[Candidates]]:
@@ -109,6 +111,8 @@ def method_lists(
         learned: add the learned blend (:mod:`lookalike.personal_ranker`), trained on the
             history before the cutoff; a log too small for it gets the fixed blend.
         train_window: the learned blend's label window (the evaluated window).
+        objective: the learned blend's model (:func:`~lookalike.personal_fit.fit_ranker`:
+            "listwise", "pointwise", "pairwise" or "trees").
         progress: wraps the customer loop (e.g. tqdm), or None.
         pools: if given, each customer's candidate pool (what the learned blend ranks) is
             appended to it.
@@ -125,7 +129,11 @@ def method_lists(
         "colours": colours,
     }
     context = SourceContext.build(history, now, **options)
-    ranker = train_ranker(history, now, train_window, **options) if learned else None
+    ranker = (
+        train_ranker(history, now, train_window, objective=objective, **options)
+        if learned
+        else None
+    )
     lists: dict[str, list[Candidates]] = {}
     customers = progress(split.customers) if progress else split.customers
     for user in customers:

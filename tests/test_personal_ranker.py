@@ -20,6 +20,7 @@ from lookalike.personal_fit import (
 )
 from lookalike.personal_ranker import (
     LogisticRanker,
+    TreeRanker,
     fit_logistic,
     fixed_blend,
     learned_picks,
@@ -177,11 +178,16 @@ def _simulated():
     return log, cutoff, options
 
 
-def test_train_ranker_learns_on_a_simulated_log_and_picks_with_reasons():
+@pytest.mark.parametrize("objective", [None, "trees"])
+def test_train_ranker_learns_on_a_simulated_log_and_picks_with_reasons(objective):
+    if objective == "trees":
+        pytest.importorskip("lightgbm")
     log, cutoff, options = _simulated()
-    ranker = train_ranker(log, cutoff, WINDOW, windows=2, min_positives=10, **options)
+    chosen = {"objective": objective} if objective else {}  # None: the default (listwise)
+    ranker = train_ranker(log, cutoff, WINDOW, windows=2, min_positives=10, **chosen, **options)
     assert ranker is not None and ranker.positives >= 10 and ranker.customers > 0
-    assert ranker.weights.shape == (len(FEATURES),)
+    assert ranker.features == FEATURES
+    assert isinstance(ranker, LogisticRanker if objective is None else TreeRanker)
     context = SourceContext.build(log, cutoff, **options)
     user = int(np.argmax(np.diff(context.history.indptr)))
     picks = learned_picks(context, user, ranker, 12)

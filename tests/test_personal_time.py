@@ -70,3 +70,20 @@ def test_evaluate_on_time_scores_by_history_length():
     assert "| buy again | 0.1667 | 0.333 |" in table
     with pytest.raises(ValueError, match="nobody bought"):
         evaluate_on_time(_log(), 200 * DAY)
+
+
+def test_method_lists_trains_the_learned_blend_with_the_chosen_model(monkeypatch):
+    from lookalike.personal_fit import OBJECTIVE
+
+    seen = []
+
+    def fake_train(history, now, window, **options):
+        seen.append(options["objective"])
+        return None  # too small a log: the fixed blend answers
+
+    monkeypatch.setattr("lookalike.personal_time.train_ranker", fake_train)
+    split = split_on_time(_log(), CUTOFF, 28 * DAY)
+    method_lists(split, objective="trees")
+    lists = method_lists(split)
+    assert seen == ["trees", OBJECTIVE]
+    assert len(lists["learned blend"]) == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
@@ -66,6 +67,8 @@ def _evaluate_on_time(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     if not args.interactions.is_file():
         raise UsageError(f"interactions file {args.interactions} does not exist")
+    if args.ranker == "trees" and importlib.util.find_spec("lightgbm") is None:
+        raise UsageError("--ranker trees needs LightGBM: pip install lightgbm")
     recommender = Recommender.from_bundle(args.bundle)
     items = recommender.items
     item_rows = {item_id: row for row, item_id in enumerate(items.ids)}
@@ -91,6 +94,7 @@ def _evaluate_on_time(args: argparse.Namespace) -> int:
             segments=segments,
             colours=colours,
             embeddings=recommender.embeddings,
+            objective=args.ranker,
             progress=None if args.quiet else (lambda it: tqdm(it, desc="customers")),
         )
     except ValueError as exc:

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from lookalike.personal import InteractionLog, read_interactions
-from lookalike.personal_ranker import LogisticRanker
+from lookalike.personal_ranker import Ranker
 from lookalike.recommend import Recommender
 from lookalike.server.log_tail import EventLogTail
 from lookalike.server.personal_log import PersonalModel, build_personal_model
@@ -47,7 +47,7 @@ class InteractionSource:
         self._personal_recommender: Recommender | None = None
         self._personal: PersonalModel | None = None
         self._tail: EventLogTail | None = None
-        self._ranker: LogisticRanker | None = None
+        self._ranker: Ranker | None = None
         self._trained_at = 0
         self.retrain_thread: threading.Thread | None = None
 

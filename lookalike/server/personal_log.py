@@ -23,7 +23,7 @@ import numpy as np
 
 from lookalike.events import SECONDS_PER_DAY, EventLog
 from lookalike.personal_candidates import SourceContext
-from lookalike.personal_ranker import LogisticRanker, learned_picks, train_ranker
+from lookalike.personal_ranker import Ranker, learned_picks, train_ranker
 from lookalike.personal_sources import Candidates, blend, recommender_search
 
 #: Metadata columns tried, in order, for the titles the reasons name and the segments.
@@ -43,7 +43,7 @@ class PersonalModel:
 
     events: EventLog
     context: SourceContext
-    ranker: LogisticRanker | None
+    ranker: Ranker | None
 
     def knows(self, user: str | None) -> int | None:
         """The shopper row of ``user`` when the log has events of theirs."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.conftest import run
 from tests.tolerances import approx
 
@@ -209,3 +211,27 @@ def test_evaluate_personal_on_a_log_reports_user_errors(tiny_bundle, tmp_path, c
         "--cutoff", "2020-09-01",
     )  # fmt: skip
     assert_user_error(code, err, "evaluate-personal", "line 2", "bad timestamp 'yesterday'")
+
+
+def test_evaluate_personal_rankers_are_fit_rankers_objectives():
+    from lookalike.cli.parsers.evaluate import RANKERS
+    from lookalike.personal_fit import LINEAR_OBJECTIVES, OBJECTIVE
+
+    assert RANKERS[0] == OBJECTIVE
+    assert set(RANKERS) == {*LINEAR_OBJECTIVES, "trees"}
+
+
+def test_evaluate_personal_with_the_tree_ranker(tiny_bundle, tmp_path, capsys, monkeypatch):
+    from tests.cli.conftest import assert_user_error
+
+    log = _event_log(tmp_path / "log.csv")
+    args = ("evaluate-personal", "--bundle", tiny_bundle, "--interactions", log, "--cutoff",
+            "2020-09-01", "--ranker", "trees", "--out", tmp_path / "t.json", "--quiet")  # fmt: skip
+    code, stdout, _ = run(capsys, *args)
+    assert code == 0 and "| buy again | 1.0000 |" in stdout
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    code, _, err = run(capsys, *args)
+    assert_user_error(code, err, "evaluate-personal", "--ranker trees needs LightGBM")
+    with pytest.raises(SystemExit) as stop:  # argparse's own usage error
+        run(capsys, *args[:-5], "--ranker", "forest")
+    assert stop.value.code == 2 and "invalid choice: 'forest'" in capsys.readouterr().err

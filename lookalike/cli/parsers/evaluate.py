@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+#: The learned blend's models (lookalike.personal_fit.fit_ranker's objectives; the default
+#: first, lookalike.personal_fit.OBJECTIVE), pinned by tests/cli/test_evaluate_personal.py.
+RANKERS = ("listwise", "pointwise", "pairwise", "trees")
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add ``evaluate`` and ``evaluate-personal`` to the ``lookalike`` parser."""
@@ -89,6 +93,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="metadata column splitting each segment's new arrivals by taste ('' for none)",
     )
     p.add_argument("--title-column", default="ProductTitle", help="column naming items in reasons")
+    p.add_argument(
+        "--ranker",
+        choices=RANKERS,
+        default=RANKERS[0],
+        help="with --interactions: the learned blend's model (trees: LightGBM, "
+        "pip install lightgbm)",
+    )
     p.add_argument(
         "--out",
         type=Path,
