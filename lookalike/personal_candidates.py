@@ -79,6 +79,19 @@ FEATURES = (
 )
 
 
+def saved_features(data: dict) -> tuple[str, ...]:
+    """The feature names of a saved ranker (its ``to_json`` dict), checked against this
+    version's :data:`FEATURES`.
+
+    Raises:
+        ValueError: it was trained on other features (the columns would be misread).
+    """
+    names = tuple(data["features"])
+    if names != FEATURES:
+        raise ValueError("the ranker was trained on other features; train it again")
+    return names
+
+
 @dataclass
 class SourceContext:
     """What every shopper's sources share, for a history seen at ``now``.

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lookalike.personal_candidates import FEATURES, SOURCE_NAMES
+from lookalike.personal_candidates import FEATURES, SOURCE_NAMES, saved_features
 from lookalike.personal_trees import TreeRanker, fit_trees
 
 #: Negatives sampled per shopper for the pairwise objective (each paired with every positive).
@@ -104,10 +104,8 @@ class LogisticRanker:
         Raises:
             ValueError: its features are not this version's :data:`FEATURES`.
         """
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError("the ranker was trained on other features; train it again")
         return cls(
-            tuple(data["features"]),
+            saved_features(data),
             np.asarray(data["mean"], np.float64),
             np.asarray(data["scale"], np.float64),
             np.asarray(data["weights"], np.float64),

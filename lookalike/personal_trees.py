@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.personal_candidates import FEATURES
+from lookalike.personal_candidates import FEATURES, saved_features
 
 #: The trees' defaults (issue 29, docs/personalisation.md): on the simulator's markets the
 #: logistic loss ("binary") scored as rank_xendcg and above lambdarank by MAP@12.
@@ -101,10 +101,8 @@ class TreeRanker:
         Raises:
             ValueError: its features are not this version's :data:`FEATURES`.
         """
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError("the ranker was trained on other features; train it again")
         return cls(
-            tuple(data["features"]),
+            saved_features(data),
             str(data["model"]),
             int(data.get("examples", 0)),
             int(data.get("positives", 0)),
