@@ -48,7 +48,8 @@ def test_trees_learn_an_interaction_deterministically_and_round_trip_as_json():
     assert loaded.score(test_x[:50]) == approx(ranker.score(test_x[:50]))
     with pytest.raises(ValueError, match="other features"):
         TreeRanker.from_json({**ranker.to_json(), "features": ["a"]})
-    assert ranker.score(np.zeros((0, len(FEATURES)))).shape == (0,)
+    nothing = ranker.score(np.zeros((0, len(FEATURES))))
+    assert nothing.shape == (0,)
 
 
 def test_contributions_add_up_to_the_score_and_name_the_features_used():
