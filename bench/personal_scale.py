@@ -7,6 +7,7 @@ server's profile route runs them) over random shoppers. Reports the log's and th
 array memory, the process's peak RSS and the answer's p50 / p95; JSON to --out.
 
     flock /tmp/cpu.lock .venv/bin/python bench/personal_scale.py  # bench/results/*.json
+    ... --ranker trees --out bench/results/personal-scale-trees.json  # LightGBM trees
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lookalike.cli.parsers.evaluate import RANKERS
 from lookalike.events import SECONDS_PER_DAY, Csr, EventLog, log_from_arrays
 from lookalike.personal_candidates import SourceContext
+from lookalike.personal_fit import OBJECTIVE
 from lookalike.personal_ranker import learned_picks, train_ranker
 from lookalike.personal_sources import embedding_search, neighbours_without_query
 
@@ -82,6 +85,9 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64, help="embedding size (visual search)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--train-customers", type=int, default=300)
+    parser.add_argument(
+        "--ranker", choices=RANKERS, default=OBJECTIVE, help="the learned blend's model"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/personal-scale.json"))
     args = parser.parse_args()
@@ -123,7 +129,13 @@ def main() -> None:
 
     t0 = time.perf_counter()
     ranker = train_ranker(
-        log, now, 28 * SECONDS_PER_DAY, windows=1, max_customers=args.train_customers, **options
+        log,
+        now,
+        28 * SECONDS_PER_DAY,
+        windows=1,
+        max_customers=args.train_customers,
+        objective=args.ranker,
+        **options,
     )
     trained = time.perf_counter() - t0
     print(f"ranker: {'learned' if ranker else 'fixed'} ({trained:.1f} s)", flush=True)
@@ -153,6 +165,7 @@ def main() -> None:
         "train_s": round(trained, 1),
         "train_customers": args.train_customers,
         "learned": ranker is not None,
+        "ranker": args.ranker,
         "answer_ms_p50": round(float(p50), 1),
         "answer_ms_p95": round(float(p95), 1),
         "queries": args.queries,

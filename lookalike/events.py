@@ -417,6 +417,21 @@ def transpose(matrix: Csr) -> Csr:
     return csr_from_coo(matrix.indices, rows, matrix.data, (matrix.shape[1], matrix.shape[0]))
 
 
+def _gathered_entries(
+    matrix: Csr, rows: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(column, weight x value) of every stored entry of the given rows, without a Python
+    loop over rows."""
+    rows = np.asarray(rows, np.int64)
+    weights = np.ones(len(rows)) if weights is None else np.asarray(weights, np.float64)
+    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = stops - starts
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    positions = offsets + np.arange(lengths.sum())
+    entry_weights = np.repeat(weights, lengths) * matrix.data[positions]
+    return matrix.indices[positions], entry_weights
+
+
 def gather_rows(matrix: Csr, rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """sum_r weights[r] * matrix[rows[r]] as a dense vector (a sparse vector-matrix product
     touching only the given rows).
@@ -429,17 +444,25 @@ def gather_rows(matrix: Csr, rows: np.ndarray, weights: np.ndarray | None = None
     Returns:
         float64 (m,).
     """
-    rows = np.asarray(rows, np.int64)
-    weights = np.ones(len(rows)) if weights is None else np.asarray(weights, np.float64)
-    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
-    lengths = stops - starts
-    if lengths.sum() == 0:
-        return np.zeros(matrix.shape[1])
-    # positions of every entry of the gathered rows, without a Python loop over rows
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    positions = offsets + np.arange(lengths.sum())
-    entry_weights = np.repeat(weights, lengths) * matrix.data[positions]
-    return np.bincount(matrix.indices[positions], weights=entry_weights, minlength=matrix.shape[1])
+    columns, values = _gathered_entries(matrix, rows, weights)
+    return np.bincount(columns, weights=values, minlength=matrix.shape[1]).astype(np.float64)
+
+
+def gather_rows_sparse(
+    matrix: Csr, rows: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gather_rows` as (columns, sums) of its nonzero entries only: the cost grows
+    with the entries the rows hold, not with the matrix's width (e.g. a million shoppers).
+
+    Returns:
+        (sorted int64 columns, float64 sums) where some gathered entry falls (a sum may
+        still be 0 where values cancel).
+    """
+    columns, values = _gathered_entries(matrix, rows, weights)
+    found, inverse = np.unique(columns, return_inverse=True)
+    return found.astype(np.int64), np.bincount(
+        inverse.ravel(), weights=values, minlength=len(found)
+    )
 
 
 def event_matrix(

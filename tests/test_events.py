@@ -11,6 +11,7 @@ from lookalike.events import (
     csr_from_coo,
     event_matrix,
     gather_rows,
+    gather_rows_sparse,
     parse_duration,
     parse_times,
     read_events,
@@ -116,6 +117,12 @@ def test_csr_helpers_match_dense_math():
         (weights @ dense[[1, 3]]).tolist()
     )
     assert gather_rows(matrix, np.array([], np.int64)).tolist() == approx([0.0] * 4)
+    columns, sums = gather_rows_sparse(matrix, np.array([1, 3, 1]), np.array([0.5, 2.0, 1.0]))
+    expected = np.array([0.0, 1.5, 0.0, 2.0, 0.0]) @ dense  # row 1 twice
+    assert columns.tolist() == np.flatnonzero(expected).tolist()
+    assert sums.tolist() == approx(expected[columns].tolist())
+    nothing, empty = gather_rows_sparse(matrix, np.array([], np.int64))
+    assert len(nothing) == 0 and len(empty) == 0
 
 
 def test_parse_duration_and_age_decay():
