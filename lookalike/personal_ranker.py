@@ -1,12 +1,12 @@
-"""The learned blend: a model (:mod:`lookalike.personal_fit`: LightGBM's trees by default, or
-a linear score) that ranks the union of every source's candidates.
+"""The learned blend: a model (:mod:`lookalike.personal_fit`: a linear listwise score by
+default, or LightGBM's trees) that ranks the union of every source's candidates.
 
 Training is a time split of the history itself: for a ``cutoff`` and a ``window``, the
 events before ``cutoff - j * window`` give the candidates and their features
 (:func:`~lookalike.personal_candidates.candidate_features`), the purchases in the following
 window the labels (1: bought), for ``j = 1 .. windows`` (:func:`training_examples`). The
-model (:func:`~lookalike.personal_fit.fit_ranker`: trees, or a pointwise, pairwise or
-listwise linear score) is fitted on them. A log too small to learn from (fewer
+model (:func:`~lookalike.personal_fit.fit_ranker`: a listwise, pointwise or pairwise
+linear score, or trees) is fitted on them. A log too small to learn from (fewer
 than :data:`MIN_POSITIVES` bought candidates) gets no model, and :func:`learned_picks` falls
 back to the fixed blend (:data:`DEFAULT_BLEND`).
 
