@@ -420,8 +420,7 @@ def transpose(matrix: Csr) -> Csr:
 def _gathered_entries(
     matrix: Csr, rows: np.ndarray, weights: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(column, weight x value) of every stored entry of the given rows, without a Python
-    loop over rows."""
+    """(column, weight x value) of every entry of the given rows (no Python loop over rows)."""
     rows = np.asarray(rows, np.int64)
     weights = np.ones(len(rows)) if weights is None else np.asarray(weights, np.float64)
     starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
@@ -451,18 +450,20 @@ def gather_rows(matrix: Csr, rows: np.ndarray, weights: np.ndarray | None = None
 def gather_rows_sparse(
     matrix: Csr, rows: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`gather_rows` as (columns, sums) of its nonzero entries only: the cost grows
-    with the entries the rows hold, not with the matrix's width (e.g. a million shoppers).
-
-    Returns:
-        (sorted int64 columns, float64 sums) where some gathered entry falls (a sum may
-        still be 0 where values cancel).
-    """
+    """:func:`gather_rows` as (sorted int64 columns, float64 sums) where a gathered entry
+    falls: the cost grows with the rows' entries, not with the matrix's width."""
     columns, values = _gathered_entries(matrix, rows, weights)
     found, inverse = np.unique(columns, return_inverse=True)
-    return found.astype(np.int64), np.bincount(
-        inverse.ravel(), weights=values, minlength=len(found)
-    )
+    sums = np.bincount(inverse.ravel(), weights=values, minlength=len(found))
+    return found.astype(np.int64), sums.astype(np.float64)
+
+
+def co_occurrence(matrix: Csr, transposed: Csr, row: int) -> np.ndarray:
+    """Row ``row`` of X X^T X over X's other rows (X = ``matrix``, binary; X^T = ``transposed``),
+    float64 (m,): gathered sparsely, so a million rows cost by their overlaps only."""
+    others, overlap = gather_rows_sparse(transposed, matrix.row(row)[0])
+    keep = (others != row) & (overlap != 0)
+    return gather_rows(matrix, others[keep], overlap[keep])
 
 
 def event_matrix(

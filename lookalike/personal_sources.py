@@ -31,14 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lookalike.events import (
-    SECONDS_PER_DAY,
-    Csr,
-    EventLog,
-    age_decay,
-    gather_rows,
-    gather_rows_sparse,
-)
+from lookalike.events import SECONDS_PER_DAY, Csr, EventLog, age_decay, co_occurrence
 from lookalike.neighbours import smallest_per_row
 from lookalike.personal import EVENT_WEIGHTS, RRF_K
 
@@ -227,11 +220,7 @@ def co_purchase(
     own, _ = bought.row(user)
     if len(own) == 0:
         return Candidates(np.zeros(0, np.int64), np.zeros(0), [])
-    # per shopper who shares a purchase: items bought in common (sparse: a log may hold
-    # millions of shoppers, and a dense vector over them costs more than the rest together)
-    others, shared = gather_rows_sparse(buyers, own)
-    keep = (others != user) & (shared != 0)
-    scores = gather_rows(bought, others[keep], shared[keep])
+    scores = co_occurrence(bought, buyers, user)
     popularity_ = np.diff(buyers.indptr).astype(np.float64)
     scores = np.divide(
         scores, popularity_**popularity_exponent, out=np.zeros_like(scores), where=popularity_ > 0

@@ -8,6 +8,7 @@ import pytest
 from lookalike.events import (
     EventLogError,
     age_decay,
+    co_occurrence,
     csr_from_coo,
     event_matrix,
     gather_rows,
@@ -123,6 +124,14 @@ def test_csr_helpers_match_dense_math():
     assert sums.tolist() == approx(expected[columns].tolist())
     nothing, empty = gather_rows_sparse(matrix, np.array([], np.int64))
     assert len(nothing) == 0 and len(empty) == 0
+    binary = (dense > 0).astype(float)  # X X^T X's row 2, without row 2's own overlap
+    overlap = binary @ binary[2]
+    overlap[2] = 0
+    rows, cols = np.nonzero(binary)
+    pattern = csr_from_coo(rows, cols, np.ones(len(rows)), (5, 4))
+    assert co_occurrence(pattern, transpose(pattern), 2).tolist() == approx(
+        (overlap @ binary).tolist()
+    )
 
 
 def test_parse_duration_and_age_decay():
