@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 #: The learned blend's models (lookalike.personal_fit.fit_ranker's objectives; the default
-#: first, lookalike.personal_fit.OBJECTIVE), pinned by tests/cli/test_evaluate_personal.py.
+#: first, lookalike.personal_fit.OBJECTIVE), pinned by tests/cli/test_evaluate.py.
 RANKERS = ("listwise", "pointwise", "pairwise", "trees")
 
 
