@@ -8,6 +8,7 @@ array memory, the process's peak RSS and the answer's p50 / p95; JSON to --out.
 
     flock /tmp/cpu.lock .venv/bin/python bench/personal_scale.py  # bench/results/*.json
     ... --ranker trees --out bench/results/personal-scale-trees.json  # LightGBM trees
+    ... --index flat --out bench/results/personal-scale-flat.json  # exact visual search
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import numpy as np
 
 from lookalike.cli.parsers.evaluate import RANKERS
 from lookalike.events import SECONDS_PER_DAY, Csr, EventLog, log_from_arrays
+from lookalike.index import INDEX_KINDS, build_index
 from lookalike.personal_candidates import SourceContext
 from lookalike.personal_fit import OBJECTIVE
 from lookalike.personal_ranker import learned_picks, train_ranker
-from lookalike.personal_sources import embedding_search, neighbours_without_query
+from lookalike.personal_sources import neighbours_without_query
 
 START = 1_600_000_000
 
@@ -47,22 +49,17 @@ def synthetic_log(users: int, items: int, per_user: int, days: int, seed: int) -
     return log_from_arrays(names, items, user_rows, item_rows, events, times)
 
 
-def flat_search(embeddings: np.ndarray):
-    """A Search through a faiss flat index (as a served bundle's flat index answers); a
-    restricted search (new arrivals) scans the allowed rows exactly."""
-    import faiss
-
-    index = faiss.IndexFlatL2(embeddings.shape[1])
-    index.add(embeddings)
-    exact = embedding_search(embeddings)
+def index_search(embeddings: np.ndarray, kind: str = "auto"):
+    """A Search through the index a bundle of this many items gets (``build_index``: flat
+    under FLAT_MAX_ITEMS, HNSW above), filters answered inside the index as a served
+    bundle's are. Returns (search, kind)."""
+    index = build_index(embeddings, kind=kind)
 
     def search(rows: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
-        if allowed is not None:
-            return exact(rows, k, allowed)
-        _, found = index.search(embeddings[rows], k + 1)
+        _, found = index.search(embeddings[rows], k + 1, allowed)
         return neighbours_without_query(found, rows, k)
 
-    return search
+    return search, index.kind
 
 
 def nbytes(*arrays) -> int:
@@ -83,6 +80,12 @@ def main() -> None:
     parser.add_argument("--events-per-user", type=int, default=20)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--dim", type=int, default=64, help="embedding size (visual search)")
+    parser.add_argument(
+        "--index",
+        choices=["auto", *INDEX_KINDS],
+        default="auto",
+        help="the visual index (auto: the kind a bundle of --items gets)",
+    )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--train-customers", type=int, default=300)
     parser.add_argument(
@@ -106,8 +109,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     embeddings = rng.normal(size=(args.items, args.dim)).astype(np.float32)
     segments = np.array([f"type{i % 40}" for i in range(args.items)])
+    t0 = time.perf_counter()
+    search, index_kind = index_search(embeddings, args.index)
+    built_index = time.perf_counter() - t0
+    print(f"index: {index_kind} ({built_index:.1f} s)", flush=True)
     options = {
-        "search": flat_search(embeddings),
+        "search": search,
         "segments": segments,
         "embeddings": embeddings,
     }
@@ -159,6 +166,8 @@ def main() -> None:
         "log_gb": round(log_bytes / 2**30, 3),
         "context_gb": round(context_bytes / 2**30, 3),
         "embeddings_gb": round(embeddings.nbytes / 2**30, 3),
+        "index": index_kind,
+        "build_index_s": round(built_index, 1),
         "peak_rss_gb": round(peak, 2),
         "build_log_s": round(built_log, 1),
         "build_context_s": round(built_context, 1),
