@@ -43,6 +43,7 @@ from lookalike.encoders.hybrid.head import (
     partial_label_sets,
     train_head,
 )
+from lookalike.encoders.hybrid.projection import ProjectedViews, project_views
 from lookalike.encoders.hybrid.tuning import tune_fusion_weights
 from lookalike.encoders.pooling import normalize_blocks
 from lookalike.encoders.pretrained import (
@@ -268,21 +269,25 @@ class HybridEncoder:
         encoded = encode_label_columns(labels)
         targets = {c: t for c, (t, _) in encoded.items()}
         mode = "supervised" if targets else "self-supervised"
+        head_inputs: np.ndarray | ProjectedViews = view_feats
+        if 0 < config.head_input_dim < view_feats.shape[2]:
+            head_inputs = project_views(view_feats, config.head_input_dim, config.seed)
         tuning = {}
         if config.tune and targets:
             best, tuning = tune_fusion_weights(
-                view_feats, targets, config, data.progress, n_catalog=n_catalog
+                view_feats, targets, config, data.progress, n_catalog, head_inputs
             )
             config = dataclasses.replace(config, weights=best)
         partial = {c: partial_label_sets(labels[c], classes) for c, (_, classes) in encoded.items()}
         head = train_head(
-            view_feats,
+            head_inputs,
             targets,
             config,
             progress=data.progress,
             device=data.device,
             partial=partial,
         )
+        del head_inputs
         encoder = cls(config, head_to_numpy(head), workdir, mode, writable=True)
         # The clean view of every catalog image: what the catalog is encoded as.
         fused = encoder.fused(*split_parts(view_feats[:n_catalog, 0], config))

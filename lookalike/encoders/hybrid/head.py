@@ -14,6 +14,7 @@ from lookalike.allocator import reuse_freed_memory
 from lookalike.encoders.base import l2_normalize
 from lookalike.encoders.device import resolve_device
 from lookalike.encoders.hybrid.config import HybridConfig
+from lookalike.encoders.hybrid.projection import ProjectedViews, fold_projection
 
 
 class Head(nn.Module):
@@ -157,7 +158,7 @@ def head_autocast(precision: str, device: str) -> contextlib.AbstractContextMana
 
 
 def train_head(
-    features: np.ndarray,
+    features: np.ndarray | ProjectedViews,
     targets: dict[str, np.ndarray],
     config: HybridConfig,
     progress: bool = False,
@@ -168,7 +169,10 @@ def train_head(
     """Train the head on cached view features.
 
     Args:
-        features: float32 (n, views, in_dim), the head's inputs for each view of each image.
+        features: float32 (n, views, in_dim), the head's inputs for each view of each image;
+            or those views projected (:func:`~lookalike.encoders.hybrid.projection.project_views`):
+            the head trains on the projected views and comes back with its first layer
+            folded over the raw ones (``in_dim`` inputs either way).
         targets: column -> class index per image (-1 = unknown, not trained on).
         partial: column -> (rows, bool (rows, classes)) of partial labels
             (:func:`partial_label_sets`): each such row is taught that its class is one of
@@ -185,7 +189,7 @@ def train_head(
 
 
 def _train_head(
-    features: np.ndarray,
+    features: np.ndarray | ProjectedViews,
     targets: dict[str, np.ndarray],
     config: HybridConfig,
     progress: bool,
@@ -195,6 +199,9 @@ def _train_head(
 ) -> Head:
     """:func:`train_head`'s loop."""
     device = resolve_device(device)
+    projected = features if isinstance(features, ProjectedViews) else None
+    if projected is not None:
+        features = projected.features
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     n, n_views, in_dim = features.shape
@@ -273,6 +280,8 @@ def _train_head(
         bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     head = head.to("cpu").eval()
+    if projected is not None:
+        head.net[0] = fold_projection(head.net[0], projected)
     classifiers = classifiers.to("cpu")
     head.classifiers = {
         c: nn.functional.normalize(m.weight, dim=1).detach().numpy() for c, m in classifiers.items()

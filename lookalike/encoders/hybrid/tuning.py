@@ -24,6 +24,7 @@ from lookalike.encoders.hybrid.fusion import (
     split_parts,
 )
 from lookalike.encoders.hybrid.head import head_to_numpy, train_head
+from lookalike.encoders.hybrid.projection import ProjectedViews
 from lookalike.evaluation.metrics import label_precision_of_ranking, label_search_depth
 from lookalike.neighbours import smallest_per_row
 
@@ -66,6 +67,7 @@ def tune_fusion_weights(
     config: HybridConfig,
     progress: bool,
     n_catalog: int | None = None,
+    head_inputs: np.ndarray | ProjectedViews | None = None,
 ) -> tuple[tuple[float, ...], dict]:
     """Grid-search the fusion weights on ``tune_splits`` disjoint fifths of the labelled
     items (scores averaged), each scored with a head trained without that fifth's labels.
@@ -73,7 +75,9 @@ def tune_fusion_weights(
     Rows from ``n_catalog`` on (an archive's photos) train the heads, except for a fifth of
     them per split, held out like the catalog's fifth: those query the catalog's labelled
     rows, and their label precision (as for catalog items) joins the score at
-    ``ARCHIVE_WEIGHT``, so the weighting also serves photos unlike the catalog's."""
+    ``ARCHIVE_WEIGHT``, so the weighting also serves photos unlike the catalog's.
+    ``head_inputs`` (default ``view_feats``) is what the heads train on: the same views,
+    projected (:class:`ProjectedViews`) when the config asks for it."""
     primary = targets.get(config.primary_label)
     if primary is None:
         primary = next(iter(targets.values()))
@@ -101,7 +105,9 @@ def tune_fusion_weights(
         held_out = (val, labelled, groups, label_sets, archive_val)
         description = f"tuning fusion weights ({split + 1}/{splits})" if progress else ""
         per_split.append(
-            score_fusion_grid(view_feats, clean, targets, config, held_out, grid, description)
+            score_fusion_grid(
+                view_feats, clean, targets, config, held_out, grid, description, head_inputs
+            )
         )
     details = {w: tuple(np.mean([d[w] for d in per_split], axis=0)) for w in grid}
     # P@1 counts once, label P@10 (type; type AND colour) twice: the mean of the three.
@@ -139,6 +145,7 @@ def score_fusion_grid(
     held_out: tuple,
     grid: list[tuple[float, ...]],
     progress: str = "",
+    head_inputs: np.ndarray | ProjectedViews | None = None,
 ) -> dict[tuple[float, ...], tuple[float, ...]]:
     """Per fusion weighting in ``grid``: (P@1, label P@10, degraded-copy recall@1, @10)
     of the validation rows, with a head trained without their labels.
@@ -149,12 +156,15 @@ def score_fusion_grid(
             for :func:`label_precision`[, held-out archive rows, which query the gallery
             too: two more values per weighting, their P@1 and label P@10]).
         progress: description of a progress bar (none when empty).
+        head_inputs: what the head trains on (default ``view_feats``; see
+            :func:`~lookalike.encoders.hybrid.head.train_head`).
     """
     val, gallery, groups, label_sets = held_out[:4]
     archive_val = held_out[4] if len(held_out) > 4 else np.zeros(0, np.int64)
     hidden = hide_labels(targets, np.concatenate([val, archive_val]))
     head_config = dataclasses.replace(config, epochs=config.tune_epochs or config.epochs)
-    head = train_head(view_feats, hidden, head_config, bool(progress), f"{progress}: head")
+    inputs = view_feats if head_inputs is None else head_inputs
+    head = train_head(inputs, hidden, head_config, bool(progress), f"{progress}: head")
     params = head_to_numpy(head)
     parts = fusion_parts(params, *split_parts(clean, config), config)
     # Degraded copies of the validation items (one augmented view each) must still find

@@ -8,8 +8,10 @@ import numpy as np
 
 from lookalike.encoders import TrainingData, load_encoder
 from lookalike.encoders.hybrid import encoder as encoder_module
+from lookalike.encoders.hybrid import tuning as tuning_module
 from lookalike.encoders.hybrid.config import HybridConfig
 from lookalike.encoders.hybrid.encoder import HybridEncoder
+from lookalike.encoders.hybrid.projection import ProjectedViews
 from tests.encoders.hybrid.conftest import FAST
 
 
@@ -229,3 +231,32 @@ def test_views_read_ahead_are_the_serial_views_and_lazy_photos_give_the_arrays_v
     assert ahead.shape == (len(images), 4, serial.shape[2])
     np.testing.assert_allclose(ahead.astype(np.float32), serial.astype(np.float32), atol=1e-3)
     np.testing.assert_allclose(lazy.astype(np.float32), serial.astype(np.float32), atol=1e-3)
+
+
+def test_head_input_dim_trains_every_head_on_projected_views_folded_over_the_raw_ones(
+    tmp_path, tiny_images, monkeypatch
+):
+    catalog, images = tiny_images
+    labels = {"ProductType": [item.metadata["ProductType"] for item in catalog.items]}
+    inputs = []
+
+    def spy(features, *args, **kwargs):
+        inputs.append(features)
+        return real_train_head(features, *args, **kwargs)
+
+    real_train_head = encoder_module.train_head
+    monkeypatch.setattr(encoder_module, "train_head", spy)
+    monkeypatch.setattr(tuning_module, "train_head", spy)
+    config = HybridConfig(**{**FAST, "head_input_dim": 6, "tune_splits": 1})
+
+    encoder = HybridEncoder.fit(TrainingData(images, labels, tmp_path, progress=False), config)
+
+    # One tuning head and the bundle's head, both on the same projected views.
+    assert len(inputs) == 2 and all(isinstance(x, ProjectedViews) for x in inputs)
+    assert inputs[0] is inputs[1] and inputs[0].features.shape[2] == 6
+    raw_dim = inputs[0].in_dim
+    assert encoder.head["w1"].shape == (FAST["hidden_dim"], raw_dim)
+    vectors = encoder.encode(images)
+    assert vectors.shape == (len(images), encoder.dim) and np.isfinite(vectors).all()
+    encoder.save(tmp_path / "saved")
+    np.testing.assert_allclose(load_encoder(tmp_path / "saved").encode(images), vectors, atol=1e-4)

@@ -29,7 +29,7 @@ def test_archive_rows_train_but_a_fifth_of_them_is_scored_against_the_catalog(mo
 
     seen = []
 
-    def fake_grid(view_feats, clean, targets, config, held_out, grid, progress=""):
+    def fake_grid(view_feats, clean, targets, config, held_out, grid, progress="", inputs=None):
         val, gallery, _, _, archive_val = held_out
         seen.append((val, gallery, archive_val))
         # the archive's P@1 / label P@10 favour the mix with the highest colour weight
@@ -58,7 +58,7 @@ def test_tuning_scores_a_bounded_sample_of_a_large_catalog(monkeypatch):
 
     seen = []
 
-    def fake_grid(view_feats, clean, targets, config, held_out, grid, progress=""):
+    def fake_grid(view_feats, clean, targets, config, held_out, grid, progress="", inputs=None):
         val, gallery = held_out[0], held_out[1]
         seen.append((val, gallery))
         return {w: (0.5, 0.5, 0.9, 0.9) for w in grid}
