@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.cli.parsers.evaluate import RANKERS
-from lookalike.events import SECONDS_PER_DAY, Csr, EventLog, log_from_arrays
+from lookalike.csr import Csr
+from lookalike.events import SECONDS_PER_DAY, EventLog, log_from_arrays
 from lookalike.index import INDEX_KINDS, build_index
 from lookalike.personal_candidates import SourceContext
 from lookalike.personal_fit import OBJECTIVE

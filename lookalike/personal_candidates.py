@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lookalike.csr import Csr, transpose
 from lookalike.events import (
     SECONDS_PER_DAY,
-    Csr,
     EventLog,
     age_decay,
     event_matrix,
     select_events,
-    transpose,
 )
 from lookalike.personal_sources import (
     Candidates,

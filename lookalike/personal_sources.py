@@ -31,7 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lookalike.events import SECONDS_PER_DAY, Csr, EventLog, age_decay, co_occurrence
+from lookalike.csr import Csr, co_occurrence
+from lookalike.events import SECONDS_PER_DAY, EventLog, age_decay
 from lookalike.neighbours import smallest_per_row
 from lookalike.personal import EVENT_WEIGHTS, RRF_K
 

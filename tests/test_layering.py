@@ -33,6 +33,7 @@ LAYERS = {
     "lookalike.extras": 0,
     "lookalike.ids": 0,
     "lookalike.garment_boxes": 0,
+    "lookalike.csr": 0,
     "lookalike.events": 0,
     "lookalike.purchase_simulator": 0,
     "lookalike.catalog": 1,
