@@ -43,7 +43,7 @@ from lookalike.encoders.hybrid.head import (
     partial_label_sets,
     train_head,
 )
-from lookalike.encoders.hybrid.projection import ProjectedViews, project_views
+from lookalike.encoders.hybrid.projection import head_input_views
 from lookalike.encoders.hybrid.tuning import tune_fusion_weights
 from lookalike.encoders.pooling import normalize_blocks
 from lookalike.encoders.pretrained import (
@@ -269,14 +269,16 @@ class HybridEncoder:
         encoded = encode_label_columns(labels)
         targets = {c: t for c, (t, _) in encoded.items()}
         mode = "supervised" if targets else "self-supervised"
-        head_inputs: np.ndarray | ProjectedViews = view_feats
-        if 0 < config.head_input_dim < view_feats.shape[2]:
-            head_inputs = project_views(view_feats, config.head_input_dim, config.seed)
+        head_inputs = head_input_views(view_feats, config.head_input_dim, config.seed)
         tuning = {}
         if config.tune and targets:
+            tune_inputs = head_inputs
+            if config.tune_input_dim != config.head_input_dim:
+                tune_inputs = head_input_views(view_feats, config.tune_input_dim, config.seed)
             best, tuning = tune_fusion_weights(
-                view_feats, targets, config, data.progress, n_catalog, head_inputs
+                view_feats, targets, config, data.progress, n_catalog, tune_inputs
             )
+            del tune_inputs
             config = dataclasses.replace(config, weights=best)
         partial = {c: partial_label_sets(labels[c], classes) for c, (_, classes) in encoded.items()}
         head = train_head(

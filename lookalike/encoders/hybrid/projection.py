@@ -18,8 +18,9 @@ from torch import nn
 #: Sampled view rows per projected dim: the directions come from the eigenvectors of the
 #: sample's (rows x rows) Gram matrix, whose cost grows with the cube of the rows.
 ROWS_PER_DIM = 3
-#: Rows projected at a time (bounds the float32 copy: 4,096 x 9,584 x 4 bytes = 157 MB).
-CHUNK_ROWS = 4096
+#: Items projected at a time: bounds the float32 copy of their views (1,024 items x 4 views x
+#: 9,584 dims x 4 bytes = 157 MB).
+CHUNK_ROWS = 1024
 
 
 @dataclass
@@ -85,6 +86,15 @@ def project_views(view_feats: np.ndarray, dim: int, seed: int) -> ProjectedViews
         chunk = torch.from_numpy(np.asarray(view_feats[start : start + CHUNK_ROWS], np.float32))
         out[start : start + CHUNK_ROWS] = ((chunk - m) @ c.T).numpy()
     return ProjectedViews(out, mean, components)
+
+
+def head_input_views(view_feats: np.ndarray, dim: int, seed: int) -> np.ndarray | ProjectedViews:
+    """What a head trains on: ``view_feats`` projected on ``dim`` principal directions
+    (:func:`project_views`), or ``view_feats`` themselves when ``dim`` is 0 or not below
+    their width."""
+    if 0 < dim < view_feats.shape[2]:
+        return project_views(view_feats, dim, seed)
+    return view_feats
 
 
 def fold_projection(layer: nn.Linear, projected: ProjectedViews) -> nn.Linear:

@@ -247,9 +247,11 @@ def test_head_input_dim_trains_every_head_on_projected_views_folded_over_the_raw
     real_train_head = encoder_module.train_head
     monkeypatch.setattr(encoder_module, "train_head", spy)
     monkeypatch.setattr(tuning_module, "train_head", spy)
-    config = HybridConfig(**{**FAST, "head_input_dim": 6, "tune_splits": 1})
+    both = {**FAST, "head_input_dim": 6, "tune_input_dim": 6, "tune_splits": 1}
 
-    encoder = HybridEncoder.fit(TrainingData(images, labels, tmp_path, progress=False), config)
+    encoder = HybridEncoder.fit(
+        TrainingData(images, labels, tmp_path, progress=False), HybridConfig(**both)
+    )
 
     # One tuning head and the bundle's head, both on the same projected views.
     assert len(inputs) == 2 and all(isinstance(x, ProjectedViews) for x in inputs)
@@ -260,3 +262,10 @@ def test_head_input_dim_trains_every_head_on_projected_views_folded_over_the_raw
     assert vectors.shape == (len(images), encoder.dim) and np.isfinite(vectors).all()
     encoder.save(tmp_path / "saved")
     np.testing.assert_allclose(load_encoder(tmp_path / "saved").encode(images), vectors, atol=1e-4)
+
+    # tune_input_dim alone: the tuning head projected, the bundle's head on the raw views.
+    inputs.clear()
+    tuned_only = HybridConfig(**{**FAST, "tune_input_dim": 6, "tune_splits": 1})
+    HybridEncoder.fit(TrainingData(images, labels, tmp_path, progress=False), tuned_only)
+    assert isinstance(inputs[0], ProjectedViews) and inputs[0].features.shape[2] == 6
+    assert isinstance(inputs[1], np.ndarray) and inputs[1].shape[2] == raw_dim
