@@ -4,7 +4,9 @@ The head's first layer maps ~9,600 backbone + colour dims to its hidden layer an
 a training step's cost. Trained on the views' top principal directions instead (a fixed,
 unsupervised projection, fitted once per fit), each step is 3-4x cheaper, and the trained
 layer folds back into one over the raw features (:func:`fold_projection`): the bundle, its
-files and a query's cost are the same as without it.
+files and a query's cost are the same as without it. The tuning splits' heads train on it
+by default (``tune_input_dim``); the bundle's own head on the raw views (``head_input_dim``
+0: on photos of people it read lower, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -68,8 +70,11 @@ def principal_directions(
     eigenvalues, vectors = torch.linalg.eigh(sample @ sample.T)
     keep = min(dim, size - 1)
     eigenvalues, vectors = eigenvalues.flip(0)[:keep], vectors.flip(1)[:, :keep]
-    # Directions of (near) zero variance would divide by ~0: keep the informative ones.
-    keep = int((eigenvalues > eigenvalues[0] * 1e-9).sum()) if keep else 0
+    # Directions of (near) zero variance would divide by ~0, and below ~1e-6 of the top one
+    # a float32 Gram matrix's eigenvalues are rounding: keep the informative ones (none
+    # when every sampled row is the same).
+    top = float(eigenvalues[0]) if keep else 0.0
+    keep = int((eigenvalues > top * 1e-6).sum()) if top > 0 else 0
     components = (sample.T @ vectors[:, :keep]) / eigenvalues[:keep].sqrt()
     return mean.numpy(), np.ascontiguousarray(components.T.numpy())
 
@@ -90,10 +95,12 @@ def project_views(view_feats: np.ndarray, dim: int, seed: int) -> ProjectedViews
 
 def head_input_views(view_feats: np.ndarray, dim: int, seed: int) -> np.ndarray | ProjectedViews:
     """What a head trains on: ``view_feats`` projected on ``dim`` principal directions
-    (:func:`project_views`), or ``view_feats`` themselves when ``dim`` is 0 or not below
-    their width."""
+    (:func:`project_views`), or ``view_feats`` themselves when ``dim`` is 0, not below their
+    width, or when the views vary in no direction."""
     if 0 < dim < view_feats.shape[2]:
-        return project_views(view_feats, dim, seed)
+        projected = project_views(view_feats, dim, seed)
+        if projected.features.shape[2]:
+            return projected
     return view_feats
 
 

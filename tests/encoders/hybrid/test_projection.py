@@ -12,6 +12,7 @@ from lookalike.encoders.hybrid.head import head_outputs, head_to_numpy, train_he
 from lookalike.encoders.hybrid.projection import (
     ProjectedViews,
     fold_projection,
+    head_input_views,
     principal_directions,
     project_views,
 )
@@ -93,3 +94,13 @@ def test_head_input_dim_must_not_be_negative():
     with pytest.raises(ValueError, match="head_input_dim"):
         HybridConfig(head_input_dim=-1)
     assert isinstance(project_views(planted_views(n=10)[0], 2, 0), ProjectedViews)
+
+
+def test_head_input_views_keeps_the_raw_views_when_nothing_is_to_project():
+    view_feats, _ = planted_views(n=30)
+    assert head_input_views(view_feats, 0, seed=0) is view_feats  # off
+    assert head_input_views(view_feats, 40, seed=0) is view_feats  # not narrower
+    assert isinstance(head_input_views(view_feats, 4, seed=0), ProjectedViews)
+    same = np.ones((6, 2, 40), np.float16)  # every row alike: no direction varies
+    assert len(principal_directions(same, 4, seed=0)[1]) == 0
+    assert head_input_views(same, 4, seed=0) is same
