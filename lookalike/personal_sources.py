@@ -486,10 +486,6 @@ def recommender_search(recommender) -> Search:
 
     def search(rows: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
         _, found, _ = recommender.nearest_products(recommender.embeddings[rows], k + 1, allowed)
-        out = np.full((len(rows), k), -1, np.int64)
-        for q, row in enumerate(rows):
-            others = found[q][(found[q] != row)][:k]
-            out[q, : len(others)] = others
-        return out
+        return neighbours_without_query(found, rows, k)
 
     return search
