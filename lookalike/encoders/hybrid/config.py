@@ -127,6 +127,14 @@ class HybridConfig:
             views. 1,024 since 2026-12-07: built from nothing with the demo's archives (3
             seeds, AVX2) catalog P@10 0.844 / type AND colour 0.604 / shopper 0.802 against
             0.843 / 0.605 / 0.802 with raw-view tuning, ~90 s less (docs/results.md).
+        context_transfer: synthetic rows per labelled catalog row: the row's views plus an
+            archive photo's residual from its type's catalog mean
+            (:mod:`lookalike.encoders.hybrid.context_transfer`), with the row's primary
+            label, so types no archive photo shows are also taught in archive settings
+            (0 = none). Leave-type-out (seed 1): amateur Shorts without their archive
+            photos 0.14 -> 0.23 (1 a row) -> 0.35 (3), Dress 0.18 -> 0.24 -> 0.15; street
+            crops of a held-out type stay at 0. With every archive kept, shopper-photos
+            0.792 vs 0.801, the rest mixed within 0.01 (docs/results.md): off by default.
     """
 
     input_size: int = 320
@@ -163,6 +171,7 @@ class HybridConfig:
     head_precision: str = "bf16"
     head_input_dim: int = 0
     tune_input_dim: int = 1024
+    context_transfer: float = 0.0
 
     def __post_init__(self) -> None:
         check_resize(self.resize)
@@ -176,6 +185,8 @@ class HybridConfig:
                 raise ValueError(
                     f"{name} must be >= 0 (0: the raw views), got {getattr(self, name)}"
                 )
+        if self.context_transfer < 0:
+            raise ValueError(f"context_transfer must be >= 0, got {self.context_transfer}")
         if self.tune_epochs < 0:
             raise ValueError(f"tune_epochs must be >= 0 (0: epochs), got {self.tune_epochs}")
         self.leave_out_archive_labels = tuple(self.leave_out_archive_labels)

@@ -33,6 +33,7 @@ from lookalike.encoders.hybrid.config import (
     PCA_MIN_ITEMS_PER_DIM,
     HybridConfig,
 )
+from lookalike.encoders.hybrid.context_transfer import add_transferred_rows
 from lookalike.encoders.hybrid.fused import COLOUR, PIXELS, fused_query_model
 from lookalike.encoders.hybrid.fusion import fuse, fusion_parts, split_parts
 from lookalike.encoders.hybrid.head import (
@@ -253,6 +254,14 @@ class HybridEncoder:
             labels = {
                 column: list(values) + archive_labels[column] for column, values in labels.items()
             }
+        view_feats, labels = add_transferred_rows(
+            view_feats,
+            labels,
+            n_catalog,
+            config.primary_label,
+            config.context_transfer,
+            config.seed,
+        )
         if data.context_images is not None and len(data.context_images):
             # Catalog products in a shopper's context: more rows with their products' labels,
             # never left out (they are catalog shots, whatever the type).
