@@ -29,6 +29,7 @@ from common import DEFAULT_CATALOG, machine_info, write_json  # noqa: E402
 
 import lookalike  # noqa: E402
 from lookalike.bundle import read_bundle  # noqa: E402
+from lookalike.cli.common import parse_options  # noqa: E402
 from lookalike.labelled import TYPE_MAP_FILE, read_type_map  # noqa: E402
 from lookalike.pipeline import BuildConfig, build_bundle  # noqa: E402
 from lookalike.report import evaluate_queries_folder  # noqa: E402
@@ -71,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--types", nargs="+", default=["Dresses", "Skirts"])
     parser.add_argument("--work", type=Path, default=Path("bundles/leave-type-out"))
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="an encoder option of the builds without the type (e.g. context_transfer=1)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="JSON file (default bench/results/leave_type_out.json)"
     )
     args = parser.parse_args(argv)
@@ -86,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     for held_out in args.types:
         started = time.perf_counter()
         with_type = type_scores(base, held_out)
-        leave_out = {**options, "leave_out_archive_labels": [held_out], "tune": False}
+        leave_out = {
+            **options,
+            **parse_options(args.set),
+            "leave_out_archive_labels": [held_out],
+            "tune": False,
+        }
         if tuned:
             leave_out["weights"] = tuned
         out = args.work / f"lto-{held_out.replace(' ', '_')}"
@@ -102,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{without['mean']} without ({without['queries']} dev queries)",
             flush=True,
         )
-    payload = {"base": str(args.base), "rows": rows, "machine": machine_info()}
+    payload = {"base": str(args.base), "options": args.set, "rows": rows, "machine": machine_info()}
     write_json(payload, "leave_type_out", args.out)
     return 0
 
