@@ -70,6 +70,14 @@ def test_plain_folder_without_csv_uses_file_stems_as_ids(tmp_path):
     assert catalog.metadata_columns() == []
 
 
+def test_phone_formats_heic_and_avif_are_catalog_images(tmp_path):
+    touch_image(tmp_path / "IMG_0001.HEIC")
+    touch_image(tmp_path / "IMG_0002.heif")
+    touch_image(tmp_path / "pixel.avif")
+
+    assert ids(read_catalog(tmp_path)) == ["IMG_0001", "IMG_0002", "pixel"]
+
+
 def test_ids_pass_the_one_id_check_and_are_stored_in_nfc(tmp_path):
     touch_image(tmp_path / "ok.jpg")
     touch_image(tmp_path / "caf\u0065\u0301.jpg")  # NFD, as macOS names files

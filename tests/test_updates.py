@@ -132,6 +132,14 @@ def test_add_skips_taken_invalid_and_unreadable_inputs(bundle_copy, new_photos, 
     assert {r.id for r in found.results} == {"101", "ok-1"}
 
 
+def test_uploaded_heic_is_stored_under_its_format(bundle_copy):
+    heic = Path(__file__).resolve().parent / "data" / "heic" / "blocks.heic"
+    add_new_items(bundle_copy, [NewItem("up-heic", heic.read_bytes())], store_images=True)
+    rec = lookalike.load(bundle_copy)
+    stored = Path(rec.items.paths[rec.row("up-heic")])
+    assert stored.suffix == ".heic" and stored.read_bytes() == heic.read_bytes()
+
+
 def test_nothing_to_add_publishes_nothing(bundle_copy, tiny_catalog):
     report = add_items(bundle_copy, [tiny_catalog / "Apparel" / "101.jpg"])
     assert report.version is None and report.skipped[0].code == "id_exists"

@@ -5,8 +5,8 @@ photo, :attr:`Item.path`). These layouts are understood:
 
 * the Kaggle "E-commerce Product Images" layout: a folder with ``fashion.csv`` (columns
   ``ProductId`` and ``Image``) and images anywhere below it, named ``<ProductId>.jpg``;
-* any folder tree of images (jpg, jpeg, png, webp), optionally with a CSV that maps an image
-  file name (or stem, or id) to metadata columns;
+* any folder tree of images (jpg, jpeg, png, webp, heic, avif, gif, bmp), optionally with a
+  CSV that maps an image file name (or stem, or id) to metadata columns;
 * a manifest: a CSV or Parquet file with one row per item, an image column holding a path
   (relative to the manifest's folder, or absolute) or a URI (``s3://``, ``gs://``,
   ``hdfs://``, ``file://``: anything pyarrow's filesystems open), an optional id column and

@@ -24,7 +24,9 @@ from lookalike.catalog.metadata import (
 )
 
 #: File endings read as images, everywhere (catalog folders, uploads, `lookalike add`).
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".heic", ".heif", ".avif"}
+)
 #: The project's reference catalog: ``../shared/fashion-images`` beside the checkout.
 REFERENCE_CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "fashion-images"
 KAGGLE_CSV = "fashion.csv"

@@ -6,7 +6,7 @@ contain truncated JPEGs, HTML error pages saved as ``.png``, CMYK and 16-bit fil
 occasional decompression bomb; each becomes an :class:`ImageDecodeError` with a clear message
 instead of a crash or, worse, a silently gray image.
 
-Only Pillow and numpy are used.
+Only Pillow, numpy and (for HEIC photos) pi-heif are used.
 
 Modules: :mod:`~lookalike.imaging.decode` (safe decoding, :func:`open_rgb`),
 :mod:`~lookalike.imaging.preprocess` (:func:`letterbox`, :func:`load_image`),
@@ -21,7 +21,7 @@ from __future__ import annotations
 from lookalike.catalog import IMAGE_EXTENSIONS
 from lookalike.imaging.batches import BatchResult, iter_image_batches, load_images
 from lookalike.imaging.cache import cached_images
-from lookalike.imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, open_rgb
+from lookalike.imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, enable_heif, open_rgb
 from lookalike.imaging.decode import ImageSource as ImageSource  # importable, not in __all__
 from lookalike.imaging.hashes import average_hash, hamming, image_content_hash
 from lookalike.imaging.preprocess import (
@@ -52,6 +52,7 @@ __all__ = [
     "check_crop",
     "check_resize",
     "crop_image",
+    "enable_heif",
     "hamming",
     "image_content_hash",
     "iter_image_batches",

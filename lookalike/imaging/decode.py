@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageDecodeError", "ImageSource", "open_rgb"]
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageDecodeError", "ImageSource", "enable_heif", "open_rgb"]
 
 #: Decoded-size limit (width * height) above which images are refused unread. 40 MP is a
 #: 7300x5500 photo; anything larger in an apparel catalog is almost surely hostile or broken,
@@ -52,6 +52,33 @@ _ORIENTATION_FIX = {
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
+# ISO base media "ftyp" brands of HEIF still images (HEIC is an iPhone camera's default).
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_heif_state: dict[str, bool] = {}
+
+
+def enable_heif() -> bool:
+    """Let Pillow open HEIF/HEIC photos through ``pi-heif`` (libheif's decoder), once.
+
+    Pillow reads AVIF itself but not HEIC, the format iPhones save by default; pi-heif adds
+    it. Called before every decode rather than at import, so importing lookalike registers
+    nothing. libheif applies the file's rotation and clears the EXIF orientation, so the
+    photo is not turned twice.
+
+    Returns:
+        True when HEIF/HEIC can be decoded (False when pi-heif is not installed).
+    """
+    if "ok" not in _heif_state:
+        try:
+            import pi_heif
+        except ImportError:
+            _heif_state["ok"] = False
+        else:
+            pi_heif.register_heif_opener()
+            _heif_state["ok"] = True
+    return _heif_state["ok"]
 
 
 class ImageDecodeError(ValueError):
@@ -110,6 +137,13 @@ def _sniff_reason(fp: BinaryIO) -> str:
         return "not a recognised image format"
     if not head:
         return "file is empty (0 bytes)"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        if enable_heif():
+            return "corrupt or truncated HEIC/HEIF data (libheif cannot read it)"
+        return (
+            "HEIC/HEIF photo and pi-heif, which decodes it, is not installed "
+            "(pip install pi-heif), or export the photo as JPEG"
+        )
     text = head.lstrip().lower()
     if text.startswith(b"<") and b"<svg" in text:
         return "SVG vector images are not supported; convert it to PNG or JPEG"
@@ -275,6 +309,7 @@ def _check_decoded(name: str, img: Image.Image, declared: tuple[int, int], max_p
 
 def _decode(fp: BinaryIO, name: str, draft_size: int | None, max_pixels: int) -> Image.Image:
     _check_embedded(name, fp, max_pixels)
+    enable_heif()
     try:
         img = Image.open(fp)
     except UnidentifiedImageError as e:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from lookalike.imaging.decode import embedded_frame_sizes
+from lookalike.imaging.decode import embedded_frame_sizes, enable_heif
 from lookalike.server.errors import ApiError
 
 #: The default memory budget of all decodes in flight, in bytes.
@@ -163,6 +163,7 @@ def decode_cost(source: bytes | str | Path) -> int:
                 pixels = max((w * h for w, h in sizes), default=0)
                 factor = WORST_BYTES_PER_PIXEL
             else:
+                enable_heif()
                 with Image.open(fp) as image:
                     pixels = image.size[0] * image.size[1]
                     factor = bytes_per_pixel(image)

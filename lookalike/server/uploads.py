@@ -239,8 +239,8 @@ def check_image_part(upload: UploadFile, max_bytes: int, default_name: str) -> t
         raise ApiError(
             415,
             "unsupported_media_type",
-            f"{filename!r} is {part_type}, not an image; upload a JPEG, PNG, WebP, GIF "
-            "or BMP photo",
+            f"{filename!r} is {part_type}, not an image; upload a JPEG, PNG, WebP, HEIC, "
+            "AVIF, GIF or BMP photo",
         )
     return filename, part_type
 

@@ -23,13 +23,21 @@ from lookalike.catalog import (
 from lookalike.encoders import encoder_resize
 from lookalike.encoders.base import encode_in_batches
 from lookalike.files import atomic_write_bytes
-from lookalike.imaging import image_content_hash, load_images
+from lookalike.imaging import enable_heif, image_content_hash, load_images
 from lookalike.updates.report import NewItem, Skipped
 from lookalike.updates.versions import stage
 
 # Pillow format name -> file extension for stored uploads (the image endpoint serves files
 # with a type guessed from the extension).
-FORMAT_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+FORMAT_EXTENSIONS = {
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "GIF": ".gif",
+    "BMP": ".bmp",
+    "HEIF": ".heic",
+    "AVIF": ".avif",
+}
 
 
 def encode_new(
@@ -118,6 +126,7 @@ def store_image(bundle_dir: Path, source: Path | bytes, digest: str) -> str:
     """Keep an added image in ``BUNDLE/images/<sha256><ext>`` (written once, atomically)."""
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
     try:
+        enable_heif()
         with Image.open(io.BytesIO(data)) as image:
             suffix = FORMAT_EXTENSIONS.get(image.format or "", ".img")
     except Exception:  # noqa: BLE001 - it decoded a moment ago; the name is cosmetic

@@ -40,7 +40,17 @@ from tests.imaging.conftest import (
 
 def test_constants_and_error_type():
     assert DEFAULT_MAX_PIXELS == 40_000_000
-    assert {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"} == IMAGE_EXTENSIONS
+    assert {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".webp",
+        ".gif",
+        ".bmp",
+        ".heic",
+        ".heif",
+        ".avif",
+    } == IMAGE_EXTENSIONS
     assert issubclass(ImageDecodeError, ValueError)
     assert str(ImageDecodeError("plain message")) == "plain message"
 
@@ -413,3 +423,64 @@ def test_a_frame_decoded_bigger_than_declared_is_refused_with_a_true_message(mon
         open_rgb(_png_bytes(100, 80), max_pixels=5000)
     message = str(info.value)
     assert "decoded to 100x80 = 8,000 pixels" in message and "before decoding" not in message
+
+
+# --- HEIC (pi-heif) and AVIF (Pillow) ------------------------------------------------------
+
+HEIC_DIR = Path(__file__).resolve().parents[1] / "data" / "heic"
+# tests/data/heic/make_heic.py's blocks; HEVC at quality 90 moves flat colours by a few levels.
+HEIC_RED, HEIC_GREEN, HEIC_BLUE = (220, 30, 30), (30, 200, 30), (30, 30, 220)
+HEIC_TOL = 12
+
+
+def test_heic_photo_decodes_to_its_colours_from_a_path_and_from_bytes():
+    path = HEIC_DIR / "blocks.heic"
+    for source in (path, path.read_bytes()):
+        img = open_rgb(source)
+        assert img.mode == "RGB" and img.size == (64, 48)
+        assert_close(pixel(img, (5, 2)), HEIC_GREEN, HEIC_TOL)
+        assert_close(pixel(img, (5, 40)), HEIC_RED, HEIC_TOL)
+        assert_close(pixel(img, (60, 40)), HEIC_BLUE, HEIC_TOL)
+
+
+def test_rotated_heic_is_upright_and_turned_once():
+    img = open_rgb(HEIC_DIR / "blocks-rotated.heic")
+    # Turned 90 degrees clockwise: red on top, blue below, the green band on the right.
+    assert img.size == (48, 64)
+    assert_close(pixel(img, (5, 5)), HEIC_RED, HEIC_TOL)
+    assert_close(pixel(img, (5, 60)), HEIC_BLUE, HEIC_TOL)
+    assert_close(pixel(img, (45, 30)), HEIC_GREEN, HEIC_TOL)
+
+
+def test_heic_without_pi_heif_names_the_missing_decoder(tmp_path):
+    """A fresh interpreter where ``import pi_heif`` fails: the message says what to install."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pi_heif'] = None\n"
+        "from lookalike.imaging import ImageDecodeError, enable_heif, open_rgb\n"
+        "assert enable_heif() is False\n"
+        "try:\n"
+        f"    open_rgb({str(HEIC_DIR / 'blocks.heic')!r})\n"
+        "except ImageDecodeError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "blocks.heic" in out and "HEIC" in out and "pip install pi-heif" in out
+
+
+def test_truncated_heic_is_called_corrupt_not_missing_a_decoder():
+    data = (HEIC_DIR / "blocks.heic").read_bytes()
+    with pytest.raises(ImageDecodeError, match="corrupt or truncated HEIC"):
+        open_rgb(data[:40])
+
+
+def test_avif_photo_decodes(tmp_path):
+    path = tmp_path / "photo.avif"
+    Image.fromarray(np.full((24, 32, 3), RED, np.uint8)).save(path, quality=95)
+    img = open_rgb(path)
+    assert img.size == (32, 24)
+    assert_close(pixel(img, (16, 12)), RED, HEIC_TOL)

@@ -33,6 +33,25 @@ def test_recommend_photo(client, red_circle):
     assert body["took_ms"] >= 0
 
 
+def test_recommend_heic_photo_answers_as_its_pixels_do(client):
+    """An iPhone's HEIC photo (image/heic, which Chrome sends undecoded) is decoded by the
+    server: the same answer as its decoded pixels uploaded as a PNG."""
+    import io
+    from pathlib import Path
+
+    from lookalike.imaging import open_rgb
+
+    heic = (Path(__file__).resolve().parents[2] / "data" / "heic" / "blocks.heic").read_bytes()
+    png = io.BytesIO()
+    open_rgb(heic).save(png, "PNG")
+    as_heic = upload(client, heic, name="IMG_0001.HEIC", ctype="image/heic", query="?k=5")
+    as_png = upload(client, png.getvalue(), name="same.png", ctype="image/png", query="?k=5")
+    assert as_heic.status_code == 200, as_heic.text
+    assert as_heic.json()["query"]["filename"] == "IMG_0001.HEIC"
+    ids = [[r["id"] for r in response.json()["results"]] for response in (as_heic, as_png)]
+    assert ids[0] == ids[1] and len(ids[0]) == 5
+
+
 def test_recommend_default_k(client, red_circle):
     assert len(upload(client, red_circle).json()["results"]) == 10
 
