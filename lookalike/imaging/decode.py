@@ -188,15 +188,20 @@ def _orientation(img: Image.Image) -> int:
         return 1
 
 
-def _check_size(name: str, size: tuple[int, int], max_pixels: int) -> None:
+def _check_size(
+    name: str, size: tuple[int, int], max_pixels: int, full_size: tuple[int, int] | None = None
+) -> None:
     width, height = size
     pixels = width * height
     limit = _pixel_limit(max_pixels)
     if pixels > limit:
+        scaled = ""
+        if full_size is not None and full_size != size:
+            scaled = f" even at reduced scale (declared {full_size[0]}x{full_size[1]})"
         raise _fail(
             name,
-            f"image is {width}x{height} = {pixels:,} pixels, over the {limit:,}-pixel limit "
-            "(refused before decoding as a possible decompression bomb)",
+            f"image is {width}x{height} = {pixels:,} pixels{scaled}, over the {limit:,}-pixel "
+            "limit (refused before decoding as a possible decompression bomb)",
         )
     if width <= 0 or height <= 0:
         raise _fail(name, f"image has an empty size {width}x{height}")
@@ -315,14 +320,17 @@ def _decode(fp: BinaryIO, name: str, draft_size: int | None, max_pixels: int) ->
     except UnidentifiedImageError as e:
         raise _fail(name, _sniff_reason(fp)) from e
     with img:
-        # Check the header-declared size before any pixel data is decoded so memory stays bounded.
-        _check_size(name, img.size, max_pixels)
-        declared = img.size
+        full_size = img.size
         fmt = img.format or "image"
         if draft_size is not None:
             # JPEG only (a no-op elsewhere): DCT-domain downscaling by 1/2, 1/4 or 1/8, keeping
             # both sides >= draft_size, is several times faster than a full decode.
             img.draft("RGB", (draft_size, draft_size))
+        # Check the size that will be decoded before any pixel data is, so memory stays
+        # bounded: the header's, or a drafted JPEG's reduced one (a 50 or 108 MP phone photo
+        # drafts to 1/8 of each side, under the limit; Pillow itself refuses over 2x its own).
+        _check_size(name, img.size, max_pixels, full_size)
+        declared = img.size
         try:
             # load() raises on truncated data as long as ImageFile.LOAD_TRUNCATED_IMAGES is off;
             # it is deliberately never switched on here (that yields gray-filled images).
@@ -365,7 +373,8 @@ def open_rgb(
             width and height both stay >= draft_size. Other formats decode at full size.
         max_pixels: Images whose declared width*height exceeds this (or Pillow's
             ``Image.MAX_IMAGE_PIXELS``, whichever is smaller) are refused before any pixel data
-            is decoded.
+            is decoded; a drafted JPEG is measured at its reduced scale (it never decodes at
+            full size), up to twice Pillow's limit, which Pillow refuses itself.
 
     Returns:
         A new, fully loaded image in mode "RGB", independent of the source.

@@ -299,6 +299,20 @@ def test_max_pixels_checked_before_decoding(tmp_path):
         load_image(path, 64)
 
 
+def test_a_drafted_jpeg_is_measured_at_the_scale_it_decodes_at(tmp_path):
+    """A 42 MP phone JPEG (over the 40 MP limit) is read when drafted to 1/8 of each side,
+    refused at full size, and refused drafted when even its reduced size is over a limit."""
+    path = tmp_path / "hi-res.jpg"
+    Image.new("RGB", (7200, 5800), GREEN).save(path, quality=50)
+    drafted = open_rgb(path, draft_size=320)
+    assert drafted.size == (900, 725)
+    assert_close(pixel(drafted, (450, 360)), GREEN, 4)
+    with pytest.raises(ImageDecodeError, match="over the 40,000,000-pixel limit"):
+        open_rgb(path)
+    with pytest.raises(ImageDecodeError, match=r"even at reduced scale \(declared 7200x5800\)"):
+        open_rgb(path, draft_size=320, max_pixels=500_000)
+
+
 def test_max_pixels_parameter(tmp_path):
     path = save(solid(RED, size=(100, 100)), tmp_path / "a.png")
     with pytest.raises(ImageDecodeError, match="100x100"):
