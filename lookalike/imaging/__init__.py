@@ -8,7 +8,8 @@ instead of a crash or, worse, a silently gray image.
 
 Only Pillow, numpy and (for HEIC photos) pi-heif are used.
 
-Modules: :mod:`~lookalike.imaging.decode` (safe decoding, :func:`open_rgb`),
+Modules: :mod:`~lookalike.imaging.decode` (safe decoding, :func:`open_rgb`; colour profiles to
+sRGB in :mod:`~lookalike.imaging.profiles`),
 :mod:`~lookalike.imaging.preprocess` (:func:`letterbox`, :func:`load_image`),
 :mod:`~lookalike.imaging.batches` (threaded :func:`load_images` and
 :func:`iter_image_batches`), :mod:`~lookalike.imaging.cache` (:func:`cached_images`) and

@@ -26,6 +26,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from lookalike.imaging.profiles import to_srgb
+
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageDecodeError", "ImageSource", "enable_heif", "open_rgb"]
 
 #: Decoded-size limit (width * height) above which images are refused unread. 40 MP is a
@@ -343,7 +345,7 @@ def _decode(fp: BinaryIO, name: str, draft_size: int | None, max_pixels: int) ->
         _check_decoded(name, img, declared, max_pixels)
         orientation = _orientation(img)
         try:
-            rgb = _to_rgb(img)
+            rgb = _to_rgb(to_srgb(img))
         except Exception as e:
             raise _fail(name, f"unsupported colour mode {img.mode!r} ({e})") from e
         if rgb is img:
@@ -362,9 +364,11 @@ def open_rgb(
 ) -> Image.Image:
     """Decode an image to an upright RGB PIL image.
 
-    EXIF orientation is applied; transparency (RGBA, LA, PA, palette or colour-key) is
-    composited onto white; grayscale, palette, CMYK and 16-bit images are converted (16-bit
-    values scaled, not clipped, to 8 bits); animated images give their first frame.
+    EXIF orientation is applied; an embedded colour profile other than sRGB (a phone's
+    Display P3, a CMYK press profile) is converted to sRGB (:mod:`.profiles`); transparency
+    (RGBA, LA, PA, palette or colour-key) is composited onto white; grayscale, palette, CMYK
+    and 16-bit images are converted (16-bit values scaled, not clipped, to 8 bits); animated
+    images give their first frame.
 
     Args:
         source: File path, the encoded bytes, or a seekable binary stream (read from its start,
