@@ -8,6 +8,7 @@ Endpoints (all errors are ``{"error": CODE, "detail": TEXT}``, see ``errors.py``
 
     POST /api/recommend                 multipart field "image"; ?k=10&<filters>
     POST /api/recommend/profile         liked / disliked ids and photos (routes/profile.py)
+    POST /api/preview                   multipart "image" -> a JPEG the page can show (HEIC)
     GET  /api/items                     ?offset=0&limit=24&random=SEED&<filters>
     GET  /api/items/{id}                one item
     GET  /api/items/{id}/similar        ?k=10&<filters>; never the item itself
@@ -51,7 +52,16 @@ from lookalike.server.deps import API_KEY_ENV, check_api_key, configured_api_key
 from lookalike.server.errors import install_error_handlers
 from lookalike.server.memory import DECODE_BUDGET_BYTES, DecodeBudget
 from lookalike.server.middleware import NoSniff, RefuseEncodedBodies
-from lookalike.server.routes import admin, events, items, pages, photos, profile, recommend
+from lookalike.server.routes import (
+    admin,
+    events,
+    items,
+    pages,
+    photos,
+    preview,
+    profile,
+    recommend,
+)
 from lookalike.server.routes.admin import (
     MAX_COLUMN_LENGTH,
     MAX_METADATA_FIELDS,
@@ -198,7 +208,7 @@ def create_app(
     app.add_middleware(RefuseEncodedBodies)
     app.add_middleware(NoSniff)
     # The order of the routes in the OpenAPI document (and of matching).
-    for area in (recommend, profile, items, admin, photos, events, pages):
+    for area in (recommend, preview, profile, items, admin, photos, events, pages):
         app.include_router(area.router)
     app.mount("/static", pages.static_files(), name="static")
     log.info(

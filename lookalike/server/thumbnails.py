@@ -107,6 +107,32 @@ class ThumbnailCache:
         return buffer.getvalue()
 
 
+#: Longest side of :func:`photo_preview_jpeg` (as the page's own shrink, ``UPLOAD_SIDE``).
+PREVIEW_SIDE = 1600
+PREVIEW_QUALITY = 88
+
+
+def photo_preview_jpeg(
+    data: bytes, side: int = PREVIEW_SIDE, quality: int = PREVIEW_QUALITY
+) -> bytes:
+    """A JPEG of an uploaded photo, upright, in sRGB, at most ``side`` px a side, for a page
+    whose browser cannot show the photo itself (an iPhone's HEIC in Chrome).
+
+    Args:
+        data: the photo's bytes (any format :func:`lookalike.imaging.open_rgb` decodes).
+        side: longest side of the JPEG, >= 1 (smaller photos keep their size).
+        quality: JPEG quality, 1-95.
+
+    Raises:
+        ImageDecodeError: the photo cannot be decoded.
+    """
+    image = open_rgb(data, draft_size=side)
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def _write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
 

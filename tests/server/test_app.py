@@ -99,6 +99,7 @@ def test_routes_keep_their_order(client):
     assert list(client.get("/openapi.json").json()["paths"]) == [
         "/api/recommend",
         "/api/items/{item_id}/similar",
+        "/api/preview",
         "/api/recommend/profile",
         "/api/items",
         "/api/items/{item_id}",

@@ -109,6 +109,21 @@ def test_upload_click_and_filter(page, server, tiny_catalog):
     assert page.eval_on_selector_all("#active-filters li", "els => els.length") == 0
 
 
+def test_heic_upload_is_previewed_answered_and_shared_as_a_jpeg(page):
+    """Chromium cannot decode an iPhone's HEIC: the server's JPEG (POST /api/preview) is
+    shown upright, answered, and carried in the address like any photo."""
+    heic = ROOT / "tests" / "data" / "heic" / "blocks-rotated.heic"
+    page.set_input_files("#file-input", str(heic))
+    wait_for_results(page, "10 lookalikes")
+    size = page.eval_on_selector(
+        "#query-preview img", "img => [img.naturalWidth, img.naturalHeight]"
+    )
+    assert size == [48, 64]  # the file's rotation applied
+    assert "blocks-rotated.heic" in page.text_content("#query-preview")
+    assert "photo=" in page.evaluate("location.hash")
+    assert "photo=local-" not in page.evaluate("location.hash")  # a real JPEG copy
+
+
 def test_text_upload_shows_server_message(page):
     page.set_input_files(
         "#file-input",

@@ -17,6 +17,20 @@ async function decodePhoto(file) {
   }
 }
 
+/** The photo as a JPEG from the server, for formats this browser cannot decode (an iPhone's
+ * HEIC in Chrome); null when the server cannot read it either, or cannot be reached. */
+async function serverPreview(file) {
+  if (state.maxUploadBytes && file.size > state.maxUploadBytes) return null;
+  const form = new FormData();
+  form.append("image", file, file.name || "photo");
+  try {
+    const response = await fetch("api/preview", { method: "POST", body: form });
+    return response.ok ? await response.blob() : null;
+  } catch (_) {
+    return null;
+  }
+}
+
 function drawScaled(bitmap, side) {
   const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
   const canvas = document.createElement("canvas");
@@ -79,11 +93,20 @@ async function useFile(file) {
   const name = file.name || "";
   const subject = name ? `“${name}”` : "This photo";
   setStatus("Preparing your photo…", true);
-  const bitmap = await decodePhoto(file);
-  let blob = file;
+  let bitmap = await decodePhoto(file);
+  let source = file;
+  if (!bitmap) {
+    // Not a format this browser reads: the server turns it into a JPEG the page can show.
+    const jpeg = await serverPreview(file);
+    if (jpeg) {
+      source = jpeg;
+      bitmap = await decodePhoto(jpeg);
+    }
+  }
+  let blob = source;
   let key;
   if (bitmap) {
-    blob = await shrinkForUpload(file, bitmap);
+    blob = await shrinkForUpload(source, bitmap);
     key = shareCopy(bitmap);
     bitmap.close();
   } else {
