@@ -261,6 +261,20 @@ def test_declared_vs_real_sizes_per_container(hostile, kind, width, height):
         assert "limit" in body["detail"] or "large" in body["detail"], body
 
 
+def test_preview_refuses_bombs_as_recommend_does(hostile):
+    """POST /api/preview decodes uploads too: the same checks, before decoding."""
+    client, _ = hostile
+    bomb = ico(declared_png(13000, 13000))
+    response = client.post("/api/preview", files={"image": ("x.ico", bomb, "image/x-icon")})
+    refused(hostile, response, 422, "13000x13000", "refused before decoding")
+    for kind in sorted(HEADER_BOMBS):
+        data = HEADER_BOMBS[kind](20000, 20000)
+        response = client.post("/api/preview", files={"image": (f"x.{kind}", data, "image/png")})
+        body = refused(hostile, response, 422)
+        assert body["error"] == "invalid_image"
+        assert "limit" in body["detail"] or "large" in body["detail"], (kind, body)
+
+
 # --- 4. garbage: failed adds leave nothing -------------------------------------------------
 def test_failed_adds_leave_no_files(hostile, photo):
     client, bundle = hostile
