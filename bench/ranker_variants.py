@@ -13,6 +13,9 @@ blend are scored alongside, and the customers of all markets of a seed are poole
     # only some variants (the sources and the fixed blend are always scored):
     ... --only "listwise, new features" "trees (default)" "trees, lambdarank"
 
+With both "listwise, new features" and "trees (default)" fitted, their sum of per-shopper
+z-scores is scored too ("listwise + trees (per-shopper z-scores)").
+
 Also printed per seed, to see why a blend falls below its best input: how many bought
 candidates the pool holds, and each variant's and source's MAP@12 on its own training
 examples (a model that ranks its training shoppers worse than one of its input columns does
@@ -100,6 +103,19 @@ TREE_VARIANTS = {
 }
 
 
+#: name -> the two variants whose per-shopper standardised scores are summed (computed when
+#: both are fitted).
+ENSEMBLES = {
+    "listwise + trees (per-shopper z-scores)": ("listwise, new features", "trees (default)")
+}
+
+
+def _standardised(scores: np.ndarray) -> np.ndarray:
+    """One shopper's candidate scores as z-scores (a constant list becomes zeros)."""
+    spread = scores.std()
+    return (scores - scores.mean()) / (spread if spread > 0 else 1.0)
+
+
 def _base(x: np.ndarray) -> np.ndarray:
     """``x`` without the new features (constant columns weigh nothing after standardising)."""
     out = x.copy()
@@ -159,6 +175,7 @@ def run_market(seed: int, catalog: tuple, customers: int, only: list[str] | None
         "bought and in the pool": in_pool,
         "in-sample map": {},
     }
+    scored: dict[str, list[np.ndarray]] = {}
     for j, name in enumerate(SOURCE_NAMES):
         rr = examples.x[:, j]
         diagnostics["in-sample map"][name] = _in_sample_map(rr, examples.y, examples.groups)
@@ -177,7 +194,10 @@ def run_market(seed: int, catalog: tuple, customers: int, only: list[str] | None
         diagnostics["in-sample map"][name] = _in_sample_map(
             ranker.score(train_x), examples.y, examples.groups
         )
-        picks[name] = [_ranked(rows, ranker.score(x if new else _base(x))) for rows, x in evaluated]
+        scored[name] = [ranker.score(x if new else _base(x)) for _, x in evaluated]
+        picks[name] = [
+            _ranked(rows, sc) for (rows, _), sc in zip(evaluated, scored[name], strict=True)
+        ]
         if name in ("pointwise", "pairwise, all", "listwise, calibrated, new features"):
             diagnostics[f"weights {name}"] = dict(
                 zip(FEATURES, np.round(ranker.weights, 3).tolist(), strict=True)
@@ -190,7 +210,16 @@ def run_market(seed: int, catalog: tuple, customers: int, only: list[str] | None
         diagnostics["in-sample map"][name] = _in_sample_map(
             trees.score(examples.x), examples.y, examples.groups
         )
-        picks[name] = [_ranked(rows, trees.score(x)) for rows, x in evaluated]
+        scored[name] = [trees.score(x) for _, x in evaluated]
+        picks[name] = [
+            _ranked(rows, sc) for (rows, _), sc in zip(evaluated, scored[name], strict=True)
+        ]
+    for name, (first, second) in ENSEMBLES.items():
+        if first in scored and second in scored:
+            picks[name] = [
+                _ranked(rows, _standardised(a) + _standardised(b))
+                for (rows, _), a, b in zip(evaluated, scored[first], scored[second], strict=True)
+            ]
     facts = simulator_facts(purchases, len(catalog[2]), cutoff, WINDOW_DAYS)
     return {
         "seed": seed,
