@@ -63,6 +63,12 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def invalid_image(message: str, filename: str) -> ApiError:
+    """422 ``invalid_image`` for an uploaded file the decoder refused: the decoder names
+    in-memory sources ``<bytes>``, the answer names the user's file instead."""
+    return ApiError(422, "invalid_image", message.replace("<bytes>", repr(filename), 1))
+
+
 def error_response(
     status: int, error: str, detail: Any, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from lookalike.imaging import ImageDecodeError
 from lookalike.server.deps import Budget, CurrentCatalog, UploadLimit
-from lookalike.server.errors import ApiError
+from lookalike.server.errors import invalid_image
 from lookalike.server.memory import decode_cost
 from lookalike.server.schemas import (
     BINARY,
@@ -45,7 +45,5 @@ async def preview(
             budget.bound(decode_cost(upload.data), photo_preview_jpeg), upload.data
         )
     except ImageDecodeError as exc:
-        # The decoder names in-memory sources "<bytes>"; name the user's file instead.
-        detail = str(exc).replace("<bytes>", repr(upload.filename), 1)
-        raise ApiError(422, "invalid_image", detail) from None
+        raise invalid_image(str(exc), upload.filename) from None
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -45,7 +45,7 @@ from lookalike.personal import Profile, recommend_profile
 from lookalike.personal_sources import Candidates
 from lookalike.recommend import FilterError, Recommender, UnknownItemError
 from lookalike.server.deps import Budget, CurrentCatalog, Interactions, UploadLimit
-from lookalike.server.errors import ApiError, error_response, shown_id
+from lookalike.server.errors import ApiError, error_response, invalid_image, shown_id
 from lookalike.server.jsonbody import JsonBodyError, parse_json
 from lookalike.server.memory import DecodeBudget, decode_cost
 from lookalike.server.personal_log import PersonalModel, like_reasons, profile_answer
@@ -412,5 +412,5 @@ async def encode_photos(
     if errors:
         index, message = errors[0]
         name = photos[index].filename
-        raise ApiError(422, "invalid_image", message.replace("<bytes>", repr(name), 1))
+        raise invalid_image(message, name)
     return vectors

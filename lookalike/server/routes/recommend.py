@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 
 from lookalike.imaging import CropError, parse_crop
 from lookalike.server.deps import Budget, CurrentCatalog, UploadLimit
-from lookalike.server.errors import ApiError
+from lookalike.server.errors import ApiError, invalid_image
 from lookalike.server.memory import decode_cost
 from lookalike.server.schemas import (
     API_MAX_K,
@@ -95,9 +95,7 @@ async def recommend(
         crop=box,
     )
     if result.error:
-        # The decoder names in-memory sources "<bytes>"; name the user's file instead.
-        detail = result.error.replace("<bytes>", repr(upload.filename), 1)
-        raise ApiError(422, "invalid_image", detail)
+        raise invalid_image(result.error, upload.filename)
     return {
         "query": {
             "type": "image",
@@ -154,8 +152,7 @@ async def _look(request, cat, budget, upload, k, filters, allow_duplicates, star
         collapse_duplicates=not allow_duplicates,
     )
     if look.error:
-        detail = look.error.replace("<bytes>", repr(upload.filename), 1)
-        raise ApiError(422, "invalid_image", detail)
+        raise invalid_image(look.error, upload.filename)
     main = look.garments[look.main]
     garments = [
         {
