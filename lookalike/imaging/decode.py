@@ -17,6 +17,7 @@ says which check refused the image, so "refused before decoding" is only said wh
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import struct
@@ -58,9 +59,9 @@ _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 # ISO base media "ftyp" brands of HEIF still images (HEIC is an iPhone camera's default).
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
-_heif_state: dict[str, bool] = {}
 
 
+@functools.cache
 def enable_heif() -> bool:
     """Let Pillow open HEIF/HEIC photos through ``pi-heif`` (libheif's decoder), once.
 
@@ -72,15 +73,12 @@ def enable_heif() -> bool:
     Returns:
         True when HEIF/HEIC can be decoded (False when pi-heif is not installed).
     """
-    if "ok" not in _heif_state:
-        try:
-            import pi_heif
-        except ImportError:
-            _heif_state["ok"] = False
-        else:
-            pi_heif.register_heif_opener()
-            _heif_state["ok"] = True
-    return _heif_state["ok"]
+    try:
+        import pi_heif
+    except ImportError:
+        return False
+    pi_heif.register_heif_opener()
+    return True
 
 
 class ImageDecodeError(ValueError):
