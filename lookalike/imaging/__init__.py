@@ -22,7 +22,13 @@ from __future__ import annotations
 from lookalike.catalog import IMAGE_EXTENSIONS
 from lookalike.imaging.batches import BatchResult, iter_image_batches, load_images
 from lookalike.imaging.cache import cached_images
-from lookalike.imaging.decode import DEFAULT_MAX_PIXELS, ImageDecodeError, enable_heif, open_rgb
+from lookalike.imaging.decode import (
+    DECODE_VERSION,
+    DEFAULT_MAX_PIXELS,
+    ImageDecodeError,
+    enable_heif,
+    open_rgb,
+)
 from lookalike.imaging.decode import ImageSource as ImageSource  # importable, not in __all__
 from lookalike.imaging.hashes import average_hash, hamming, image_content_hash
 from lookalike.imaging.preprocess import (
@@ -40,6 +46,7 @@ from lookalike.imaging.preprocess import (
 )
 
 __all__ = [
+    "DECODE_VERSION",
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "LEGACY_RESIZE",

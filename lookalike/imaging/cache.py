@@ -11,18 +11,21 @@ import numpy as np
 
 from lookalike.files import PRIVATE_MODE, atomic_write_with, file_stamp
 from lookalike.imaging.batches import BatchResult, load_images
+from lookalike.imaging.decode import DECODE_VERSION
 from lookalike.imaging.preprocess import LEGACY_RESIZE, check_resize
 
 __all__ = ["cached_images"]
 
-# Bump when preprocessing changes (resampling, colour handling) so stale caches are not reused.
+# Bump when preprocessing changes (resampling, letterboxing) so stale caches are not reused;
+# decoding changes are DECODE_VERSION's.
 _CACHE_VERSION = 1
 
 
 def _cache_key(sources: Sequence[Path], size: int, resize: str = LEGACY_RESIZE) -> str:
     # A file missing now stamps -1: the key changes once it appears.
     entries = [file_stamp(Path(source).resolve()) for source in sources]
-    key: dict = {"version": _CACHE_VERSION, "size": size, "files": entries}
+    key: dict = {"version": _CACHE_VERSION, "decode": DECODE_VERSION, "size": size}
+    key["files"] = entries
     if resize != LEGACY_RESIZE:
         # Only other filters join the key: caches written before it was recorded stay valid.
         key["resize"] = resize

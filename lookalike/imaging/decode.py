@@ -29,7 +29,20 @@ from PIL import Image, UnidentifiedImageError
 
 from lookalike.imaging.profiles import to_srgb
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageDecodeError", "ImageSource", "enable_heif", "open_rgb"]
+__all__ = [
+    "DECODE_VERSION",
+    "DEFAULT_MAX_PIXELS",
+    "ImageDecodeError",
+    "ImageSource",
+    "enable_heif",
+    "open_rgb",
+]
+
+#: What :func:`open_rgb` makes of a file. Every cache of pixels, features or failures
+#: computed from image files carries it in its key, so a change of decoding re-reads the
+#: files instead of reusing stale pixels or a stale "unreadable" (2: HEIC/HEIF and AVIF
+#: decoded, embedded ICC profiles converted to sRGB). Bump it when open_rgb's pixels change.
+DECODE_VERSION: int = 2
 
 #: Decoded-size limit (width * height) above which images are refused unread. 40 MP is a
 #: 7300x5500 photo; anything larger in an apparel catalog is almost surely hostile or broken,

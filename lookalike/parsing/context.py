@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from lookalike.catalog import IMAGE_EXTENSIONS
 from lookalike.files import atomic_write_text, file_stamp
-from lookalike.imaging import ImageDecodeError, open_rgb
+from lookalike.imaging import DECODE_VERSION, ImageDecodeError, open_rgb
 from lookalike.imaging.composite import Box, closest_aspect, cut_out, paste_product
 from lookalike.imaging.preprocess import crop_image, letterbox
 from lookalike.labelled import LABEL_FILES, read_labelled_photos, resolve_archive_split
@@ -109,7 +109,9 @@ def cached_slots(
     cache_dir: Path | None,
 ) -> list[tuple[int, Box, float]]:
     """:func:`garment_slots`, kept in ``cache_dir`` (JSON) by a digest of the photos."""
-    stamps = json.dumps([file_stamp(path.resolve()) for path in paths], separators=(",", ":"))
+    stamps = json.dumps(
+        [DECODE_VERSION, [file_stamp(path.resolve()) for path in paths]], separators=(",", ":")
+    )
     digest = hashlib.sha256(stamps.encode()).hexdigest()[:16]
     cache = cache_dir / f"context-slots-{digest}.json" if cache_dir else None
     if cache is not None and cache.is_file():

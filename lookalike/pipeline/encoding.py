@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from lookalike.distributed import EncodedCatalog, decode_rows, encode_rows, read_and_hash
 from lookalike.files import atomic_write_with, file_stamp
-from lookalike.imaging import LEGACY_RESIZE
+from lookalike.imaging import DECODE_VERSION, LEGACY_RESIZE
 
 #: Photos decoded and encoded at a time by :func:`stream_encode_catalog` (78 MB at 320 px).
 STREAM_CHUNK = 256
@@ -175,10 +175,12 @@ def chunk_key(
     locations: Sequence[str], start: int, size: int, resize: str, encoder_key: str
 ) -> str:
     """The cache key of one chunk: its first row, its files (path, size, modification time;
-    a changed or missing file changes it), the input size, filter and encoder."""
+    a changed or missing file changes it), how they decode, the input size, filter and
+    encoder."""
     # A URI or a missing file stamps its name only (a URI's bytes are hashed as it is read).
     files = [file_stamp(location) for location in locations]
-    payload = json.dumps([start, size, resize, encoder_key, files], separators=(",", ":"))
+    key = [start, size, resize, encoder_key, files, DECODE_VERSION]
+    payload = json.dumps(key, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 

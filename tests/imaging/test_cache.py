@@ -51,6 +51,24 @@ def test_cached_images_reuses_and_invalidates(tmp_path, monkeypatch):
     assert (third.images[0, 0] == 255).all()
 
 
+def test_cached_images_decode_again_when_decoding_changes(tmp_path, monkeypatch):
+    """A new DECODE_VERSION (a format newly readable, colour profiles now converted) must
+    not reuse pixels, nor a file's "unreadable", cached by the decoding before it."""
+    path = save(solid(RED), tmp_path / "a.png")
+    cache_dir = tmp_path / "cache"
+    cached_images([path], 8, cache_dir, progress=False)
+    calls = []
+    real = imaging_cache.load_images
+    monkeypatch.setattr(
+        imaging_cache, "load_images", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    cached_images([path], 8, cache_dir, progress=False)
+    assert calls == []
+    monkeypatch.setattr(imaging_cache, "DECODE_VERSION", imaging_cache.DECODE_VERSION + 1)
+    again = cached_images([path], 8, cache_dir, progress=False)
+    assert calls == [1] and (again.images[0] == RED).all()
+
+
 def test_cached_images_rebuilds_corrupt_cache(tmp_path):
     path = save(solid(RED), tmp_path / "a.png")
     cache_dir = tmp_path / "cache"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lookalike.parsing import context as context_module
 from lookalike.parsing.context import context_composites, context_photo_paths
 from lookalike.parsing.regions import Garment
 
@@ -62,7 +63,7 @@ def test_a_labelled_folder_gives_only_its_training_split(tmp_path):
         context_photo_paths([tmp_path / "missing"])
 
 
-def test_composites_put_each_product_into_a_context_photo(tmp_path):
+def test_composites_put_each_product_into_a_context_photo(tmp_path, monkeypatch):
     folder = tmp_path / "photos"
     write_photos(folder, ["p1.jpg", "p2.jpg"])
     parser = StandInParser()
@@ -85,6 +86,13 @@ def test_composites_put_each_product_into_a_context_photo(tmp_path):
     )  # fmt: skip
     assert parser.calls == 1
     assert again_sources.tolist() == sources.tolist() and np.array_equal(again, composites)
+    # Photos that decode differently now (DECODE_VERSION) are parsed again.
+    monkeypatch.setattr(context_module, "DECODE_VERSION", context_module.DECODE_VERSION + 1)
+    context_composites(
+        catalog_images(), [0, 1, 2], [folder], per_item=2, size=32, resize="bilinear",
+        seed=0, parser=parser, cache_dir=tmp_path / "cache",
+    )  # fmt: skip
+    assert parser.calls == 2
 
 
 def test_no_garments_found_gives_no_composites(tmp_path):

@@ -59,3 +59,27 @@ def test_known_rows_are_hashed_not_decoded_and_keep_their_embedding(tmp_path, mo
     np.testing.assert_allclose(reused.embeddings[others], plain.embeddings[others], atol=1e-6)
     [(row, message)] = reused.errors
     assert row == 5 and "gone.png" in message
+
+
+def test_kept_chunks_are_reused_until_decoding_changes(tmp_path, monkeypatch):
+    """A chunk kept by an earlier run is reused (nothing decoded), but not once
+    DECODE_VERSION says files decode differently (a stale "unreadable" would stay)."""
+    paths = _photos(tmp_path / "photos", 4)
+    cache = tmp_path / "chunks"
+    decoded: list[int] = []
+    real_decode = encoding.decode_rows
+
+    def decode_rows(batch, *args):
+        decoded.extend(int(r) for r in batch["row"])
+        return real_decode(batch, *args)
+
+    monkeypatch.setattr(encoding, "decode_rows", decode_rows)
+    first = stream_encode_catalog(MeanColourEncoder(), paths, 16, chunk=2, cache_dir=cache)
+    assert decoded == [0, 1, 2, 3]
+    decoded.clear()
+    kept = stream_encode_catalog(MeanColourEncoder(), paths, 16, chunk=2, cache_dir=cache)
+    assert decoded == []
+    np.testing.assert_allclose(kept.embeddings, first.embeddings, atol=1e-6)
+    monkeypatch.setattr(encoding, "DECODE_VERSION", encoding.DECODE_VERSION + 1)
+    stream_encode_catalog(MeanColourEncoder(), paths, 16, chunk=2, cache_dir=cache)
+    assert decoded == [0, 1, 2, 3]

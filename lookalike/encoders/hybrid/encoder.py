@@ -56,6 +56,7 @@ from lookalike.encoders.pretrained import (
     session_options,
 )
 from lookalike.files import atomic_write_with
+from lookalike.imaging.decode import DECODE_VERSION
 from lookalike.imaging.lazy import LazyPhotos
 from lookalike.threads import read_ahead
 
@@ -345,7 +346,9 @@ class HybridEncoder:
         ]
         lazy = isinstance(images, LazyPhotos)
         if lazy:
-            digest.update(json.dumps(["lazy", images.resize, *settings, images.stamps()]).encode())
+            # files are keyed by stamp and by how they decode (pixels from arrays by content)
+            lazy_key = ["lazy", images.resize, *settings, images.stamps(), DECODE_VERSION]
+            digest.update(json.dumps(lazy_key).encode())
         else:
             digest.update(json.dumps([images.shape, *settings]).encode())
             for row in range(0, len(images), max(1, len(images) // 64)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from lookalike.encoders import TrainingData, load_encoder
 from lookalike.encoders.hybrid import encoder as encoder_module
@@ -205,6 +206,12 @@ def test_lazy_photos_fit_leave_out_unreadable_ones_and_refit_without_decoding(
     monkeypatch.setattr(LazyPhotos, "decode", no_decoding)
     again = HybridEncoder.fit(TrainingData(photos, labels, work, progress=False), config)
     np.testing.assert_allclose(again.encode(images[:2]), encoder.encode(images[:2]), atol=1e-5)
+
+    # Decoding changed (a format newly readable, colours now converted): the same files are
+    # decoded again, so a photo cached as unreadable is retried.
+    monkeypatch.setattr(encoder_module, "DECODE_VERSION", encoder_module.DECODE_VERSION + 1)
+    with pytest.raises(AssertionError, match="decoded again"):
+        HybridEncoder.fit(TrainingData(photos, labels, work, progress=False), config)
 
 
 def test_views_read_ahead_are_the_serial_views_and_lazy_photos_give_the_arrays_views(
