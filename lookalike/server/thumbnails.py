@@ -22,7 +22,7 @@ from PIL import Image
 
 from lookalike.bundle import thumbnail_source_key
 from lookalike.files import atomic_write_with
-from lookalike.imaging import letterbox, open_rgb
+from lookalike.imaging import DECODE_VERSION, letterbox, open_rgb
 from lookalike.server.memory import DecodeBudget, decode_cost
 
 log = logging.getLogger("lookalike.server")
@@ -60,7 +60,8 @@ class ThumbnailCache:
 
     def key(self, source: str | Path) -> str:
         """Cache key of ``source``'s thumbnail; raises OSError if the file is missing."""
-        settings = f"{THUMBNAIL_VERSION}|{self.size}|{self.quality}".encode()
+        # a decoding change (colours converted to sRGB) makes new thumbnails and ETags
+        settings = f"{THUMBNAIL_VERSION}|{DECODE_VERSION}|{self.size}|{self.quality}".encode()
         return f"{thumbnail_source_key(source)}-{hashlib.sha256(settings).hexdigest()[:8]}"
 
     def path_for(self, key: str) -> Path:

@@ -37,6 +37,19 @@ def test_thumbnail_written_once_readable_by_others(tmp_path, tiny_catalog):
     assert cache.get(source) == path and cache.generated == 1
 
 
+def test_thumbnail_made_again_when_decoding_changes(tmp_path, tiny_catalog, monkeypatch):
+    """A thumbnail rendered by an earlier decoding (before colour profiles were converted)
+    is not served once DECODE_VERSION changes: a new key, so a new file and ETag."""
+    import lookalike.server.thumbnails as thumbnails
+
+    cache = ThumbnailCache(tmp_path / "cache")
+    source = tiny_catalog / "Apparel" / "101.jpg"
+    before = cache.get(source)
+    monkeypatch.setattr(thumbnails, "DECODE_VERSION", thumbnails.DECODE_VERSION + 1)
+    after = cache.get(source)
+    assert after != before and cache.generated == 2
+
+
 def test_unwritable_cache_answers_with_bytes(tmp_path, tiny_catalog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
