@@ -1,4 +1,5 @@
-"""Small square JPEG thumbnails of catalog images, made once and cached on disk.
+"""Small square JPEG thumbnails of catalog images, and JPEG copies of the catalog images
+no browser shows (HEIC, HEIF), made once and cached on disk.
 
 A thumbnail's cache key (and HTTP ETag) is ``SOURCE-SETTINGS``: a hash of the source
 file's path, size and modification time (:func:`lookalike.bundle.thumbnail_source_key`)
@@ -15,6 +16,7 @@ import io
 import logging
 import os
 import threading
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from PIL import Image
 
 from lookalike.bundle import thumbnail_source_key
 from lookalike.files import atomic_write_with
-from lookalike.imaging import DECODE_VERSION, letterbox, open_rgb
+from lookalike.imaging import DECODE_VERSION, ImageSource, letterbox, open_rgb
 from lookalike.server.memory import DecodeBudget, decode_cost
 
 log = logging.getLogger("lookalike.server")
@@ -64,6 +66,12 @@ class ThumbnailCache:
         settings = f"{THUMBNAIL_VERSION}|{DECODE_VERSION}|{self.size}|{self.quality}".encode()
         return f"{thumbnail_source_key(source)}-{hashlib.sha256(settings).hexdigest()[:8]}"
 
+    def display_key(self, source: str | Path) -> str:
+        """Cache key of ``source``'s full-size JPEG copy (:meth:`display_copy`); raises
+        OSError if the file is missing."""
+        settings = f"display|{DECODE_VERSION}|{PREVIEW_SIDE}|{PREVIEW_QUALITY}".encode()
+        return f"{thumbnail_source_key(source)}-{hashlib.sha256(settings).hexdigest()[:8]}"
+
     def path_for(self, key: str) -> Path:
         """Where the thumbnail with ``key`` is cached (sharded by its first two hex digits)."""
         return self.directory / key[:2] / f"{key}.jpg"
@@ -76,14 +84,34 @@ class ThumbnailCache:
             OSError: the source is missing.
             ImageDecodeError: the source is not a readable image.
         """
-        key = key or self.key(source)
+        return self._cached(key or self.key(source), lambda: self.render(source))
+
+    def display_copy(self, source: str | Path, key: str | None = None) -> Path | bytes:
+        """A JPEG of ``source`` that any browser shows (upright, sRGB, at most
+        :data:`PREVIEW_SIDE` px a side), for a catalog image in a format browsers do not
+        show (:func:`shown_as_is`): the cached file, or the bytes when the folder is not
+        writable.
+
+        Raises:
+            OSError: the source is missing.
+            ImageDecodeError: the source is not a readable image.
+        """
+
+        def render() -> bytes:
+            with self.budget.reserve(decode_cost(source)) if self.budget else nullcontext():
+                return photo_preview_jpeg(source)
+
+        return self._cached(key or self.display_key(source), render)
+
+    def _cached(self, key: str, render: Callable[[], bytes]) -> Path | bytes:
+        """The file cached under ``key``, made by ``render`` once (one thread per key)."""
         target = self.path_for(key)
         if target.is_file():
             return target
         with self._locks[int(key[:8], 16) % _LOCK_STRIPES]:
             if target.is_file():  # another thread made it while we waited
                 return target
-            data = self.render(source)
+            data = render()
             self.generated += 1
             try:
                 _write(target, data)
@@ -113,14 +141,25 @@ PREVIEW_SIDE = 1600
 PREVIEW_QUALITY = 88
 
 
+#: Catalog image formats every current browser shows: served as they are.
+BROWSER_FORMATS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".avif"})
+
+
+def shown_as_is(path: str | Path) -> bool:
+    """Whether browsers show the image file ``path`` itself (by its suffix); HEIC, HEIF and
+    anything else need a JPEG copy (:meth:`ThumbnailCache.display_copy`)."""
+    return Path(path).suffix.lower() in BROWSER_FORMATS
+
+
 def photo_preview_jpeg(
-    data: bytes, side: int = PREVIEW_SIDE, quality: int = PREVIEW_QUALITY
+    data: ImageSource, side: int = PREVIEW_SIDE, quality: int = PREVIEW_QUALITY
 ) -> bytes:
-    """A JPEG of an uploaded photo, upright, in sRGB, at most ``side`` px a side, for a page
-    whose browser cannot show the photo itself (an iPhone's HEIC in Chrome).
+    """A JPEG of a photo, upright, in sRGB, at most ``side`` px a side, for a page whose
+    browser cannot show the photo itself (an iPhone's HEIC in Chrome).
 
     Args:
-        data: the photo's bytes (any format :func:`lookalike.imaging.open_rgb` decodes).
+        data: the photo's bytes or file (any format :func:`lookalike.imaging.open_rgb`
+            decodes).
         side: longest side of the JPEG, >= 1 (smaller photos keep their size).
         quality: JPEG quality, 1-95.
 

@@ -32,6 +32,7 @@ from lookalike.server.schemas import (
     ItemsPage,
     item_json,
 )
+from lookalike.server.thumbnails import shown_as_is
 
 log = logging.getLogger("lookalike.server")
 
@@ -95,10 +96,21 @@ def photo_path(cat: Any, item_id: str, photo: int | None) -> Path:
 
 @router.get("/api/items/{item_id}/image", responses=ERROR_RESPONSES, response_class=FileResponse)
 def get_image(
-    item_id: str, request: Request, cat: CurrentCatalog, photo: int | None = PHOTO_QUERY
+    item_id: str,
+    request: Request,
+    cat: CurrentCatalog,
+    thumbs: Thumbnails,
+    photo: int | None = PHOTO_QUERY,
+    original: bool = Query(
+        False, description="the file as it is, even in a format browsers do not show (HEIC)"
+    ),
 ) -> Response:
-    """The catalog image file of an item (``photo``: which of its photos)."""
+    """The catalog image file of an item (``photo``: which of its photos). An image in a
+    format browsers do not show (HEIC, HEIF) comes as a JPEG copy, made once and cached,
+    unless ``original`` asks for the file itself."""
     path = photo_path(cat, item_id, photo)
+    if not original and not shown_as_is(path):
+        return _display_copy(item_id, path, request, thumbs)
     try:
         stat = os.stat(path)
     except OSError:
@@ -110,6 +122,28 @@ def get_image(
     return FileResponse(
         path, stat_result=stat, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL}
     )
+
+
+def _display_copy(item_id: str, path: Path, request: Request, thumbs: Any) -> Response:
+    """The cached JPEG copy of a catalog image browsers cannot show, with its ETag."""
+    try:
+        key = thumbs.display_key(path)
+        etag = f'"{key}"'
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return not_modified(etag)
+        copy = thumbs.display_copy(path, key)
+    except (OSError, ImageDecodeError) as exc:
+        log.warning("no image for item %r (%s): %s", item_id, path, exc)
+        raise image_unavailable(item_id) from None
+    return _jpeg(copy, etag)
+
+
+def _jpeg(data: Path | bytes, etag: str) -> Response:
+    """A cached JPEG (a file, or its bytes when the cache is not writable) with its ETag."""
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if isinstance(data, bytes):
+        return Response(data, media_type="image/jpeg", headers=headers)
+    return FileResponse(data, media_type="image/jpeg", headers=headers)
 
 
 @router.get(
@@ -134,10 +168,7 @@ def get_thumbnail(
     except (OSError, ImageDecodeError) as exc:
         log.warning("no thumbnail for item %r (%s): %s", item_id, path, exc)
         raise image_unavailable(item_id) from None
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if isinstance(thumbnail, bytes):
-        return Response(thumbnail, media_type="image/jpeg", headers=headers)
-    return FileResponse(thumbnail, media_type="image/jpeg", headers=headers)
+    return _jpeg(thumbnail, etag)
 
 
 # HEAD on the file URLs (link checkers, caches revalidating): the same answer without the

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -262,3 +263,35 @@ def test_ambiguous_filter_name_is_422(keyed, tiny_catalog):
         "lower-colour"
     ]
     assert keyed.get("/api/items?gender=Men").json()["total"] == 12  # still unambiguous
+
+
+def test_image_browsers_cannot_show_comes_as_a_cached_jpeg(
+    app_factory, recommender, tmp_path, monkeypatch
+):
+    """A HEIC catalog image (an iPhone photo) is sent as a JPEG copy any browser shows,
+    made once; ``original=true`` sends the file itself."""
+    heic = tmp_path / "blocks.heic"
+    heic.write_bytes((Path(__file__).parents[2] / "data" / "heic" / "blocks.heic").read_bytes())
+    paths = list(recommender.items.paths)
+    paths[recommender.row("110")] = str(heic)
+    monkeypatch.setattr(recommender.items, "paths", paths)
+    app = app_factory(thumbnail_dir=tmp_path / "t")
+    with TestClient(app) as test_client:
+        response = test_client.get("/api/items/110/image")
+        assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+        with Image.open(io.BytesIO(response.content)) as shown, Image.open(heic) as source:
+            assert shown.format == "JPEG" and shown.size == source.size
+        assert app.state.catalog.thumbnails.generated == 1
+        etag = response.headers["etag"]
+        again = test_client.get("/api/items/110/image", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert test_client.get("/api/items/110/image").content == response.content
+        assert app.state.catalog.thumbnails.generated == 1  # made once
+        original = test_client.get("/api/items/110/image?original=true")
+        assert original.status_code == 200 and original.content == heic.read_bytes()
+        # a JPEG is still sent as it is
+        plain = test_client.get("/api/items/101/image")
+        assert plain.content == Path(recommender.items.paths[recommender.row("101")]).read_bytes()
+        heic.write_bytes(b"not a photo any more")
+        broken = test_client.get("/api/items/110/image")
+        assert_error(broken, 404, "image_unavailable")
