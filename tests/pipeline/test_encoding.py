@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import lookalike.pipeline.encoding as encoding
@@ -31,18 +32,24 @@ def _photos(folder, n: int) -> list[str]:
     return paths
 
 
-def test_known_rows_are_hashed_not_decoded_and_keep_their_embedding(tmp_path, monkeypatch):
-    paths = _photos(tmp_path / "photos", 7)
-    missing = str(tmp_path / "photos" / "gone.png")
-    locations = [*paths[:5], missing, *paths[5:]]  # row 5 cannot be read
-    decoded: list[int] = []
+@pytest.fixture
+def decoded(monkeypatch) -> list[int]:
+    """The rows the streamed encode decodes, in order (decode_rows spied on)."""
+    rows: list[int] = []
     real_decode = encoding.decode_rows
 
     def decode_rows(batch, *args):
-        decoded.extend(int(r) for r in batch["row"])
+        rows.extend(int(r) for r in batch["row"])
         return real_decode(batch, *args)
 
     monkeypatch.setattr(encoding, "decode_rows", decode_rows)
+    return rows
+
+
+def test_known_rows_are_hashed_not_decoded_and_keep_their_embedding(tmp_path, decoded):
+    paths = _photos(tmp_path / "photos", 7)
+    missing = str(tmp_path / "photos" / "gone.png")
+    locations = [*paths[:5], missing, *paths[5:]]  # row 5 cannot be read
     known = {1: np.full(3, 7.0, np.float32), 4: np.full(3, 9.0, np.float32)}
     known[5] = np.ones(3, np.float32)  # known, but the file is gone since
     plain = stream_encode_catalog(MeanColourEncoder(), locations, 16, chunk=3)
@@ -61,19 +68,11 @@ def test_known_rows_are_hashed_not_decoded_and_keep_their_embedding(tmp_path, mo
     assert row == 5 and "gone.png" in message
 
 
-def test_kept_chunks_are_reused_until_decoding_changes(tmp_path, monkeypatch):
+def test_kept_chunks_are_reused_until_decoding_changes(tmp_path, decoded, monkeypatch):
     """A chunk kept by an earlier run is reused (nothing decoded), but not once
     DECODE_VERSION says files decode differently (a stale "unreadable" would stay)."""
     paths = _photos(tmp_path / "photos", 4)
     cache = tmp_path / "chunks"
-    decoded: list[int] = []
-    real_decode = encoding.decode_rows
-
-    def decode_rows(batch, *args):
-        decoded.extend(int(r) for r in batch["row"])
-        return real_decode(batch, *args)
-
-    monkeypatch.setattr(encoding, "decode_rows", decode_rows)
     first = stream_encode_catalog(MeanColourEncoder(), paths, 16, chunk=2, cache_dir=cache)
     assert decoded == [0, 1, 2, 3]
     decoded.clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,9 @@ def get_image(
     unless ``original`` asks for the file itself."""
     path = photo_path(cat, item_id, photo)
     if not original and not shown_as_is(path):
-        return _display_copy(item_id, path, request, thumbs)
+        return _cached_jpeg(
+            item_id, path, request, thumbs.display_key, thumbs.display_copy, "image copy"
+        )
     try:
         stat = os.stat(path)
     except OSError:
@@ -124,24 +127,33 @@ def get_image(
     )
 
 
-def _display_copy(item_id: str, path: Path, request: Request, thumbs: Any) -> Response:
-    """The cached JPEG copy of a catalog image browsers cannot show, with its ETag."""
+def _cached_jpeg(
+    item_id: str,
+    path: Path,
+    request: Request,
+    key_of: Callable[[Path], str],
+    make: Callable[[Path, str], Path | bytes],
+    what: str,
+) -> Response:
+    """A JPEG made from an item's image once and cached (its thumbnail, or the copy of an
+    image browsers cannot show): 304 when the client holds it, 404 when it cannot be made.
+
+    Args:
+        key_of: the cache key of a source file (raises OSError when it is missing).
+        make: (source, key) -> the cached file, or its bytes.
+        what: named in the log line of a failure.
+    """
     try:
-        key = thumbs.display_key(path)
+        key = key_of(path)
         etag = f'"{key}"'
         if etag_matches(request.headers.get("if-none-match"), etag):
             return not_modified(etag)
-        copy = thumbs.display_copy(path, key)
+        data = make(path, key)
     except (OSError, ImageDecodeError) as exc:
-        log.warning("no image for item %r (%s): %s", item_id, path, exc)
+        log.warning("no %s for item %r (%s): %s", what, item_id, path, exc)
         raise image_unavailable(item_id) from None
-    return _jpeg(copy, etag)
-
-
-def _jpeg(data: Path | bytes, etag: str) -> Response:
-    """A cached JPEG (a file, or its bytes when the cache is not writable) with its ETag."""
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if isinstance(data, bytes):
+    if isinstance(data, bytes):  # the cache folder is not writable
         return Response(data, media_type="image/jpeg", headers=headers)
     return FileResponse(data, media_type="image/jpeg", headers=headers)
 
@@ -159,16 +171,7 @@ def get_thumbnail(
     """A small letterboxed JPEG of the item's image (``photo``: which of its photos), made
     once and cached."""
     path = photo_path(cat, item_id, photo)
-    try:
-        key = thumbs.key(path)
-        etag = f'"{key}"'
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            return not_modified(etag)
-        thumbnail = thumbs.get(path, key)
-    except (OSError, ImageDecodeError) as exc:
-        log.warning("no thumbnail for item %r (%s): %s", item_id, path, exc)
-        raise image_unavailable(item_id) from None
-    return _jpeg(thumbnail, etag)
+    return _cached_jpeg(item_id, path, request, thumbs.key, thumbs.get, "thumbnail")
 
 
 # HEAD on the file URLs (link checkers, caches revalidating): the same answer without the
