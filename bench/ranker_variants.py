@@ -16,6 +16,9 @@ blend are scored alongside, and the customers of all markets of a seed are poole
 With both "listwise, new features" and "trees (default)" fitted, their sum of per-shopper
 z-scores is scored too ("listwise + trees (per-shopper z-scores)").
 
+``--windows 4 8 12`` fits every variant on the 4, 8 and 12 label windows before the cutoff
+(the same examples, each window computed once; names get " [8 windows]"; 4 is the default's).
+
 Also printed per seed, to see why a blend falls below its best input: how many bought
 candidates the pool holds, and each variant's and source's MAP@12 on its own training
 examples (a model that ranks its training shoppers worse than one of its input columns does
@@ -49,7 +52,13 @@ from lookalike.personal_candidates import (
     candidate_pool,
     head_of_sources,
 )
-from lookalike.personal_ranker import POOL, fit_ranker, fixed_blend, training_examples
+from lookalike.personal_ranker import (
+    POOL,
+    TrainingExamples,
+    fit_ranker,
+    fixed_blend,
+    training_examples,
+)
 from lookalike.personal_sources import Candidates
 from lookalike.personal_time import score_method, split_on_time
 from lookalike.personal_trees import fit_trees
@@ -63,6 +72,8 @@ from lookalike.purchase_simulator import (
 from lookalike.recommend import Recommender
 
 K = 12
+#: Label windows the default learned blend trains on (train_ranker's ``windows``).
+DEFAULT_WINDOWS = 4
 #: The features added for issue 29's second round (the first 21 are the original ones).
 NEW_FEATURES = ("log segment share", "segment trend rank")
 #: name -> (objective, calibrate, normalise, all features)
@@ -144,16 +155,42 @@ def _in_sample_map(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> flo
     return map_at_12(np.array(relevant), np.array(n_relevant))
 
 
-def run_market(seed: int, catalog: tuple, customers: int, only: list[str] | None = None) -> dict:
+def _merged(parts: list[TrainingExamples]) -> TrainingExamples:
+    """Examples of several windows as one set (each window's groups kept apart)."""
+    offsets = np.cumsum([0] + [int(p.groups.max()) + 1 if len(p.y) else 0 for p in parts])
+    return TrainingExamples(
+        np.vstack([p.x for p in parts]),
+        np.concatenate([p.y for p in parts]),
+        np.concatenate([p.groups + o for p, o in zip(parts, offsets, strict=False)]),
+        sum(p.customers for p in parts),
+    )
+
+
+def _windowed(name: str, windows: int) -> str:
+    return name if windows == DEFAULT_WINDOWS else f"{name} [{windows} windows]"
+
+
+def run_market(
+    seed: int,
+    catalog: tuple,
+    customers: int,
+    only: list[str] | None = None,
+    windows: tuple[int, ...] = (DEFAULT_WINDOWS,),
+) -> dict:
     """Every source, the fixed blend and every variant (or those named in ``only``) on one
-    market."""
+    market, each variant fitted on each number of ``windows`` before the cutoff."""
     config = PurchaseSimulatorConfig(customers=customers, seed=seed)
     purchases = simulate_purchases(catalog[1], config)
     cutoff = START + (config.days - WINDOW_DAYS) * 86_400
     window = WINDOW_DAYS * 86_400
     options = search_options(catalog)
     split = split_on_time(market_log(purchases, len(catalog[2])), cutoff, window)
-    examples = training_examples(split.history, cutoff, window, **options)
+    # window j alone = the examples of one window before cutoff - (j - 1) x window
+    per_window = [
+        training_examples(split.history, cutoff - j * window, window, windows=1, **options)
+        for j in range(max(windows))
+    ]
+    examples = _merged(per_window[:DEFAULT_WINDOWS])
     context = SourceContext.build(split.history, cutoff, **options)
     picks: dict[str, list[Candidates]] = {}
     evaluated = []
@@ -179,47 +216,55 @@ def run_market(seed: int, catalog: tuple, customers: int, only: list[str] | None
     for j, name in enumerate(SOURCE_NAMES):
         rr = examples.x[:, j]
         diagnostics["in-sample map"][name] = _in_sample_map(rr, examples.y, examples.groups)
-    for name, (objective, calibrate, normalise, new) in VARIANTS.items():
-        if only is not None and name not in only:
-            continue
-        train_x = examples.x if new else _base(examples.x)
-        ranker = fit_ranker(
-            train_x,
-            examples.y,
-            examples.groups,
-            objective=objective,
-            calibrate=calibrate,
-            normalise=normalise,
-        )
-        diagnostics["in-sample map"][name] = _in_sample_map(
-            ranker.score(train_x), examples.y, examples.groups
-        )
-        scored[name] = [ranker.score(x if new else _base(x)) for _, x in evaluated]
-        picks[name] = [
-            _ranked(rows, sc) for (rows, _), sc in zip(evaluated, scored[name], strict=True)
-        ]
-        if name in ("pointwise", "pairwise, all", "listwise, calibrated, new features"):
-            diagnostics[f"weights {name}"] = dict(
-                zip(FEATURES, np.round(ranker.weights, 3).tolist(), strict=True)
+    for n_windows in windows:
+        examples = _merged(per_window[:n_windows])
+        diagnostics[_windowed("positives", n_windows)] = int(examples.y.sum())
+        for name, (objective, calibrate, normalise, new) in VARIANTS.items():
+            if only is not None and name not in only:
+                continue
+            label = _windowed(name, n_windows)
+            train_x = examples.x if new else _base(examples.x)
+            ranker = fit_ranker(
+                train_x,
+                examples.y,
+                examples.groups,
+                objective=objective,
+                calibrate=calibrate,
+                normalise=normalise,
             )
-    for name, settings in TREE_VARIANTS.items():
-        if only is not None and name not in only:
-            continue
-        # one thread: the markets run in parallel processes
-        trees = fit_trees(examples.x, examples.y, examples.groups, threads=1, **settings)
-        diagnostics["in-sample map"][name] = _in_sample_map(
-            trees.score(examples.x), examples.y, examples.groups
-        )
-        scored[name] = [trees.score(x) for _, x in evaluated]
-        picks[name] = [
-            _ranked(rows, sc) for (rows, _), sc in zip(evaluated, scored[name], strict=True)
-        ]
-    for name, (first, second) in ENSEMBLES.items():
-        if first in scored and second in scored:
-            picks[name] = [
-                _ranked(rows, _standardised(a) + _standardised(b))
-                for (rows, _), a, b in zip(evaluated, scored[first], scored[second], strict=True)
+            diagnostics["in-sample map"][label] = _in_sample_map(
+                ranker.score(train_x), examples.y, examples.groups
+            )
+            scored[label] = [ranker.score(x if new else _base(x)) for _, x in evaluated]
+            picks[label] = [
+                _ranked(rows, sc) for (rows, _), sc in zip(evaluated, scored[label], strict=True)
             ]
+            if name in ("pointwise", "pairwise, all", "listwise, calibrated, new features"):
+                diagnostics[f"weights {label}"] = dict(
+                    zip(FEATURES, np.round(ranker.weights, 3).tolist(), strict=True)
+                )
+        for name, settings in TREE_VARIANTS.items():
+            if only is not None and name not in only:
+                continue
+            label = _windowed(name, n_windows)
+            # one thread: the markets run in parallel processes
+            trees = fit_trees(examples.x, examples.y, examples.groups, threads=1, **settings)
+            diagnostics["in-sample map"][label] = _in_sample_map(
+                trees.score(examples.x), examples.y, examples.groups
+            )
+            scored[label] = [trees.score(x) for _, x in evaluated]
+            picks[label] = [
+                _ranked(rows, sc) for (rows, _), sc in zip(evaluated, scored[label], strict=True)
+            ]
+        for name, (first, second) in ENSEMBLES.items():
+            first, second = _windowed(first, n_windows), _windowed(second, n_windows)
+            if first in scored and second in scored:
+                picks[_windowed(name, n_windows)] = [
+                    _ranked(rows, _standardised(a) + _standardised(b))
+                    for (rows, _), a, b in zip(
+                        evaluated, scored[first], scored[second], strict=True
+                    )
+                ]
     facts = simulator_facts(purchases, len(catalog[2]), cutoff, WINDOW_DAYS)
     return {
         "seed": seed,
@@ -231,10 +276,10 @@ def run_market(seed: int, catalog: tuple, customers: int, only: list[str] | None
 
 
 def _market_job(job: tuple[int, int]) -> dict:
-    return run_market(job[0], _CATALOG[0], job[1], _CATALOG[1])
+    return run_market(job[0], _CATALOG[0], job[1], _CATALOG[1], _CATALOG[2])
 
 
-_CATALOG: list = []  # the catalog and --only, inherited by forked workers
+_CATALOG: list = []  # the catalog, --only and --windows, inherited by forked workers
 
 
 def pool_seed(seed: int, markets: list[dict], seconds: float) -> dict:
@@ -271,6 +316,13 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="+", metavar="NAME", help="fit only these variants (names as printed)"
     )
+    parser.add_argument(
+        "--windows",
+        type=int,
+        nargs="+",
+        default=[DEFAULT_WINDOWS],
+        help="label windows before the cutoff to train on (each a set of variants)",
+    )
     args = parser.parse_args()
     known = [*VARIANTS, *TREE_VARIANTS]
     unknown = sorted(set(args.only or ()) - set(known))
@@ -281,7 +333,7 @@ def main() -> None:
     catalog = variant_catalog(
         recommender.embeddings, items.metadata, list(items.ids), args.variants
     )
-    _CATALOG[:] = [catalog, args.only]
+    _CATALOG[:] = [catalog, args.only, tuple(args.windows)]
     jobs = [
         (seed + MARKET_SEED_STEP * m, args.customers)
         for seed in args.seeds

@@ -1,14 +1,15 @@
-"""The learned blend: a model (:mod:`lookalike.personal_fit`: a linear listwise score by
-default, or LightGBM's trees) that ranks the union of every source's candidates.
+"""The learned blend: a model (:mod:`lookalike.personal_fit`: by default a linear listwise
+score and LightGBM's trees, summed as per-shopper z-scores) that ranks the union of every
+source's candidates.
 
 Training is a time split of the history itself: for a ``cutoff`` and a ``window``, the
 events before ``cutoff - j * window`` give the candidates and their features
 (:func:`~lookalike.personal_candidates.candidate_features`), the purchases in the following
 window the labels (1: bought), for ``j = 1 .. windows`` (:func:`training_examples`). The
 model (:func:`~lookalike.personal_fit.fit_ranker`: a listwise, pointwise or pairwise
-linear score, or trees) is fitted on them. A log too small to learn from (fewer
-than :data:`MIN_POSITIVES` bought candidates) gets no model, and :func:`learned_picks` falls
-back to the fixed blend (:data:`DEFAULT_BLEND`).
+linear score, trees, or the listwise score and trees together) is fitted on them. A log too
+small to learn from (fewer than :data:`MIN_POSITIVES` bought candidates) gets no model, and
+:func:`learned_picks` falls back to the fixed blend (:data:`DEFAULT_BLEND`).
 
 The model is kept as JSON (``to_json``; LightGBM's own text model inside; no pickle).
 """
@@ -29,6 +30,7 @@ from lookalike.personal_candidates import (
     candidate_pool,
     head_of_sources,
 )
+from lookalike.personal_ensemble import EnsembleRanker
 from lookalike.personal_fit import (
     CALIBRATE,
     NORMALISE,
@@ -43,6 +45,7 @@ from lookalike.personal_sources import Candidates, blend
 from lookalike.personal_trees import TreeRanker
 
 __all__ = [
+    "EnsembleRanker",
     "LogisticRanker",
     "Ranker",
     "TreeRanker",
@@ -60,6 +63,10 @@ POOL = 50
 MIN_POSITIVES = 30
 #: Shoppers sampled per training window at most (training cost stays flat in the log).
 MAX_TRAIN_CUSTOMERS = 3000
+#: Label windows before the cutoff the learned blend trains on. 8 four-week windows (~7
+#: months) gave the trees of the default blend twice the examples of 4 and led 4 and 12 on
+#: the simulator (docs/personalisation.md); older windows sell other seasons and articles.
+TRAIN_WINDOWS = 8
 #: The fixed blend's weight per source: buy-again leads (the strongest single source on real
 #: histories), the sources that reach other items follow, popularity fills what is left.
 DEFAULT_BLEND = {
@@ -119,7 +126,7 @@ def learned_picks(
     order = np.lexsort((rows, -scores))[:k]
     n = len(SOURCE_NAMES)
     gain = np.zeros((len(rows), n))
-    gain[order] = ranker.contributions(x[order])[:, :n]  # only the picks need a reason
+    gain[order] = ranker.contributions(x, order)[:, :n]  # only the picks need a reason
     reason_of = {
         name: dict(zip(found.rows.tolist(), found.reasons, strict=True))
         for name, found in sources.items()
@@ -189,7 +196,7 @@ def training_examples(
     cutoff: int,
     window: int,
     *,
-    windows: int = 4,
+    windows: int = TRAIN_WINDOWS,
     pool: int = POOL,
     max_customers: int = MAX_TRAIN_CUSTOMERS,
     seed: int = 0,
@@ -222,7 +229,7 @@ def train_ranker(
     cutoff: int,
     window: int,
     *,
-    windows: int = 4,
+    windows: int = TRAIN_WINDOWS,
     pool: int = POOL,
     min_positives: int = MIN_POSITIVES,
     max_customers: int = MAX_TRAIN_CUSTOMERS,

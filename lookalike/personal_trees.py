@@ -73,10 +73,11 @@ class TreeRanker:
             return np.zeros(0)
         return self.booster().predict(x, raw_score=True, num_threads=1)
 
-    def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Each feature's additive share of each row's :meth:`score` (SHAP values), shape
-        (len(x), len(features)); what is left (the expected score) is dropped."""
-        x = np.asarray(x, np.float64)
+    def contributions(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Each feature's additive share of the :meth:`score` of each row of ``x`` (of
+        ``x[rows]`` when given; SHAP values, ~0.5 ms a row), shape (rows, len(features));
+        what is left (the expected score) is dropped."""
+        x = np.asarray(x if rows is None else np.asarray(x)[rows], np.float64)
         if len(x) == 0:
             return np.zeros((0, len(self.features)))
         out = self.booster().predict(x, pred_contrib=True, num_threads=1)

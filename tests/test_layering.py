@@ -53,6 +53,7 @@ LAYERS = {
     "lookalike.personal_sources": 9,
     "lookalike.personal_candidates": 9,
     "lookalike.personal_trees": 9,
+    "lookalike.personal_ensemble": 9,
     "lookalike.personal_fit": 9,
     "lookalike.personal_ranker": 9,
     "lookalike.report": 9,

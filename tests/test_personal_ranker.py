@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from lookalike import personal_fit
 from lookalike.events import SECONDS_PER_DAY, log_from_arrays
 from lookalike.personal_candidates import FEATURES, SOURCE_NAMES, SourceContext
 from lookalike.personal_fit import (
@@ -19,6 +20,7 @@ from lookalike.personal_fit import (
     fit_ranker,
 )
 from lookalike.personal_ranker import (
+    EnsembleRanker,
     LogisticRanker,
     TreeRanker,
     fit_logistic,
@@ -178,16 +180,21 @@ def _simulated():
     return log, cutoff, options
 
 
-@pytest.mark.parametrize("objective", [None, "trees"])
-def test_train_ranker_learns_on_a_simulated_log_and_picks_with_reasons(objective):
-    if objective == "trees":
+@pytest.mark.parametrize(
+    "objective, kind",
+    [("listwise", LogisticRanker), ("trees", TreeRanker), (None, EnsembleRanker)],
+)
+def test_train_ranker_learns_on_a_simulated_log_and_picks_with_reasons(objective, kind):
+    if kind is not LogisticRanker:
         pytest.importorskip("lightgbm")
     log, cutoff, options = _simulated()
-    chosen = {"objective": objective} if objective else {}  # None: the default (listwise)
+    chosen = {"objective": objective} if objective else {}  # None: the default
     ranker = train_ranker(log, cutoff, WINDOW, windows=2, min_positives=10, **chosen, **options)
     assert ranker is not None and ranker.positives >= 10 and ranker.customers > 0
     assert ranker.features == FEATURES
-    assert isinstance(ranker, LogisticRanker if objective is None else TreeRanker)
+    assert isinstance(ranker, kind)
+    if objective is None:  # enough bought candidates for the trees beside the listwise score
+        assert ranker.positives >= personal_fit.ENSEMBLE_MIN_POSITIVES
     context = SourceContext.build(log, cutoff, **options)
     user = int(np.argmax(np.diff(context.history.indptr)))
     picks = learned_picks(context, user, ranker, 12)

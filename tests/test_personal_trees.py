@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 
 from lookalike.personal_candidates import FEATURES
-from lookalike.personal_fit import LogisticRanker, fit_ranker, ranker_from_json
+from lookalike.personal_ensemble import EnsembleRanker
+from lookalike.personal_fit import (
+    ENSEMBLE_MIN_POSITIVES,
+    LogisticRanker,
+    fit_ranker,
+    ranker_from_json,
+)
 from lookalike.personal_trees import TreeRanker, fit_trees
 from tests.tolerances import approx
 
-pytest.importorskip("lightgbm")  # an optional extra ("trees"); requirements.txt pins it
+pytest.importorskip("lightgbm")  # a dependency; requirements.txt pins it
 
 
 def _examples(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -83,17 +89,28 @@ def test_ranking_objectives_learn_the_order_within_each_shopper():
         fit_trees(x, y, objective="huber")
 
 
-def test_fit_ranker_fits_linear_models_by_default_and_trees_on_request():
+def test_fit_ranker_fits_listwise_and_trees_by_default_and_either_on_request():
     x, y = _examples(2000)
     groups = np.repeat(np.arange(200), 10)
     assert isinstance(fit_ranker(x, y, groups, objective="trees"), TreeRanker)
-    linear = fit_ranker(x, y, groups)
-    assert isinstance(linear, LogisticRanker) and linear.objective == "listwise"
+    both = fit_ranker(x, y, groups)
+    assert isinstance(both, EnsembleRanker) and both.objective == "listwise+trees"
+    assert [type(m) for m in both.members] == [LogisticRanker, TreeRanker]
+    assert both.members[0].objective == "listwise" and both.positives == int(y.sum())
+    assert isinstance(ranker_from_json(both.to_json()), EnsembleRanker)
+    # too few bought candidates for trees: the listwise score alone
+    few = np.where(np.cumsum(y) <= ENSEMBLE_MIN_POSITIVES - 1, y, 0.0)
+    alone = fit_ranker(x, few, groups)
+    assert isinstance(alone, LogisticRanker) and alone.objective == "listwise"
+    linear = fit_ranker(x, y, groups, objective="listwise")
     assert isinstance(ranker_from_json(linear.to_json()), LogisticRanker)
     parts = linear.contributions(x[:10])
     assert parts.sum(axis=1) + linear.bias == approx(linear.score(x[:10]))
+    assert linear.contributions(x, np.arange(10)) == approx(parts)
     with pytest.raises(ValueError, match="linear objectives only"):
         fit_ranker(x, y, groups, objective="trees", calibrate=True)
+    with pytest.raises(ValueError, match="linear objectives only"):
+        fit_ranker(x, y, groups, objective="listwise+trees", normalise=True)
     with pytest.raises(ValueError, match="unknown objective"):
         fit_ranker(x, y, groups, objective="forest")
 

@@ -67,8 +67,8 @@ def _evaluate_on_time(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     if not args.interactions.is_file():
         raise UsageError(f"interactions file {args.interactions} does not exist")
-    if args.ranker == "trees" and importlib.util.find_spec("lightgbm") is None:
-        raise UsageError("--ranker trees needs LightGBM: pip install lightgbm")
+    if "trees" in args.ranker and importlib.util.find_spec("lightgbm") is None:
+        raise UsageError(f"--ranker {args.ranker} needs LightGBM: pip install lightgbm")
     recommender = Recommender.from_bundle(args.bundle)
     items = recommender.items
     item_rows = {item_id: row for row, item_id in enumerate(items.ids)}

@@ -215,10 +215,10 @@ def test_evaluate_personal_on_a_log_reports_user_errors(tiny_bundle, tmp_path, c
 
 def test_evaluate_personal_rankers_are_fit_rankers_objectives():
     from lookalike.cli.parsers.evaluate import RANKERS
-    from lookalike.personal_fit import LINEAR_OBJECTIVES, OBJECTIVE
+    from lookalike.personal_fit import OBJECTIVE, OBJECTIVES
 
     assert RANKERS[0] == OBJECTIVE
-    assert set(RANKERS) == {*LINEAR_OBJECTIVES, "trees"}
+    assert set(RANKERS) == set(OBJECTIVES)
 
 
 def test_evaluate_personal_with_the_tree_ranker(tiny_bundle, tmp_path, capsys, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 #: The learned blend's models (lookalike.personal_fit.fit_ranker's objectives; the default
 #: first, lookalike.personal_fit.OBJECTIVE), pinned by tests/cli/test_evaluate.py.
-RANKERS = ("listwise", "pointwise", "pairwise", "trees")
+RANKERS = ("listwise+trees", "listwise", "pointwise", "pairwise", "trees")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -97,8 +97,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--ranker",
         choices=RANKERS,
         default=RANKERS[0],
-        help="with --interactions: the learned blend's model (trees: LightGBM, "
-        "pip install lightgbm)",
+        help="with --interactions: the learned blend's model (default: the listwise score "
+        "and LightGBM's trees, summed per shopper)",
     )
     p.add_argument(
         "--out",
