@@ -146,7 +146,8 @@ def main() -> None:
         **options,
     )
     trained = time.perf_counter() - t0
-    print(f"ranker: {'learned' if ranker else 'fixed'} ({trained:.1f} s)", flush=True)
+    fitted = f"{type(ranker).__name__}, {ranker.positives} bought" if ranker else "fixed"
+    print(f"ranker: {fitted} ({trained:.1f} s)", flush=True)
 
     users = rng.choice(log.n_users, args.queries, replace=False)
     learned_picks(context, int(users[0]), ranker, 12)  # warm
@@ -176,6 +177,9 @@ def main() -> None:
         "train_customers": args.train_customers,
         "learned": ranker is not None,
         "ranker": args.ranker,
+        # what was fitted: "listwise+trees" fits the listwise score alone on few purchases
+        "model": type(ranker).__name__ if ranker else None,
+        "positives": getattr(ranker, "positives", 0),
         "answer_ms_p50": round(float(p50), 1),
         "answer_ms_p95": round(float(p95), 1),
         "queries": args.queries,
