@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from PIL import Image
@@ -63,14 +63,14 @@ class ThumbnailCache:
     def key(self, source: str | Path) -> str:
         """Cache key of ``source``'s thumbnail; raises OSError if the file is missing."""
         # a decoding change (colours converted to sRGB) makes new thumbnails and ETags
-        settings = f"{THUMBNAIL_VERSION}|{DECODE_VERSION}|{self.size}|{self.quality}".encode()
-        return f"{thumbnail_source_key(source)}-{hashlib.sha256(settings).hexdigest()[:8]}"
+        return _settings_key(
+            source, f"{THUMBNAIL_VERSION}|{DECODE_VERSION}|{self.size}|{self.quality}"
+        )
 
     def display_key(self, source: str | Path) -> str:
         """Cache key of ``source``'s full-size JPEG copy (:meth:`display_copy`); raises
         OSError if the file is missing."""
-        settings = f"display|{DECODE_VERSION}|{PREVIEW_SIDE}|{PREVIEW_QUALITY}".encode()
-        return f"{thumbnail_source_key(source)}-{hashlib.sha256(settings).hexdigest()[:8]}"
+        return _settings_key(source, f"display|{DECODE_VERSION}|{PREVIEW_SIDE}|{PREVIEW_QUALITY}")
 
     def path_for(self, key: str) -> Path:
         """Where the thumbnail with ``key`` is cached (sharded by its first two hex digits)."""
@@ -98,10 +98,18 @@ class ThumbnailCache:
         """
 
         def render() -> bytes:
-            with self.budget.reserve(decode_cost(source)) if self.budget else nullcontext():
+            with self._decoding(source):
                 return photo_preview_jpeg(source)
 
         return self._cached(key or self.display_key(source), render)
+
+    def _decoding(self, source: str | Path) -> AbstractContextManager:
+        """Room in the memory budget for decoding ``source`` (nothing without a budget).
+
+        Raises:
+            DecodeBusyError: no room in the budget in time.
+        """
+        return self.budget.reserve(decode_cost(source)) if self.budget else nullcontext()
 
     def _cached(self, key: str, render: Callable[[], bytes]) -> Path | bytes:
         """The file cached under ``key``, made by ``render`` once (one thread per key)."""
@@ -129,7 +137,7 @@ class ThumbnailCache:
         Raises:
             DecodeBusyError: no room in the budget in time.
         """
-        with self.budget.reserve(decode_cost(source)) if self.budget else nullcontext():
+        with self._decoding(source):
             pixels = letterbox(open_rgb(source, draft_size=self.size), self.size)
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, "JPEG", quality=self.quality, optimize=True)
@@ -171,6 +179,11 @@ def photo_preview_jpeg(
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def _settings_key(source: str | Path, settings: str) -> str:
+    """``SOURCE-SETTINGS``: the source file's key and a short hash of what is made of it."""
+    return f"{thumbnail_source_key(source)}-{hashlib.sha256(settings.encode()).hexdigest()[:8]}"
 
 
 def _write(target: Path, data: bytes) -> None:
