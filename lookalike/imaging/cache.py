@@ -24,8 +24,12 @@ _CACHE_VERSION = 1
 def _cache_key(sources: Sequence[Path], size: int, resize: str = LEGACY_RESIZE) -> str:
     # A file missing now stamps -1: the key changes once it appears.
     entries = [file_stamp(Path(source).resolve()) for source in sources]
-    key: dict = {"version": _CACHE_VERSION, "decode": DECODE_VERSION, "size": size}
-    key["files"] = entries
+    key: dict = {
+        "version": _CACHE_VERSION,
+        "decode": DECODE_VERSION,
+        "size": size,
+        "files": entries,
+    }
     if resize != LEGACY_RESIZE:
         # Only other filters join the key: caches written before it was recorded stay valid.
         key["resize"] = resize
