@@ -17,7 +17,7 @@ With both "listwise, new features" and "trees (default)" fitted, their sum of pe
 z-scores is scored too ("listwise + trees (per-shopper z-scores)").
 
 ``--windows 4 8 12`` fits every variant on the 4, 8 and 12 label windows before the cutoff
-(the same examples, each window computed once; names get " [8 windows]"; 4 is the default's).
+(the same examples, each window computed once; names get " [8 windows]", except 4's).
 
 Also printed per seed, to see why a blend falls below its best input: how many bought
 candidates the pool holds, and each variant's and source's MAP@12 on its own training
@@ -52,6 +52,7 @@ from lookalike.personal_candidates import (
     candidate_pool,
     head_of_sources,
 )
+from lookalike.personal_ensemble import per_shopper_spread
 from lookalike.personal_ranker import (
     POOL,
     TrainingExamples,
@@ -72,7 +73,8 @@ from lookalike.purchase_simulator import (
 from lookalike.recommend import Recommender
 
 K = 12
-#: Label windows the default learned blend trains on (train_ranker's ``windows``).
+#: Label windows of the variants named without " [N windows]" (the blend's training before
+#: 2026-12-07; the library's default is now personal_ranker.TRAIN_WINDOWS, 8).
 DEFAULT_WINDOWS = 4
 #: The features added for issue 29's second round (the first 21 are the original ones).
 NEW_FEATURES = ("log segment share", "segment trend rank")
@@ -122,9 +124,9 @@ ENSEMBLES = {
 
 
 def _standardised(scores: np.ndarray) -> np.ndarray:
-    """One shopper's candidate scores as z-scores (a constant list becomes zeros)."""
-    spread = scores.std()
-    return (scores - scores.mean()) / (spread if spread > 0 else 1.0)
+    """One shopper's candidate scores as z-scores (a constant list becomes zeros), as
+    :class:`~lookalike.personal_ensemble.EnsembleRanker` standardises its members."""
+    return (scores - scores.mean()) / per_shopper_spread(scores)
 
 
 def _base(x: np.ndarray) -> np.ndarray:

@@ -416,7 +416,8 @@ def fit_ranker(
         seed: pair sampling; the trees' seed.
 
     Raises:
-        ValueError: an unknown objective, or calibrate / normalise with "trees".
+        ValueError: an unknown objective, or calibrate / normalise with "trees" or
+            "listwise+trees".
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}: one of {', '.join(OBJECTIVES)}")
